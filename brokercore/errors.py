@@ -1,0 +1,121 @@
+"""Domain errors, named and numbered as Kafka's protocol error codes.
+
+Every adapter (console, REST, CLI, Kafka listener) maps these to its own shape; the code and the
+name are Kafka's so that users can look them up in Kafka's documentation.
+"""
+
+
+class BrokerError(Exception):
+    """Base of all broker errors. `code` is Kafka's error code, `name` its constant name."""
+
+    code: int = -1
+    name: str = "UNKNOWN_SERVER_ERROR"
+    retriable: bool = False
+
+    def __init__(self, message: str | None = None):
+        self.message = message or self.__doc__ or self.name
+        super().__init__(self.message)
+
+    def __str__(self) -> str:
+        return self.message
+
+
+class OffsetOutOfRange(BrokerError):
+    """The requested offset is not within the range of offsets maintained by the server."""
+
+    code, name = 1, "OFFSET_OUT_OF_RANGE"
+
+
+class CorruptMessage(BrokerError):
+    """This message has failed its CRC checksum, exceeds the valid size, or is otherwise corrupt."""
+
+    code, name, retriable = 2, "CORRUPT_MESSAGE", True
+
+
+class UnknownTopicOrPartition(BrokerError):
+    """This server does not host this topic-partition."""
+
+    code, name, retriable = 3, "UNKNOWN_TOPIC_OR_PARTITION", True
+
+
+class InvalidFetchSize(BrokerError):
+    """The requested fetch size is invalid."""
+
+    code, name = 4, "INVALID_FETCH_SIZE"
+
+
+class MessageTooLarge(BrokerError):
+    """The request included a message larger than the max message size the server will accept."""
+
+    code, name = 10, "MESSAGE_TOO_LARGE"
+
+
+class InvalidTopic(BrokerError):
+    """The request attempted to perform an operation on an invalid topic."""
+
+    code, name = 17, "INVALID_TOPIC_EXCEPTION"
+
+
+class RecordListTooLarge(BrokerError):
+    """The request included message batch larger than the configured segment size on the server."""
+
+    code, name = 18, "RECORD_LIST_TOO_LARGE"
+
+
+class NotEnoughReplicas(BrokerError):
+    """Messages are rejected since there are fewer in-sync replicas than required."""
+
+    code, name, retriable = 19, "NOT_ENOUGH_REPLICAS", True
+
+
+class InvalidRequiredAcks(BrokerError):
+    """Produce request specified an invalid value for required acks."""
+
+    code, name = 21, "INVALID_REQUIRED_ACKS"
+
+
+class InvalidTimestamp(BrokerError):
+    """The timestamp of the message is out of acceptable range."""
+
+    code, name = 32, "INVALID_TIMESTAMP"
+
+
+class TopicAlreadyExists(BrokerError):
+    """Topic with this name already exists."""
+
+    code, name = 36, "TOPIC_ALREADY_EXISTS"
+
+
+class InvalidPartitions(BrokerError):
+    """Number of partitions is below 1 or not larger than the current count."""
+
+    code, name = 37, "INVALID_PARTITIONS"
+
+
+class InvalidReplicationFactor(BrokerError):
+    """Replication factor is below 1 or larger than the number of available brokers."""
+
+    code, name = 38, "INVALID_REPLICATION_FACTOR"
+
+
+class InvalidConfig(BrokerError):
+    """Configuration is invalid."""
+
+    code, name = 40, "INVALID_CONFIG"
+
+
+class InvalidRequest(BrokerError):
+    """This most likely occurs because of a request being malformed."""
+
+    code, name = 42, "INVALID_REQUEST"
+
+
+class InvalidRecord(BrokerError):
+    """This record has failed the validation on broker and hence will be rejected."""
+
+    code, name = 87, "INVALID_RECORD"
+
+
+ALL_ERRORS: dict[int, type[BrokerError]] = {
+    cls.code: cls for cls in BrokerError.__subclasses__()
+}

@@ -1,0 +1,35 @@
+"""The only module that touches the channel layer.
+
+Services call `publish_on_commit`; the event goes out after the transaction commits (never for a
+rolled-back write). Group names use ids, so they stay within Channels' 100-char `[A-Za-z0-9._-]`.
+"""
+
+import logging
+
+from asgiref.sync import async_to_sync
+from channels.layers import get_channel_layer
+from django.db import transaction
+
+logger = logging.getLogger(__name__)
+
+CLUSTER_GROUP = "cluster"
+
+
+def topic_group(topic_id) -> str:
+    return f"topic.{topic_id}"
+
+
+def publish(groups: list[str], event_type: str, payload: dict) -> None:
+    layer = get_channel_layer()
+    if layer is None:
+        return
+    message = {"type": event_type, **payload}
+    for group in groups:
+        try:
+            async_to_sync(layer.group_send)(group, message)
+        except Exception:  # a live-view push must never fail the write that already committed
+            logger.exception("could not publish %s to %s", event_type, group)
+
+
+def publish_on_commit(groups: list[str], event_type: str, payload: dict) -> None:
+    transaction.on_commit(lambda: publish(groups, event_type, payload), robust=True)

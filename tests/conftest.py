@@ -1,0 +1,50 @@
+import os
+
+import pytest
+from django.conf import settings
+from hypothesis import HealthCheck
+from hypothesis import settings as hsettings
+
+from tests.services import redis_url, required
+
+hsettings.register_profile(
+    "default", deadline=None, max_examples=50, suppress_health_check=[HealthCheck.too_slow]
+)
+hsettings.load_profile("default")
+
+ON_POSTGRES = settings.DATABASES["default"]["ENGINE"].endswith("postgresql")
+
+
+def pytest_collection_modifyitems(config, items):
+    redis, redis_why = (None, "")
+    needs_redis = any(item.get_closest_marker("redis") for item in items)
+    if needs_redis:
+        redis, redis_why = redis_url()
+    for item in items:
+        if item.get_closest_marker("postgres") and not ON_POSTGRES:
+            item.add_marker(pytest.mark.skip(reason="needs PostgreSQL: runs in the PostgreSQL pass of `make test`"))
+        if item.get_closest_marker("redis") and not redis:
+            # With REQUIRE_REDIS=1 the test runs and its redis_service_url fixture fails it.
+            if not required("REDIS"):
+                item.add_marker(pytest.mark.skip(reason=f"Redis not reachable ({redis_why}); set REQUIRE_REDIS=1 to fail instead"))
+
+
+@pytest.fixture
+def redis_service_url():
+    url, why = redis_url()
+    if not url:
+        if required("REDIS"):
+            pytest.fail(f"REQUIRE_REDIS=1 but Redis is not reachable: {why}")
+        pytest.skip(f"Redis not reachable ({why})")
+    return url
+
+
+@pytest.fixture
+def db_url(transactional_db):
+    """A DATABASE_URL for child processes that points at this test run's database."""
+    db = settings.DATABASES["default"]
+    if ON_POSTGRES:
+        user = db.get("USER") or ""
+        host = db.get("HOST") or "127.0.0.1"
+        return f"postgres://{user}@{host}:{db.get('PORT') or 5432}/{db['NAME']}"
+    return f"sqlite:///{db['NAME']}"
