@@ -169,6 +169,8 @@ USE_TZ = True
 STATIC_URL = "static/"
 STATICFILES_DIRS = [BASE_DIR / "static"]
 STATIC_ROOT = STATE_DIR / "staticfiles"
+# The server process serves /static/ itself (set SERVE_STATIC=0 behind a web server that does).
+SERVE_STATIC = _env_bool("SERVE_STATIC", True)
 
 LOGGING = {
     "version": 1,

@@ -11,7 +11,6 @@ Invariants:
 """
 
 import base64
-import json
 import logging
 import time
 from collections import defaultdict
@@ -62,10 +61,10 @@ def record_size(r: RecordIn) -> int:
     return size
 
 
-def _headers_encode(headers) -> str | None:
+def _headers_encode(headers) -> list | None:
     if not headers:
         return None
-    return json.dumps([[k, None if v is None else base64.b64encode(v).decode()] for k, v in headers])
+    return [[k, None if v is None else base64.b64encode(v).decode()] for k, v in headers]
 
 
 def _record_validate(r: RecordIn, cfg: LogConfig) -> int:

@@ -1,0 +1,44 @@
+"""Start the console and broker: the ASGI app under daphne plus the background log cleaner."""
+
+import daphne.server  # noqa: F401  (installs Twisted's asyncio reactor; must come first)
+
+import logging  # noqa: E402
+
+from django.core.management.base import BaseCommand  # noqa: E402
+
+logger = logging.getLogger("brokercore.serve")
+
+
+class Command(BaseCommand):
+    help = "Run the web console and broker (daphne) with the background log cleaner."
+
+    def add_arguments(self, parser):
+        parser.add_argument("--host", default="127.0.0.1")
+        parser.add_argument("--port", type=int, default=8000)
+        parser.add_argument("--no-cleaner", action="store_true", help="Do not run the periodic log cleaner here.")
+
+    def handle(self, *args, host, port, no_cleaner, **options):
+        from daphne.endpoints import build_endpoint_description_strings
+        from daphne.server import Server
+
+        from brokercore.maintenance import LogCleanerThread
+        from console.asgi import application
+
+        cleaner = None
+        if not no_cleaner:
+            cleaner = LogCleanerThread()
+            cleaner.start()
+
+        def ready():
+            self.stdout.write(f"kconsole is up: http://{host}:{port}/  (Ctrl-C to stop)")
+
+        try:
+            Server(
+                application=application,
+                endpoints=build_endpoint_description_strings(host=host, port=port),
+                ready_callable=ready,
+                verbosity=options.get("verbosity", 1),
+            ).run()
+        finally:
+            if cleaner:
+                cleaner.stop()
