@@ -1,17 +1,17 @@
 # Two commands do all set-up on a fresh machine: `make run` and `make test`.
-PYTHON ?= python3.11
+PYTHON ?= $(shell command -v python3.11 || command -v python3)
 VENV := .venv
 PY := $(VENV)/bin/python
 HOST ?= 127.0.0.1
 PORT ?= 8000
-# The PostgreSQL pass of `make test`: trust auth on 127.0.0.1:5432 (user postgres, else root).
-TEST_POSTGRES_URL ?=
+# `make test` also runs the suite on the PostgreSQL at 127.0.0.1:5432 (user postgres, else root);
+# export TEST_POSTGRES_URL to use another server.
 PYTEST_ARGS ?=
 
-.PHONY: run test test-sqlite test-postgres bench migrate clean
+.PHONY: run test test-sqlite bench migrate clean
 
 $(VENV)/.installed: requirements.txt
-	@command -v $(PYTHON) >/dev/null 2>&1 || { echo "$(PYTHON) not found: install Python 3.11 or run make PYTHON=python3"; exit 1; }
+	@test -n "$(PYTHON)" || { echo "Python 3.11 not found: install it or run make PYTHON=/path/to/python3.11"; exit 1; }
 	$(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install --quiet --upgrade pip
 	$(PY) -m pip install --quiet -r requirements.txt
