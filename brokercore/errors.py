@@ -116,6 +116,88 @@ class InvalidRecord(BrokerError):
     code, name = 87, "INVALID_RECORD"
 
 
-ALL_ERRORS: dict[int, type[BrokerError]] = {
-    cls.code: cls for cls in BrokerError.__subclasses__()
-}
+class OffsetMetadataTooLarge(BrokerError):
+    """The metadata field of the offset request was too large."""
+
+    code, name = 12, "OFFSET_METADATA_TOO_LARGE"
+
+
+class CoordinatorNotAvailable(BrokerError):
+    """The coordinator is not available."""
+
+    code, name, retriable = 15, "COORDINATOR_NOT_AVAILABLE", True
+
+
+class IllegalGeneration(BrokerError):
+    """Specified group generation id is not valid."""
+
+    code, name = 22, "ILLEGAL_GENERATION"
+
+
+class InconsistentGroupProtocol(BrokerError):
+    """The group member's supported protocols are incompatible with those of existing members or first group member tried to join with empty protocol type or empty protocol list."""
+
+    code, name = 23, "INCONSISTENT_GROUP_PROTOCOL"
+
+
+class InvalidGroupId(BrokerError):
+    """The configured groupId is invalid."""
+
+    code, name = 24, "INVALID_GROUP_ID"
+
+
+class UnknownMemberId(BrokerError):
+    """The coordinator is not aware of this member."""
+
+    code, name = 25, "UNKNOWN_MEMBER_ID"
+
+
+class InvalidSessionTimeout(BrokerError):
+    """The session timeout is not within the range allowed by the broker (as configured by group.min.session.timeout.ms and group.max.session.timeout.ms)."""
+
+    code, name = 26, "INVALID_SESSION_TIMEOUT"
+
+
+class RebalanceInProgress(BrokerError):
+    """The group is rebalancing, so a rejoin is needed."""
+
+    code, name = 27, "REBALANCE_IN_PROGRESS"
+
+
+class NonEmptyGroup(BrokerError):
+    """The group is not empty."""
+
+    code, name = 68, "NON_EMPTY_GROUP"
+
+
+class GroupIdNotFound(BrokerError):
+    """The group id does not exist."""
+
+    code, name = 69, "GROUP_ID_NOT_FOUND"
+
+
+class MemberIdRequired(BrokerError):
+    """The group member needs to have a valid member id before actually entering a consumer group."""
+
+    code, name = 79, "MEMBER_ID_REQUIRED"
+
+
+class GroupMaxSizeReached(BrokerError):
+    """The consumer group has reached its max size."""
+
+    code, name = 81, "GROUP_MAX_SIZE_REACHED"
+
+
+class FencedInstanceId(BrokerError):
+    """The broker rejected this static consumer since another consumer with the same group.instance.id has registered with a different member.id."""
+
+    code, name = 82, "FENCED_INSTANCE_ID"
+
+
+class GroupSubscribedToTopic(BrokerError):
+    """The consumer group is actively subscribed to the topic."""
+
+    code, name = 86, "GROUP_SUBSCRIBED_TO_TOPIC"
+
+
+ALL_ERRORS: dict[int, type[BrokerError]] = {cls.code: cls for cls in BrokerError.__subclasses__()}

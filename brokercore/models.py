@@ -102,3 +102,136 @@ class BrokerNode(models.Model):
 
     def __str__(self) -> str:
         return f"node {self.node_id} ({self.host}:{self.port})"
+
+
+class ConsumerGroup(models.Model):
+    """A consumer group as Kafka's classic group coordinator keeps it."""
+
+    class State(models.TextChoices):
+        EMPTY = "Empty"
+        PREPARING_REBALANCE = "PreparingRebalance"
+        COMPLETING_REBALANCE = "CompletingRebalance"
+        STABLE = "Stable"
+        DEAD = "Dead"
+
+    class Kind(models.TextChoices):
+        NONE = "", "no members"
+        SERVER = "server", "server-managed (REST, lab)"
+        KAFKA = "kafka", "Kafka protocol clients"
+
+    group_id = models.CharField(max_length=255, unique=True)
+    kind = models.CharField(max_length=8, choices=Kind.choices, blank=True, default="")
+    protocol_type = models.CharField(max_length=64, blank=True, default="consumer")
+    # The assignor in use (Kafka's "protocol name" for consumer groups).
+    protocol_name = models.CharField(max_length=64, blank=True, default="")
+    # Server-managed groups: the assignor the coordinator runs.
+    assignor = models.CharField(max_length=64, default="range")
+    state = models.CharField(max_length=24, choices=State.choices, default=State.EMPTY)
+    generation = models.IntegerField(default=0)
+    leader_member_id = models.CharField(max_length=255, blank=True, default="")
+    state_changed_at = models.DateTimeField()
+    created_at = models.DateTimeField(auto_now_add=True)
+    # The rebalance under way (PreparingRebalance / CompletingRebalance).
+    rebalance_started_ms = models.BigIntegerField(null=True, blank=True)
+    rebalance_deadline_ms = models.BigIntegerField(null=True, blank=True)
+    rebalance_reasons = models.JSONField(default=list, blank=True)
+    # The last completed generation: member id -> [[topic, partition], ...], and the partition
+    # counts it was computed for (a change of count triggers a rebalance).
+    assignment = models.JSONField(default=dict, blank=True)
+    partition_counts = models.JSONField(default=dict, blank=True)
+
+    def __str__(self) -> str:
+        return self.group_id
+
+
+class GroupMember(models.Model):
+    group = models.ForeignKey(ConsumerGroup, on_delete=models.CASCADE, related_name="members")
+    member_id = models.CharField(max_length=255)
+    group_instance_id = models.CharField(max_length=255, null=True, blank=True)
+    client_id = models.CharField(max_length=255, blank=True, default="")
+    client_host = models.CharField(max_length=255, blank=True, default="")
+    session_timeout_ms = models.IntegerField()
+    rebalance_timeout_ms = models.IntegerField()
+    subscription = models.JSONField(default=list)  # topic names
+    # Kafka-protocol members: [[protocol name, base64 metadata], ...] and the bytes SyncGroup hands out.
+    protocols = models.JSONField(default=list, blank=True)
+    assignment_bytes = models.BinaryField(null=True, blank=True)
+    # What the member may consume in the current generation, and (cooperative) what it must give up.
+    assignment = models.JSONField(default=list, blank=True)
+    revoking = models.JSONField(default=list, blank=True)
+    # True while a rebalance waits for this member to rejoin.
+    awaiting_join = models.BooleanField(default=False)
+    # Server-managed members: next offset to read per "topic:partition", and auto.offset.reset.
+    positions = models.JSONField(default=dict, blank=True)
+    offset_reset = models.CharField(max_length=8, default="latest")
+    last_heartbeat_ms = models.BigIntegerField()
+    joined_at = models.DateTimeField()
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["group", "member_id"], name="member_group_member_id_unique"),
+            models.UniqueConstraint(
+                fields=["group", "group_instance_id"],
+                condition=Q(group_instance_id__isnull=False),
+                name="member_group_instance_id_unique",
+            ),
+        ]
+        ordering = ["member_id"]
+
+    def __str__(self) -> str:
+        return self.member_id
+
+
+class CommittedOffset(models.Model):
+    group = models.ForeignKey(ConsumerGroup, on_delete=models.CASCADE, related_name="offsets")
+    partition = models.ForeignKey(Partition, on_delete=models.CASCADE, related_name="+")
+    offset = models.BigIntegerField()
+    metadata = models.TextField(blank=True, default="")
+    leader_epoch = models.IntegerField(null=True, blank=True)
+    committed_ms = models.BigIntegerField()
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["group", "partition"], name="offset_group_partition_unique")
+        ]
+
+
+class RebalanceEvent(models.Model):
+    """One generation change of a group, kept so the console can draw the rebalance timeline."""
+
+    group = models.ForeignKey(ConsumerGroup, on_delete=models.CASCADE, related_name="rebalances")
+    generation = models.IntegerField()
+    reasons = models.JSONField(default=list)
+    protocol_name = models.CharField(max_length=64, blank=True, default="")
+    started_ms = models.BigIntegerField()
+    completed_ms = models.BigIntegerField()
+    members = models.JSONField(default=list)
+    assignment_before = models.JSONField(default=dict)
+    assignment_after = models.JSONField(default=dict)
+    # Cooperative rebalances: partitions taken away this generation, to move in the next one.
+    revoked = models.JSONField(default=dict)
+    # [[topic, partition, from member or null, to member or null], ...]
+    moved = models.JSONField(default=list)
+    # Partitions nobody could consume during the rebalance (all of them for eager assignors).
+    paused = models.IntegerField(default=0)
+    removed_members = models.JSONField(default=list)
+
+    class Meta:
+        indexes = [models.Index(fields=["group", "-generation"], name="rebalance_group_gen_idx")]
+        ordering = ["-generation"]
+
+    @property
+    def duration_ms(self) -> int:
+        return self.completed_ms - self.started_ms
+
+
+class LagSample(models.Model):
+    """A group's lag at one moment; a bounded history for the lag-over-time chart."""
+
+    group = models.ForeignKey(ConsumerGroup, on_delete=models.CASCADE, related_name="lag_samples")
+    at_ms = models.BigIntegerField()
+    total_lag = models.BigIntegerField()
+    partitions = models.JSONField(default=dict)  # "topic:partition" -> lag
+
+    class Meta:
+        indexes = [models.Index(fields=["group", "at_ms"], name="lagsample_group_at_idx")]

@@ -6,6 +6,7 @@ kafka-python client. Adding partitions changes `% partitions`, which is why keys
 """
 
 import itertools
+import random
 import threading
 
 _M = 0x5BD1E995
@@ -65,13 +66,23 @@ class RoundRobin:
 
 
 class Sticky:
-    """Null keys stick to one partition for a whole batch, then move on (Kafka 2.4+ default)."""
+    """Null keys stick to one partition for a whole batch, then move on (Kafka 2.4+ default).
+
+    Each process starts at a random partition, as Kafka's sticky partitioner does, so short-lived
+    producers (one CLI run each) do not all pile onto partition 0.
+    """
 
     def __init__(self) -> None:
-        self._rr = RoundRobin()
+        self._next: dict[str, int] = {}
+        self._lock = threading.Lock()
 
     def for_batch(self, topic: str, num_partitions: int) -> int:
-        return self._rr.next(topic, num_partitions)
+        with self._lock:
+            current = self._next.get(topic)
+            if current is None:
+                current = random.randrange(num_partitions)
+            self._next[topic] = current + 1
+            return current % num_partitions
 
 
 round_robin = RoundRobin()

@@ -2,14 +2,25 @@
 
 import base64
 import time
+from dataclasses import dataclass
 from datetime import timedelta
 
 from django.conf import settings
 from django.db.models import Count, Q, Sum
 from django.utils import timezone
 
-from brokercore.errors import InvalidFetchSize, OffsetOutOfRange, UnknownTopicOrPartition
-from brokercore.models import BrokerNode, Partition, Record, Topic
+from brokercore.errors import GroupIdNotFound, InvalidFetchSize, OffsetOutOfRange, UnknownTopicOrPartition
+from brokercore.models import (
+    BrokerNode,
+    CommittedOffset,
+    ConsumerGroup,
+    GroupMember,
+    LagSample,
+    Partition,
+    RebalanceEvent,
+    Record,
+    Topic,
+)
 from brokercore.notify import log_waiters
 from brokercore.topic_rules import LogConfig, configs_effective
 from brokercore.types import FetchResult, PartitionInfo, RecordOut, TopicInfo
@@ -164,23 +175,29 @@ def records_fetch(
         p = partition_get(topic=topic, partition=partition)
         seen = log_waiters.version((p.pk,))
         if offset < p.log_start_offset or offset > p.high_watermark:
+            holds = (
+                "the log is empty"
+                if p.log_start_offset == p.high_watermark
+                else f"the log holds offsets {p.log_start_offset}..{p.high_watermark - 1}"
+            )
             raise OffsetOutOfRange(
-                f"Offset {offset} is out of range for partition {topic}-{partition}: "
-                f"the log holds offsets {p.log_start_offset}..{p.high_watermark - 1} "
+                f"Offset {offset} is out of range for partition {topic}-{partition}: {holds} "
                 f"(log start offset {p.log_start_offset}, high watermark {p.high_watermark})."
             )
         records = []
         if offset < p.high_watermark:
             records = _records_read(p, offset, p.high_watermark, max_records, max_bytes)
         remaining = deadline - time.monotonic()
-        if records or remaining <= 0:
+        # Below the watermark but nothing read: compaction removed that whole range, so the
+        # consumer moves past the gap to the watermark, as Kafka's fetch does.
+        if records or offset < p.high_watermark or remaining <= 0:
             return FetchResult(
                 topic=topic,
                 partition=partition,
                 records=records,
                 high_watermark=p.high_watermark,
                 log_start_offset=p.log_start_offset,
-                next_offset=records[-1].offset + 1 if records else offset,
+                next_offset=records[-1].offset + 1 if records else p.high_watermark,
             )
         log_waiters.wait((p.pk,), seen, min(remaining, poll_s))
 
@@ -235,3 +252,192 @@ def cluster_totals() -> dict:
         "records": (agg["high"] or 0) - (agg["start"] or 0),
         "size_bytes": agg["size"] or 0,
     }
+
+
+# --- Consumer groups ---------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class PartitionLag:
+    topic: str
+    partition: int
+    committed: int | None
+    log_start_offset: int
+    high_watermark: int
+    owner: str | None
+    lag: int | None  # high watermark - committed; None when nothing is committed
+    lag_ms: int | None  # age of the oldest unconsumed record
+
+    @property
+    def key(self) -> str:
+        return f"{self.topic}:{self.partition}"
+
+
+@dataclass(frozen=True)
+class MemberInfo:
+    member_id: str
+    group_instance_id: str | None
+    client_id: str
+    client_host: str
+    subscription: list[str]
+    assignment: list[tuple[str, int]]
+    revoking: list[tuple[str, int]]
+    awaiting_join: bool
+    last_heartbeat_ms: int
+    session_timeout_ms: int
+
+    @property
+    def idle(self) -> bool:
+        """A member with no partitions: more members than partitions, or nothing subscribed exists."""
+        return not self.assignment and not self.revoking
+
+    def session_expires_in_ms(self, now_ms: int) -> int:
+        return self.last_heartbeat_ms + self.session_timeout_ms - now_ms
+
+
+@dataclass(frozen=True)
+class GroupInfo:
+    group_id: str
+    state: str
+    kind: str
+    assignor: str
+    protocol_name: str
+    generation: int
+    leader: str
+    members: list[MemberInfo]
+    partitions: list[PartitionLag]
+    rebalance_reasons: list[str]
+    rebalance_started_ms: int | None
+    rebalance_deadline_ms: int | None
+
+    @property
+    def idle_members(self) -> list[str]:
+        return [m.member_id for m in self.members if m.idle]
+
+    @property
+    def total_lag(self) -> int:
+        return sum(p.lag or 0 for p in self.partitions)
+
+
+def group_get(*, group_id: str) -> ConsumerGroup:
+    try:
+        return ConsumerGroup.objects.get(group_id=group_id)
+    except ConsumerGroup.DoesNotExist:
+        raise GroupIdNotFound(f"Group '{group_id}' does not exist.") from None
+
+
+def _oldest_unconsumed_ms(partition_id: int, committed: int, now_ms: int) -> int | None:
+    ts = (
+        Record.objects.filter(partition_id=partition_id, offset__gte=committed)
+        .order_by("offset")
+        .values_list("timestamp", flat=True)
+        .first()
+    )
+    return None if ts is None else max(0, now_ms - ts)
+
+
+def group_lag(*, group: ConsumerGroup, owners: dict[tuple[str, int], str] | None = None, with_time: bool = True) -> list[PartitionLag]:
+    """Lag of every partition the group has committed to or has assigned, by topic and partition."""
+    from brokercore import clock
+
+    owners = owners or {}
+    committed = {
+        row["partition_id"]: row["offset"]
+        for row in CommittedOffset.objects.filter(group=group).values("partition_id", "offset")
+    }
+    assigned = set(owners)
+    qs = Partition.objects.filter(topic__deleted_at__isnull=True).select_related("topic")
+    parts = qs.filter(Q(id__in=list(committed)) | Q(topic__name__in={t for t, _ in assigned}))
+    now_ms = clock.now_ms()
+    out = []
+    for p in parts:
+        tp = (p.topic.name, p.index)
+        if p.pk not in committed and tp not in assigned:
+            continue
+        c = committed.get(p.pk)
+        lag = None if c is None else max(0, p.high_watermark - max(c, p.log_start_offset))
+        lag_ms = _oldest_unconsumed_ms(p.pk, c, now_ms) if with_time and lag else (0 if lag == 0 else None)
+        out.append(PartitionLag(tp[0], tp[1], c, p.log_start_offset, p.high_watermark, owners.get(tp), lag, lag_ms))
+    return sorted(out, key=lambda x: (x.topic, x.partition))
+
+
+def group_describe(*, group_id: str) -> GroupInfo:
+    group = group_get(group_id=group_id)
+    members = [
+        MemberInfo(
+            member_id=m.member_id,
+            group_instance_id=m.group_instance_id,
+            client_id=m.client_id,
+            client_host=m.client_host,
+            subscription=list(m.subscription),
+            assignment=[tuple(tp) for tp in m.assignment],
+            revoking=[tuple(tp) for tp in m.revoking],
+            awaiting_join=m.awaiting_join,
+            last_heartbeat_ms=m.last_heartbeat_ms,
+            session_timeout_ms=m.session_timeout_ms,
+        )
+        for m in GroupMember.objects.filter(group=group).order_by("joined_at", "member_id")
+    ]
+    owners = {tp: m.member_id for m in members for tp in m.assignment + m.revoking}
+    return GroupInfo(
+        group_id=group.group_id,
+        state=group.state,
+        kind=group.kind,
+        assignor=group.assignor,
+        protocol_name=group.protocol_name,
+        generation=group.generation,
+        leader=group.leader_member_id,
+        members=members,
+        partitions=group_lag(group=group, owners=owners),
+        rebalance_reasons=list(group.rebalance_reasons),
+        rebalance_started_ms=group.rebalance_started_ms,
+        rebalance_deadline_ms=group.rebalance_deadline_ms,
+    )
+
+
+def groups_lag_totals() -> dict[str, int]:
+    """Total lag of every group, in two queries (for lists and the lag sampler)."""
+    hw = dict(Partition.objects.filter(topic__deleted_at__isnull=True).values_list("id", "high_watermark"))
+    starts = dict(Partition.objects.filter(topic__deleted_at__isnull=True).values_list("id", "log_start_offset"))
+    totals: dict[str, int] = {}
+    for group_id, pid, offset in CommittedOffset.objects.values_list("group__group_id", "partition_id", "offset"):
+        if pid in hw:
+            totals[group_id] = totals.get(group_id, 0) + max(0, hw[pid] - max(offset, starts[pid]))
+    return totals
+
+
+def group_list() -> list[dict]:
+    totals = groups_lag_totals()
+    rows = ConsumerGroup.objects.annotate(member_count=Count("members")).order_by("group_id")
+    return [
+        {
+            "group_id": g.group_id,
+            "state": g.state,
+            "kind": g.kind,
+            "assignor": g.protocol_name or g.assignor,
+            "generation": g.generation,
+            "members": g.member_count,
+            "total_lag": totals.get(g.group_id, 0),
+        }
+        for g in rows
+    ]
+
+
+def rebalance_history(*, group_id: str, limit: int = 50) -> list[RebalanceEvent]:
+    return list(RebalanceEvent.objects.filter(group__group_id=group_id).order_by("-generation")[:limit])
+
+
+def lag_history(*, group_id: str) -> list[tuple[int, int]]:
+    return list(LagSample.objects.filter(group__group_id=group_id).order_by("at_ms").values_list("at_ms", "total_lag"))
+
+
+def committed_offsets_get(*, group_id: str, partitions: list[tuple[str, int]] | None = None) -> dict[tuple[str, int], tuple[int, str]]:
+    """Kafka's OffsetFetch: committed offset and metadata per topic-partition."""
+    group = ConsumerGroup.objects.filter(group_id=group_id).first()
+    if group is None:
+        return {}
+    rows = CommittedOffset.objects.filter(group=group).values_list("partition__topic__name", "partition__index", "offset", "metadata")
+    out = {(t, p): (o, md) for t, p, o, md in rows}
+    if partitions is not None:
+        out = {tp: v for tp, v in out.items() if tp in set(partitions)}
+    return out

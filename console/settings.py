@@ -148,6 +148,17 @@ BROKER = {
     # Rows a physical delete removes per transaction, so deleting a large topic never holds
     # long locks.
     "DELETE_CHUNK_ROWS": _env_int("BROKER_DELETE_CHUNK_ROWS", 20_000),
+    # Kafka's group.min.session.timeout.ms / group.max.session.timeout.ms.
+    "GROUP_MIN_SESSION_TIMEOUT_MS": _env_int("BROKER_GROUP_MIN_SESSION_TIMEOUT_MS", 6000),
+    "GROUP_MAX_SESSION_TIMEOUT_MS": _env_int("BROKER_GROUP_MAX_SESSION_TIMEOUT_MS", 1_800_000),
+    # Kafka's offset.metadata.max.bytes.
+    "OFFSET_METADATA_MAX_BYTES": _env_int("BROKER_OFFSET_METADATA_MAX_BYTES", 4096),
+    # How often the server expires silent members and finishes timed-out rebalances.
+    "GROUP_SWEEP_INTERVAL_S": _env_int("BROKER_GROUP_SWEEP_INTERVAL_S", 1),
+    # Rebalance history and lag samples kept per group (both bounded).
+    "REBALANCE_HISTORY_PER_GROUP": _env_int("BROKER_REBALANCE_HISTORY_PER_GROUP", 200),
+    "LAG_SAMPLE_INTERVAL_S": _env_int("BROKER_LAG_SAMPLE_INTERVAL_S", 10),
+    "LAG_SAMPLES_PER_GROUP": _env_int("BROKER_LAG_SAMPLES_PER_GROUP", 360),
 }
 
 # --- Auth, static, i18n ---------------------------------------------------------------------

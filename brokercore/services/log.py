@@ -119,11 +119,14 @@ def records_append(
     partition: int | None = None,
     acks: int | str = "all",
     null_key_strategy: str = "round_robin",
+    validate_only: bool = False,
 ) -> list[AppendResult]:
     """Append a batch; return partition and offset of each record, in input order.
 
     Partition choice per record: its own `partition`, else the call's `partition`, else
-    toPositive(murmur2(key)) % partitions, else (null key) round-robin or sticky.
+    toPositive(murmur2(key)) % partitions, else (null key) round-robin or sticky. With
+    validate_only, every check runs and nothing is written (offsets are returned as -1), so a
+    caller with many batches can refuse bad input before writing any of them.
     """
     acks = acks_parse(acks)
     if null_key_strategy not in NULL_KEY_STRATEGIES:
@@ -148,7 +151,7 @@ def records_append(
     now_ms = int(time.time() * 1000)
     sticky_choice = sticky.for_batch(topic, n) if null_key_strategy == "sticky" else None
 
-    placed: list[tuple[int, str, int | None]] = []
+    placed: list[tuple[int, str, int | None, int, int]] = []  # partition, reason, hash, position, ts
     groups: dict[int, list] = defaultdict(list)
     for r in records:
         size = _record_validate(r, cfg)
@@ -170,6 +173,8 @@ def records_append(
         placed.append((chosen, reason, key_hash, len(groups[pid]), ts))
         groups[pid].append((chosen, r, size, ts))
 
+    if validate_only:
+        return [AppendResult(partition=idx, offset=-1, timestamp=ts, reason=reason, key_hash=key_hash) for idx, reason, key_hash, _, ts in placed]
     bases = _append_transaction(groups, acks, cfg.log_append_time, now_ms)
     touched = list(bases)
     transaction.on_commit(lambda: log_waiters.notify(touched))

@@ -198,3 +198,13 @@ def test_configs_alter_takes_effect_on_next_clean():
     assert log_clean(now_ms=NOW).retention_deleted == 0
     topic_configs_alter(name="t", set_configs={"retention.ms": "5000"})
     assert log_clean(now_ms=NOW).retention_deleted == 4
+
+
+def test_fetch_moves_past_a_range_compaction_emptied():
+    topic_factory(name="c", partitions=1, configs={"cleanup.policy": "compact", "delete.retention.ms": "0"})
+    records_append(topic="c", records=[RecordIn(key=b"a", value=b"1", timestamp=NOW), RecordIn(key=b"a", value=None, timestamp=NOW)])
+    log_clean(now_ms=NOW + 1)
+    started = time.monotonic()
+    res = selectors.records_fetch(topic="c", partition=0, offset=0, max_wait_ms=2000)
+    assert res.records == [] and res.next_offset == 2
+    assert time.monotonic() - started < 1  # no pointless wait: the gap is known to be empty

@@ -1,0 +1,137 @@
+"""`manage.py topics create|list|describe|alter|delete`: kafka-topics (and kafka-configs for topics)."""
+
+from django.core.management.base import CommandError
+from django.db import transaction
+
+from brokercore.errors import TopicAlreadyExists, UnknownTopicOrPartition
+from brokercore.management.commands._cli import BrokerCommand, key_values_parse
+from brokercore.selectors import topic_describe, topic_names_list
+from brokercore.services.topics import (
+    topic_configs_alter,
+    topic_create,
+    topic_delete,
+    topic_partitions_add,
+)
+from brokercore.topic_rules import CONFIG_DEFS
+
+CONFIG_NAMES = ", ".join(sorted(CONFIG_DEFS))
+
+
+class Command(BrokerCommand):
+    help = "Create, list, describe, alter and delete topics, like Kafka's kafka-topics tool."
+
+    def add_arguments(self, parser):
+        actions = parser.add_subparsers(dest="action", required=True, metavar="ACTION")
+
+        create = actions.add_parser("create", help="Create a topic.")
+        create.add_argument("name", metavar="NAME")
+        create.add_argument("--partitions", type=int, default=1, help="Number of partitions (default 1).")
+        create.add_argument("--replication-factor", type=int, default=1, help="Default 1.")
+        create.add_argument(
+            "--config", action="append", metavar="KEY=VALUE",
+            help=f"A topic config override; repeat for several. Names: {CONFIG_NAMES}.",
+        )
+        create.add_argument(
+            "--if-not-exists", action="store_true", help="Do nothing if the topic already exists."
+        )
+
+        actions.add_parser("list", help="Print the live topics' names, one a line.")
+
+        describe = actions.add_parser("describe", help="Partitions, offsets and config overrides.")
+        describe.add_argument("name", metavar="NAME", nargs="?", help="Default: every topic.")
+
+        alter = actions.add_parser(
+            "alter", help="Add partitions and/or set or remove config overrides, in one transaction."
+        )
+        alter.add_argument("name", metavar="NAME")
+        alter.add_argument(
+            "--partitions", type=int, help="The new total; partitions are only ever added."
+        )
+        alter.add_argument(
+            "--add-config", action="append", metavar="KEY=VALUE",
+            help="Set a config override; repeat for several.",
+        )
+        alter.add_argument(
+            "--delete-config", action="append", metavar="KEY",
+            help="Remove a config override (back to the default); repeat for several.",
+        )
+        alter.add_argument(
+            "--if-exists", action="store_true", help="Do nothing if the topic does not exist."
+        )
+
+        delete = actions.add_parser(
+            "delete", help="Delete a topic; its records are removed later by the log cleaner."
+        )
+        delete.add_argument("name", metavar="NAME")
+        delete.add_argument(
+            "--if-exists", action="store_true", help="Do nothing if the topic does not exist."
+        )
+
+    def handle(self, *args, action, **options):
+        getattr(self, f"_{action}")(**options)
+
+    def _create(self, *, name, partitions, replication_factor, config, if_not_exists, **_):
+        configs = key_values_parse(config, option="--config")
+        try:
+            topic_create(
+                name=name, partitions=partitions, replication_factor=replication_factor, configs=configs
+            )
+        except TopicAlreadyExists:
+            if if_not_exists:
+                return
+            raise
+        self.stdout.write(f"Created topic {name}.")
+
+    def _list(self, **_):
+        for name in topic_names_list():
+            self.stdout.write(name)
+
+    def _describe(self, *, name, **_):
+        for topic_name in [name] if name else topic_names_list():
+            t = topic_describe(name=topic_name)
+            overrides = ",".join(f"{k}={v}" for k, v in sorted(t.overrides.items()))
+            self.stdout.write(
+                f"Topic: {t.name}\tTopicId: {t.topic_id}\tPartitionCount: {len(t.partitions)}\t"
+                f"ReplicationFactor: {t.replication_factor}\tConfigs: {overrides}"
+            )
+            for p in t.partitions:
+                self.stdout.write(
+                    f"\tTopic: {t.name}\tPartition: {p.index}\tLeader: {p.leader}\t"
+                    f"Replicas: {_ids(p.replicas)}\tIsr: {_ids(p.isr)}\t"
+                    f"LogStartOffset: {p.log_start_offset}\tHighWatermark: {p.high_watermark}"
+                )
+
+    def _alter(self, *, name, partitions, add_config, delete_config, if_exists, **_):
+        set_configs = key_values_parse(add_config, option="--add-config")
+        if partitions is None and not set_configs and not delete_config:
+            raise CommandError("Nothing to alter: give --partitions, --add-config or --delete-config.")
+        try:
+            # Both changes or neither: a refused partition count must not leave configs changed.
+            with transaction.atomic():
+                if set_configs or delete_config:
+                    topic_configs_alter(
+                        name=name, set_configs=set_configs, delete_configs=delete_config or ()
+                    )
+                if partitions is not None:
+                    topic_partitions_add(name=name, count=partitions)
+        except UnknownTopicOrPartition:
+            if if_exists:
+                return
+            raise
+        if set_configs or delete_config:
+            self.stdout.write(f"Completed updating config for topic {name}.")
+        if partitions is not None:
+            self.stdout.write(f"Topic {name} now has {partitions} partitions.")
+
+    def _delete(self, *, name, if_exists, **_):
+        try:
+            topic_delete(name=name)
+        except UnknownTopicOrPartition:
+            if if_exists:
+                return
+            raise
+        self.stdout.write(f"Topic {name} is marked for deletion.")
+
+
+def _ids(ids) -> str:
+    return ",".join(str(i) for i in ids)
