@@ -1,7 +1,7 @@
 """The broker's clock, in one place so tests can move time (session expiry, retention)."""
 
 import time
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 
 
 def now_ms() -> int:
@@ -9,4 +9,4 @@ def now_ms() -> int:
 
 
 def now() -> datetime:
-    return datetime.fromtimestamp(now_ms() / 1000, tz=timezone.utc)
+    return datetime.fromtimestamp(now_ms() / 1000, tz=UTC)

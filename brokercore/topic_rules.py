@@ -6,8 +6,9 @@ one, so a learner can search for them.
 """
 
 import re
+from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any, Callable
+from typing import Any
 
 from django.conf import settings
 

@@ -341,7 +341,7 @@ def partition_compact(*, partition: Partition, cfg: LogConfig, now_ms: int) -> i
         rows = _key_scan(partition.pk, start, end)
         if not rows:
             break
-        for offset, key, is_tombstone, ts in rows:
+        for offset, key, _, _ in rows:
             if key is None:
                 continue
             keep_offset, keep_is_tombstone, keep_ts = latest[bytes(key)]

@@ -3,6 +3,7 @@ from asgiref.sync import async_to_sync
 from channels.layers import get_channel_layer
 
 from brokercore import events
+from brokercore.errors import InvalidRecord
 from brokercore.services.log import records_append
 from brokercore.services.topics import topic_create, topic_delete
 from brokercore.types import RecordIn
@@ -46,7 +47,7 @@ def test_append_publishes_to_the_topic_group_after_commit(layer, django_capture_
 def test_failed_append_publishes_nothing(layer, django_capture_on_commit_callbacks):
     topic_create(name="ev", partitions=1)
     with django_capture_on_commit_callbacks() as callbacks:
-        with pytest.raises(Exception):
+        with pytest.raises(InvalidRecord):
             records_append(topic="ev", records=[RecordIn(value=b"ok"), RecordIn(value="not bytes")])
     assert callbacks == []
 

@@ -1,9 +1,8 @@
 """Start the console and broker: the ASGI app under daphne plus the background log cleaner."""
 
-import daphne.server  # noqa: F401  (installs Twisted's asyncio reactor; must come first)
-
 import logging  # noqa: E402
 
+import daphne.server  # noqa: F401  (installs Twisted's asyncio reactor; must come first)
 from django.core.management.base import BaseCommand  # noqa: E402
 
 logger = logging.getLogger("brokercore.serve")
