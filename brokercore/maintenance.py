@@ -1,37 +1,57 @@
-"""Background work a server process does besides serving: the periodic log cleaner.
+"""Background work a server process does besides serving requests.
 
-Runs in a daemon thread with its own database connection. Safe with several server processes
-(see `log_clean`). Failures are logged and retried on the next tick, never fatal to the server.
+One daemon thread with its own database connection runs, each on its own period: the group
+sweeper (expire silent members, finish timed-out rebalances), the lag sampler, and the log cleaner
+(retention, compaction, physical deletes). All three are safe with several server processes. A
+failure is logged and retried on the next tick, never fatal to the server.
 """
 
 import logging
 import threading
+import time
+from collections.abc import Callable
 
 from django.conf import settings
 from django.db import close_old_connections, connection
 
+from brokercore.services.groups import groups_sweep
+from brokercore.services.lag import lag_samples_record
 from brokercore.services.log import log_clean
 
 logger = logging.getLogger(__name__)
 
 
-class LogCleanerThread(threading.Thread):
-    def __init__(self, interval_s: float | None = None) -> None:
-        super().__init__(name="log-cleaner", daemon=True)
-        self.interval_s = interval_s or settings.BROKER["LOG_CLEANER_INTERVAL_S"]
+class MaintenanceThread(threading.Thread):
+    def __init__(self) -> None:
+        super().__init__(name="broker-maintenance", daemon=True)
+        b = settings.BROKER
+        self.jobs: list[tuple[str, float, Callable[[], object]]] = [
+            ("group sweeper", b["GROUP_SWEEP_INTERVAL_S"], groups_sweep),
+            ("lag sampler", b["LAG_SAMPLE_INTERVAL_S"], lag_samples_record),
+            ("log cleaner", b["LOG_CLEANER_INTERVAL_S"], log_clean),
+        ]
+        self.tick_s = min(period for _, period, _ in self.jobs)
         self.stopped = threading.Event()
 
+    def run_due(self, last_run: dict[str, float], now: float) -> None:
+        close_old_connections()
+        try:
+            for name, period, job in self.jobs:
+                if now - last_run.get(name, 0.0) < period:
+                    continue
+                last_run[name] = now
+                try:
+                    result = job()
+                    logger.debug("%s: %s", name, result)
+                except Exception:
+                    logger.exception("%s failed; retrying next period", name)
+        finally:
+            connection.close()
+
     def run(self) -> None:
-        while not self.stopped.wait(self.interval_s):
-            close_old_connections()
-            try:
-                stats = log_clean()
-                if stats.retention_deleted or stats.compacted or stats.rows_purged or stats.topics_purged:
-                    logger.info("log cleaner: %s", stats)
-            except Exception:
-                logger.exception("log cleaner pass failed; retrying in %ss", self.interval_s)
-            finally:
-                connection.close()
+        last_run: dict[str, float] = {}
+        while not self.stopped.wait(self.tick_s):
+            self.run_due(last_run, time.monotonic())
 
     def stop(self) -> None:
         self.stopped.set()

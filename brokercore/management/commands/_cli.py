@@ -77,3 +77,10 @@ def key_value_parse(text: str, *, option: str) -> tuple[str, str]:
 def key_values_parse(items: list[str] | None, *, option: str) -> dict[str, str]:
     """Repeated `KEY=VALUE` options as a dict; a key given twice keeps its last value."""
     return dict(key_value_parse(item, option=option) for item in items or ())
+
+
+def table(headers: list[str], rows: list[list]) -> str:
+    """Left-aligned columns separated by two spaces, like Kafka's tools print them."""
+    cells = [headers] + [["-" if v is None else str(v) for v in row] for row in rows]
+    widths = [max(len(r[i]) for r in cells) for i in range(len(headers))]
+    return "\n".join("  ".join(c.ljust(w) for c, w in zip(r, widths)).rstrip() for r in cells) + "\n"

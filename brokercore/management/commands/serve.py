@@ -9,24 +9,27 @@ logger = logging.getLogger("brokercore.serve")
 
 
 class Command(BaseCommand):
-    help = "Run the web console and broker (daphne) with the background log cleaner."
+    help = "Run the web console and broker (daphne) with the background group sweeper and log cleaner."
 
     def add_arguments(self, parser):
         parser.add_argument("--host", default="127.0.0.1")
         parser.add_argument("--port", type=int, default=8000)
-        parser.add_argument("--no-cleaner", action="store_true", help="Do not run the periodic log cleaner here.")
+        parser.add_argument(
+            "--no-maintenance", action="store_true",
+            help="Do not run the group sweeper, lag sampler and log cleaner in this process.",
+        )
 
-    def handle(self, *args, host, port, no_cleaner, **options):
+    def handle(self, *args, host, port, no_maintenance, **options):
         from daphne.endpoints import build_endpoint_description_strings
         from daphne.server import Server
 
-        from brokercore.maintenance import LogCleanerThread
+        from brokercore.maintenance import MaintenanceThread
         from console.asgi import application
 
-        cleaner = None
-        if not no_cleaner:
-            cleaner = LogCleanerThread()
-            cleaner.start()
+        maintenance = None
+        if not no_maintenance:
+            maintenance = MaintenanceThread()
+            maintenance.start()
 
         def ready():
             self.stdout.write(f"kconsole is up: http://{host}:{port}/  (Ctrl-C to stop)")
@@ -39,5 +42,5 @@ class Command(BaseCommand):
                 verbosity=options.get("verbosity", 1),
             ).run()
         finally:
-            if cleaner:
-                cleaner.stop()
+            if maintenance:
+                maintenance.stop()

@@ -1,0 +1,28 @@
+import pytest
+
+from brokercore import clock, selectors
+from brokercore.maintenance import MaintenanceThread
+from brokercore.models import Record
+from brokercore.services.groups import group_join
+from brokercore.services.offsets import offsets_commit
+from brokercore.services.topics import topic_delete
+from tests.factories import records_factory, topic_factory
+
+
+@pytest.mark.django_db(transaction=True)
+def test_one_pass_expires_members_samples_lag_and_cleans_logs(monkeypatch):
+    topic_factory(name="t", partitions=1)
+    topic_factory(name="gone", partitions=1)
+    records_factory("t", 5)
+    records_factory("gone", 5)
+    offsets_commit(group_id="idle", offsets={("t", 0): 1})
+    group_join(group_id="g", topics=["t"], session_timeout_ms=6000)
+    topic_delete(name="gone")
+    later = clock.now_ms() + 10_000
+    monkeypatch.setattr(clock, "now_ms", lambda: later)
+
+    MaintenanceThread().run_due({}, now=1e9)
+
+    assert selectors.group_describe(group_id="g").members == []
+    assert selectors.lag_history(group_id="idle")[-1][1] == 4
+    assert Record.objects.count() == 5  # the deleted topic's rows are gone, t's remain
