@@ -1,8 +1,8 @@
 """Background work a server process does besides serving requests.
 
-One daemon thread with its own database connection runs, each on its own period: the group
-sweeper (expire silent members, finish timed-out rebalances), the lag sampler, and the log cleaner
-(retention, compaction, physical deletes). All three are safe with several server processes. A
+One daemon thread with its own database connection runs, each on its own period: the broker node
+heartbeat, the group sweeper (expire silent members, finish timed-out rebalances), the lag and
+throughput samplers, and the log cleaner (retention, compaction, physical deletes). All three are safe with several server processes. A
 failure is logged and retried on the next tick, never fatal to the server.
 """
 
@@ -17,15 +17,18 @@ from django.db import close_old_connections, connection
 from brokercore.services.groups import groups_sweep
 from brokercore.services.lag import lag_samples_record
 from brokercore.services.log import log_clean
+from brokercore.services.nodes import node_heartbeat, throughput_sample
 
 logger = logging.getLogger(__name__)
 
 
 class MaintenanceThread(threading.Thread):
-    def __init__(self) -> None:
+    def __init__(self, *, host: str = "127.0.0.1", port: int = 0) -> None:
         super().__init__(name="broker-maintenance", daemon=True)
         b = settings.BROKER
         self.jobs: list[tuple[str, float, Callable[[], object]]] = [
+            ("node heartbeat", 5, lambda: node_heartbeat(host=host, port=port)),
+            ("throughput sampler", 5, throughput_sample),
             ("group sweeper", b["GROUP_SWEEP_INTERVAL_S"], groups_sweep),
             ("lag sampler", b["LAG_SAMPLE_INTERVAL_S"], lag_samples_record),
             ("log cleaner", b["LOG_CLEANER_INTERVAL_S"], log_clean),

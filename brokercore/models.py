@@ -235,3 +235,17 @@ class LagSample(models.Model):
 
     class Meta:
         indexes = [models.Index(fields=["group", "at_ms"], name="lagsample_group_at_idx")]
+
+
+class ThroughputSample(models.Model):
+    """A topic's total high watermark at one moment; rates come from the difference of two.
+
+    Written every few seconds by the server's maintenance thread and kept for a few minutes.
+    """
+
+    topic = models.ForeignKey(Topic, on_delete=models.CASCADE, related_name="+")
+    at_ms = models.BigIntegerField()
+    high_watermark_sum = models.BigIntegerField()
+
+    class Meta:
+        indexes = [models.Index(fields=["at_ms"], name="throughput_at_idx")]

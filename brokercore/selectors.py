@@ -441,3 +441,59 @@ def committed_offsets_get(*, group_id: str, partitions: list[tuple[str, int]] | 
     if partitions is not None:
         out = {tp: v for tp, v in out.items() if tp in set(partitions)}
     return out
+
+
+def topic_rates(*, window_ms: int = 60_000) -> dict[str, float]:
+    """Messages per second of each topic over about the last `window_ms`, from throughput samples.
+
+    Compares the newest sample with the oldest one inside the window (None when fewer than two).
+    """
+    from brokercore import clock
+    from brokercore.models import ThroughputSample
+
+    since = clock.now_ms() - window_ms
+    first: dict[int, tuple[int, int]] = {}
+    last: dict[int, tuple[int, int]] = {}
+    rows = ThroughputSample.objects.filter(at_ms__gte=since).order_by("at_ms").values_list("topic_id", "at_ms", "high_watermark_sum")
+    for topic_pk, at_ms, hw in rows:
+        first.setdefault(topic_pk, (at_ms, hw))
+        last[topic_pk] = (at_ms, hw)
+    names = dict(Topic.objects.filter(pk__in=list(first), deleted_at__isnull=True).values_list("pk", "name"))
+    rates = {}
+    for pk, (t0, h0) in first.items():
+        t1, h1 = last[pk]
+        if pk in names and t1 > t0:
+            rates[names[pk]] = max(0.0, (h1 - h0) * 1000 / (t1 - t0))
+    return rates
+
+
+def brokers_list() -> list[dict]:
+    """Broker nodes with liveness and how many partitions each leads."""
+    from brokercore import clock
+
+    cutoff = timezone.now() - BROKER_HEARTBEAT_TIMEOUT
+    live = brokers_live_ids()
+    leaders: dict[int, int] = {n: 0 for n in live}
+    for index in Partition.objects.filter(topic__deleted_at__isnull=True).values_list("index", flat=True):
+        node = live[index % len(live)]
+        leaders[node] += 1
+    nodes = list(BrokerNode.objects.order_by("node_id"))
+    now_ms = clock.now_ms()
+    out = [
+        {
+            "node_id": n.node_id,
+            "host": n.host,
+            "port": n.port,
+            "rack": n.rack,
+            "alive": n.heartbeat_at >= cutoff,
+            "started_at": n.started_at,
+            "heartbeat_age_s": max(0, (now_ms - int(n.heartbeat_at.timestamp() * 1000)) / 1000),
+            "leader_count": leaders.get(n.node_id, 0),
+        }
+        for n in nodes
+    ]
+    if not nodes:
+        # The embedded broker before any server process registered (CLI-only use).
+        out.append({"node_id": live[0], "host": "embedded", "port": None, "rack": "", "alive": True,
+                    "started_at": None, "heartbeat_age_s": None, "leader_count": leaders.get(live[0], 0)})
+    return out

@@ -28,7 +28,7 @@ class Command(BaseCommand):
 
         maintenance = None
         if not no_maintenance:
-            maintenance = MaintenanceThread()
+            maintenance = MaintenanceThread(host=host, port=port)
             maintenance.start()
 
         def ready():

@@ -1,0 +1,34 @@
+import pytest
+
+from brokercore import clock, selectors
+from brokercore.services.nodes import node_heartbeat, throughput_sample
+from tests.factories import records_factory, topic_factory
+
+pytestmark = pytest.mark.django_db
+
+
+def test_topic_rates_from_two_samples(monkeypatch):
+    now = {"ms": 1_700_000_000_000}
+    monkeypatch.setattr(clock, "now_ms", lambda: now["ms"])
+    topic_factory(name="t", partitions=2)
+    topic_factory(name="quiet", partitions=1)
+    throughput_sample()
+    records_factory("t", 50)
+    now["ms"] += 10_000
+    throughput_sample()
+    assert selectors.topic_rates() == {"t": 5.0, "quiet": 0.0}
+
+
+def test_rates_need_two_samples():
+    topic_factory(name="t")
+    throughput_sample()
+    assert selectors.topic_rates() == {}
+
+
+def test_brokers_list_embedded_then_registered():
+    topic_factory(name="t", partitions=3)
+    (embedded,) = selectors.brokers_list()
+    assert embedded["host"] == "embedded" and embedded["leader_count"] == 3
+    node_heartbeat(host="127.0.0.1", port=9092)
+    (node,) = selectors.brokers_list()
+    assert (node["node_id"], node["alive"], node["leader_count"], node["port"]) == (1, True, 3, 9092)
