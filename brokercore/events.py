@@ -19,12 +19,21 @@ def topic_group(topic_id) -> str:
     return f"topic.{topic_id}"
 
 
+def consumer_group_group(group_pk) -> str:
+    return f"group.{group_pk}"
+
+
+def lab_group(lab_id) -> str:
+    return f"lab.{lab_id}"
+
+
 def publish(groups: list[str], event_type: str, payload: dict) -> None:
     layer = get_channel_layer()
     if layer is None:
         return
-    message = {"type": event_type, **payload}
     for group in groups:
+        # "_group" tells a consumer subscribed to several groups which one this came through.
+        message = {"type": event_type, "_group": group, **payload}
         try:
             async_to_sync(layer.group_send)(group, message)
         except Exception:  # a live-view push must never fail the write that already committed

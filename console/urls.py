@@ -1,11 +1,16 @@
 from django.contrib import admin
 from django.contrib.auth import views as auth_views
-from django.urls import path
+from django.urls import include, path
 
-from console.views import overview
+from console.views import brokers, overview
 
 urlpatterns = [
     path("", overview.overview, name="overview"),
+    path("brokers/", brokers.broker_list, name="broker_list"),
+    path("topics/", include("console.urls_topics")),
+    path("topics/", include("console.urls_messages")),
+    path("groups/", include("console.urls_groups")),
+    path("lab/", include("console.urls_lab")),
     path("login/", auth_views.LoginView.as_view(), name="login"),
     path("logout/", auth_views.LogoutView.as_view(), name="logout"),
     path("admin/", admin.site.urls),

@@ -49,7 +49,7 @@ OFFSET_RESETS = ("earliest", "latest", "none")
 
 
 def group_channel(group: ConsumerGroup) -> str:
-    return f"group.{group.pk}"
+    return events.consumer_group_group(group.pk)
 
 
 def tp_key(topic: str, partition: int) -> str:

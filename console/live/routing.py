@@ -1,3 +1,5 @@
-"""Websocket routes; the live consumers arrive with the console pages."""
+from django.urls import path
 
-websocket_urlpatterns: list = []
+from console.live.consumers import LiveConsumer
+
+websocket_urlpatterns = [path("ws/live/", LiveConsumer.as_asgi())]

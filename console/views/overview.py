@@ -1,15 +1,45 @@
+"""Overview: the cluster at a glance (topics, partitions, records, rate, groups, brokers)."""
+
+from collections import Counter
+
 from django.contrib.auth.decorators import login_required
 from django.shortcuts import render
 from django.views.decorators.http import require_GET
 
 from brokercore import selectors
+from console.live.fragments import fragment
+from console.views._common import live
+
+TEMPLATE = "console/overview.html"
+
+
+def overview_context(_argument: str = "") -> dict:
+    rates = selectors.topic_rates()
+    topics = selectors.topic_list()
+    for t in topics:
+        t["rate"] = rates.get(t["name"])
+    groups = selectors.group_list()
+    states = Counter(g["state"] for g in groups)
+    brokers = selectors.brokers_list()
+    return {
+        "totals": selectors.cluster_totals(),
+        "rate": sum(rates.values()) if rates else None,
+        "topics": sorted(topics, key=lambda t: -(t["rate"] or 0))[:10],
+        "topic_count": len(topics),
+        "groups": groups[:10],
+        "group_states": sorted(states.items()),
+        "group_count": len(groups),
+        "brokers": brokers,
+        "brokers_alive": sum(1 for b in brokers if b["alive"]),
+    }
+
+
+fragment("cluster", TEMPLATE + "#stats")(overview_context)
+fragment("cluster", TEMPLATE + "#busiest")(overview_context)
+fragment("cluster", TEMPLATE + "#groups")(overview_context)
 
 
 @require_GET
 @login_required
 def overview(request):
-    return render(
-        request,
-        "overview.html",
-        {"totals": selectors.cluster_totals(), "topics": selectors.topic_list(search=request.GET.get("q", ""))},
-    )
+    return render(request, TEMPLATE, {**overview_context(), "live_url": live("cluster")})

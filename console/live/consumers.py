@@ -1,0 +1,98 @@
+"""One websocket consumer for every live page: subscribe, then receive HTML fragments.
+
+The page connects to /ws/live/?s=<subscription>&s=... (htmx's ws extension). The consumer joins
+the channel-layer groups of those subscriptions, sends every fragment once on connect (so a
+reconnect re-syncs the page), and afterwards re-renders a subscription's fragments when an event
+arrives for it, at most once per THROTTLE_S so a busy topic cannot flood the browser. Consumers
+only read (through selectors); they never write.
+"""
+
+import asyncio
+import logging
+from urllib.parse import parse_qs
+
+from channels.db import database_sync_to_async
+from channels.generic.websocket import AsyncWebsocketConsumer
+
+from console.live import fragments, watcher
+
+logger = logging.getLogger(__name__)
+
+THROTTLE_S = 0.25
+MAX_SUBSCRIPTIONS = 10
+CLOSE_UNAUTHENTICATED = 4401
+CLOSE_BAD_SUBSCRIPTION = 4400
+
+
+class LiveConsumer(AsyncWebsocketConsumer):
+    async def connect(self):
+        user = self.scope.get("user")
+        if user is None or not user.is_authenticated:
+            await self.close(code=CLOSE_UNAUTHENTICATED)
+            return
+        query = parse_qs(self.scope.get("query_string", b"").decode())
+        wanted = query.get("s", [])[:MAX_SUBSCRIPTIONS]
+        resolved = await database_sync_to_async(self._resolve)(wanted)
+        if resolved is None:
+            await self.close(code=CLOSE_BAD_SUBSCRIPTION)
+            return
+        self.subscriptions = resolved  # channel-layer group -> [subscription, ...]
+        self.state: dict[str, dict] = {s: {} for subs in resolved.values() for s in subs}
+        self.dirty: set[str] = set()
+        self.flusher: asyncio.Task | None = None
+        for group in self.subscriptions:
+            await self.channel_layer.group_add(group, self.channel_name)
+        await self.accept()
+        watcher.client_connected()
+        await self.push(list(self.state))
+
+    @staticmethod
+    def _resolve(wanted: list[str]) -> dict[str, list[str]] | None:
+        out: dict[str, list[str]] = {}
+        for subscription in wanted:
+            name, argument = fragments.parse(subscription)
+            k = fragments.KINDS.get(name)
+            group = k.resolve(argument) if k else None
+            if group is None:
+                return None
+            out.setdefault(group, []).append(subscription)
+        return out or None
+
+    async def disconnect(self, code):
+        if not hasattr(self, "subscriptions"):
+            return
+        if self.flusher:
+            self.flusher.cancel()
+        for group in self.subscriptions:
+            await self.channel_layer.group_discard(group, self.channel_name)
+        watcher.client_disconnected()
+
+    async def receive(self, text_data=None, bytes_data=None):
+        pass  # pages only listen; changes go through views and services
+
+    async def dispatch(self, message):
+        # Broker events ("records.appended", "group.rebalance.completed", ...) all mean "what
+        # this subscription shows may have changed": mark it and let the flusher render once.
+        group = message.get("_group")
+        if group is not None and not message["type"].startswith("websocket."):
+            self.dirty.update(self.subscriptions.get(group, ()))
+            if self.dirty and (self.flusher is None or self.flusher.done()):
+                self.flusher = asyncio.ensure_future(self.flush_later())
+            return
+        await super().dispatch(message)
+
+    async def flush_later(self):
+        await asyncio.sleep(THROTTLE_S)
+        subs, self.dirty = list(self.dirty), set()
+        await self.push(subs)
+
+    async def push(self, subscriptions: list[str]):
+        user = self.scope["user"]
+        for s in subscriptions:
+            try:
+                html = await database_sync_to_async(fragments.render)(s, self.state[s], user)
+            except Exception:
+                logger.exception("could not render live fragment %s", s)
+                continue
+            if html.strip():
+                await self.send(text_data=html)

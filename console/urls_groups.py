@@ -1,0 +1,3 @@
+"""URL patterns of the groups pages (included by console/urls.py)."""
+
+urlpatterns: list = []

@@ -1,0 +1,3 @@
+"""URL patterns of the messages pages (included by console/urls.py)."""
+
+urlpatterns: list = []

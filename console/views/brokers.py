@@ -1,0 +1,26 @@
+"""Brokers: the broker nodes, their liveness, and how many partition leaderships each holds."""
+
+from django.contrib.auth.decorators import login_required
+from django.shortcuts import render
+from django.views.decorators.http import require_GET
+
+from brokercore import selectors
+from console.live.fragments import fragment
+from console.views._common import live
+
+TEMPLATE = "console/brokers.html"
+
+
+@fragment("cluster", TEMPLATE + "#nodes")
+def brokers_context(_argument: str = "") -> dict:
+    topics = []
+    for name in selectors.topic_names_list()[:200]:
+        info = selectors.topic_describe(name=name)
+        topics.append({"name": name, "partitions": [(p.index, p.leader) for p in info.partitions]})
+    return {"brokers": selectors.brokers_list(), "leaders": topics}
+
+
+@require_GET
+@login_required
+def broker_list(request):
+    return render(request, TEMPLATE, {**brokers_context(), "live_url": live("cluster")})
