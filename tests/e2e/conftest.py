@@ -1,0 +1,128 @@
+"""Browser tests: a real server process (daphne, websockets) and Debian's Chromium via Playwright.
+
+Without Chromium or Playwright the tests are skipped with the reason; REQUIRE_BROWSER=1 (CI)
+makes that a failure. The server runs `manage.py serve` against this test run's database.
+"""
+
+import os
+import shutil
+import socket
+import subprocess
+import sys
+import time
+import urllib.request
+from pathlib import Path
+
+import pytest
+from django.contrib.auth.models import User
+
+from tests.services import required
+
+# Playwright's sync API keeps an event loop running in this thread; the ORM calls the tests make
+# (building data, creating the user) are still plain synchronous calls, so allow them.
+os.environ.setdefault("DJANGO_ALLOW_ASYNC_UNSAFE", "true")
+
+ROOT = Path(__file__).resolve().parents[2]
+CHROMIUM = os.environ.get("CHROMIUM", "/usr/bin/chromium")
+PASSWORD = "e2e-Password-42"
+
+
+def _browser_missing() -> str | None:
+    if not (os.path.exists(CHROMIUM) or shutil.which(CHROMIUM)):
+        return f"Chromium not found at {CHROMIUM} (apt-get install chromium)"
+    try:
+        import playwright.sync_api  # noqa: F401
+    except ImportError:
+        return "the playwright package is not installed"
+    return None
+
+
+@pytest.fixture(scope="session")
+def browser():
+    missing = _browser_missing()
+    if missing:
+        if required("BROWSER"):
+            pytest.fail(f"REQUIRE_BROWSER=1 but {missing}")
+        pytest.skip(f"{missing}; set REQUIRE_BROWSER=1 to fail instead")
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as p:
+        b = p.chromium.launch(
+            executable_path=CHROMIUM,
+            args=["--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update",
+                  "--no-first-run", "--disable-sync"],
+        )
+        yield b
+        b.close()
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+@pytest.fixture
+def server(db_url, tmp_path):
+    """`manage.py serve` on a free port, against the test database; yields its base URL."""
+    port = _free_port()
+    env = {
+        **os.environ,
+        "DATABASE_URL": db_url,
+        "STATE_DIR": str(tmp_path),
+        "SECRET_KEY": "e2e-secret-key-not-for-production",
+        "BROKER_GROUP_SWEEP_INTERVAL_S": "1",
+        "LOG_LEVEL": "WARNING",
+    }
+    log = open(tmp_path / "server.log", "w")
+    proc = subprocess.Popen(
+        [sys.executable, "manage.py", "serve", "--host", "127.0.0.1", "--port", str(port)],
+        cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT,
+    )
+    base = f"http://127.0.0.1:{port}"
+    deadline = time.monotonic() + 30
+    while time.monotonic() < deadline:
+        try:
+            urllib.request.urlopen(base + "/login/", timeout=1)
+            break
+        except OSError:
+            if proc.poll() is not None:
+                raise RuntimeError((tmp_path / "server.log").read_text())
+            time.sleep(0.2)
+    yield base
+    proc.terminate()
+    try:
+        proc.wait(timeout=10)
+    except subprocess.TimeoutExpired:
+        proc.kill()
+    log.close()
+
+
+@pytest.fixture
+def admin_user(transactional_db):
+    return User.objects.create_superuser("admin", "admin@example.com", PASSWORD)
+
+
+@pytest.fixture
+def page(browser, server, admin_user):
+    """A logged-in page (staff), through the real login form."""
+    context = browser.new_context(viewport={"width": 1280, "height": 860}, base_url=server)
+    p = context.new_page()
+    p.set_default_timeout(10_000)
+    p.goto("/login/")
+    p.fill("input[name=username]", "admin")
+    p.fill("input[name=password]", PASSWORD)
+    p.click("button[type=submit]")
+    p.wait_for_url(server + "/")
+    yield p
+    context.close()
+
+
+SCREENSHOTS = ROOT / "docs" / "screenshots"
+
+
+def screenshot(page, name: str) -> None:
+    """Save a screenshot for the README when SCREENSHOTS=1 (kept out of normal runs)."""
+    if os.environ.get("SCREENSHOTS") == "1":
+        SCREENSHOTS.mkdir(parents=True, exist_ok=True)
+        page.screenshot(path=str(SCREENSHOTS / f"{name}.png"), full_page=True)
