@@ -87,7 +87,7 @@ def server(db_url, tmp_path):
             break
         except OSError:
             if proc.poll() is not None:
-                raise RuntimeError((tmp_path / "server.log").read_text())
+                raise RuntimeError((tmp_path / "server.log").read_text()) from None
             time.sleep(0.2)
     yield base
     proc.terminate()
