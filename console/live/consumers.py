@@ -3,7 +3,7 @@
 The page connects to /ws/live/?s=<subscription>&s=... (htmx's ws extension). The consumer joins
 the channel-layer groups of those subscriptions, sends every fragment once on connect (so a
 reconnect re-syncs the page), and afterwards re-renders a subscription's fragments when an event
-arrives for it, at most once per THROTTLE_S so a busy topic cannot flood the browser. Consumers
+arrives for it, at most once per THROTTLE_S (the first change at once) so a busy topic cannot flood the browser. Consumers
 only read (through selectors); they never write.
 """
 
@@ -40,6 +40,7 @@ class LiveConsumer(AsyncWebsocketConsumer):
         self.state: dict[str, dict] = {s: {} for subs in resolved.values() for s in subs}
         self.dirty: set[str] = set()
         self.flusher: asyncio.Task | None = None
+        self.last_push = 0.0
         for group in self.subscriptions:
             await self.channel_layer.group_add(group, self.channel_name)
         await self.accept()
@@ -82,8 +83,14 @@ class LiveConsumer(AsyncWebsocketConsumer):
         await super().dispatch(message)
 
     async def flush_later(self):
-        await asyncio.sleep(THROTTLE_S)
+        # Leading edge: the first change after a quiet spell goes out at once; changes that
+        # follow within THROTTLE_S are coalesced into one push.
+        loop = asyncio.get_running_loop()
+        wait = self.last_push + THROTTLE_S - loop.time()
+        if wait > 0:
+            await asyncio.sleep(wait)
         subs, self.dirty = list(self.dirty), set()
+        self.last_push = loop.time()
         await self.push(subs)
 
     async def push(self, subscriptions: list[str]):
