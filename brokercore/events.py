@@ -5,6 +5,7 @@ rolled-back write). Group names use ids, so they stay within Channels' 100-char 
 """
 
 import logging
+import time
 
 from asgiref.sync import async_to_sync
 from channels.layers import get_channel_layer
@@ -40,5 +41,21 @@ def publish(groups: list[str], event_type: str, payload: dict) -> None:
             logger.exception("could not publish %s to %s", event_type, group)
 
 
-def publish_on_commit(groups: list[str], event_type: str, payload: dict) -> None:
-    transaction.on_commit(lambda: publish(groups, event_type, payload), robust=True)
+# Frequent events (appends) go out at most once per THROTTLE_S per key from one process: a
+# publish costs a thread hop and an event loop, and pages re-render the same fragments anyway.
+# What happens after a skipped event still reaches open pages through the change watcher
+# (console/live/watcher.py), which polls while any page is open.
+THROTTLE_S = 0.1
+_last_sent: dict[str, float] = {}
+
+
+def publish_on_commit(groups: list[str], event_type: str, payload: dict, *, throttle_key: str | None = None) -> None:
+    def send() -> None:
+        if throttle_key is not None:
+            now = time.monotonic()
+            if now - _last_sent.get(throttle_key, -THROTTLE_S) < THROTTLE_S:
+                return
+            _last_sent[throttle_key] = now
+        publish(groups, event_type, payload)
+
+    transaction.on_commit(send, robust=True)

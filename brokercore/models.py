@@ -73,8 +73,9 @@ class Record(models.Model):
     pk = models.CompositePrimaryKey("partition_id", "offset")
     # No database foreign key: only records_append writes here, under the partition's row lock,
     # and a per-row FK check would cost the hot path a lookup per record.
+    # No index of its own either: the primary key (partition_id, offset) already leads with it.
     partition = models.ForeignKey(
-        Partition, on_delete=models.DO_NOTHING, db_constraint=False, related_name="+"
+        Partition, on_delete=models.DO_NOTHING, db_constraint=False, db_index=False, related_name="+"
     )
     offset = models.BigIntegerField()
     timestamp = models.BigIntegerField(help_text="Milliseconds since the Unix epoch.")

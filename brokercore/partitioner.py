@@ -7,11 +7,13 @@ kafka-python client. Adding partitions changes `% partitions`, which is why keys
 
 import itertools
 import random
+import sys
 import threading
 
 _M = 0x5BD1E995
 _SEED = 0x9747B28C
 _MASK = 0xFFFFFFFF
+_LITTLE_ENDIAN = sys.byteorder == "little"
 
 
 def murmur2(data: bytes) -> int:
@@ -19,8 +21,9 @@ def murmur2(data: bytes) -> int:
     length = len(data)
     h = (_SEED ^ length) & _MASK
     n4 = length & ~3
-    for i in range(0, n4, 4):
-        k = data[i] | (data[i + 1] << 8) | (data[i + 2] << 16) | (data[i + 3] << 24)
+    # Kafka reads each 4-byte block little-endian, which is what int.from_bytes does here.
+    words = memoryview(data)[:n4].cast("I") if _LITTLE_ENDIAN else [int.from_bytes(data[i : i + 4], "little") for i in range(0, n4, 4)]
+    for k in words:
         k = (k * _M) & _MASK
         k ^= k >> 24
         k = (k * _M) & _MASK

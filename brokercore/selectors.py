@@ -135,11 +135,19 @@ def _bytes(v) -> bytes | None:
 
 
 def _records_read(partition: Partition, start: int, end: int, max_records: int, max_bytes: int) -> list[RecordOut]:
-    rows = (
-        Record.objects.filter(partition_id=partition.pk, offset__gte=start, offset__lt=end)
-        .order_by("offset")
-        .values_list("offset", "timestamp", "timestamp_type", "key", "value", "headers", "size")[:max_records]
-    )
+    # The offset window is bounded by max_records too, so even without table statistics the
+    # planner reads a short primary-key range instead of everything up to the watermark. A window
+    # that compaction emptied moves on to the next one.
+    while True:
+        window_end = min(end, start + max_records)
+        rows = list(
+            Record.objects.filter(partition_id=partition.pk, offset__gte=start, offset__lt=window_end)
+            .order_by("offset")
+            .values_list("offset", "timestamp", "timestamp_type", "key", "value", "headers", "size")[:max_records]
+        )
+        if rows or window_end >= end:
+            break
+        start = window_end
     out: list[RecordOut] = []
     total = 0
     topic = partition.topic.name
@@ -149,7 +157,12 @@ def _records_read(partition: Partition, start: int, end: int, max_records: int, 
         if out and total + size > max_bytes:
             break
         total += size
-        out.append(RecordOut(topic, partition.index, offset, ts, ts_type, _bytes(key), _bytes(value), headers_decode(headers), size))
+        out.append(RecordOut(
+            topic, partition.index, offset, ts, ts_type,
+            key if key is None or type(key) is bytes else bytes(key),
+            value if value is None or type(value) is bytes else bytes(value),
+            headers_decode(headers) if headers else (), size,
+        ))
     return out
 
 
@@ -216,17 +229,13 @@ def offset_for(*, topic: str, partition: int, spec: int) -> tuple[int, int | Non
         return p.high_watermark, None
     if spec < 0:
         raise OffsetOutOfRange(f"Unknown offset spec {spec}: use -2 (earliest), -1 (latest) or a timestamp.")
-    row = (
-        Record.objects.filter(
-            partition_id=p.pk, offset__gte=p.log_start_offset, offset__lt=p.high_watermark, timestamp__gte=spec
-        )
-        .order_by("timestamp", "offset")
-        .values_list("offset", "timestamp")
-        .first()
-    )
-    if row is None:
-        return p.high_watermark, None
-    return row
+    # Only (partition, timestamp) in the WHERE clause, so the planner always uses that index; rows
+    # outside [log start, high watermark) (not yet purged, or not yet visible) are skipped here.
+    qs = Record.objects.filter(partition_id=p.pk, timestamp__gte=spec).order_by("timestamp", "offset")
+    for offset, ts in qs.values_list("offset", "timestamp").iterator(chunk_size=100):
+        if p.log_start_offset <= offset < p.high_watermark:
+            return offset, ts
+    return p.high_watermark, None
 
 
 def partition_offsets_list(*, topic: str) -> list[dict]:
@@ -496,4 +505,341 @@ def brokers_list() -> list[dict]:
         # The embedded broker before any server process registered (CLI-only use).
         out.append({"node_id": live[0], "host": "embedded", "port": None, "rack": "", "alive": True,
                     "started_at": None, "heartbeat_age_s": None, "leader_count": leaders.get(live[0], 0)})
+    return out
+
+
+# --- Console: messages -------------------------------------------------------------------------
+
+MATCH_FIELDS = ("any", "key", "value", "headers")
+_CHUNK_MAX = 2000
+_CHUNK_BYTES = 4 << 20
+
+
+def record_matches(record: RecordOut, text: str, field: str = "any") -> bool:
+    """Case-insensitive substring match on the record's key, value or headers (decoded as UTF-8)."""
+    needle = text.casefold()
+
+    def has(data: bytes | None) -> bool:
+        return data is not None and needle in data.decode("utf-8", "replace").casefold()
+
+    if field in ("any", "key") and has(record.key):
+        return True
+    if field in ("any", "value") and has(record.value):
+        return True
+    if field in ("any", "headers"):
+        return any(needle in k.casefold() or has(v) for k, v in record.headers)
+    return False
+
+
+def _records_read_backward(partition: Partition, start: int, end: int, max_records: int) -> list[RecordOut]:
+    """Up to max_records records of [start, end), newest offset first (the primary key, read backwards)."""
+    rows = (
+        Record.objects.filter(partition_id=partition.pk, offset__gte=start, offset__lt=end)
+        .order_by("-offset")
+        .values_list("offset", "timestamp", "timestamp_type", "key", "value", "headers", "size")[:max_records]
+    )
+    topic = partition.topic.name
+    return [
+        RecordOut(topic, partition.index, o, ts, tt, _bytes(k), _bytes(v), headers_decode(h), size)
+        for o, ts, tt, k, v, h, size in rows
+    ]
+
+
+def _partition_stream(partition: Partition, position: int, *, backward: bool, chunk: int):
+    """One partition's records from `position` (forward: up to the watermark read; backward: down
+    to the log start), read lazily in growing chunks so a merge only reads what it uses.
+
+    Each query also bounds the offsets to a window of about `chunk` offsets: offsets are gapless
+    (but for compaction), so the window holds the chunk, and no plan (even one made without table
+    statistics, as after a bulk load on PostgreSQL) can read more of the partition than that.
+    """
+    lo, hi = partition.log_start_offset, partition.high_watermark
+    # About _CHUNK_BYTES per query whatever the record size (the row holds the partition's bytes).
+    most = max(1, _CHUNK_BYTES * max(1, hi - lo) // max(1, partition.size_bytes))
+    chunk = window = min(chunk, most)
+    while lo <= position <= hi and (position > lo if backward else position < hi):
+        if backward:
+            start = max(lo, position - window)
+            rows = _records_read_backward(partition, start, position, chunk)
+        else:
+            end = min(hi, position + window)
+            rows = _records_read(partition, position, end, chunk, 1 << 62)
+        yield from rows
+        if len(rows) == chunk:
+            position = rows[-1].offset if backward else rows[-1].offset + 1
+            chunk = window = min(chunk * 2, _CHUNK_MAX, most)
+        else:  # the window is read; fewer rows than offsets means compaction left gaps: widen it
+            position = start if backward else end
+            window *= 2
+
+
+@dataclass(frozen=True)
+class BrowsePage:
+    """A page of the message browser and what it examined in each partition.
+
+    A page examines [start[p], end[p]) of every partition p: upwards from the cursor when paging
+    forwards, downwards when paging backwards. So "previous" is the page before `start` and "next"
+    the page from `end`, and paging stays stable while records are appended.
+    """
+
+    records: list[RecordOut]  # oldest first: merged by timestamp across partitions
+    start: dict[int, int]
+    end: dict[int, int]
+    bounds: dict[int, tuple[int, int]]  # partition -> (log start offset, high watermark), read first
+    scanned: int
+    scan_limited: bool  # the scan budget ran out before the page filled (only with a filter)
+
+    @property
+    def has_previous(self) -> bool:
+        return any(self.start[p] > lo for p, (lo, _) in self.bounds.items())
+
+    @property
+    def has_next(self) -> bool:
+        return any(self.end[p] < hi for p, (_, hi) in self.bounds.items())
+
+
+def records_browse(
+    *,
+    topic: str,
+    cursor: dict[int, int],
+    backward: bool = False,
+    limit: int = 50,
+    text: str = "",
+    field: str = "any",
+    scan_limit: int = 10_000,
+    scan_bytes: int = 32 << 20,
+    page_bytes: int = 4 << 20,
+) -> BrowsePage:
+    """Up to `limit` records of the partitions in `cursor`, from (or, backward, before) its offsets.
+
+    Partitions are merged by timestamp, each read in offset order through the primary key, never
+    past the watermark read first. With `text`, only matching records count, and the scan stops
+    after `scan_limit` records or `scan_bytes` bytes so one request never reads a whole partition.
+    Cursor offsets outside a partition's log are clamped to it (retention may have moved it).
+    """
+    from heapq import merge
+
+    if field not in MATCH_FIELDS:
+        raise ValueError(f"field must be one of {MATCH_FIELDS}")
+    t = topic_get(name=topic)
+    parts = {p.index: p for p in Partition.objects.filter(topic=t, index__in=list(cursor)).select_related("topic")}
+    missing = sorted(set(cursor) - set(parts))
+    if missing:
+        raise UnknownTopicOrPartition(f"Partition {missing[0]} of topic '{topic}' does not exist.")
+    bounds = {i: (p.log_start_offset, p.high_watermark) for i, p in parts.items()}
+    position = {i: min(max(o, bounds[i][0]), bounds[i][1]) for i, o in cursor.items()}
+    budget = scan_limit if text else limit
+    chunk = max(10, min(budget, -(-2 * budget // max(1, len(cursor))), _CHUNK_MAX))
+    streams = [_partition_stream(parts[i], position[i], backward=backward, chunk=chunk) for i in sorted(parts)]
+    start, end = dict(position), dict(position)
+    taken: list[RecordOut] = []
+    scanned = scanned_size = taken_size = 0
+    scan_limited = False
+    for r in merge(*streams, key=lambda r: (r.timestamp, r.partition), reverse=backward):
+        scanned += 1
+        scanned_size += r.size
+        if backward:
+            start[r.partition] = r.offset
+        else:
+            end[r.partition] = r.offset + 1
+        if not text or record_matches(r, text, field):
+            taken.append(r)
+            taken_size += r.size
+            if len(taken) >= limit or taken_size >= page_bytes:
+                break
+        if text and (scanned >= scan_limit or scanned_size >= scan_bytes):
+            scan_limited = True
+            break
+    else:  # every stream ran out: the page reaches the end of each partition in its direction
+        if backward:
+            start = {i: lo for i, (lo, _) in bounds.items()}
+        else:
+            end = {i: hi for i, (_, hi) in bounds.items()}
+    if backward:
+        taken.reverse()
+    return BrowsePage(records=taken, start=start, end=end, bounds=bounds, scanned=scanned, scan_limited=scan_limited)
+
+
+@dataclass(frozen=True)
+class TailBatch:
+    records: list[RecordOut]  # newest first
+    positions: dict[int, int]  # partition -> the next offset to read (its watermark when read)
+    skipped: int  # offsets that arrived but were not returned (more than `limit` at once)
+
+
+def records_tail(*, topic: str, positions: dict[int, int] | None = None, initial: int = 20, limit: int = 200) -> TailBatch:
+    """What a live tail shows next: the newest `initial` records when `positions` is None, else the
+    records appended since `positions` (the newest `limit` of them), newest first by timestamp."""
+    from heapq import merge
+
+    t = topic_get(name=topic)
+    parts = list(Partition.objects.filter(topic=t).select_related("topic").order_by("index"))
+    want = initial if positions is None else limit
+    streams, arrived = [], 0
+    for p in parts:
+        if positions is None:
+            lo = max(p.log_start_offset, p.high_watermark - initial)
+        else:
+            lo = max(p.log_start_offset, positions.get(p.index, p.log_start_offset))
+            arrived += max(0, p.high_watermark - lo)
+        if lo < p.high_watermark:
+            # The newest `want` offsets hold the newest `want` records (gapless but for compaction).
+            streams.append(_records_read_backward(p, max(lo, p.high_watermark - want), p.high_watermark, want))
+    records = list(merge(*streams, key=lambda r: (r.timestamp, r.partition), reverse=True))[:want] if want else []
+    skipped = 0 if positions is None else max(0, arrived - len(records))
+    return TailBatch(records=records, positions={p.index: p.high_watermark for p in parts}, skipped=skipped)
+
+
+# --- Console: groups ---------------------------------------------------------------------------
+
+
+def group_partitions_subscribed(*, group_id: str) -> list[tuple[str, int]]:
+    """Every partition of the topics the group's members subscribe to or the group has committed
+    offsets for, by topic and partition: the rows of the console's assignment grid (including the
+    partitions nobody owns during an eager rebalance)."""
+    group = ConsumerGroup.objects.filter(group_id=group_id).first()
+    if group is None:
+        return []
+    topics = {t for sub in GroupMember.objects.filter(group=group).values_list("subscription", flat=True) for t in sub}
+    topics.update(CommittedOffset.objects.filter(group=group).values_list("partition__topic__name", flat=True))
+    return list(
+        Partition.objects.filter(topic__name__in=topics, topic__deleted_at__isnull=True)
+        .order_by("topic__name", "index")
+        .values_list("topic__name", "index")
+    )
+
+
+def group_members_seen(*, group_id: str) -> list[str]:
+    """Member ids in order of first appearance: the kept rebalance history oldest first, then the
+    current members by join time. Gives each member a stable position (and colour) on the page
+    even after earlier members left."""
+    seen: dict[str, None] = {}
+    for members in RebalanceEvent.objects.filter(group__group_id=group_id).order_by("generation").values_list("members", flat=True):
+        seen.update(dict.fromkeys(members))
+    current = GroupMember.objects.filter(group__group_id=group_id).order_by("joined_at", "member_id").values_list("member_id", flat=True)
+    seen.update(dict.fromkeys(current))
+    return list(seen)
+
+
+def group_member_ids(*, group_id: str) -> list[str]:
+    """The group's current member ids (one cheap query: the lab watches crashed members expire)."""
+    return list(GroupMember.objects.filter(group__group_id=group_id).values_list("member_id", flat=True))
+
+
+# --- Console: topics ---
+
+
+def topic_recent_keys(*, name: str, limit: int = 1000) -> list[bytes]:
+    """Distinct non-null keys of the topic's newest `limit` records (by timestamp), newest first.
+
+    Reads at most the last `limit` offsets of each partition (the primary-key range), so a large
+    log costs no more than a small one.
+    """
+    from django.db.models import F
+    from django.db.models.functions import Greatest
+
+    topic = topic_get(name=name)
+    rows = (
+        Record.objects.filter(
+            partition__topic=topic,
+            offset__gte=Greatest(F("partition__log_start_offset"), F("partition__high_watermark") - limit),
+            offset__lt=F("partition__high_watermark"),
+        )
+        .order_by("-timestamp", "-offset")
+        .values_list("key", flat=True)[:limit]
+    )
+    seen: dict[bytes, None] = {}
+    for key in rows:
+        if key is not None:
+            seen.setdefault(bytes(key), None)
+    return list(seen)
+
+
+@dataclass(frozen=True)
+class KeyMovePreview:
+    """What growing a topic to `count` partitions does to the mapping of its recent keys."""
+
+    current: int
+    count: int
+    keys: int  # distinct keys sampled
+    moved: int  # of those, keys that would map to another partition
+    moves: list[tuple[int, int, int]]  # (from partition, to partition, keys), most keys first
+    examples: list[tuple[bytes, int, int]]  # (key, from, to), a few of the moved keys
+
+
+def topic_partitions_add_preview(*, name: str, count: int, sample: int = 1000, examples: int = 8) -> KeyMovePreview:
+    """Which recent keys would land elsewhere after growing to `count` partitions.
+
+    Records already written stay where they are; only records produced after the change follow
+    the new toPositive(murmur2(key)) % count, so a moved key's old and new records sit on two
+    partitions and per-key order holds only within each.
+    """
+    from collections import Counter
+
+    from brokercore.partitioner import partition_for_key
+
+    current = Partition.objects.filter(topic=topic_get(name=name)).count()
+    keys = topic_recent_keys(name=name, limit=sample)
+    moves: Counter = Counter()
+    moved_examples = []
+    for key in keys:
+        old, new = partition_for_key(key, current), partition_for_key(key, count)
+        if old != new:
+            moves[(old, new)] += 1
+            if len(moved_examples) < examples:
+                moved_examples.append((key, old, new))
+    return KeyMovePreview(
+        current=current,
+        count=count,
+        keys=len(keys),
+        moved=sum(moves.values()),
+        moves=[(a, b, n) for (a, b), n in sorted(moves.items(), key=lambda item: (-item[1], item[0]))],
+        examples=moved_examples,
+    )
+
+
+def topic_consumer_groups(*, name: str) -> list[dict]:
+    """Groups that committed offsets on the topic or have a member subscribed to it, with lag.
+
+    Lag per partition is high watermark - committed (counted from the log start when the commit
+    fell below it); a partition without a commit has no lag figure, as Kafka's tools show "-".
+    """
+    topic = topic_get(name=name)
+    partitions = {
+        pid: (index, start, high)
+        for pid, index, start, high in Partition.objects.filter(topic=topic)
+        .order_by("index")
+        .values_list("id", "index", "log_start_offset", "high_watermark")
+    }
+    committed: dict[int, dict[int, int]] = {}
+    for group_pk, pid, offset in CommittedOffset.objects.filter(partition_id__in=list(partitions)).values_list(
+        "group_id", "partition_id", "offset"
+    ):
+        committed.setdefault(group_pk, {})[pid] = offset
+    consuming: dict[int, int] = {}  # group pk -> members subscribed to the topic
+    owners: dict[int, int] = {}  # group pk -> partitions of the topic assigned to its members
+    for group_pk, subscription, assignment in GroupMember.objects.values_list("group_id", "subscription", "assignment"):
+        if name in (subscription or []):
+            consuming[group_pk] = consuming.get(group_pk, 0) + 1
+            owners[group_pk] = owners.get(group_pk, 0) + sum(1 for t, _ in assignment or [] if t == name)
+    out = []
+    groups = ConsumerGroup.objects.filter(pk__in=set(committed) | set(consuming)).annotate(member_count=Count("members"))
+    for g in groups.order_by("group_id"):
+        offsets = committed.get(g.pk, {})
+        rows = []
+        for pid, (index, start, high) in partitions.items():
+            c = offsets.get(pid)
+            rows.append({"partition": index, "committed": c, "high_watermark": high,
+                         "lag": None if c is None else max(0, high - max(c, start))})
+        lags = [r["lag"] for r in rows if r["lag"] is not None]
+        out.append({
+            "group_id": g.group_id,
+            "state": g.state,
+            "members": g.member_count,
+            "subscribed_members": consuming.get(g.pk, 0),
+            "assigned_partitions": owners.get(g.pk, 0),
+            "committed_partitions": len(lags),
+            "lag": sum(lags) if lags else None,
+            "partitions": rows,
+        })
     return out

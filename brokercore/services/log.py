@@ -93,21 +93,19 @@ def _append_transaction(groups: dict[int, list[tuple[int, RecordIn, int, int]]],
     and insert every row; return each partition id's base offset."""
     now = timezone.now()
     ts_type = Record.TIMESTAMP_LOG_APPEND if log_append_time else Record.TIMESTAMP_CREATE
-    bases: dict[int, int] = {}
     rows: list[storage.Row] = []
     with connection.cursor() as cursor:
         if connection.vendor == "postgresql" and acks != ACKS_ALL:
             # acks=1: durable on the primary, not waiting for synchronous standbys (a leader ack);
             # acks=0: the commit does not wait for the WAL flush (may be lost if PostgreSQL crashes).
             cursor.execute("SET LOCAL synchronous_commit TO " + ("local" if acks == 1 else "off"))
+        bases = storage.offsets_reserve_many(
+            cursor, {pid: (len(items), sum(i[2] for i in items)) for pid, items in groups.items()}, now
+        )
         for pid in sorted(groups):
-            items = groups[pid]
-            base = storage.offsets_reserve(
-                cursor, partition_id=pid, count=len(items), size=sum(i[2] for i in items), now=now
-            )
-            bases[pid] = base
-            for n, (_, r, size, ts) in enumerate(items):
-                rows.append((pid, base + n, ts, ts_type, r.key, r.value, _headers_encode(r.headers), size))
+            base = bases[pid]
+            for n, (_, r, size, ts) in enumerate(groups[pid]):
+                rows.append((pid, base + n, ts, ts_type, r.key, r.value, _headers_encode(r.headers) if r.headers else None, size))
         storage.records_insert(cursor, rows)
     return bases
 
@@ -137,16 +135,20 @@ def records_append(
     if len(records) > limit:
         raise RecordListTooLarge(f"A batch may hold at most {limit} records, got {len(records)}.")
 
-    t = topic_get(name=topic)
-    cfg = LogConfig.from_overrides(t.configs)
-    if acks == ACKS_ALL:
-        in_sync = min(t.replication_factor, brokers_live_count())
+    with connection.cursor() as cursor:
+        found = storage.topic_for_append(cursor, topic)
+    if found is None:
+        raise UnknownTopicOrPartition(f"Topic '{topic}' does not exist.")
+    _, topic_id, replication_factor, overrides, partition_ids = found
+    cfg = LogConfig.from_overrides(overrides)
+    # With min.insync.replicas 1 (the default) acks=all cannot fail: skip counting brokers.
+    if acks == ACKS_ALL and cfg.min_insync_replicas > 1:
+        in_sync = min(replication_factor, brokers_live_count())
         if in_sync < cfg.min_insync_replicas:
             raise NotEnoughReplicas(
                 f"acks=all needs min.insync.replicas={cfg.min_insync_replicas} in-sync replicas, "
                 f"but topic '{topic}' has {in_sync}."
             )
-    partition_ids = list(Partition.objects.filter(topic=t).order_by("index").values_list("id", flat=True))
     n = len(partition_ids)
     now_ms = int(time.time() * 1000)
     sticky_choice = sticky.for_batch(topic, n) if null_key_strategy == "sticky" else None
@@ -179,9 +181,10 @@ def records_append(
     touched = list(bases)
     transaction.on_commit(lambda: log_waiters.notify(touched))
     events.publish_on_commit(
-        [events.topic_group(t.topic_id)],
+        [events.topic_group(topic_id)],
         "records.appended",
-        {"topic": topic, "topic_id": str(t.topic_id), "partitions": sorted({p[0] for p in placed}), "count": len(records)},
+        {"topic": topic, "topic_id": topic_id, "partitions": sorted({p[0] for p in placed}), "count": len(records)},
+        throttle_key=topic_id,
     )
     return [
         AppendResult(partition=idx, offset=bases[partition_ids[idx]] + pos, timestamp=ts, reason=reason, key_hash=key_hash)

@@ -6,6 +6,7 @@ COPY on PostgreSQL, executemany elsewhere). All SQL here is valid on PostgreSQL 
 """
 
 import json
+import uuid
 from collections.abc import Sequence
 
 from django.db import connection
@@ -20,19 +21,53 @@ RECORD_COLUMNS = ("partition_id", "offset", "timestamp", "timestamp_type", "key"
 Row = tuple[int, int, int, int, bytes | None, bytes | None, list | None, int]
 
 
-def offsets_reserve(cursor, *, partition_id: int, count: int, size: int, now) -> int:
-    """Advance the partition's high watermark by `count`; return the first reserved offset.
+TOPIC_TABLE = Partition._meta.get_field("topic").related_model._meta.db_table
 
-    The UPDATE takes the partition row lock until commit, which is what serialises appends to one
-    partition and keeps offsets gapless and in commit order.
-    """
+
+def topic_for_append(cursor, name: str) -> tuple[int, str, int, dict, list[int]] | None:
+    """(topic pk, topic id, replication factor, config overrides, partition pks by index) in one
+    query; None when no live topic has that name. The append path's only read before it writes."""
     cursor.execute(
-        f"UPDATE {PARTITION_TABLE} SET high_watermark = high_watermark + %s, "
-        "size_bytes = size_bytes + %s, last_append_at = %s WHERE id = %s RETURNING high_watermark",
-        [count, size, now, partition_id],
+        f'SELECT t.id, t.topic_id, t.replication_factor, t.configs, p.id FROM {TOPIC_TABLE} t '
+        f'JOIN {PARTITION_TABLE} p ON p.topic_id = t.id '
+        f'WHERE t.name = %s AND t.deleted_at IS NULL ORDER BY p."index"',
+        [name],
     )
-    (high_watermark,) = cursor.fetchone()
-    return high_watermark - count
+    rows = cursor.fetchall()
+    if not rows:
+        return None
+    pk, topic_id, rf, configs, _ = rows[0]
+    if isinstance(configs, str):  # SQLite returns JSON as text
+        configs = json.loads(configs)
+    # SQLite stores UUIDs as 32 hex digits; channel group names use the canonical form.
+    return pk, str(uuid.UUID(str(topic_id))), rf, configs or {}, [r[4] for r in rows]
+
+
+def offsets_reserve_many(cursor, reservations: dict[int, tuple[int, int]], now) -> dict[int, int]:
+    """Advance several partitions' high watermarks in one statement; return each first offset.
+
+    `reservations` maps partition pk -> (record count, bytes). The rows are locked in ascending
+    pk order first (PostgreSQL), so two batches touching the same partitions can never deadlock;
+    the locks are held until commit, which is what serialises appends to one partition.
+    """
+    pids = sorted(reservations)
+    if connection.vendor == "postgresql":
+        cursor.execute(
+            f"SELECT id FROM {PARTITION_TABLE} WHERE id = ANY(%s) ORDER BY id FOR NO KEY UPDATE", [pids]
+        )
+    values = ", ".join(["(%s, %s, %s)"] * len(pids))
+    params: list = [now]
+    for pid in pids:
+        params += [pid, *reservations[pid]]
+    # VALUES columns are column1..3 on both databases; the sub-select names them portably.
+    cursor.execute(
+        f"UPDATE {PARTITION_TABLE} SET high_watermark = high_watermark + v.n, "
+        f"size_bytes = size_bytes + v.bytes, last_append_at = %s "
+        f"FROM (SELECT column1 AS pid, column2 AS n, column3 AS bytes FROM (VALUES {values}) AS vals) AS v "
+        f"WHERE {PARTITION_TABLE}.id = v.pid RETURNING {PARTITION_TABLE}.id, {PARTITION_TABLE}.high_watermark",
+        params,
+    )
+    return {pid: hw - reservations[pid][0] for pid, hw in cursor.fetchall()}
 
 
 def records_insert(cursor, rows: Sequence[Row], *, table: str = RECORD_TABLE) -> None:

@@ -1,0 +1,15 @@
+"""The known benchmarks, in the order `python -m bench` runs them.
+
+Add a module here (consumer groups, REST, Kafka protocol, ...) and it gets its own section in
+docs/BENCHMARKS.md.
+"""
+
+import importlib
+
+BENCHMARKS = {
+    "log": "bench.log",
+}
+
+
+def load(name: str):
+    return importlib.import_module(BENCHMARKS[name])
