@@ -93,21 +93,16 @@ def _append_transaction(groups: dict[int, list[tuple[int, RecordIn, int, int]]],
     and insert every row; return each partition id's base offset."""
     now = timezone.now()
     ts_type = Record.TIMESTAMP_LOG_APPEND if log_append_time else Record.TIMESTAMP_CREATE
-    rows: list[storage.Row] = []
+    batches = {
+        pid: [(ts, r.key, r.value, _headers_encode(r.headers) if r.headers else None, size) for _, r, size, ts in items]
+        for pid, items in groups.items()
+    }
     with connection.cursor() as cursor:
         if connection.vendor == "postgresql" and acks != ACKS_ALL:
             # acks=1: durable on the primary, not waiting for synchronous standbys (a leader ack);
             # acks=0: the commit does not wait for the WAL flush (may be lost if PostgreSQL crashes).
             cursor.execute("SET LOCAL synchronous_commit TO " + ("local" if acks == 1 else "off"))
-        bases = storage.offsets_reserve_many(
-            cursor, {pid: (len(items), sum(i[2] for i in items)) for pid, items in groups.items()}, now
-        )
-        for pid in sorted(groups):
-            base = bases[pid]
-            for n, (_, r, size, ts) in enumerate(groups[pid]):
-                rows.append((pid, base + n, ts, ts_type, r.key, r.value, _headers_encode(r.headers) if r.headers else None, size))
-        storage.records_insert(cursor, rows)
-    return bases
+        return storage.batch_append(cursor, batches, timestamp_type=ts_type, now=now)
 
 
 def records_append(
