@@ -16,7 +16,9 @@ from django.template.loader import render_to_string
 @dataclass
 class Kind:
     resolve: Callable[[str], str | None]  # argument -> channel-layer group, None if it does not exist
-    fragments: list[tuple[str, Callable[[str], dict]]] = field(default_factory=list)
+    # (template partial, context builder, page): a fragment with a page is sent only to
+    # subscriptions naming that page ("cluster:overview"), so pages get only their own elements.
+    fragments: list[tuple[str, Callable[[str], dict], str | None]] = field(default_factory=list)
     # A custom renderer for stateful pushes (the live tail): (argument, state) -> html
     stream: Callable[[str, dict], str] | None = None
 
@@ -28,11 +30,11 @@ def kind(name: str, *, resolve: Callable[[str], str | None]) -> Kind:
     return KINDS.setdefault(name, Kind(resolve=resolve))
 
 
-def fragment(kind_name: str, template: str) -> Callable:
+def fragment(kind_name: str, template: str, *, page: str | None = None) -> Callable:
     """Decorator: `@fragment("topic", "console/topic_detail.html#partitions")` on a context builder."""
 
     def register(builder: Callable[[str], dict]) -> Callable[[str], dict]:
-        KINDS[kind_name].fragments.append((template, builder))
+        KINDS[kind_name].fragments.append((template, builder, page))
         return builder
 
     return register
@@ -48,8 +50,13 @@ def render(subscription: str, state: dict, user) -> str:
     name, argument = parse(subscription)
     k = KINDS[name]
     parts = []
-    for template, builder in k.fragments:
-        context = builder(argument)
+    built: dict[Callable, dict | None] = {}  # one builder feeds several partials: build once
+    for template, builder, page in k.fragments:
+        if page is not None and page != argument:
+            continue
+        if builder not in built:
+            built[builder] = builder(argument)
+        context = built[builder]
         if context is None:
             continue
         parts.append(render_to_string(template, {**context, "user": user, "live_push": True}))

@@ -15,7 +15,8 @@ def _group(group_id: str) -> str | None:
     return events.consumer_group_group(pk) if pk else None
 
 
-kind("cluster", resolve=lambda argument: events.CLUSTER_GROUP if argument == "" else None)
+# "cluster" or "cluster:<page>" (the page picks which cluster-wide fragments it receives).
+kind("cluster", resolve=lambda argument: events.CLUSTER_GROUP if argument == "" or argument.isidentifier() else None)
 kind("topic", resolve=_topic)
 kind("tail", resolve=_topic)
 kind("group", resolve=_group)

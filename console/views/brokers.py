@@ -11,7 +11,7 @@ from console.views._common import live
 TEMPLATE = "console/brokers.html"
 
 
-@fragment("cluster", TEMPLATE + "#nodes")
+@fragment("cluster", TEMPLATE + "#nodes", page="brokers")
 def brokers_context(_argument: str = "") -> dict:
     topics = []
     for name in selectors.topic_names_list()[:200]:
@@ -23,4 +23,4 @@ def brokers_context(_argument: str = "") -> dict:
 @require_GET
 @login_required
 def broker_list(request):
-    return render(request, TEMPLATE, {**brokers_context(), "live_url": live("cluster")})
+    return render(request, TEMPLATE, {**brokers_context(), "live_url": live("cluster:brokers")})

@@ -34,12 +34,12 @@ def overview_context(_argument: str = "") -> dict:
     }
 
 
-fragment("cluster", TEMPLATE + "#stats")(overview_context)
-fragment("cluster", TEMPLATE + "#busiest")(overview_context)
-fragment("cluster", TEMPLATE + "#groups")(overview_context)
+fragment("cluster", TEMPLATE + "#stats", page="overview")(overview_context)
+fragment("cluster", TEMPLATE + "#busiest", page="overview")(overview_context)
+fragment("cluster", TEMPLATE + "#groups", page="overview")(overview_context)
 
 
 @require_GET
 @login_required
 def overview(request):
-    return render(request, TEMPLATE, {**overview_context(), "live_url": live("cluster")})
+    return render(request, TEMPLATE, {**overview_context(), "live_url": live("cluster:overview")})

@@ -5,6 +5,7 @@ from channels.db import database_sync_to_async
 from channels.layers import get_channel_layer
 from channels.testing import WebsocketCommunicator
 from django.contrib.auth.models import AnonymousUser
+from django.db import connections
 
 from brokercore.services.log import records_append
 from brokercore.types import RecordIn
@@ -55,7 +56,7 @@ async def test_unknown_subscription_is_refused(viewer):
 
 async def test_connect_sends_current_fragments_then_pushes_on_append(viewer):
     await database_sync_to_async(topic_factory)(name="orders", partitions=2)
-    c = communicator(viewer, "/ws/live/?s=cluster")
+    c = communicator(viewer, "/ws/live/?s=cluster:overview")
     connected, _ = await c.connect()
     assert connected
     first = ""
@@ -68,3 +69,14 @@ async def test_connect_sends_current_fragments_then_pushes_on_append(viewer):
     assert ">1<" in pushed  # the record count in the busiest-topics table
     await c.disconnect()
     await _assert_no_groups_left()
+    await database_sync_to_async(connections.close_all)()
+
+
+async def test_pages_get_only_their_own_cluster_fragments(viewer):
+    c = communicator(viewer, "/ws/live/?s=cluster:brokers")
+    connected, _ = await c.connect()
+    assert connected
+    first = await c.receive_from(timeout=5)
+    assert 'id="broker-nodes"' in first and "overview-stats" not in first
+    await c.disconnect()
+    await database_sync_to_async(connections.close_all)()

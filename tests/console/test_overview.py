@@ -17,7 +17,7 @@ def test_overview_shows_totals_topics_and_groups(viewer_client):
     records_factory("orders", 7)
     group_join(group_id="billing", topics=["orders"])
     html = viewer_client.get("/").content.decode()
-    assert 'id="overview-stats"' in html and 'ws-connect="/ws/live/?s=cluster"' in html
+    assert 'id="overview-stats"' in html and 'ws-connect="/ws/live/?s=cluster%3Aoverview"' in html
     assert ">orders<" in html and ">7<" in html
     assert ">billing<" in html and "Stable" in html
     assert "Create a topic" not in html  # viewers cannot change anything
