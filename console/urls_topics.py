@@ -1,3 +1,21 @@
-"""URL patterns of the topics pages (included by console/urls.py)."""
+"""URL patterns of the topics pages (included by console/urls.py under /topics/).
 
-urlpatterns: list = []
+"new/" comes before "<name>/", so a topic literally named "new" has no detail page here.
+"""
+
+from django.urls import path
+
+from console.views import topics
+
+urlpatterns = [
+    path("", topics.topic_list, name="topic_list"),
+    path("new/", topics.topic_create, name="topic_create"),
+    path("new/check/", topics.topic_name_check, name="topic_name_check"),
+    path("<str:name>/", topics.topic_detail, name="topic_detail"),
+    path("<str:name>/configs/", topics.topic_configs, name="topic_configs"),
+    path("<str:name>/partitions/", topics.topic_partitions_add, name="topic_partitions_add"),
+    path("<str:name>/partitions/preview/", topics.topic_partitions_preview, name="topic_partitions_preview"),
+    path("<str:name>/produce/", topics.topic_produce, name="topic_produce"),
+    path("<str:name>/delete/", topics.topic_delete, name="topic_delete"),
+    path("<str:name>/purge/", topics.topic_purge, name="topic_purge"),
+]
