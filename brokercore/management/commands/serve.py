@@ -44,3 +44,7 @@ class Command(BaseCommand):
         finally:
             if maintenance:
                 maintenance.stop()
+            # Lab consumers leave their groups instead of waiting out their sessions.
+            from console.lab import runner
+
+            runner.shutdown()

@@ -1,0 +1,1 @@
+"""The lab: live rebalancing demos driven by virtual consumers and producers in this process."""
