@@ -8,6 +8,7 @@ import importlib
 
 BENCHMARKS = {
     "log": "bench.log",
+    "groups": "bench.groups",
 }
 
 
