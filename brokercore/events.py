@@ -4,6 +4,7 @@ Services call `publish_on_commit`; the event goes out after the transaction comm
 rolled-back write). Group names use ids, so they stay within Channels' 100-char `[A-Za-z0-9._-]`.
 """
 
+import asyncio
 import logging
 import time
 
@@ -28,10 +29,41 @@ def lab_group(lab_id) -> str:
     return f"lab.{lab_id}"
 
 
+_server_loop: asyncio.AbstractEventLoop | None = None
+
+
+def server_loop_set(loop: asyncio.AbstractEventLoop | None) -> None:
+    """The server's event loop (set by `serve`): events from worker threads are handed to it.
+
+    Without it, each publish from a thread starts a private event loop (async_to_sync), which
+    costs a thread hop per event and, with the in-memory layer, would touch the consumers' queues
+    from a loop that does not own them.
+    """
+    global _server_loop
+    _server_loop = loop
+
+
+def _log_failure(future) -> None:
+    if not future.cancelled() and future.exception() is not None:
+        logger.error("could not publish an event: %s", future.exception())
+
+
 def publish(groups: list[str], event_type: str, payload: dict) -> None:
     layer = get_channel_layer()
     if layer is None:
         return
+    loop = _server_loop
+    if loop is not None and loop.is_running():
+        try:
+            running = asyncio.get_running_loop()
+        except RuntimeError:
+            running = None
+        if running is not loop:
+            for group in groups:
+                message = {"type": event_type, "_group": group, **payload}
+                future = asyncio.run_coroutine_threadsafe(layer.group_send(group, message), loop)
+                future.add_done_callback(_log_failure)
+            return
     for group in groups:
         # "_group" tells a consumer subscribed to several groups which one this came through.
         message = {"type": event_type, "_group": group, **payload}

@@ -10,7 +10,7 @@ from dataclasses import dataclass
 from django.conf import settings
 from django.db import transaction
 
-from brokercore import selectors
+from brokercore import events, selectors
 from brokercore.errors import (
     GroupSubscribedToTopic,
     IllegalGeneration,
@@ -122,6 +122,12 @@ def offsets_commit(
     _upsert(g.group, rows, parts, g.now_ms)
     g.note("offsets.committed", member_id=member_id, count=len(rows))
     _save(g)
+    # Topic pages show the lag of the groups consuming them.
+    for topic_id in {str(p.topic.topic_id) for p in parts.values()}:
+        events.publish_on_commit(
+            [events.topic_group(topic_id)], "offsets.committed", {"group_id": group_id},
+            throttle_key=f"commit:{topic_id}",
+        )
 
 
 @dataclass(frozen=True)

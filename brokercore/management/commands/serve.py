@@ -32,6 +32,11 @@ class Command(BaseCommand):
             maintenance.start()
 
         def ready():
+            import asyncio
+
+            from brokercore import events
+
+            events.server_loop_set(asyncio.get_event_loop())
             self.stdout.write(f"kconsole is up: http://{host}:{port}/  (Ctrl-C to stop)")
 
         try:
