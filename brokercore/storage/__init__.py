@@ -99,10 +99,10 @@ Item = tuple[int, bytes | None, bytes | None, list | None, int]
 def batch_append(cursor, batches: dict[int, list[Item]], *, timestamp_type: int, now) -> dict[int, int]:
     """Reserve offsets in every touched partition and write the records; return base offsets.
 
-    Runs inside the caller's transaction. PostgreSQL does it in one statement (one round trip):
-    the UPDATE ... RETURNING that advances the watermarks feeds the INSERT of the rows, whose
-    offsets are computed by the database from the reserved base. Elsewhere: one UPDATE, then
-    executemany.
+    Runs inside the caller's transaction. PostgreSQL: lock the partition rows in id order, then
+    one statement in which the UPDATE ... RETURNING that advances the watermarks feeds the INSERT
+    of the rows, whose offsets the database computes from the reserved base. Elsewhere: one
+    UPDATE, then executemany.
     """
     if connection.vendor == "postgresql":
         return _batch_append_postgres(cursor, batches, timestamp_type, now)
@@ -135,6 +135,9 @@ SELECT id, base FROM reserved
 """
 
 
+_PG_LOCK = f"SELECT id FROM {PARTITION_TABLE} WHERE id = ANY(%b::int8[]) ORDER BY id FOR NO KEY UPDATE"
+
+
 def _batch_append_postgres(cursor, batches: dict[int, list[Item]], timestamp_type: int, now) -> dict[int, int]:
     import psycopg
     from psycopg.types.json import Jsonb
@@ -155,6 +158,9 @@ def _batch_append_postgres(cursor, batches: dict[int, list[Item]], timestamp_typ
     # A server-side-binding psycopg cursor on the same connection (and transaction); %b sends the
     # arrays as binary parameters instead of quoting them into the SQL text.
     with psycopg.Cursor(cursor.connection) as raw:
+        # Lock the partition rows in ascending id order first: the UPDATE below locks rows in
+        # whatever order its join produces, and two batches locking in different orders deadlock.
+        raw.execute(_PG_LOCK, [pids], prepare=True)
         raw.execute(
             _PG_APPEND,
             [pids, counts, sizes, now, timestamp_type, r_pid, r_idx, r_ts, r_key, r_value, r_headers, r_size],
