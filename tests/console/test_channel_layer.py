@@ -20,7 +20,5 @@ async def _roundtrip(url: str) -> dict:
     return message
 
 
-def test_redis_layer_delivers_group_messages(redis_service_url):
-    from asgiref.sync import async_to_sync
-
-    assert async_to_sync(_roundtrip)(redis_service_url) == {"type": "records.appended", "count": 3}
+async def test_redis_layer_delivers_group_messages(redis_service_url):
+    assert await _roundtrip(redis_service_url) == {"type": "records.appended", "count": 3}
