@@ -47,3 +47,22 @@ def db_url(transactional_db):
         host = db.get("HOST") or "127.0.0.1"
         return f"postgres://{user}@{host}:{db.get('PORT') or 5432}/{db['NAME']}"
     return f"sqlite:///{db['NAME']}"
+
+
+class FakeClock:
+    """The broker's clock, moved by hand: session expiry and retention without sleeping."""
+
+    def __init__(self, start_ms=1_700_000_000_000):
+        self.ms = start_ms
+
+    def advance(self, ms):
+        self.ms += ms
+
+
+@pytest.fixture
+def fake_clock(monkeypatch):
+    from brokercore import clock
+
+    c = FakeClock()
+    monkeypatch.setattr(clock, "now_ms", lambda: c.ms)
+    return c

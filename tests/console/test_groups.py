@@ -6,7 +6,7 @@ from channels.layers import get_channel_layer
 from channels.testing import WebsocketCommunicator
 from django.db import connections
 
-from brokercore import clock, selectors
+from brokercore import selectors
 from brokercore.errors import NonEmptyGroup
 from brokercore.services.consumer import member_commit, member_poll
 from brokercore.services.groups import group_join, member_leave, member_sync
@@ -17,21 +17,6 @@ from console.views.groups import dom_id, lag_chart, members_named
 from tests.factories import records_factory, topic_factory
 
 pytestmark = pytest.mark.django_db
-
-
-class FakeClock:
-    def __init__(self, start_ms=1_700_000_000_000):
-        self.ms = start_ms
-
-    def advance(self, ms):
-        self.ms += ms
-
-
-@pytest.fixture
-def fake_clock(monkeypatch):
-    c = FakeClock()
-    monkeypatch.setattr(clock, "now_ms", lambda: c.ms)
-    return c
 
 
 def join(group="g", topics=("t",), client_id="c", **kw):

@@ -9,7 +9,7 @@ from channels.layers import get_channel_layer
 from channels.testing import WebsocketCommunicator
 from django.db import connections
 
-from brokercore import clock, selectors
+from brokercore import selectors
 from brokercore.errors import GroupIdNotFound, UnknownTopicOrPartition
 from brokercore.models import RebalanceEvent
 from console.lab import runner
@@ -19,21 +19,6 @@ from console.live.consumers import LiveConsumer
 from console.views.groups import dom_id
 
 pytestmark = pytest.mark.django_db
-
-
-class FakeClock:
-    def __init__(self, start_ms=1_700_000_000_000):
-        self.ms = start_ms
-
-    def advance(self, ms):
-        self.ms += ms
-
-
-@pytest.fixture
-def fake_clock(monkeypatch):
-    c = FakeClock()
-    monkeypatch.setattr(clock, "now_ms", lambda: c.ms)
-    return c
 
 
 def lab_threads() -> list[threading.Thread]:

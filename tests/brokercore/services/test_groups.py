@@ -1,6 +1,6 @@
 import pytest
 
-from brokercore import clock, selectors
+from brokercore import selectors
 from brokercore.errors import (
     FencedInstanceId,
     GroupIdNotFound,
@@ -32,21 +32,6 @@ from brokercore.services.topics import topic_partitions_add
 from tests.factories import records_factory, topic_factory
 
 pytestmark = pytest.mark.django_db
-
-
-class FakeClock:
-    def __init__(self, start_ms=1_700_000_000_000):
-        self.ms = start_ms
-
-    def advance(self, ms):
-        self.ms += ms
-
-
-@pytest.fixture
-def fake_clock(monkeypatch):
-    c = FakeClock()
-    monkeypatch.setattr(clock, "now_ms", lambda: c.ms)
-    return c
 
 
 def join(group="g", topics=("t",), **kw):
