@@ -44,7 +44,7 @@ class LiveConsumer(AsyncWebsocketConsumer):
         for group in self.subscriptions:
             await self.channel_layer.group_add(group, self.channel_name)
         await self.accept()
-        watcher.client_connected()
+        await watcher.client_connected()
         await self.push(list(self.state))
 
     @staticmethod

@@ -24,12 +24,19 @@ logger = logging.getLogger(__name__)
 POLL_S = 0.5
 _clients = 0
 _task: asyncio.Task | None = None
+_previous: dict | None = None
 
 
-def client_connected() -> None:
-    global _clients, _task
+async def client_connected() -> None:
+    """Count a page in; start watching if it is the first.
+
+    The first snapshot is taken here, before the page's initial render is sent: a write landing
+    between that render and the watcher's first poll is then still seen as a change.
+    """
+    global _clients, _task, _previous
     _clients += 1
     if _task is None or _task.done():
+        _previous = await database_sync_to_async(snapshot)()
         _task = asyncio.ensure_future(_run())
 
 
@@ -75,15 +82,15 @@ def changes(before: dict, after: dict) -> list[tuple[str, str]]:
 
 
 async def _run() -> None:
+    global _previous
     layer = get_channel_layer()
-    previous = None
     while _clients > 0:
+        await asyncio.sleep(POLL_S)
         try:
             current = await database_sync_to_async(snapshot)()
-            if previous is not None:
-                for group, event_type in changes(previous, current):
+            if _previous is not None:
+                for group, event_type in changes(_previous, current):
                     await layer.group_send(group, {"type": event_type, "_group": group})
-            previous = current
+            _previous = current
         except Exception:
             logger.exception("change watcher poll failed")
-        await asyncio.sleep(POLL_S)

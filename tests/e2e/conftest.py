@@ -98,6 +98,19 @@ def server(db_url, tmp_path):
     log.close()
 
 
+@pytest.fixture(autouse=True)
+def _no_publish_from_the_test_process(monkeypatch):
+    """Data the tests write with brokercore services reaches the server through its change watcher.
+
+    The services' own event publishing cannot work here (Playwright's sync API runs an event loop
+    in this thread, so async_to_sync refuses) and would only reach this process's channel layer;
+    skip it, so a failing test's log is not buried under tracebacks.
+    """
+    from brokercore import events
+
+    monkeypatch.setattr(events, "publish", lambda *args, **kwargs: None)
+
+
 @pytest.fixture
 def admin_user(transactional_db):
     return User.objects.create_superuser("admin", "admin@example.com", PASSWORD)
@@ -107,8 +120,18 @@ def admin_user(transactional_db):
 def page(browser, server, admin_user):
     """A logged-in page (staff), through the real login form."""
     context = browser.new_context(viewport={"width": 1280, "height": 860}, base_url=server)
+    # Count the live fragments each page receives over its websocket (see live_ready).
+    context.add_init_script(
+        "window.__liveMessages = 0;"
+        "document.addEventListener('htmx:wsAfterMessage', function () { window.__liveMessages++; });"
+    )
     p = context.new_page()
     p.set_default_timeout(10_000)
+    # Live updates cross processes (the change watcher polls every 0.5 s): give assertions the
+    # same 10 s as actions, so a loaded machine slows the tests down rather than failing them.
+    from playwright.sync_api import expect
+
+    expect.set_options(timeout=10_000)
     p.goto("/login/")
     p.fill("input[name=username]", "admin")
     p.fill("input[name=password]", PASSWORD)
@@ -118,6 +141,23 @@ def page(browser, server, admin_user):
     context.close()
 
 
+def live_ready(page) -> None:
+    """Wait until a live page can see writes made by other processes.
+
+    The socket pushes every fragment once on connect; then the server's change watcher takes its
+    first snapshot, the baseline later polls compare with. A write landing before that baseline is
+    never announced, so tests writing from outside the server wait for the connect push and for
+    one watcher poll period (console/live/watcher.py POLL_S) before writing.
+    """
+    from playwright.sync_api import expect
+
+    from console.live.watcher import POLL_S
+
+    expect(page.locator("#live-status")).to_have_attribute("data-state", "open")
+    page.wait_for_function("window.__liveMessages > 0")
+    page.wait_for_timeout(POLL_S * 1000)
+
+
 SCREENSHOTS = ROOT / "docs" / "screenshots"
 
 
@@ -125,4 +165,6 @@ def screenshot(page, name: str) -> None:
     """Save a screenshot for the README when SCREENSHOTS=1 (kept out of normal runs)."""
     if os.environ.get("SCREENSHOTS") == "1":
         SCREENSHOTS.mkdir(parents=True, exist_ok=True)
+        # From the top: scrolled, the sticky top bar would be drawn in the middle of a full-page shot.
+        page.evaluate("window.scrollTo(0, 0)")
         page.screenshot(path=str(SCREENSHOTS / f"{name}.png"), full_page=True)
