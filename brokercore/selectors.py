@@ -231,11 +231,20 @@ def offset_for(*, topic: str, partition: int, spec: int) -> tuple[int, int | Non
         raise OffsetOutOfRange(f"Unknown offset spec {spec}: use -2 (earliest), -1 (latest) or a timestamp.")
     # Only (partition, timestamp) in the WHERE clause, so the planner always uses that index; rows
     # outside [log start, high watermark) (not yet purged, or not yet visible) are skipped here.
-    qs = Record.objects.filter(partition_id=p.pk, timestamp__gte=spec).order_by("timestamp", "offset")
-    for offset, ts in qs.values_list("offset", "timestamp").iterator(chunk_size=100):
-        if p.log_start_offset <= offset < p.high_watermark:
-            return offset, ts
-    return p.high_watermark, None
+    # Read in LIMIT-ed slices continued by a (timestamp, offset) keyset: a server-side cursor
+    # outside a transaction would make PostgreSQL materialise every later record first.
+    after: tuple[int, int] | None = None
+    while True:
+        qs = Record.objects.filter(partition_id=p.pk, timestamp__gte=spec)
+        if after is not None:
+            qs = qs.filter(Q(timestamp__gt=after[0]) | Q(timestamp=after[0], offset__gt=after[1]))
+        rows = list(qs.order_by("timestamp", "offset").values_list("offset", "timestamp")[:100])
+        for offset, ts in rows:
+            if p.log_start_offset <= offset < p.high_watermark:
+                return offset, ts
+        if len(rows) < 100:
+            return p.high_watermark, None
+        after = (rows[-1][1], rows[-1][0])
 
 
 def partition_offsets_list(*, topic: str) -> list[dict]:

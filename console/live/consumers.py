@@ -90,11 +90,14 @@ class LiveConsumer(AsyncWebsocketConsumer):
         if wait > 0:
             await asyncio.sleep(wait)
         subs, self.dirty = list(self.dirty), set()
-        self.last_push = loop.time()
-        await self.push(subs)
+        if await self.push(subs):
+            # Only a push that sent something opens a new throttle window; an empty re-render
+            # (e.g. the watcher echoing this process's own append) must not delay the next one.
+            self.last_push = loop.time()
 
-    async def push(self, subscriptions: list[str]):
+    async def push(self, subscriptions: list[str]) -> bool:
         user = self.scope["user"]
+        sent = False
         for s in subscriptions:
             try:
                 html = await database_sync_to_async(fragments.render)(s, self.state[s], user)
@@ -103,3 +106,5 @@ class LiveConsumer(AsyncWebsocketConsumer):
                 continue
             if html.strip():
                 await self.send(text_data=html)
+                sent = True
+        return sent
