@@ -9,6 +9,7 @@ import importlib
 BENCHMARKS = {
     "log": "bench.log",
     "groups": "bench.groups",
+    "console": "bench.console",
 }
 
 
