@@ -1,6 +1,8 @@
 """The Redis channel layer that several server processes share (REDIS_URL)."""
 
+import asyncio
 import uuid
+from concurrent.futures import ThreadPoolExecutor
 
 import pytest
 from channels_redis.core import RedisChannelLayer
@@ -20,5 +22,8 @@ async def _roundtrip(url: str) -> dict:
     return message
 
 
-async def test_redis_layer_delivers_group_messages(redis_service_url):
-    assert await _roundtrip(redis_service_url) == {"type": "records.appended", "count": 3}
+def test_redis_layer_delivers_group_messages(redis_service_url):
+    # Its own thread and event loop: other tests (the browser's) may keep a loop running here.
+    with ThreadPoolExecutor(max_workers=1) as pool:
+        message = pool.submit(asyncio.run, _roundtrip(redis_service_url)).result(timeout=30)
+    assert message == {"type": "records.appended", "count": 3}
