@@ -582,3 +582,14 @@ async def test_topic_page_gets_partitions_and_groups_pushed(viewer, in_memory_la
     assert not any(get_channel_layer().groups.values())
     # The worker thread's connection would otherwise keep PostgreSQL from dropping the test database.
     await database_sync_to_async(connections.close_all)()
+
+
+def test_list_shows_at_most_the_limit_and_says_so(viewer_client, monkeypatch):
+    from console.views import topics as topics_views
+
+    monkeypatch.setattr(topics_views, "LIST_LIMIT", 3)
+    for i in range(5):
+        topic_factory(name=f"many-{i}", partitions=1)
+    html = html_of(viewer_client.get("/topics/"))
+    assert "Showing the first 3 of 5 topics" in html
+    assert html.count('href="/topics/many-') == 3
