@@ -37,7 +37,9 @@ def _browser_missing() -> str | None:
     return None
 
 
-@pytest.fixture(scope="session")
+# Per module, not per session: Playwright's sync API keeps an event loop running in the main
+# thread while it is open, which would break the async tests of any module collected after it.
+@pytest.fixture(scope="module")
 def browser():
     missing = _browser_missing()
     if missing:
