@@ -461,10 +461,11 @@ def committed_offsets_get(*, group_id: str, partitions: list[tuple[str, int]] | 
     return out
 
 
-def topic_rates(*, window_ms: int = 60_000) -> dict[str, float]:
-    """Messages per second of each topic over about the last `window_ms`, from throughput samples.
+def topic_rates(*, window_ms: int = 60_000, topic: str | None = None) -> dict[str, float]:
+    """Messages per second of each topic (or just `topic`) over about the last `window_ms`.
 
-    Compares the newest sample with the oldest one inside the window (None when fewer than two).
+    Compares the newest throughput sample with the oldest one inside the window; a topic with fewer
+    than two samples has no rate yet.
     """
     from brokercore import clock
     from brokercore.models import ThroughputSample
@@ -472,7 +473,10 @@ def topic_rates(*, window_ms: int = 60_000) -> dict[str, float]:
     since = clock.now_ms() - window_ms
     first: dict[int, tuple[int, int]] = {}
     last: dict[int, tuple[int, int]] = {}
-    rows = ThroughputSample.objects.filter(at_ms__gte=since).order_by("at_ms").values_list("topic_id", "at_ms", "high_watermark_sum")
+    samples = ThroughputSample.objects.filter(at_ms__gte=since)
+    if topic is not None:
+        samples = samples.filter(topic__name=topic, topic__deleted_at__isnull=True)
+    rows = samples.order_by("at_ms").values_list("topic_id", "at_ms", "high_watermark_sum")
     for topic_pk, at_ms, hw in rows:
         first.setdefault(topic_pk, (at_ms, hw))
         last[topic_pk] = (at_ms, hw)

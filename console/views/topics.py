@@ -202,7 +202,7 @@ def partitions_context(name: str, info: TopicInfo | None = None) -> dict:
     most = max((p.records for p in info.partitions), default=0)
     rows = [{"p": p, "width": round(100 * p.records / most) if most else 0,
              "percent": round(100 * p.records / info.records) if info.records else 0} for p in info.partitions]
-    return {"name": name, "info": info, "partition_rows": rows, "rate": selectors.topic_rates().get(name)}
+    return {"name": name, "info": info, "partition_rows": rows, "rate": selectors.topic_rates(topic=name).get(name)}
 
 
 def groups_context(name: str) -> dict | None:

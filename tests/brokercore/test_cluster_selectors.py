@@ -17,6 +17,7 @@ def test_topic_rates_from_two_samples(monkeypatch):
     now["ms"] += 10_000
     throughput_sample()
     assert selectors.topic_rates() == {"t": 5.0, "quiet": 0.0}
+    assert selectors.topic_rates(topic="t") == {"t": 5.0}
 
 
 def test_rates_need_two_samples():
