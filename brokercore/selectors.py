@@ -53,10 +53,17 @@ def topic_log_config(*, topic: Topic) -> LogConfig:
     return LogConfig.from_overrides(topic.configs)
 
 
+def partition_replicas(index: int, replication_factor: int, nodes: list[int]) -> tuple[int, ...]:
+    """Replica node ids of partition `index`, leader first: spread round-robin over live nodes.
+
+    The database holds every record, so each "replica" is in sync by construction; replicas are
+    reported for clients that expect them.
+    """
+    return tuple(nodes[(index + i) % len(nodes)] for i in range(max(1, min(replication_factor, len(nodes)))))
+
+
 def _partition_info(p: Partition, replication_factor: int, nodes: list[int]) -> PartitionInfo:
-    # Leadership is spread round-robin over live nodes. The database holds every record, so each
-    # "replica" is in sync by construction; replicas are reported for clients that expect them.
-    replicas = tuple(nodes[(p.index + i) % len(nodes)] for i in range(min(replication_factor, len(nodes))))
+    replicas = partition_replicas(p.index, replication_factor, nodes)
     leader = replicas[0]
     return PartitionInfo(
         index=p.index,
@@ -131,7 +138,8 @@ def headers_decode(stored) -> tuple[tuple[str, bytes | None], ...]:
 
 
 def _bytes(v) -> bytes | None:
-    return None if v is None else bytes(v)
+    """Drivers return bytea as memoryview (PostgreSQL) or bytes (SQLite); copy only the former."""
+    return v if v is None or type(v) is bytes else bytes(v)
 
 
 def _records_read(partition: Partition, start: int, end: int, max_records: int, max_bytes: int) -> list[RecordOut]:
@@ -159,8 +167,7 @@ def _records_read(partition: Partition, start: int, end: int, max_records: int, 
         total += size
         out.append(RecordOut(
             topic, partition.index, offset, ts, ts_type,
-            key if key is None or type(key) is bytes else bytes(key),
-            value if value is None or type(value) is bytes else bytes(value),
+            _bytes(key), _bytes(value),
             headers_decode(headers) if headers else (), size,
         ))
     return out
@@ -497,8 +504,7 @@ def brokers_list() -> list[dict]:
     live = brokers_live_ids()
     leaders: dict[int, int] = {n: 0 for n in live}
     for index in Partition.objects.filter(topic__deleted_at__isnull=True).values_list("index", flat=True):
-        node = live[index % len(live)]
-        leaders[node] += 1
+        leaders[partition_replicas(index, 1, live)[0]] += 1
     nodes = list(BrokerNode.objects.order_by("node_id"))
     now_ms = clock.now_ms()
     out = [
@@ -856,3 +862,14 @@ def topic_consumer_groups(*, name: str) -> list[dict]:
             "partitions": rows,
         })
     return out
+
+
+def partition_leaders(*, limit_topics: int = 200) -> list[dict]:
+    """Each live topic's partitions with their leader node, by topic name (two queries in all)."""
+    nodes = brokers_live_ids()
+    names = topic_names_list()[:limit_topics]
+    by_topic: dict[str, list[tuple[int, int]]] = {n: [] for n in names}
+    rows = Partition.objects.filter(topic__name__in=names, topic__deleted_at__isnull=True).order_by("index")
+    for name, index in rows.values_list("topic__name", "index"):
+        by_topic[name].append((index, partition_replicas(index, 1, nodes)[0]))
+    return [{"name": n, "partitions": by_topic[n]} for n in names]

@@ -13,11 +13,7 @@ TEMPLATE = "console/brokers.html"
 
 @fragment("cluster", TEMPLATE + "#nodes", page="brokers")
 def brokers_context(_argument: str = "") -> dict:
-    topics = []
-    for name in selectors.topic_names_list()[:200]:
-        info = selectors.topic_describe(name=name)
-        topics.append({"name": name, "partitions": [(p.index, p.leader) for p in info.partitions]})
-    return {"brokers": selectors.brokers_list(), "leaders": topics}
+    return {"brokers": selectors.brokers_list(), "leaders": selectors.partition_leaders()}
 
 
 @require_GET

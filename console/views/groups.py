@@ -27,6 +27,7 @@ from brokercore.models import ConsumerGroup
 from brokercore.services.groups import group_delete as group_delete_service
 from brokercore.services.offsets import RESET_SPECS, offsets_reset
 from console.live.fragments import fragment
+from console.templatetags.console import colour
 from console.views._common import live, staff_required
 
 LIST_TEMPLATE = "console/groups/list.html"
@@ -68,7 +69,7 @@ def members_named(member_ids: Iterable[str]) -> dict[str, Who]:
         label = prefix if counts[prefix] == 1 or not short else f"{prefix}·{short}"
         if len(label) > 28:
             label = label[:27] + "…"
-        out[mid] = Who(mid, label, f"m{i % 10}")
+        out[mid] = Who(mid, label, colour(i))
     return out
 
 
