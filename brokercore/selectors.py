@@ -316,8 +316,13 @@ class MemberInfo:
         """A member with no partitions: more members than partitions, or nothing subscribed exists."""
         return not self.assignment and not self.revoking
 
+    @property
+    def session_deadline_ms(self) -> int:
+        """When the coordinator expires this member unless it heartbeats first."""
+        return self.last_heartbeat_ms + self.session_timeout_ms
+
     def session_expires_in_ms(self, now_ms: int) -> int:
-        return self.last_heartbeat_ms + self.session_timeout_ms - now_ms
+        return self.session_deadline_ms - now_ms
 
 
 @dataclass(frozen=True)

@@ -150,7 +150,7 @@ def grid_build(info: selectors.GroupInfo, partitions: list[tuple[str, int]], nam
             awaiting_join=m.awaiting_join,
             leader=m.member_id == info.leader,
             silent_deadline_ms=(
-                m.last_heartbeat_ms + m.session_timeout_ms
+                m.session_deadline_ms
                 if m.session_expires_in_ms(now_ms) < m.session_timeout_ms / 2
                 else None
             ),
@@ -416,7 +416,7 @@ def group_context(group_id: str, *, history: int = TIMELINE_LENGTH) -> dict | No
         "chart": lag_chart(selectors.lag_history(group_id=group_id), now_ms, info.total_lag if info.partitions else None, events),
         "has_lag": any(p.lag is not None for p in info.partitions),
         "members": [
-            (names[m.member_id], m, m.last_heartbeat_ms + m.session_timeout_ms, countdown(m.last_heartbeat_ms + m.session_timeout_ms, now_ms))
+            (names[m.member_id], m, m.session_deadline_ms, countdown(m.session_deadline_ms, now_ms))
             for m in info.members
         ],
         "deadline_left": countdown(info.rebalance_deadline_ms, now_ms),

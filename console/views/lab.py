@@ -86,7 +86,7 @@ def _consumer_rows(lab: Lab) -> list[dict]:
             except BrokerError:
                 info = None
             if info is not None:
-                deadlines = {m.member_id: m.last_heartbeat_ms + m.session_timeout_ms for m in info.members}
+                deadlines = {m.member_id: m.session_deadline_ms for m in info.members}
         for c in mine:
             who = names.get(c.member_id) if c.member_id else None
             deadline = deadlines.get(c.member_id) if c.status == "crashed" else None
