@@ -38,6 +38,12 @@ class UnknownTopicOrPartition(BrokerError):
     code, name, retriable = 3, "UNKNOWN_TOPIC_OR_PARTITION", True
 
 
+class NotLeaderOrFollower(BrokerError):
+    """The topic's partitions changed under the request (its metadata is out of date): retry."""
+
+    code, name, retriable = 6, "NOT_LEADER_OR_FOLLOWER", True
+
+
 class InvalidFetchSize(BrokerError):
     """The requested fetch size is invalid."""
 

@@ -24,11 +24,13 @@ from django.utils import timezone
 
 from brokercore import events, storage
 from brokercore.errors import (
+    BrokerError,
     InvalidRecord,
     InvalidRequiredAcks,
     InvalidTimestamp,
     MessageTooLarge,
     NotEnoughReplicas,
+    NotLeaderOrFollower,
     OffsetOutOfRange,
     RecordListTooLarge,
     UnknownTopicOrPartition,
@@ -87,22 +89,70 @@ def _record_validate(r: RecordIn, cfg: LogConfig) -> int:
     return size
 
 
-@transaction.atomic
-def _append_transaction(groups: dict[int, list[tuple[int, RecordIn, int, int]]], acks: int, log_append_time: bool, now_ms: int) -> dict[int, int]:
-    """Reserve offsets for each partition (ascending id, so concurrent batches never deadlock)
-    and insert every row; return each partition id's base offset."""
+# acks -> synchronous_commit for the append's transaction (PostgreSQL). acks=1: durable on the
+# primary, not waiting for synchronous standbys (a leader's ack); acks=0: the commit does not wait
+# for the WAL flush (lost if PostgreSQL crashes before it).
+_SYNCHRONOUS_COMMIT = {ACKS_ALL: "on", 1: "local", 0: "off"}
+
+# Attempts of the one-statement append before giving up: each retry follows a concurrent change
+# to the topic (partitions added, configs altered, deleted) between placing and writing.
+_APPEND_ATTEMPTS = 5
+
+
+def _append_write(batches: dict[int, list[storage.Item]], meta, acks: int, log_append_time: bool) -> dict[int, int] | None:
+    """Reserve offsets for each partition and insert every row; return each partition id's base
+    offset, or None when `meta` went stale (PostgreSQL, which checks it; nothing written)."""
     now = timezone.now()
     ts_type = Record.TIMESTAMP_LOG_APPEND if log_append_time else Record.TIMESTAMP_CREATE
-    batches = {
-        pid: [(ts, r.key, r.value, _headers_encode(r.headers) if r.headers else None, size) for _, r, size, ts in items]
-        for pid, items in groups.items()
-    }
-    with connection.cursor() as cursor:
-        if connection.vendor == "postgresql" and acks != ACKS_ALL:
-            # acks=1: durable on the primary, not waiting for synchronous standbys (a leader ack);
-            # acks=0: the commit does not wait for the WAL flush (may be lost if PostgreSQL crashes).
-            cursor.execute("SET LOCAL synchronous_commit TO " + ("local" if acks == 1 else "off"))
-        return storage.batch_append(cursor, batches, timestamp_type=ts_type, now=now)
+    if storage.verified_append():
+        with connection.cursor() as cursor:
+            return storage.pg_append(
+                cursor, batches, meta=meta, timestamp_type=ts_type, now=now, synchronous_commit=_SYNCHRONOUS_COMMIT[acks]
+            )
+    with transaction.atomic(), connection.cursor() as cursor:
+        return storage.sqlite_append(cursor, batches, timestamp_type=ts_type, now=now)
+
+
+def _place(topic: str, meta, records, partition, null_key_strategy: str, acks: int):
+    """Validate every record and choose its partition, in one pass: (config, placements, rows to
+    write by partition pk)."""
+    cfg = LogConfig.from_overrides(meta.configs)
+    # With min.insync.replicas 1 (the default) acks=all cannot fail: skip counting brokers.
+    if acks == ACKS_ALL and cfg.min_insync_replicas > 1:
+        in_sync = min(meta.replication_factor, brokers_live_count())
+        if in_sync < cfg.min_insync_replicas:
+            raise NotEnoughReplicas(
+                f"acks=all needs min.insync.replicas={cfg.min_insync_replicas} in-sync replicas, "
+                f"but topic '{topic}' has {in_sync}."
+            )
+    partition_ids = meta.partition_ids
+    n = len(partition_ids)
+    now_ms = int(time.time() * 1000)
+    sticky_choice = sticky.for_batch(topic, n) if null_key_strategy == "sticky" else None
+
+    placed: list[tuple[int, str, int | None, int, int]] = []  # partition, reason, hash, position, ts
+    groups: dict[int, list[storage.Item]] = defaultdict(list)
+    for r in records:
+        size = _record_validate(r, cfg)
+        chosen = r.partition if r.partition is not None else partition
+        key_hash = None
+        if chosen is not None:
+            reason = "explicit"
+            if isinstance(chosen, bool) or not isinstance(chosen, int) or not 0 <= chosen < n:
+                raise UnknownTopicOrPartition(f"Partition {chosen} of topic '{topic}' does not exist (it has {n}).")
+        elif r.key is not None:
+            key_hash = murmur2(r.key)
+            chosen, reason = to_positive(key_hash) % n, "key-hash"
+        elif sticky_choice is not None:
+            chosen, reason = sticky_choice, "sticky"
+        else:
+            chosen, reason = round_robin.next(topic, n), "round-robin"
+        ts = now_ms if cfg.log_append_time or r.timestamp in (None, -1) else r.timestamp
+        pid = partition_ids[chosen]
+        placed.append((chosen, reason, key_hash, len(groups[pid]), ts))
+        groups[pid].append((ts, r.key, r.value, _headers_encode(r.headers) if r.headers else None, size))
+
+    return cfg, placed, groups
 
 
 def records_append(
@@ -130,49 +180,30 @@ def records_append(
     if len(records) > limit:
         raise RecordListTooLarge(f"A batch may hold at most {limit} records, got {len(records)}.")
 
-    with connection.cursor() as cursor:
-        found = storage.topic_for_append(cursor, topic)
-    if found is None:
-        raise UnknownTopicOrPartition(f"Topic '{topic}' does not exist.")
-    _, topic_id, replication_factor, overrides, partition_ids = found
-    cfg = LogConfig.from_overrides(overrides)
-    # With min.insync.replicas 1 (the default) acks=all cannot fail: skip counting brokers.
-    if acks == ACKS_ALL and cfg.min_insync_replicas > 1:
-        in_sync = min(replication_factor, brokers_live_count())
-        if in_sync < cfg.min_insync_replicas:
-            raise NotEnoughReplicas(
-                f"acks=all needs min.insync.replicas={cfg.min_insync_replicas} in-sync replicas, "
-                f"but topic '{topic}' has {in_sync}."
-            )
-    n = len(partition_ids)
-    now_ms = int(time.time() * 1000)
-    sticky_choice = sticky.for_batch(topic, n) if null_key_strategy == "sticky" else None
-
-    placed: list[tuple[int, str, int | None, int, int]] = []  # partition, reason, hash, position, ts
-    groups: dict[int, list] = defaultdict(list)
-    for r in records:
-        size = _record_validate(r, cfg)
-        chosen = r.partition if r.partition is not None else partition
-        key_hash = None
-        if chosen is not None:
-            reason = "explicit"
-            if isinstance(chosen, bool) or not isinstance(chosen, int) or not 0 <= chosen < n:
-                raise UnknownTopicOrPartition(f"Partition {chosen} of topic '{topic}' does not exist (it has {n}).")
-        elif r.key is not None:
-            key_hash = murmur2(r.key)
-            chosen, reason = to_positive(key_hash) % n, "key-hash"
-        elif sticky_choice is not None:
-            chosen, reason = sticky_choice, "sticky"
-        else:
-            chosen, reason = round_robin.next(topic, n), "round-robin"
-        ts = now_ms if cfg.log_append_time or r.timestamp in (None, -1) else r.timestamp
-        pid = partition_ids[chosen]
-        placed.append((chosen, reason, key_hash, len(groups[pid]), ts))
-        groups[pid].append((chosen, r, size, ts))
-
-    if validate_only:
-        return [AppendResult(partition=idx, offset=-1, timestamp=ts, reason=reason, key_hash=key_hash) for idx, reason, key_hash, _, ts in placed]
-    bases = _append_transaction(groups, acks, cfg.log_append_time, now_ms)
+    # Metadata may come from a cache where the write re-checks it (verified_append); a stale
+    # answer writes nothing and the batch is placed again with fresh metadata.
+    cached = storage.verified_append() and not validate_only
+    for attempt in range(_APPEND_ATTEMPTS):
+        from_cache = cached and attempt == 0
+        with connection.cursor() as cursor:
+            meta = storage.topic_for_append(cursor, topic, cached=from_cache)
+        if meta is None:
+            raise UnknownTopicOrPartition(f"Topic '{topic}' does not exist.")
+        try:
+            cfg, placed, groups = _place(topic, meta, records, partition, null_key_strategy, acks)
+        except BrokerError:
+            if from_cache:  # judged by old metadata (a partition added, a limit raised): ask again
+                continue
+            raise
+        if validate_only:
+            return [AppendResult(partition=idx, offset=-1, timestamp=ts, reason=reason, key_hash=key_hash) for idx, reason, key_hash, _, ts in placed]
+        bases = _append_write(groups, meta, acks, cfg.log_append_time)
+        if bases is not None:
+            break
+        storage.topic_meta_forget(topic)
+    else:
+        raise NotLeaderOrFollower(f"Topic '{topic}' kept changing while the batch was written; retry it.")
+    topic_id, partition_ids = meta.topic_id, meta.partition_ids
     touched = list(bases)
     transaction.on_commit(lambda: log_waiters.notify(touched))
     events.publish_on_commit(

@@ -3,7 +3,9 @@ from hypothesis import given
 from hypothesis import strategies as st
 from kafka.partitioner.default import murmur2 as reference_murmur2
 
-from brokercore.partitioner import RoundRobin, murmur2, partition_for_key, to_positive
+from brokercore.partitioner import RoundRobin, murmur2, murmur2_c, murmur2_python, partition_for_key, to_positive
+
+IMPLEMENTATIONS = [murmur2_python, murmur2_c]
 
 
 @pytest.mark.parametrize(
@@ -18,14 +20,22 @@ from brokercore.partitioner import RoundRobin, murmur2, partition_for_key, to_po
         (b"abc", 479470107),
     ],
 )
-def test_murmur2_matches_kafka_vectors(key, expected):
-    assert murmur2(key) == expected
+@pytest.mark.parametrize("impl", IMPLEMENTATIONS)
+def test_murmur2_matches_kafka_vectors(impl, key, expected):
+    assert impl(key) == expected
 
 
 @given(st.binary(max_size=300))
 def test_murmur2_matches_kafka_python_reference(data):
     # kafka-python returns the same 32 bits unsigned.
-    assert murmur2(data) & 0xFFFFFFFF == reference_murmur2(data)
+    assert murmur2_python(data) & 0xFFFFFFFF == reference_murmur2(data)
+    assert murmur2_c(data) == murmur2_python(data)
+    assert murmur2_c(bytearray(data)) == murmur2_python(data)
+
+
+def test_the_append_path_uses_the_compiled_hash():
+    # requirements.txt installs murmurhash2; without it the append path would silently be slower.
+    assert murmur2 is murmur2_c
 
 
 @given(st.binary(min_size=0, max_size=64), st.integers(min_value=1, max_value=10_000))

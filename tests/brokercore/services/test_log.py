@@ -19,7 +19,7 @@ from brokercore.errors import (
 from brokercore.models import Record
 from brokercore.partitioner import partition_for_key
 from brokercore.services.log import records_append
-from brokercore.services.topics import topic_partitions_add
+from brokercore.services.topics import topic_configs_alter, topic_create, topic_delete, topic_partitions_add
 from brokercore.types import RecordIn
 from tests.factories import records_factory, topic_factory
 
@@ -86,6 +86,48 @@ def test_adding_partitions_moves_some_keys():
     moved = sum(1 for a, b in zip(before, after) if a != b)
     assert after == [partition_for_key(k, 4) for k in keys]
     assert 0 < moved < 100
+
+
+# Below and above storage.PG_COPY_FROM: the one-statement and the COPY append. Committed for real
+# (transaction=True), so the appends run in their own transactions as in production.
+@pytest.mark.django_db(transaction=True)
+@pytest.mark.parametrize("batch", [1, 400])
+def test_appends_follow_topic_changes_made_after_an_earlier_append(batch):
+    """The PostgreSQL append may place a batch with cached metadata; the write re-checks it, so
+    a change between two appends is never missed (on SQLite every append reads it afresh)."""
+    topic_factory(name="t", partitions=2, configs={"max.message.bytes": "1000"})
+    records_append(topic="t", records=[RecordIn(key=b"warm", value=b"v")] * batch)
+    topic_partitions_add(name="t", count=5)
+    assert records_append(topic="t", records=[RecordIn(value=b"v")] * batch, partition=4)[-1].offset == batch - 1
+    keys = [f"k{i}".encode() for i in range(max(50, batch))]
+    assert [r.partition for r in records_append(topic="t", records=[RecordIn(key=k) for k in keys])] == [
+        partition_for_key(k, 5) for k in keys
+    ]
+    topic_configs_alter(name="t", set_configs={"max.message.bytes": "10"})
+    with pytest.raises(MessageTooLarge):
+        records_append(topic="t", records=[RecordIn(value=b"v" * 20)])
+    topic_configs_alter(name="t", set_configs={"max.message.bytes": "100000"})
+    big = records_append(topic="t", records=[RecordIn(value=b"v" * 5000)], partition=0)[0]
+    assert Record.objects.get(partition__topic__name="t", partition__index=0, offset=big.offset).size == 5000
+
+
+@pytest.mark.django_db(transaction=True)
+@pytest.mark.parametrize("batch", [1, 400])
+def test_append_after_the_topic_is_deleted_or_recreated(batch):
+    topic_factory(name="t", partitions=2)
+    records_append(topic="t", records=[RecordIn(key=b"warm", value=b"v")] * batch)
+    topic_delete(name="t")
+    with pytest.raises(UnknownTopicOrPartition):
+        records_append(topic="t", records=[RecordIn(value=b"v")] * batch)
+    assert Record.objects.count() == batch
+    topic_create(name="t", partitions=3)
+    res = records_append(topic="t", records=[RecordIn(value=b"v")] * batch, partition=2)
+    assert (res[-1].partition, res[-1].offset) == (2, batch - 1)
+    assert selectors.topic_describe(name="t").records == batch
+    with connection.cursor() as c:  # every append committed or rolled back: nothing left open
+        assert connection.get_autocommit() and not connection.in_atomic_block
+        if connection.vendor == "postgresql":
+            assert c.connection.info.transaction_status == 0  # idle
 
 
 @pytest.mark.parametrize(
