@@ -65,6 +65,8 @@ INSTALLED_APPS = [
     "channels",
     "django_htmx",
     "template_partials",
+    # REST proxy (console.api): OpenAPI and its docs page, with Swagger UI from ninja's static files.
+    "ninja",
     "brokercore",
     "console",
 ]
@@ -180,6 +182,25 @@ AUTH_PASSWORD_VALIDATORS = [
     {"NAME": "django.contrib.auth.password_validation.CommonPasswordValidator"},
     {"NAME": "django.contrib.auth.password_validation.NumericPasswordValidator"},
 ]
+# The REST proxy (console.api, under /rest/), Confluent REST Proxy v2/v3 shapes.
+REST = {
+    # Let requests without a token or session in (local demos only); they still cannot create or
+    # delete topics.
+    "ALLOW_ANONYMOUS": _env_bool("REST_ALLOW_ANONYMOUS", False),
+    # Largest request body, and most records one produce request may carry.
+    "MAX_BODY_BYTES": _env_int("REST_MAX_BODY_BYTES", 16 * 1024 * 1024),
+    "MAX_RECORDS_PER_REQUEST": _env_int("REST_MAX_RECORDS_PER_REQUEST", 10_000),
+    # Confluent's consumer.instance.timeout.ms: an instance idle this long is deleted.
+    "CONSUMER_INSTANCE_TIMEOUT_MS": _env_int("REST_CONSUMER_INSTANCE_TIMEOUT_MS", 300_000),
+    # Confluent's consumer.request.timeout.ms and consumer.request.max.bytes: the longest a
+    # records request waits, and the most it returns, unless the request asks for less.
+    "CONSUMER_REQUEST_TIMEOUT_MS": _env_int("REST_CONSUMER_REQUEST_TIMEOUT_MS", 1_000),
+    "CONSUMER_REQUEST_MAX_BYTES": _env_int("REST_CONSUMER_REQUEST_MAX_BYTES", 64 * 1024 * 1024),
+}
+
+# Django refuses larger bodies before any view reads them; the REST limit is the larger of the two.
+DATA_UPLOAD_MAX_MEMORY_SIZE = REST["MAX_BODY_BYTES"]
+
 LOGIN_URL = "login"
 LOGIN_REDIRECT_URL = "overview"
 LOGOUT_REDIRECT_URL = "login"

@@ -1,7 +1,8 @@
 from django.contrib import admin
 from django.contrib.auth import views as auth_views
-from django.urls import include, path
+from django.urls import include, path, re_path
 
+from console.api import api, not_found
 from console.views import brokers, overview
 
 urlpatterns = [
@@ -14,4 +15,6 @@ urlpatterns = [
     path("login/", auth_views.LoginView.as_view(), name="login"),
     path("logout/", auth_views.LogoutView.as_view(), name="logout"),
     path("admin/", admin.site.urls),
+    path("rest/", api.urls),
+    re_path(r"^rest/(?P<rest>.*)$", not_found),
 ]

@@ -1,0 +1,54 @@
+"""Create, revoke and check API tokens (used by the console, the `tokens` command and the API)."""
+
+from datetime import timedelta
+
+from django.contrib.auth import get_user_model
+from django.utils import timezone
+
+from console.models import ApiToken, token_hash
+
+# last_used_at is written at most this often per token, so authenticating stays a read.
+_LAST_USED_GRANULARITY = timedelta(minutes=1)
+
+
+class TokenError(ValueError):
+    pass
+
+
+def token_create(*, user, name: str) -> tuple[ApiToken, str]:
+    """A new token for `user`; returns it and the raw value (shown once, never stored)."""
+    name = (name or "").strip()
+    if not name:
+        raise TokenError("A token needs a name, so you can tell it apart later.")
+    if len(name) > 100:
+        raise TokenError("A token name is at most 100 characters.")
+    raw = ApiToken.generate()
+    token = ApiToken.objects.create(user=user, name=name, prefix=raw[:10], key_hash=token_hash(raw))
+    return token, raw
+
+
+def token_revoke(*, token: ApiToken) -> None:
+    if token.revoked_at is None:
+        token.revoked_at = timezone.now()
+        token.save(update_fields=["revoked_at"])
+
+
+def token_user(raw: str):
+    """The active user a raw token belongs to, or None."""
+    if not raw or not raw.startswith("kc_"):
+        return None
+    token = ApiToken.objects.select_related("user").filter(key_hash=token_hash(raw), revoked_at__isnull=True).first()
+    if token is None or not token.user.is_active:
+        return None
+    now = timezone.now()
+    if token.last_used_at is None or now - token.last_used_at > _LAST_USED_GRANULARITY:
+        ApiToken.objects.filter(pk=token.pk).update(last_used_at=now)
+    return token.user
+
+
+def user_get(username: str):
+    User = get_user_model()
+    try:
+        return User.objects.get(username=username)
+    except User.DoesNotExist:
+        raise TokenError(f"No user called '{username}'.") from None

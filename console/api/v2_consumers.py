@@ -1,0 +1,5 @@
+"""v2_consumers"""
+
+from ninja import Router
+
+router = Router()

@@ -1,0 +1,5 @@
+"""v2_topics"""
+
+from ninja import Router
+
+router = Router()

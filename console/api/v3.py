@@ -1,0 +1,5 @@
+"""v3"""
+
+from ninja import Router
+
+router = Router()
