@@ -12,6 +12,7 @@ urlpatterns = [
     path("topics/", include("console.urls_messages")),
     path("groups/", include("console.urls_groups")),
     path("lab/", include("console.urls_lab")),
+    path("tokens/", include("console.urls_tokens")),
     path("login/", auth_views.LoginView.as_view(), name="login"),
     path("logout/", auth_views.LogoutView.as_view(), name="logout"),
     path("admin/", admin.site.urls),
