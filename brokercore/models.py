@@ -250,3 +250,13 @@ class ThroughputSample(models.Model):
 
     class Meta:
         indexes = [models.Index(fields=["at_ms"], name="throughput_at_idx")]
+
+
+class Cluster(models.Model):
+    """The cluster's identity. One row: clients (Kafka's Metadata, the REST proxy's
+    /v3/clusters/{cluster_id}) need an id that survives restarts and differs between installs."""
+
+    cluster_id = models.CharField(max_length=22, unique=True)
+
+    def __str__(self) -> str:
+        return self.cluster_id

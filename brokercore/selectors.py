@@ -2,6 +2,7 @@
 
 import base64
 import time
+import uuid
 from dataclasses import dataclass
 from datetime import timedelta
 
@@ -12,6 +13,7 @@ from django.utils import timezone
 from brokercore.errors import GroupIdNotFound, InvalidFetchSize, OffsetOutOfRange, UnknownTopicOrPartition
 from brokercore.models import (
     BrokerNode,
+    Cluster,
     CommittedOffset,
     ConsumerGroup,
     GroupMember,
@@ -29,6 +31,20 @@ BROKER_HEARTBEAT_TIMEOUT = timedelta(seconds=30)
 
 EARLIEST = -2  # Kafka's ListOffsets sentinels
 LATEST = -1
+
+
+def cluster_id_new() -> str:
+    """Kafka's form of a cluster id: a random UUID in unpadded URL-safe base64 (22 characters)."""
+    return base64.urlsafe_b64encode(uuid.uuid4().bytes).rstrip(b"=").decode()
+
+
+def cluster_id() -> str:
+    """The cluster's persistent id. Migration 0005 creates it; a flushed database (tests, a
+    `manage.py flush`) gets a new one here, so callers never see the cluster without an id."""
+    row = Cluster.objects.filter(pk=1).values_list("cluster_id", flat=True).first()
+    if row is None:
+        row = Cluster.objects.get_or_create(pk=1, defaults={"cluster_id": cluster_id_new()})[0].cluster_id
+    return row
 
 
 def brokers_live_count() -> int:
