@@ -11,7 +11,6 @@ from django.contrib.auth.decorators import login_required
 from django.shortcuts import get_object_or_404, redirect, render
 from django.views.decorators.http import require_GET, require_POST
 
-from console.api.tokens import TokenError, token_create, token_revoke
 from console.models import ApiToken
 
 TEMPLATE = "console/tokens.html"
@@ -51,6 +50,10 @@ def token_list(request):
 @require_POST
 @login_required
 def token_new(request):
+    # Imported here, not at the top: console.apps imports every view module at start-up, and the
+    # console.api package loads all REST routers, which no console page needs.
+    from console.api.tokens import TokenError, token_create
+
     form = TokenForm(request.POST)
     form.is_valid()
     try:
@@ -68,6 +71,8 @@ def token_new(request):
 @require_POST
 @login_required
 def token_revoke_view(request, token_id: int):
+    from console.api.tokens import token_revoke  # see token_new
+
     # Someone else's token is a 404 to a non-staff user: its existence is none of their business.
     token = get_object_or_404(_visible(request.user), pk=token_id)
     token_revoke(token=token)
