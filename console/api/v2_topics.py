@@ -17,7 +17,7 @@ from brokercore.errors import BrokerError, InvalidTopic, UnknownTopicOrPartition
 from brokercore.services.log import records_append
 from brokercore.topic_rules import topic_name_validate
 from brokercore.types import RecordIn
-from console.api import body_limit, negotiation
+from console.api import api, body_limit, negotiation
 from console.api.errors import INVALID_PAYLOAD, PARTITION_NOT_FOUND, TOO_LARGE, TOPIC_NOT_FOUND, RestError, rest_error
 
 router = Router()
@@ -286,11 +286,15 @@ def _body_parse(request) -> list:
     return records
 
 
+# Jackson's (Confluent's) compact form; one encoder, since json.dumps builds one per call otherwise.
+_compact = json.JSONEncoder(separators=(",", ":"), ensure_ascii=False).encode
+
+
 def _json_bytes(value, where: str) -> bytes | None:
     if value is None:
         return None
     try:
-        return json.dumps(value, separators=(",", ":"), ensure_ascii=False).encode()
+        return _compact(value).encode()
     except (UnicodeEncodeError, RecursionError, ValueError):
         raise _invalid(f"{where} cannot be encoded as UTF-8 JSON.") from None
 
@@ -328,7 +332,7 @@ def _records_in(records: list, fmt: str, *, per_record_partition: bool) -> list[
     return out
 
 
-def _produce(request, topic: str, partition: int | None) -> dict:
+def _produce(request, topic: str, partition: int | None):
     _accept(request)
     fmt = negotiation.v2_produce_format(request)
     _topic_checked(topic)
@@ -340,11 +344,14 @@ def _produce(request, topic: str, partition: int | None) -> dict:
         raise _not_found(e, topic) from None
     except BrokerError as e:
         raise rest_error(e) from None
-    return {
+    body = {
         "key_schema_id": None,
         "value_schema_id": None,
         "offsets": [{"partition": r.partition, "offset": r.offset, "error_code": None, "error": None} for r in results],
     }
+    # Built to ProduceResponse's shape already; a response object skips ninja validating it again
+    # (a fifth of a 100-record request's time).
+    return api.create_response(request, body, status=200)
 
 
 _resp, _extra = _responses(ProduceResponse, _PRODUCE_ERRORS)
