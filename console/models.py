@@ -40,3 +40,43 @@ class ApiToken(models.Model):
     @staticmethod
     def generate() -> str:
         return TOKEN_PREFIX + secrets.token_urlsafe(32)
+
+
+class RestConsumer(models.Model):
+    """A REST proxy v2 consumer instance (`console.api.rest_consumers`).
+
+    The group membership itself lives in the broker's coordinator (a server-managed member);
+    this row keeps what the coordinator does not know, so any server process can serve the
+    instance: its name, format and settings, a manual assignment with its positions, and when it
+    was last used (idle instances expire).
+    """
+
+    group_id = models.CharField(max_length=255)
+    name = models.CharField(max_length=200)
+    format = models.CharField(max_length=8)
+    offset_reset = models.CharField(max_length=8)
+    auto_commit = models.BooleanField(default=True)
+    fetch_min_bytes = models.IntegerField(default=-1)
+    request_timeout_ms = models.IntegerField(null=True, blank=True)
+    # Subscribed: the coordinator's member id (empty until the first subscription, and again if
+    # the coordinator dropped the member; the next poll rejoins), the topics or pattern asked for.
+    member_id = models.CharField(max_length=255, blank=True, default="")
+    topics = models.JSONField(default=list, blank=True)
+    topic_pattern = models.TextField(blank=True, default="")
+    # Manually assigned: [[topic, partition], ...] and next offsets by "topic:partition"
+    # (subscribed instances keep their positions on the group member instead).
+    assignment = models.JSONField(default=list, blank=True)
+    positions = models.JSONField(default=dict, blank=True)
+    last_used_ms = models.BigIntegerField(db_index=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        constraints = [models.UniqueConstraint(fields=["group_id", "name"], name="rest_consumer_group_name_unique")]
+        ordering = ["group_id", "name"]
+
+    def __str__(self) -> str:
+        return f"{self.group_id}/{self.name}"
+
+    @property
+    def subscribed(self) -> bool:
+        return bool(self.topics or self.topic_pattern)

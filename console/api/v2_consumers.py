@@ -1,5 +1,394 @@
-"""v2_consumers"""
+"""Confluent REST Proxy v2 consumers: instances, subscriptions, assignments, positions, records
+and offsets, under /rest/consumers/. The semantics are in `console.api.rest_consumers`."""
 
-from ninja import Router
+import base64
+import json
+import re
+from typing import Annotated, Any
+from urllib.parse import quote
+
+from ninja import Field, Query, Router, Schema, Status
+from pydantic import field_validator
+
+from brokercore.types import RecordOut
+from console.api import body_limit, negotiation
+from console.api import rest_consumers as svc
+from console.api.errors import INVALID_PAYLOAD, KAFKA_ERROR, RestError
 
 router = Router()
+
+
+# Kafka's legal topic names; anything else cannot exist, and some (NUL, lone surrogates) could not
+# even be stored by PostgreSQL.
+TOPIC_NAME = r"^[a-zA-Z0-9._-]{1,249}$"
+
+
+def _storable(value: str | None) -> str | None:
+    """Free text that goes to the database: no NUL, valid UTF-8."""
+    if value is not None:
+        try:
+            value.encode()
+        except UnicodeEncodeError:
+            raise ValueError("must be valid Unicode text") from None
+        if "\x00" in value:
+            raise ValueError("must not contain NUL characters")
+    return value
+
+
+class ConsumerErrorOut(Schema):
+    error_code: int
+    message: str
+
+
+class ConsumerCreateIn(Schema):
+    name: str | None = None
+    format: str | None = Field(None, description="binary (default) or json.")
+    auto_offset_reset: str | None = Field(None, alias="auto.offset.reset", description="earliest, latest (default) or none.")
+    auto_commit_enable: str | bool | None = Field(None, alias="auto.commit.enable", description='"true" (default) or "false".')
+    fetch_min_bytes: int | str | None = Field(None, alias="fetch.min.bytes")
+    consumer_request_timeout_ms: int | str | None = Field(None, alias="consumer.request.timeout.ms")
+
+
+class ConsumerCreatedOut(Schema):
+    instance_id: str
+    base_uri: str
+
+
+class SubscriptionIn(Schema):
+    topics: list[Annotated[str, Field(pattern=TOPIC_NAME)]] | None = None
+    topic_pattern: str | None = Field(None, max_length=10_000)
+
+    @field_validator("topic_pattern")
+    @classmethod
+    def pattern_storable(cls, value):
+        return _storable(value)
+
+
+class SubscriptionOut(Schema):
+    topics: list[str]
+
+
+class TopicPartition(Schema):
+    topic: str = Field(..., pattern=TOPIC_NAME)
+    partition: int = Field(..., ge=0, le=2**31 - 1)
+
+
+class PartitionsIn(Schema):
+    partitions: list[TopicPartition]
+
+
+class PartitionsOut(Schema):
+    partitions: list[TopicPartition]
+
+
+class PositionIn(TopicPartition):
+    offset: int = Field(..., ge=0, le=2**63 - 1)
+
+
+class PositionsIn(Schema):
+    offsets: list[PositionIn]
+
+
+class CommitOffsetIn(TopicPartition):
+    offset: int = Field(..., ge=-1, le=2**63 - 2, description="The offset of the last record consumed; the group's committed offset becomes one more.")
+    metadata: str | None = None
+
+    @field_validator("metadata")
+    @classmethod
+    def metadata_storable(cls, value):
+        return _storable(value)
+
+
+class CommitIn(Schema):
+    offsets: list[CommitOffsetIn] | None = None
+
+
+class CommittedOffsetOut(Schema):
+    topic: str
+    partition: int
+    offset: int
+    metadata: str
+
+
+class CommittedOffsetsOut(Schema):
+    offsets: list[CommittedOffsetOut]
+
+
+class ConsumerRecordOut(Schema):
+    topic: str
+    key: Any = Field(None, description="base64 (binary consumers) or the JSON value (json consumers); null when absent.")
+    value: Any = Field(None, description="base64 (binary consumers) or the JSON value (json consumers); null when absent.")
+    partition: int
+    offset: int
+
+
+def _errors(*codes: int) -> dict:
+    # Any endpoint can refuse the caller (401, 403), a too-large body (413) or a malformed one (422).
+    return {c: ConsumerErrorOut for c in sorted({400, 401, 403, 404, 413, 422, *codes})}
+
+
+def _instance(group: str, instance: str):
+    if "\x00" in group or "\x00" in instance:
+        raise svc.not_found()  # no instance can have that name, and PostgreSQL cannot look it up
+    return svc.instance_get(group_id=group, name=instance)
+
+
+def _tps(items) -> list[tuple[str, int]]:
+    return [(i.topic, i.partition) for i in items]
+
+
+def _json_body(request, schema: type[Schema]) -> Schema | None:
+    """A body that may be absent: Confluent's offsets endpoints treat no body as 'everything'."""
+    body_limit(request)
+    if not request.body.strip():
+        return None
+    try:
+        data = json.loads(request.body)
+    except (json.JSONDecodeError, UnicodeDecodeError) as e:
+        raise RestError(400, f"The request body is not valid JSON: {e}") from None
+    if data is None:
+        return None
+    try:
+        return schema.model_validate(data)
+    except Exception as e:  # pydantic's ValidationError; its text names the bad fields
+        raise RestError(INVALID_PAYLOAD, f"Invalid request: {str(e).splitlines()[0:3]}") from None
+
+
+@router.post("/{group}", response={200: ConsumerCreatedOut, **_errors(409)}, by_alias=True, summary="Create a consumer instance")
+def consumer_create(request, group: str, payload: ConsumerCreateIn):
+    body_limit(request)
+    config = svc.config_parse(payload.model_dump(by_alias=True))
+    inst = svc.instance_create(group_id=group, config=config)
+    uri = request.build_absolute_uri(f"/rest/consumers/{quote(group, safe='')}/instances/{quote(inst.name, safe='')}")
+    return {"instance_id": inst.name, "base_uri": uri}
+
+
+@router.delete("/{group}/instances/{instance}", response={204: None, **_errors()}, summary="Delete a consumer instance")
+def consumer_delete(request, group: str, instance: str):
+    svc.instance_delete(_instance(group, instance))
+    return Status(204, None)
+
+
+@router.post("/{group}/instances/{instance}/subscription", response={204: None, **_errors(409)}, summary="Subscribe to topics or a pattern")
+def subscription_set(request, group: str, instance: str, payload: SubscriptionIn):
+    body_limit(request)
+    inst = _instance(group, instance)
+    svc.subscribe(inst, topics=payload.topics, topic_pattern=payload.topic_pattern, client_host=request.META.get("REMOTE_ADDR", ""))
+    return Status(204, None)
+
+
+@router.get("/{group}/instances/{instance}/subscription", response={200: SubscriptionOut, **_errors()}, summary="The subscribed topics")
+def subscription_get(request, group: str, instance: str):
+    return {"topics": svc.subscription_get(_instance(group, instance))}
+
+
+@router.delete("/{group}/instances/{instance}/subscription", response={204: None, **_errors()}, summary="Unsubscribe (and drop a manual assignment)")
+def subscription_delete(request, group: str, instance: str):
+    svc.unsubscribe(_instance(group, instance))
+    return Status(204, None)
+
+
+@router.post("/{group}/instances/{instance}/assignments", response={204: None, **_errors(409)}, summary="Assign partitions manually")
+def assignments_set(request, group: str, instance: str, payload: PartitionsIn):
+    body_limit(request)
+    svc.assign(_instance(group, instance), _tps(payload.partitions))
+    return Status(204, None)
+
+
+@router.get("/{group}/instances/{instance}/assignments", response={200: PartitionsOut, **_errors()}, summary="The assigned partitions")
+def assignments_get(request, group: str, instance: str):
+    tps = svc.assignment_get(_instance(group, instance))
+    return {"partitions": [{"topic": t, "partition": p} for t, p in tps]}
+
+
+@router.post("/{group}/instances/{instance}/positions", response={204: None, **_errors(409)}, summary="Seek to offsets")
+def positions_set(request, group: str, instance: str, payload: PositionsIn):
+    body_limit(request)
+    svc.seek(_instance(group, instance), {(o.topic, o.partition): o.offset for o in payload.offsets})
+    return Status(204, None)
+
+
+@router.post("/{group}/instances/{instance}/positions/beginning", response={204: None, **_errors(409)}, summary="Seek to the first offsets")
+def positions_beginning(request, group: str, instance: str, payload: PartitionsIn):
+    body_limit(request)
+    svc.seek_to(_instance(group, instance), _tps(payload.partitions), end=False)
+    return Status(204, None)
+
+
+@router.post("/{group}/instances/{instance}/positions/end", response={204: None, **_errors(409)}, summary="Seek to the ends")
+def positions_end(request, group: str, instance: str, payload: PartitionsIn):
+    body_limit(request)
+    svc.seek_to(_instance(group, instance), _tps(payload.partitions), end=True)
+    return Status(204, None)
+
+
+_COMMIT_BODY = {
+    "requestBody": {
+        "required": False,
+        "content": {
+            "application/json": {
+                "schema": {
+                    "type": "object",
+                    "properties": {
+                        "offsets": {
+                            "type": "array",
+                            "items": {
+                                "type": "object",
+                                "required": ["topic", "partition", "offset"],
+                                "properties": {
+                                    "topic": {"type": "string", "pattern": TOPIC_NAME},
+                                    "partition": {"type": "integer", "minimum": 0, "maximum": 2**31 - 1},
+                                    "offset": {"type": "integer", "minimum": -1, "maximum": 2**63 - 2},
+                                    "metadata": {"type": "string", "nullable": True},
+                                },
+                            },
+                        }
+                    },
+                }
+            }
+        },
+    }
+}
+
+
+@router.post(
+    "/{group}/instances/{instance}/offsets",
+    response={200: None, **_errors(409)},
+    openapi_extra=_COMMIT_BODY,
+    summary="Commit offsets (no body: commit every current position)",
+)
+def offsets_commit(request, group: str, instance: str):
+    payload = _json_body(request, CommitIn)
+    inst = _instance(group, instance)
+    offsets = None
+    if payload is not None and payload.offsets is not None:
+        offsets = {(o.topic, o.partition): (o.offset, o.metadata or "") for o in payload.offsets}
+    svc.commit(inst, offsets)
+    return Status(200, None)
+
+
+_PARTITIONS_BODY = {
+    "requestBody": {
+        "required": False,
+        "content": {
+            "application/json": {
+                "schema": {
+                    "type": "object",
+                    "properties": {
+                        "partitions": {
+                            "type": "array",
+                            "items": {
+                                "type": "object",
+                                "required": ["topic", "partition"],
+                                "properties": {
+                                    "topic": {"type": "string", "pattern": TOPIC_NAME},
+                                    "partition": {"type": "integer", "minimum": 0, "maximum": 2**31 - 1},
+                                },
+                            },
+                        }
+                    },
+                }
+            }
+        },
+    }
+}
+
+
+@router.get(
+    "/{group}/instances/{instance}/offsets",
+    response={200: CommittedOffsetsOut, **_errors()},
+    openapi_extra=_PARTITIONS_BODY,
+    summary="Committed offsets",
+    description=(
+        "The partitions come in a body {\"partitions\": [...]} as in Confluent's proxy, or as query "
+        "parameters topic=...&partition=0&partition=1; with neither, the instance's assigned partitions."
+    ),
+)
+def offsets_get(request, group: str, instance: str, topic: str | None = None, partition: Annotated[list[int] | None, Query()] = None):
+    payload = _json_body(request, PartitionsIn)
+    inst = _instance(group, instance)
+    if payload is not None:
+        partitions = _tps(payload.partitions)
+    elif topic is not None:
+        if not partition:
+            raise RestError(INVALID_PAYLOAD, "With topic=..., give one or more partition=... query parameters.")
+        if not re.match(TOPIC_NAME, topic):
+            raise RestError(INVALID_PAYLOAD, f"{topic!r} is not a valid topic name.")
+        partitions = [(topic, p) for p in partition if 0 <= p < 2**31]
+    else:
+        partitions = None
+    rows = svc.committed_get(inst, partitions)
+    return {"offsets": [{"topic": t, "partition": p, "offset": o, "metadata": md} for t, p, o, md in rows]}
+
+
+def _b64(data: bytes | None) -> str | None:
+    return None if data is None else base64.b64encode(data).decode()
+
+
+def _json(data: bytes | None, r: RecordOut, what: str):
+    if data is None:
+        return None
+    try:
+        return json.loads(data)
+    except (ValueError, UnicodeDecodeError):
+        raise _NotJson(r, what) from None
+
+
+class _NotJson(Exception):
+    def __init__(self, record: RecordOut, what: str):
+        self.record, self.what = record, what
+
+
+@router.get(
+    "/{group}/instances/{instance}/records",
+    response={200: list[ConsumerRecordOut], **_errors(406, 409, 500)},
+    summary="Fetch records",
+    description=(
+        "Accept must name the consumer's format: application/vnd.kafka.binary.v2+json or "
+        "application/vnd.kafka.json.v2+json. Waits up to `timeout` ms for records (at most the "
+        "server's consumer.request.timeout.ms). A json consumer at a record that is not JSON gets "
+        "50002 and stays at it: seek past it with POST .../positions."
+    ),
+)
+def records_get(
+    request,
+    group: str,
+    instance: str,
+    timeout: Annotated[int | None, Query(ge=0, le=2**31 - 1)] = None,
+    max_bytes: Annotated[int | None, Query(ge=1, le=2**63 - 1)] = None,
+):
+    inst = _instance(group, instance)
+    media = negotiation.FORMAT_MEDIA_TYPES[inst.format]
+    try:
+        negotiation.negotiate(request, [media])
+    except RestError:
+        raise RestError(
+            40601, f"The consumer's format is {inst.format}: ask for its records with Accept: {media}."
+        ) from None
+    request.rest_media_type = media
+    records = svc.records_poll(inst, timeout_ms=timeout, max_bytes=max_bytes)
+    convert = _b64 if inst.format == "binary" else None
+    try:
+        return Status(200, [
+            {
+                "topic": r.topic,
+                "partition": r.partition,
+                "offset": r.offset,
+                "key": convert(r.key) if convert else _json(r.key, r, "key"),
+                "value": convert(r.value) if convert else _json(r.value, r, "value"),
+            }
+            for r in records
+        ])
+    except _NotJson as e:
+        # Nothing is returned, so nothing may count as consumed: back to the first record returned
+        # from each partition, which leaves the consumer at the bad record, as in Kafka.
+        first: dict[tuple[str, int], int] = {}
+        for r in records:
+            first.setdefault((r.topic, r.partition), r.offset)
+        svc.rewind(inst, first)
+        r = e.record
+        raise RestError(
+            KAFKA_ERROR,
+            f"Error deserializing the {e.what} of the record at {r.topic}-{r.partition} offset {r.offset}: "
+            "it is not JSON. Read it with a binary consumer, or seek past it with POST .../positions.",
+        ) from None
