@@ -1,8 +1,8 @@
 """Background work a server process does besides serving requests.
 
 One daemon thread with its own database connection runs, each on its own period: the broker node
-heartbeat, the group sweeper (expire silent members, finish timed-out rebalances), the lag and
-throughput samplers, and the log cleaner (retention, compaction, physical deletes). All three are safe with several server processes. A
+heartbeat, the group sweeper (expire silent members, finish timed-out rebalances), the expiry of idle
+REST consumer instances, the lag and throughput samplers, and the log cleaner (retention, compaction, physical deletes). All three are safe with several server processes. A
 failure is logged and retried on the next tick, never fatal to the server.
 """
 
@@ -22,6 +22,13 @@ from brokercore.services.nodes import node_heartbeat, throughput_sample
 logger = logging.getLogger(__name__)
 
 
+def rest_consumers_expire():
+    # Imported late: REST consumer instances belong to the console, which depends on brokercore.
+    from console.api.rest_consumers import instances_expire
+
+    return instances_expire()
+
+
 class MaintenanceThread(threading.Thread):
     def __init__(self, *, host: str = "127.0.0.1", port: int = 0) -> None:
         super().__init__(name="broker-maintenance", daemon=True)
@@ -30,6 +37,7 @@ class MaintenanceThread(threading.Thread):
             ("node heartbeat", 5, lambda: node_heartbeat(host=host, port=port)),
             ("throughput sampler", 5, throughput_sample),
             ("group sweeper", b["GROUP_SWEEP_INTERVAL_S"], groups_sweep),
+            ("REST consumer expiry", b["GROUP_SWEEP_INTERVAL_S"], rest_consumers_expire),
             ("lag sampler", b["LAG_SAMPLE_INTERVAL_S"], lag_samples_record),
             ("log cleaner", b["LOG_CLEANER_INTERVAL_S"], log_clean),
         ]
