@@ -290,45 +290,47 @@ def _body_parse(request) -> list:
 _compact = json.JSONEncoder(separators=(",", ":"), ensure_ascii=False).encode
 
 
-def _json_bytes(value, where: str) -> bytes | None:
+def _json_bytes(value) -> bytes | None:
     if value is None:
         return None
     try:
         return _compact(value).encode()
     except (UnicodeEncodeError, RecursionError, ValueError):
-        raise _invalid(f"{where} cannot be encoded as UTF-8 JSON.") from None
+        raise ValueError("cannot be encoded as UTF-8 JSON") from None
 
 
-def _base64_bytes(value, where: str) -> bytes | None:
+def _base64_bytes(value) -> bytes | None:
     if value is None:
         return None
     if not isinstance(value, str):
-        raise _invalid(f"{where} must be a base64 string or null in the binary format.")
+        raise ValueError("must be a base64 string or null in the binary format")
     try:
         return base64.b64decode(value, validate=True)
     except (binascii.Error, ValueError):
-        raise _invalid(f"{where} is not valid base64.") from None
+        raise ValueError("is not valid base64") from None
 
 
 _DECODERS = {"json": _json_bytes, "binary": _base64_bytes}
 
 
 def _records_in(records: list, fmt: str, *, per_record_partition: bool) -> list[RecordIn]:
+    # The hot loop of produce: messages are only formatted once something is wrong.
     decode = _DECODERS[fmt]
     out = []
+    append = out.append
     for i, r in enumerate(records):
-        if not isinstance(r, dict):
+        if type(r) is not dict:
             raise _invalid(f"records[{i}] must be an object with 'key' and 'value'.")
         partition = r.get("partition") if per_record_partition else None
-        if partition is not None and (isinstance(partition, bool) or not isinstance(partition, int)):
+        if partition is not None and type(partition) is not int:
             raise _invalid(f"records[{i}].partition must be an integer or null.")
-        out.append(
-            RecordIn(
-                key=decode(r.get("key"), f"records[{i}].key"),
-                value=decode(r.get("value"), f"records[{i}].value"),
-                partition=partition,
-            )
-        )
+        field = "key"
+        try:
+            key = decode(r.get("key"))
+            field = "value"
+            append(RecordIn(key, decode(r.get("value")), (), None, partition))
+        except ValueError as e:
+            raise _invalid(f"records[{i}].{field} {e}.") from None
     return out
 
 
