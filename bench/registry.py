@@ -10,6 +10,7 @@ BENCHMARKS = {
     "log": "bench.log",
     "groups": "bench.groups",
     "console": "bench.console",
+    "rest": "bench.rest",
 }
 
 

@@ -112,6 +112,16 @@ DATABASES = {
         conn_health_checks=True,
     )
 }
+if DATABASES["default"]["ENGINE"] == "django.db.backends.postgresql" and _env_bool("DB_POOL"):
+    # Under daphne each request runs its sync code in a fresh thread, so a per-thread persistent
+    # connection is never reused and every request would connect anew (about 15 ms on
+    # PostgreSQL). The server therefore borrows from a pool (`serve` sets DB_POOL=1). Other
+    # commands and the tests keep plain connections: a pool's open sockets must not be
+    # inherited by forked processes.
+    DATABASES["default"]["CONN_MAX_AGE"] = 0
+    DATABASES["default"]["OPTIONS"] = {
+        "pool": {"min_size": 2, "max_size": _env_int("DB_POOL_MAX_SIZE", 20), "timeout": 10},
+    }
 if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
     STATE_DIR.mkdir(parents=True, exist_ok=True)
     DATABASES["default"]["OPTIONS"] = {
