@@ -1,5 +1,7 @@
 """Create, revoke and check API tokens (used by the console, the `tokens` command and the API)."""
 
+import threading
+import time
 from datetime import timedelta
 
 from django.contrib.auth import get_user_model
@@ -27,19 +29,39 @@ def token_create(*, user, name: str) -> tuple[ApiToken, str]:
     return token, raw
 
 
+# key hash -> (user, monotonic expiry). Every REST request authenticates; a producer sending
+# hundreds of requests a second should not pay a query each time. A revoke in this process clears
+# the cache at once; other server processes see it within _CACHE_SECONDS.
+_CACHE_SECONDS = 5.0
+_cache: dict[str, tuple[object, float]] = {}
+_cache_lock = threading.Lock()
+
+
 def token_revoke(*, token: ApiToken) -> None:
     if token.revoked_at is None:
         token.revoked_at = timezone.now()
         token.save(update_fields=["revoked_at"])
+    with _cache_lock:
+        _cache.pop(token.key_hash, None)
 
 
 def token_user(raw: str):
     """The active user a raw token belongs to, or None."""
     if not raw or not raw.startswith("kc_"):
         return None
-    token = ApiToken.objects.select_related("user").filter(key_hash=token_hash(raw), revoked_at__isnull=True).first()
+    key_hash = token_hash(raw)
+    now_mono = time.monotonic()
+    with _cache_lock:
+        hit = _cache.get(key_hash)
+    if hit is not None and hit[1] > now_mono:
+        return hit[0]
+    token = ApiToken.objects.select_related("user").filter(key_hash=key_hash, revoked_at__isnull=True).first()
     if token is None or not token.user.is_active:
         return None
+    with _cache_lock:
+        if len(_cache) > 10_000:
+            _cache.clear()
+        _cache[key_hash] = (token.user, now_mono + _CACHE_SECONDS)
     now = timezone.now()
     if token.last_used_at is None or now - token.last_used_at > _LAST_USED_GRANULARITY:
         ApiToken.objects.filter(pk=token.pk).update(last_used_at=now)
