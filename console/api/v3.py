@@ -19,6 +19,7 @@ from django.conf import settings
 from django.http import HttpResponse
 from django.utils.dateparse import parse_datetime
 from ninja import Router, Schema, Status
+from pydantic import Field
 
 from brokercore import selectors
 from brokercore.errors import BrokerError
@@ -287,15 +288,16 @@ class ConfigIn(Schema):
 
 
 class TopicCreateIn(Schema):
-    topic_name: str
-    partitions_count: int | None = None
-    replication_factor: int | None = None
+    # Kafka's legal topic names, stated in the schema so clients (and generated tests) know them.
+    topic_name: str = Field(min_length=1, max_length=249, pattern=r"^[a-zA-Z0-9._-]+$")
+    partitions_count: int | None = Field(default=None, ge=1)
+    replication_factor: int | None = Field(default=None, ge=1)
     configs: list[ConfigIn] = []
     validate_only: bool = False
 
 
 class TopicUpdateIn(Schema):
-    partitions_count: int
+    partitions_count: int = Field(ge=1)
 
 
 class ConfigUpdateIn(Schema):
@@ -345,8 +347,9 @@ class BatchOut(Schema):
 
 
 def _errors(*statuses: int) -> dict:
-    # Every endpoint may answer 401 (no credentials) and 404 (unknown cluster).
-    return {status: ErrorOut for status in sorted({401, 404, *statuses})}
+    # Every endpoint may answer 401 (no credentials), 404 (unknown cluster) and 422 (a path or
+    # query parameter of the wrong type).
+    return {status: ErrorOut for status in sorted({401, 404, 422, *statuses})}
 
 
 # OpenAPI descriptions of the produce bodies, which the views parse themselves (streams are

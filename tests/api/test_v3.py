@@ -112,8 +112,10 @@ def test_topic_create_validate_only_writes_nothing(rest, base):
 def test_topic_create_errors(rest, base):
     topic_create(name="t")
     assert_error(rest.send("POST", base + "/topics", {"topic_name": "t"}), 400, 40002)
-    assert_error(rest.send("POST", base + "/topics", {"topic_name": "bad name!"}), 400, 40001)
-    assert_error(rest.send("POST", base + "/topics", {"topic_name": "x", "partitions_count": 0}), 400, 40001)
+    assert_error(rest.send("POST", base + "/topics", {"topic_name": "bad name!"}), 422, 42206)
+    assert_error(rest.send("POST", base + "/topics", {"topic_name": "x", "partitions_count": 0}), 422, 42206)
+    assert_error(rest.send("POST", base + "/topics", {"topic_name": "x", "partitions_count": 10**9}), 400, 40001)
+    assert_error(rest.send("POST", base + "/topics", {"topic_name": "..", "partitions_count": 1}), 400, 40001)
     r = rest.send("POST", base + "/topics", {"topic_name": "x", "configs": [{"name": "nope", "value": "1"}]})
     assert_error(r, 400, 40001)
     assert_error(rest.send("POST", base + "/topics", {"partitions_count": 1}), 422, 42206)
