@@ -37,16 +37,16 @@ class Replica(Schema):
     in_sync: bool
 
 
-class PartitionOut(Schema):
+class V2PartitionOut(Schema):
     partition: int
     leader: int
     replicas: list[Replica]
 
 
-class TopicOut(Schema):
+class V2TopicOut(Schema):
     name: str
     configs: dict[str, str]
-    partitions: list[PartitionOut]
+    partitions: list[V2PartitionOut]
 
 
 class PartitionOffsets(Schema):
@@ -54,7 +54,7 @@ class PartitionOffsets(Schema):
     end_offset: int
 
 
-class BrokersOut(Schema):
+class V2BrokersOut(Schema):
     brokers: list[int]
 
 
@@ -197,7 +197,7 @@ def topics_list(request):
     return selectors.topic_names_list()
 
 
-_resp, _extra = _responses(TopicOut, _READ_ERRORS)
+_resp, _extra = _responses(V2TopicOut, _READ_ERRORS)
 
 
 @router.get("/topics/{topic}", response=_resp, openapi_extra=_extra, summary="Describe a topic")
@@ -212,7 +212,7 @@ def topic_get(request, topic: str):
     }
 
 
-_resp, _extra = _responses(list[PartitionOut], _READ_ERRORS)
+_resp, _extra = _responses(list[V2PartitionOut], _READ_ERRORS)
 
 
 @router.get("/topics/{topic}/partitions", response=_resp, openapi_extra=_extra, summary="List a topic's partitions")
@@ -221,7 +221,7 @@ def partitions_list(request, topic: str):
     return [_partition_out(p.index, p.replicas) for p in _topic_describe(topic).partitions]
 
 
-_resp, _extra = _responses(PartitionOut, _READ_ERRORS)
+_resp, _extra = _responses(V2PartitionOut, _READ_ERRORS)
 
 
 @router.get("/topics/{topic}/partitions/{partition}", response=_resp, openapi_extra=_extra, summary="Describe a partition")
@@ -248,7 +248,7 @@ def partition_offsets(request, topic: str, partition: int):
     return {"beginning_offset": p.log_start_offset, "end_offset": p.high_watermark}
 
 
-_resp, _extra = _responses(BrokersOut, _READ_ERRORS)
+_resp, _extra = _responses(V2BrokersOut, _READ_ERRORS)
 
 
 @router.get("/brokers", response=_resp, openapi_extra=_extra, summary="List live broker ids")
