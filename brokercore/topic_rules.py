@@ -15,7 +15,9 @@ from django.conf import settings
 from brokercore.errors import InvalidConfig, InvalidTopic
 
 MAX_NAME_LENGTH = 249
-_LEGAL = re.compile(r"^[a-zA-Z0-9._-]+$")
+# Also stated in API schemas (with MAX_NAME_LENGTH), so clients and generated tests see the rule.
+LEGAL_NAME_PATTERN = r"^[a-zA-Z0-9._-]+$"
+_LEGAL = re.compile(LEGAL_NAME_PATTERN)
 
 
 def topic_name_validate(name: str) -> None:

@@ -27,7 +27,9 @@ class PollResult:
     positions: dict[str, int]
 
 
-def _initial_position(p: Partition, committed: int | None, reset: str, key: str) -> int:
+def initial_position(p: Partition, committed: int | None, reset: str) -> int:
+    """Where a consumer starts on a partition: its committed offset if still in the log, else
+    where auto.offset.reset says (Kafka's rule; the lab's members and REST consumers share it)."""
     if committed is not None and p.log_start_offset <= committed <= p.high_watermark:
         return committed
     if reset == "earliest":
@@ -35,7 +37,8 @@ def _initial_position(p: Partition, committed: int | None, reset: str, key: str)
     if reset == "latest":
         return p.high_watermark
     raise OffsetOutOfRange(
-        f"No valid committed offset for {key} and auto.offset.reset is none: commit or reset an offset first."
+        f"No valid committed offset for {p.topic.name}-{p.index} and auto.offset.reset is none: "
+        "commit or reset an offset first."
     )
 
 
@@ -68,7 +71,7 @@ def member_poll(
             )
         )
         for tp in missing:
-            positions[tp_key(*tp)] = _initial_position(parts[tp], committed.get(parts[tp].pk), row.offset_reset, tp_key(*tp))
+            positions[tp_key(*tp)] = initial_position(parts[tp], committed.get(parts[tp].pk), row.offset_reset)
 
     deadline = time.monotonic() + max(0, max_wait_ms) / 1000
     poll_s = settings.BROKER["FETCH_POLL_INTERVAL_MS"] / 1000
@@ -91,7 +94,7 @@ def member_poll(
             except OffsetOutOfRange:
                 # Retention or a purge removed the position: apply auto.offset.reset, as Kafka does.
                 p = selectors.partition_get(topic=topic, partition=index)
-                positions[key] = _initial_position(p, None, row.offset_reset, key)
+                positions[key] = initial_position(p, None, row.offset_reset)
                 continue
             records.extend(res.records)
             positions[key] = res.next_offset

@@ -37,7 +37,7 @@ from brokercore import clock, selectors
 from brokercore.errors import BrokerError, GroupIdNotFound, OffsetOutOfRange, UnknownMemberId
 from brokercore.models import GroupMember, Partition
 from brokercore.notify import log_waiters
-from brokercore.services.consumer import member_poll
+from brokercore.services.consumer import initial_position, member_poll
 from brokercore.services.groups import group_join, member_leave, member_positions_save, tp_key, tp_split
 from brokercore.services.offsets import offsets_commit
 from brokercore.types import RecordOut
@@ -423,18 +423,8 @@ def _manual_positions(inst: RestConsumer, parts: dict[TP, Partition]) -> dict[st
     if missing:
         committed = selectors.committed_offsets_get(group_id=inst.group_id, partitions=missing)
         for tp in missing:
-            positions[tp_key(*tp)] = _start(parts[tp], committed.get(tp, (None,))[0], inst.offset_reset)
+            positions[tp_key(*tp)] = initial_position(parts[tp], committed.get(tp, (None,))[0], inst.offset_reset)
     return positions
-
-
-def _start(p: Partition, committed: int | None, reset: str) -> int:
-    if committed is not None and p.log_start_offset <= committed <= p.high_watermark:
-        return committed
-    if reset == "earliest":
-        return p.log_start_offset
-    if reset == "latest":
-        return p.high_watermark
-    raise OffsetOutOfRange(f"No valid committed offset for {p.topic.name}-{p.index} and auto.offset.reset is none: commit or seek first.")
 
 
 def _manual_fetch(inst: RestConsumer, max_bytes: int, wait_s: float) -> list[RecordOut]:
@@ -463,7 +453,7 @@ def _manual_fetch(inst: RestConsumer, max_bytes: int, wait_s: float) -> list[Rec
                 res = selectors.records_fetch(topic=topic, partition=index, offset=positions[key], max_bytes=budget)
             except OffsetOutOfRange:
                 p = selectors.partition_get(topic=topic, partition=index)
-                positions[key] = _start(p, None, inst.offset_reset)
+                positions[key] = initial_position(p, None, inst.offset_reset)
                 continue
             records.extend(res.records)
             positions[key] = res.next_offset

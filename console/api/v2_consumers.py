@@ -3,13 +3,14 @@ and offsets, under /rest/consumers/. The semantics are in `console.api.rest_cons
 
 import base64
 import json
-import re
 from typing import Annotated, Any
 from urllib.parse import quote
 
 from ninja import Field, Query, Router, Schema, Status
 from pydantic import field_validator
 
+from brokercore.errors import InvalidTopic
+from brokercore.topic_rules import LEGAL_NAME_PATTERN, MAX_NAME_LENGTH, topic_name_validate
 from brokercore.types import RecordOut
 from console.api import body_limit, negotiation
 from console.api import rest_consumers as svc
@@ -20,7 +21,8 @@ router = Router()
 
 # Kafka's legal topic names; anything else cannot exist, and some (NUL, lone surrogates) could not
 # even be stored by PostgreSQL.
-TOPIC_NAME = r"^[a-zA-Z0-9._-]{1,249}$"
+TopicName = Annotated[str, Field(min_length=1, max_length=MAX_NAME_LENGTH, pattern=LEGAL_NAME_PATTERN)]
+_TOPIC_NAME_SCHEMA = {"type": "string", "minLength": 1, "maxLength": MAX_NAME_LENGTH, "pattern": LEGAL_NAME_PATTERN}
 
 
 def _storable(value: str | None) -> str | None:
@@ -55,7 +57,7 @@ class ConsumerCreatedOut(Schema):
 
 
 class SubscriptionIn(Schema):
-    topics: list[Annotated[str, Field(pattern=TOPIC_NAME)]] | None = None
+    topics: list[TopicName] | None = None
     topic_pattern: str | None = Field(None, max_length=10_000)
 
     @field_validator("topic_pattern")
@@ -69,7 +71,7 @@ class SubscriptionOut(Schema):
 
 
 class TopicPartition(Schema):
-    topic: str = Field(..., pattern=TOPIC_NAME)
+    topic: TopicName
     partition: int = Field(..., ge=0, le=2**31 - 1)
 
 
@@ -236,7 +238,7 @@ _COMMIT_BODY = {
                                 "type": "object",
                                 "required": ["topic", "partition", "offset"],
                                 "properties": {
-                                    "topic": {"type": "string", "pattern": TOPIC_NAME},
+                                    "topic": _TOPIC_NAME_SCHEMA,
                                     "partition": {"type": "integer", "minimum": 0, "maximum": 2**31 - 1},
                                     "offset": {"type": "integer", "minimum": -1, "maximum": 2**63 - 2},
                                     "metadata": {"type": "string", "nullable": True},
@@ -281,7 +283,7 @@ _PARTITIONS_BODY = {
                                 "type": "object",
                                 "required": ["topic", "partition"],
                                 "properties": {
-                                    "topic": {"type": "string", "pattern": TOPIC_NAME},
+                                    "topic": _TOPIC_NAME_SCHEMA,
                                     "partition": {"type": "integer", "minimum": 0, "maximum": 2**31 - 1},
                                 },
                             },
@@ -312,8 +314,10 @@ def offsets_get(request, group: str, instance: str, topic: str | None = None, pa
     elif topic is not None:
         if not partition:
             raise RestError(INVALID_PAYLOAD, "With topic=..., give one or more partition=... query parameters.")
-        if not re.match(TOPIC_NAME, topic):
-            raise RestError(INVALID_PAYLOAD, f"{topic!r} is not a valid topic name.")
+        try:
+            topic_name_validate(topic)
+        except InvalidTopic:
+            raise RestError(INVALID_PAYLOAD, f"{topic!r} is not a valid topic name.") from None
         partitions = [(topic, p) for p in partition if 0 <= p < 2**31]
     else:
         partitions = None

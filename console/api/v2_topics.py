@@ -371,9 +371,6 @@ def topic_produce(request, topic: str):
     return _produce(request, topic, None)
 
 
-_resp, _extra = _responses(ProduceResponse, _PRODUCE_ERRORS)
-
-
 @router.post(
     "/topics/{topic}/partitions/{partition}",
     response=_resp,

@@ -25,7 +25,7 @@ from brokercore import selectors
 from brokercore.errors import BrokerError
 from brokercore.services import log as log_service
 from brokercore.services import topics as topic_service
-from brokercore.topic_rules import CONFIG_DEFS
+from brokercore.topic_rules import CONFIG_DEFS, LEGAL_NAME_PATTERN, MAX_NAME_LENGTH
 from brokercore.types import RecordIn
 from console.api import API_ROOT, body_limit
 from console.api.auth import require_staff
@@ -289,7 +289,7 @@ class ConfigIn(Schema):
 
 class TopicCreateIn(Schema):
     # Kafka's legal topic names, stated in the schema so clients (and generated tests) know them.
-    topic_name: str = Field(min_length=1, max_length=249, pattern=r"^[a-zA-Z0-9._-]+$")
+    topic_name: str = Field(min_length=1, max_length=MAX_NAME_LENGTH, pattern=LEGAL_NAME_PATTERN)
     partitions_count: int | None = Field(default=None, ge=1)
     replication_factor: int | None = Field(default=None, ge=1)
     configs: list[ConfigIn] = []
