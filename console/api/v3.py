@@ -884,12 +884,45 @@ def _record(obj) -> tuple[RecordIn, dict]:
     return record, sizes
 
 
-def _produce_one(cid: str, topic: str, obj) -> dict:
-    record, sizes = _record(obj)
+def _topic_exists(topic_name: str) -> str:
+    """The topic's name, or 40401: the produce paths need no more of the topic than that."""
+    _name(topic_name, TOPIC_NOT_FOUND, f"Topic '{topic_name}'")
     try:
-        result = log_service.records_append(topic=topic, records=[record])[0]
+        return selectors.topic_get(name=topic_name).name
     except BrokerError as e:
-        raise rest_error(e, not_found=PARTITION_NOT_FOUND) from None
+        raise rest_error(e) from None
+
+
+def _produce_many(cid: str, topic: str, items: list) -> list:
+    """One delivery report (or RestError) per item, in order. The records that parse go in one
+    append; only if the broker refuses that batch is each record appended on its own, so every
+    record still succeeds or fails by itself, as Confluent's per-record reports promise."""
+    parsed = []
+    for item in items:
+        try:
+            parsed.append(item if isinstance(item, RestError) else _record(item))
+        except RestError as e:
+            parsed.append(e)
+    good = [p for p in parsed if not isinstance(p, RestError)]
+    try:
+        results = iter(log_service.records_append(topic=topic, records=[r for r, _ in good])) if good else iter(())
+    except BrokerError:
+        results = None
+    reports = []
+    for p in parsed:
+        if isinstance(p, RestError):
+            reports.append(p)
+        elif results is not None:
+            reports.append(_report(cid, topic, next(results), p[1]))
+        else:
+            try:
+                reports.append(_report(cid, topic, log_service.records_append(topic=topic, records=[p[0]])[0], p[1]))
+            except BrokerError as e:
+                reports.append(rest_error(e, not_found=PARTITION_NOT_FOUND))
+    return reports
+
+
+def _report(cid: str, topic: str, result, sizes: dict) -> dict:
     when = datetime.fromtimestamp(result.timestamp / 1000, tz=UTC)
     return {
         "error_code": 200,
@@ -947,23 +980,18 @@ def _stream_error(e: RestError) -> dict:
 def records_produce(request, cluster_id: str, topic_name: str):
     cid = _cluster(cluster_id)
     text = _body_text(request)
-    info = _topic(topic_name)
+    topic = _topic_exists(topic_name)
     items = _concatenated_json(text)
     if not items:
         raise RestError(BAD_REQUEST, "The request body holds no record.")
-    if len(items) == 1:
-        if isinstance(items[0], RestError):
-            raise items[0]
-        return _produce_one(cid, info.name, items[0])
-    reports = []
-    for item in items:
-        try:
-            if isinstance(item, RestError):
-                raise item
-            reports.append(_produce_one(cid, info.name, item))
-        except RestError as e:
-            reports.append(_stream_error(e))
-    body = "".join(json.dumps(r, separators=(",", ":")) for r in reports)
+    reports = _produce_many(cid, topic, items)
+    if len(reports) == 1:
+        if isinstance(reports[0], RestError):
+            raise reports[0]
+        return reports[0]
+    body = "".join(
+        json.dumps(_stream_error(r) if isinstance(r, RestError) else r, separators=(",", ":")) for r in reports
+    )
     return HttpResponse(body, content_type="application/json")
 
 
@@ -976,7 +1004,7 @@ def records_produce(request, cluster_id: str, topic_name: str):
 def records_produce_batch(request, cluster_id: str, topic_name: str):
     cid = _cluster(cluster_id)
     text = _body_text(request)
-    info = _topic(topic_name)
+    topic = _topic_exists(topic_name)
     try:
         payload = json.loads(text)
     except json.JSONDecodeError as e:
@@ -993,11 +1021,11 @@ def records_produce_batch(request, cluster_id: str, topic_name: str):
     if len(set(ids)) != len(ids):
         raise _invalid("Entry ids must be unique within the batch.")
     successes, failures = [], []
-    for entry_id, entry in zip(ids, entries, strict=True):
-        try:
-            successes.append({"id": entry_id, **_produce_one(cid, info.name, entry)})
-        except RestError as e:
-            failures.append({"id": entry_id, **_stream_error(e)})
+    for entry_id, report in zip(ids, _produce_many(cid, topic, entries), strict=True):
+        if isinstance(report, RestError):
+            failures.append({"id": entry_id, **_stream_error(report)})
+        else:
+            successes.append({"id": entry_id, **report})
     return Status(207, {"successes": successes, "failures": failures})
 
 
