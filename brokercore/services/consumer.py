@@ -42,6 +42,48 @@ def initial_position(p: Partition, committed: int | None, reset: str) -> int:
     )
 
 
+def positions_fetch(
+    parts: dict[tuple[str, int], Partition],
+    order: list[tuple[str, int]],
+    positions: dict[str, int],
+    offset_reset: str,
+    *,
+    max_records: int | None,
+    max_bytes: int,
+    max_wait_ms: int,
+) -> list[RecordOut]:
+    """Fetch from `positions` (advanced in place) across the partitions in `order`, waiting up to
+    max_wait_ms for the first record. A position that retention or a purge removed restarts by
+    auto.offset.reset, as Kafka does. max_records None: no total, each partition's fetch default."""
+    deadline = time.monotonic() + max(0, max_wait_ms) / 1000
+    poll_s = settings.BROKER["FETCH_POLL_INTERVAL_MS"] / 1000
+    pids = tuple(parts[tp].pk for tp in order)
+    records: list[RecordOut] = []
+    while True:
+        seen = log_waiters.version(pids)
+        budget_records, budget_bytes = max_records, max_bytes
+        for topic, index in order:
+            if (budget_records is not None and budget_records <= 0) or budget_bytes <= 0:
+                break
+            key = tp_key(topic, index)
+            limits = {"max_bytes": budget_bytes} if budget_records is None else {"max_records": budget_records, "max_bytes": budget_bytes}
+            try:
+                res = selectors.records_fetch(topic=topic, partition=index, offset=positions[key], **limits)
+            except OffsetOutOfRange:
+                p = selectors.partition_get(topic=topic, partition=index)
+                positions[key] = initial_position(p, None, offset_reset)
+                continue
+            records.extend(res.records)
+            positions[key] = res.next_offset
+            if budget_records is not None:
+                budget_records -= len(res.records)
+            budget_bytes -= sum(r.size for r in res.records)
+        remaining = deadline - time.monotonic()
+        if records or remaining <= 0:
+            return records
+        log_waiters.wait(pids, seen, min(remaining, poll_s))
+
+
 def member_poll(
     *,
     group_id: str,
@@ -73,37 +115,12 @@ def member_poll(
         for tp in missing:
             positions[tp_key(*tp)] = initial_position(parts[tp], committed.get(parts[tp].pk), row.offset_reset)
 
-    deadline = time.monotonic() + max(0, max_wait_ms) / 1000
-    poll_s = settings.BROKER["FETCH_POLL_INTERVAL_MS"] / 1000
-    records: list[RecordOut] = []
     # Start at a different partition each poll so one busy partition cannot starve the others.
     start = (sum(positions.values()) % len(assigned)) if assigned else 0
     order = assigned[start:] + assigned[:start]
-    pids = tuple(parts[tp].pk for tp in order)
-    while True:
-        seen = log_waiters.version(pids)
-        budget_records, budget_bytes = max_records, max_bytes
-        for topic, index in order:
-            if budget_records <= 0 or budget_bytes <= 0:
-                break
-            key = tp_key(topic, index)
-            try:
-                res = selectors.records_fetch(
-                    topic=topic, partition=index, offset=positions[key], max_records=budget_records, max_bytes=budget_bytes
-                )
-            except OffsetOutOfRange:
-                # Retention or a purge removed the position: apply auto.offset.reset, as Kafka does.
-                p = selectors.partition_get(topic=topic, partition=index)
-                positions[key] = initial_position(p, None, row.offset_reset)
-                continue
-            records.extend(res.records)
-            positions[key] = res.next_offset
-            budget_records -= len(res.records)
-            budget_bytes -= sum(r.size for r in res.records)
-        remaining = deadline - time.monotonic()
-        if records or remaining <= 0:
-            break
-        log_waiters.wait(pids, seen, min(remaining, poll_s))
+    records = positions_fetch(
+        parts, order, positions, row.offset_reset, max_records=max_records, max_bytes=max_bytes, max_wait_ms=max_wait_ms
+    )
     try:
         member_positions_save(group_id=group_id, member_id=member_id, generation=view.generation, positions=positions)
     except UnknownMemberId:

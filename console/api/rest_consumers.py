@@ -34,10 +34,9 @@ from django.conf import settings
 from django.db import IntegrityError, transaction
 
 from brokercore import clock, selectors
-from brokercore.errors import BrokerError, GroupIdNotFound, OffsetOutOfRange, UnknownMemberId
+from brokercore.errors import BrokerError, GroupIdNotFound, UnknownMemberId
 from brokercore.models import GroupMember, Partition
-from brokercore.notify import log_waiters
-from brokercore.services.consumer import initial_position, member_poll
+from brokercore.services.consumer import initial_position, member_poll, positions_fetch
 from brokercore.services.groups import group_join, member_leave, member_positions_save, tp_key, tp_split
 from brokercore.services.offsets import offsets_commit
 from brokercore.types import RecordOut
@@ -437,31 +436,9 @@ def _manual_fetch(inst: RestConsumer, max_bytes: int, wait_s: float) -> list[Rec
         time.sleep(max(0.0, wait_s))
         return []
     positions = _manual_positions(inst, parts)
-    order = sorted(parts)
-    pids = tuple(parts[tp].pk for tp in order)
-    deadline = time.monotonic() + wait_s
-    poll_s = settings.BROKER["FETCH_POLL_INTERVAL_MS"] / 1000
-    records: list[RecordOut] = []
-    while True:
-        seen = log_waiters.version(pids)
-        budget = max_bytes
-        for topic, index in order:
-            if budget <= 0:
-                break
-            key = tp_key(topic, index)
-            try:
-                res = selectors.records_fetch(topic=topic, partition=index, offset=positions[key], max_bytes=budget)
-            except OffsetOutOfRange:
-                p = selectors.partition_get(topic=topic, partition=index)
-                positions[key] = initial_position(p, None, inst.offset_reset)
-                continue
-            records.extend(res.records)
-            positions[key] = res.next_offset
-            budget -= sum(r.size for r in res.records)
-        remaining = deadline - time.monotonic()
-        if records or remaining <= 0:
-            break
-        log_waiters.wait(pids, seen, min(remaining, poll_s))
+    records = positions_fetch(
+        parts, sorted(parts), positions, inst.offset_reset, max_records=None, max_bytes=max_bytes, max_wait_ms=int(wait_s * 1000)
+    )
     inst.positions = positions
     _save(inst, "positions")
     return records
