@@ -46,10 +46,10 @@ class RestError(Exception):
         return {"error_code": self.error_code, "message": self.message}
 
 
-# Kafka error -> proxy code, for errors that are not about one record. Anything else that is the
-# caller's fault is 400xx; retriable ones are 50003, like the proxy's "Kafka retriable error".
+# Kafka error -> proxy code, for errors that are not about one record (an unknown topic or
+# partition is rest_error's `not_found`). Anything else that is the caller's fault is 40001;
+# retriable ones are 50003, like the proxy's "Kafka retriable error".
 _BY_KAFKA_ERROR: list[tuple[type[kafka.BrokerError], int]] = [
-    (kafka.UnknownTopicOrPartition, TOPIC_NOT_FOUND),
     (kafka.GroupIdNotFound, CONSUMER_GROUP_NOT_FOUND),
     (kafka.TopicAlreadyExists, TOPIC_ALREADY_EXISTS),
     (kafka.RecordListTooLarge, TOO_LARGE),
