@@ -894,3 +894,26 @@ def partition_leaders(*, limit_topics: int = 200) -> list[dict]:
     for name, index in rows.values_list("topic__name", "index"):
         by_topic[name].append((index, partition_replicas(index, 1, nodes)[0]))
     return [{"name": n, "partitions": by_topic[n]} for n in names]
+
+
+# --- Kafka protocol: topic metadata -----------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class TopicPartitionCount:
+    """A live topic as Kafka's Metadata reports it: partitions are 0 .. partitions-1."""
+
+    name: str
+    topic_id: uuid.UUID
+    replication_factor: int
+    partitions: int
+
+
+def topics_partition_counts(*, names: list[str] | None = None, topic_ids: list[uuid.UUID] | None = None) -> list[TopicPartitionCount]:
+    """Live topics (all of them, or those named / with those ids) with partition counts, by name,
+    in one query. Partitions are only ever added, so their indexes are 0 .. count-1."""
+    qs = Topic.objects.filter(deleted_at__isnull=True)
+    if names is not None or topic_ids is not None:
+        qs = qs.filter(Q(name__in=names or []) | Q(topic_id__in=topic_ids or []))
+    rows = qs.annotate(n=Count("partitions")).order_by("name").values_list("name", "topic_id", "replication_factor", "n")
+    return [TopicPartitionCount(name, uuid.UUID(str(tid)), rf, n) for name, tid, rf, n in rows]

@@ -183,6 +183,23 @@ BROKER = {
     "REBALANCE_HISTORY_PER_GROUP": _env_int("BROKER_REBALANCE_HISTORY_PER_GROUP", 200),
     "LAG_SAMPLE_INTERVAL_S": _env_int("BROKER_LAG_SAMPLE_INTERVAL_S", 10),
     "LAG_SAMPLES_PER_GROUP": _env_int("BROKER_LAG_SAMPLES_PER_GROUP", 360),
+    # The Kafka protocol listener (`serve` starts it beside the console; `manage.py kafka` alone).
+    "KAFKA_HOST": os.environ.get("BROKER_KAFKA_HOST", "127.0.0.1"),
+    "KAFKA_PORT": _env_int("BROKER_KAFKA_PORT", 9092),
+    # What Metadata tells clients to connect to (Kafka's advertised.listeners); empty: the bind
+    # host, or this machine's name when binding every interface.
+    "KAFKA_ADVERTISED_HOST": os.environ.get("BROKER_KAFKA_ADVERTISED_HOST", ""),
+    "KAFKA_ADVERTISED_PORT": _env_int("BROKER_KAFKA_ADVERTISED_PORT", 0),
+    "KAFKA_RACK": os.environ.get("BROKER_KAFKA_RACK", ""),
+    # Kafka's socket.request.max.bytes: a larger request frame closes its connection.
+    "KAFKA_MAX_REQUEST_BYTES": _env_int("BROKER_KAFKA_MAX_REQUEST_BYTES", 100 * 1024 * 1024),
+    # Threads that run the listener's database work (a long-polling fetch holds none).
+    "KAFKA_WORKER_THREADS": _env_int("BROKER_KAFKA_WORKER_THREADS", 16),
+    # Kafka's auto.create.topics.enable and num.partitions / default.replication.factor for
+    # topics created by Metadata requests (and CreateTopics with -1).
+    "AUTO_CREATE_TOPICS": _env_bool("BROKER_AUTO_CREATE_TOPICS", True),
+    "DEFAULT_PARTITIONS": _env_int("BROKER_DEFAULT_PARTITIONS", 1),
+    "DEFAULT_REPLICATION_FACTOR": _env_int("BROKER_DEFAULT_REPLICATION_FACTOR", 1),
 }
 
 # --- Auth, static, i18n ---------------------------------------------------------------------

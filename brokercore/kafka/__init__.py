@@ -1,0 +1,5 @@
+"""Kafka's wire protocol for brokercore, so unmodified Kafka clients produce and consume.
+
+`server.KafkaListener` accepts connections; `protocol` frames and decodes with kio; one module per
+API family under `apis/` answers requests by calling brokercore services and selectors.
+"""

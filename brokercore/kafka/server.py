@@ -1,0 +1,227 @@
+"""The asyncio Kafka listener: accepts connections and answers Kafka requests.
+
+Invariants: a connection's requests are handled one at a time and answered in request order (as
+Kafka's network layer mutes a connection until its response is sent, so a client's pipelined
+Produce requests append in the order it sent them). The event loop never touches the database:
+handlers run ORM/service code in a bounded thread pool. A client that breaks the protocol loses
+its connection with one log line; everybody else keeps being served.
+"""
+
+import asyncio
+import logging
+import socket
+import threading
+from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import wait as futures_wait
+
+from django.conf import settings
+from django.db import connections
+
+from brokercore.kafka import apis
+from brokercore.kafka.apis.registry import HANDLERS, Node, RequestContext
+from brokercore.kafka.protocol import (
+    API_VERSIONS,
+    ProtocolError,
+    frame_length,
+    header_peek,
+    request_decode,
+    response_encode,
+)
+
+logger = logging.getLogger(__name__)
+
+_WILDCARD_HOSTS = {"", "0.0.0.0", "::"}
+
+
+def _advertised_host(bind_host: str) -> str:
+    configured = settings.BROKER["KAFKA_ADVERTISED_HOST"]
+    if configured:
+        return configured
+    # Like Kafka with a wildcard listener and no advertised.listeners: the machine's name.
+    return socket.getfqdn() if bind_host in _WILDCARD_HOSTS else bind_host
+
+
+class KafkaListener:
+    """Kafka's protocol on host:port, advertised to clients as advertised_host:advertised_port."""
+
+    def __init__(
+        self,
+        host: str = "127.0.0.1",
+        port: int = 9092,
+        advertised_host: str | None = None,
+        advertised_port: int | None = None,
+        node_id: int | None = None,
+        *,
+        workers: int | None = None,
+    ) -> None:
+        self.host = host
+        self.port = port
+        self.advertised_host = advertised_host
+        self.advertised_port = advertised_port
+        self.node_id = settings.BROKER["NODE_ID"] if node_id is None else node_id
+        self.workers = workers or settings.BROKER["KAFKA_WORKER_THREADS"]
+        self.max_request_bytes = settings.BROKER["KAFKA_MAX_REQUEST_BYTES"]
+        self.node: Node | None = None
+        self._server: asyncio.Server | None = None
+        self._executor: ThreadPoolExecutor | None = None
+        self._connections: set[asyncio.Task] = set()
+
+    @property
+    def bootstrap(self) -> str:
+        """host:port clients should bootstrap from (the advertised address)."""
+        assert self.node is not None, "the listener is not started"
+        return f"{self.node.host}:{self.node.port}"
+
+    async def start(self) -> None:
+        """Bind and start accepting on the running loop (port 0 picks a free port)."""
+        apis.load()
+        self._executor = ThreadPoolExecutor(max_workers=self.workers, thread_name_prefix="kafka-db")
+        self._server = await asyncio.start_server(self._serve, self.host, self.port, reuse_address=True)
+        bound_port = self._server.sockets[0].getsockname()[1]
+        self.node = Node(
+            node_id=self.node_id,
+            host=self.advertised_host or _advertised_host(self.host),
+            port=self.advertised_port or bound_port,
+            rack=settings.BROKER["KAFKA_RACK"] or None,
+        )
+        self.port = bound_port
+        logger.info("Kafka listener on %s:%s, advertised as %s (node %s)", self.host, bound_port, self.bootstrap, self.node_id)
+
+    async def stop(self) -> None:
+        """Stop accepting, close every connection, release the worker threads' connections."""
+        if self._server is not None:
+            self._server.close()
+        for task in list(self._connections):
+            task.cancel()
+        if self._connections:
+            await asyncio.gather(*self._connections, return_exceptions=True)
+        if self._server is not None:
+            await self._server.wait_closed()
+            self._server = None
+        if self._executor is not None:
+            executor, self._executor = self._executor, None
+            await asyncio.get_running_loop().run_in_executor(None, _executor_close, executor)
+
+    async def _serve(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        task = asyncio.current_task()
+        self._connections.add(task)
+        peer = writer.get_extra_info("peername") or ("?", 0)
+        try:
+            sock = writer.get_extra_info("socket")
+            if sock is not None:
+                sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+            while True:
+                try:
+                    prefix = await reader.readexactly(4)
+                except asyncio.IncompleteReadError as e:
+                    if e.partial:
+                        raise ProtocolError("connection closed inside a frame's length") from None
+                    return  # the client hung up between requests
+                frame = await reader.readexactly(frame_length(prefix, max_bytes=self.max_request_bytes))
+                response = await self._handle(frame, peer[0])
+                if response is not None:
+                    writer.write(response)
+                    await writer.drain()
+        except ProtocolError as e:
+            logger.warning("Kafka listener: closing connection from %s:%s: %s", peer[0], peer[1], e)
+        except asyncio.IncompleteReadError:
+            logger.warning("Kafka listener: connection from %s:%s closed inside a request", peer[0], peer[1])
+        except (ConnectionError, asyncio.CancelledError):
+            pass
+        except Exception:
+            logger.exception("Kafka listener: closing connection from %s:%s after an unexpected error", peer[0], peer[1])
+        finally:
+            self._connections.discard(task)
+            writer.close()
+            try:
+                await writer.wait_closed()
+            except (ConnectionError, asyncio.CancelledError):
+                pass
+
+    async def _handle(self, frame: bytes, client_host: str) -> bytes | None:
+        peek = header_peek(frame)
+        api = HANDLERS.get(peek.api_key)
+        if api is None:
+            raise ProtocolError(f"unknown API key {peek.api_key}")
+        if not api.supports(peek.api_version):
+            if peek.api_key == API_VERSIONS:
+                # Kafka answers an ApiVersions request it cannot parse with UNSUPPORTED_VERSION in
+                # a v0 response that lists its ranges, so the client retries with a version it has.
+                from brokercore.kafka.apis.meta import api_versions_unsupported
+
+                return response_encode(peek.correlation_id, api_versions_unsupported())
+            raise ProtocolError(
+                f"unsupported version {peek.api_version} of API key {peek.api_key} "
+                f"(supported {api.min_version}..{api.max_version})"
+            )
+        header, request = request_decode(frame)
+        ctx = RequestContext(
+            api_key=header.api_key,
+            api_version=header.api_version,
+            correlation_id=header.correlation_id,
+            client_id=header.client_id,
+            client_host=client_host,
+            node=self.node,
+            executor=self._executor,
+        )
+        response = await api(ctx, request)
+        if response is None:
+            return None
+        return response_encode(header.correlation_id, response)
+
+
+def _executor_close(executor: ThreadPoolExecutor) -> None:
+    """Close each worker thread's database connections (thread-local, so each must close its own;
+    an open one would, e.g., keep PostgreSQL from dropping a test database), then shut down."""
+    threads = len(getattr(executor, "_threads", ()))
+    if threads:
+        # Each task waits at the barrier until every worker holds one, so each thread runs one.
+        barrier = threading.Barrier(threads)
+
+        def close() -> None:
+            connections.close_all()
+            try:
+                barrier.wait(timeout=5)
+            except threading.BrokenBarrierError:
+                pass
+
+        futures_wait([executor.submit(close) for _ in range(threads)])
+    executor.shutdown(wait=True)
+
+
+class ListenerThread:
+    """A listener on its own event loop in a daemon thread (tests; code without a running loop)."""
+
+    def __init__(self, listener: KafkaListener) -> None:
+        self.listener = listener
+        self.loop = asyncio.new_event_loop()
+        self._thread = threading.Thread(target=self._run, name="kafka-listener", daemon=True)
+        self._started = threading.Event()
+        self._error: BaseException | None = None
+
+    def _run(self) -> None:
+        asyncio.set_event_loop(self.loop)
+        try:
+            self.loop.run_until_complete(self.listener.start())
+        except BaseException as e:
+            self._error = e
+            self._started.set()
+            return
+        self._started.set()
+        self.loop.run_forever()
+        self.loop.close()
+
+    def start(self, timeout: float = 10) -> "ListenerThread":
+        self._thread.start()
+        if not self._started.wait(timeout):
+            raise RuntimeError("the Kafka listener did not start in time")
+        if self._error is not None:
+            raise self._error
+        return self
+
+    def stop(self, timeout: float = 10) -> None:
+        if not self._thread.is_alive():
+            return
+        asyncio.run_coroutine_threadsafe(self.listener.stop(), self.loop).result(timeout)
+        self.loop.call_soon_threadsafe(self.loop.stop)
+        self._thread.join(timeout)
