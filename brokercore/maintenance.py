@@ -1,9 +1,11 @@
 """Background work a server process does besides serving requests.
 
-One daemon thread with its own database connection runs, each on its own period: the broker node
-heartbeat, the group sweeper (expire silent members, finish timed-out rebalances), the expiry of idle
-REST consumer instances, the lag and throughput samplers, and the log cleaner (retention, compaction, physical deletes). All three are safe with several server processes. A
-failure is logged and retried on the next tick, never fatal to the server.
+Daemon threads, each with its own database connection, run jobs each on its own period: the broker
+node heartbeat and sweep (nodes silent past the session timeout are marked dead; in a thread of
+their own), the group sweeper (expire silent members, finish timed-out rebalances), the expiry of idle
+REST consumer instances, the lag and throughput samplers, and the log cleaner (retention,
+compaction, physical deletes). All are safe with several server processes. A failure is logged and
+retried on the next tick, never fatal to the server.
 """
 
 import logging
@@ -17,7 +19,7 @@ from django.db import close_old_connections, connection
 from brokercore.services.groups import groups_sweep
 from brokercore.services.lag import lag_samples_record
 from brokercore.services.log import log_clean
-from brokercore.services.nodes import node_heartbeat, throughput_sample
+from brokercore.services.nodes import node_heartbeat, nodes_sweep, throughput_sample
 
 logger = logging.getLogger(__name__)
 
@@ -29,18 +31,12 @@ def rest_consumers_expire():
     return instances_expire()
 
 
-class MaintenanceThread(threading.Thread):
-    def __init__(self, *, host: str = "127.0.0.1", port: int = 0) -> None:
-        super().__init__(name="broker-maintenance", daemon=True)
-        b = settings.BROKER
-        self.jobs: list[tuple[str, float, Callable[[], object]]] = [
-            ("node heartbeat", 5, lambda: node_heartbeat(host=host, port=port)),
-            ("throughput sampler", 5, throughput_sample),
-            ("group sweeper", b["GROUP_SWEEP_INTERVAL_S"], groups_sweep),
-            ("REST consumer expiry", b["GROUP_SWEEP_INTERVAL_S"], rest_consumers_expire),
-            ("lag sampler", b["LAG_SAMPLE_INTERVAL_S"], lag_samples_record),
-            ("log cleaner", b["LOG_CLEANER_INTERVAL_S"], log_clean),
-        ]
+class PeriodicThread(threading.Thread):
+    """A daemon thread running `jobs` (name, period in seconds, callable), each on its own period."""
+
+    def __init__(self, name: str, jobs: list[tuple[str, float, Callable[[], object]]]) -> None:
+        super().__init__(name=name, daemon=True)
+        self.jobs = jobs
         self.tick_s = min(period for _, period, _ in self.jobs)
         self.stopped = threading.Event()
 
@@ -66,3 +62,37 @@ class MaintenanceThread(threading.Thread):
 
     def stop(self) -> None:
         self.stopped.set()
+
+
+class MaintenanceThread(PeriodicThread):
+    """The housekeeping jobs, plus (started and stopped with it) the node heartbeat thread.
+
+    The heartbeat has a thread of its own: a long log-cleaner pass must not silence this node
+    past its session timeout, which would move its partitions to other nodes.
+    """
+
+    def __init__(self, *, host: str = "127.0.0.1", port: int = 0) -> None:
+        # host/port are no longer used: the node's addresses are given to node_register.
+        b = settings.BROKER
+        super().__init__("broker-maintenance", [
+            ("throughput sampler", 5, throughput_sample),
+            ("group sweeper", b["GROUP_SWEEP_INTERVAL_S"], groups_sweep),
+            ("REST consumer expiry", b["GROUP_SWEEP_INTERVAL_S"], rest_consumers_expire),
+            ("lag sampler", b["LAG_SAMPLE_INTERVAL_S"], lag_samples_record),
+            ("log cleaner", b["LOG_CLEANER_INTERVAL_S"], log_clean),
+        ])
+        # Heartbeats the node(s) this process registered (node_register at start); a process
+        # that registered none heartbeats nothing but still sweeps: any live process may find a
+        # dead node and announce it.
+        self.nodes = PeriodicThread("broker-node-heartbeat", [
+            ("node heartbeat", b["NODE_HEARTBEAT_INTERVAL_S"], node_heartbeat),
+            ("node sweeper", b["NODE_HEARTBEAT_INTERVAL_S"], nodes_sweep),
+        ])
+
+    def start(self) -> None:
+        self.nodes.start()
+        super().start()
+
+    def stop(self) -> None:
+        self.nodes.stop()
+        super().stop()

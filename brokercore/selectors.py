@@ -3,12 +3,12 @@
 import base64
 import time
 import uuid
+import zlib
 from dataclasses import dataclass
 from datetime import timedelta
 
 from django.conf import settings
 from django.db.models import Count, Q, Sum
-from django.utils import timezone
 
 from brokercore.errors import GroupIdNotFound, InvalidFetchSize, OffsetOutOfRange, UnknownTopicOrPartition
 from brokercore.models import (
@@ -26,8 +26,6 @@ from brokercore.models import (
 from brokercore.notify import log_waiters
 from brokercore.topic_rules import LogConfig, configs_effective
 from brokercore.types import FetchResult, PartitionInfo, RecordOut, TopicInfo
-
-BROKER_HEARTBEAT_TIMEOUT = timedelta(seconds=30)
 
 EARLIEST = -2  # Kafka's ListOffsets sentinels
 LATEST = -1
@@ -47,15 +45,86 @@ def cluster_id() -> str:
     return row
 
 
-def brokers_live_count() -> int:
-    """Live broker nodes; the embedded broker counts as one even before any node registers."""
-    return len(brokers_live_ids())
+# --- Broker nodes and partition leadership ---------------------------------------------------
+#
+# Leaders are computed, not elected: every process derives them from the sorted ids of the live
+# nodes, so all processes agree (up to CLUSTER_CACHE_S) without talking to each other.
+
+
+@dataclass(frozen=True, slots=True)
+class ClusterNode:
+    """A live broker node as Kafka clients see it: where to connect to reach what it leads."""
+
+    node_id: int
+    host: str
+    port: int
+    rack: str | None = None
+
+
+CLUSTER_CACHE_S = 1.0
+_cluster_cache: tuple[float, tuple[ClusterNode, ...]] | None = None
+
+
+def node_session_timeout() -> timedelta:
+    return timedelta(seconds=settings.BROKER["NODE_SESSION_TIMEOUT_S"])
+
+
+def nodes_live_q(now=None) -> Q:
+    """Live = heartbeat within the session timeout and not marked down (stopped or found dead)."""
+    from brokercore import clock
+
+    return Q(down_at__isnull=True, heartbeat_at__gte=(now or clock.now()) - node_session_timeout())
+
+
+def node_embedded() -> ClusterNode:
+    """The node a process stands for before any server process registered (CLI-only use)."""
+    b = settings.BROKER
+    host = b["KAFKA_ADVERTISED_HOST"] or b["KAFKA_HOST"]
+    if host in ("", "0.0.0.0", "::"):
+        import socket
+
+        host = socket.gethostname()
+    return ClusterNode(
+        node_id=b["NODE_ID"],
+        host=host,
+        port=b["KAFKA_ADVERTISED_PORT"] or b["KAFKA_PORT"],
+        rack=b["KAFKA_RACK"] or None,
+    )
+
+
+def cluster_nodes() -> tuple[ClusterNode, ...]:
+    """Live broker nodes with a Kafka listener, by node id; the embedded node when none is.
+
+    Cached for CLUSTER_CACHE_S per process (the listener asks on every Metadata and Produce);
+    this process's own node changes clear it at once.
+    """
+    global _cluster_cache
+    now = time.monotonic()
+    cached = _cluster_cache
+    if cached is not None and now < cached[0]:
+        return cached[1]
+    rows = (
+        BrokerNode.objects.filter(nodes_live_q(), kafka_port__isnull=False)
+        .order_by("node_id")
+        .values_list("node_id", "kafka_host", "kafka_port", "rack")
+    )
+    nodes = tuple(ClusterNode(node_id=i, host=h, port=p, rack=r or None) for i, h, p, r in rows) or (node_embedded(),)
+    _cluster_cache = (now + CLUSTER_CACHE_S, nodes)
+    return nodes
+
+
+def cluster_cache_clear() -> None:
+    global _cluster_cache
+    _cluster_cache = None
 
 
 def brokers_live_ids() -> list[int]:
-    cutoff = timezone.now() - BROKER_HEARTBEAT_TIMEOUT
-    ids = list(BrokerNode.objects.filter(heartbeat_at__gte=cutoff).order_by("node_id").values_list("node_id", flat=True))
-    return ids or [settings.BROKER["NODE_ID"]]
+    return [n.node_id for n in cluster_nodes()]
+
+
+def brokers_live_count() -> int:
+    """Live broker nodes; the embedded broker counts as one even before any node registers."""
+    return len(cluster_nodes())
 
 
 def topic_get(*, name: str) -> Topic:
@@ -69,17 +138,26 @@ def topic_log_config(*, topic: Topic) -> LogConfig:
     return LogConfig.from_overrides(topic.configs)
 
 
-def partition_replicas(index: int, replication_factor: int, nodes: list[int]) -> tuple[int, ...]:
-    """Replica node ids of partition `index`, leader first: spread round-robin over live nodes.
+def partition_replicas(index: int, replication_factor: int, nodes: list[int], *, topic: str) -> tuple[int, ...]:
+    """Replica node ids of partition `index` of `topic`, leader first, over the live `nodes`.
 
-    The database holds every record, so each "replica" is in sync by construction; replicas are
+    Round-robin from a start that depends on the topic's name (as Kafka starts each topic at a
+    random broker), so single-partition topics do not all land on the lowest node id. The database
+    holds every record, so each "replica" is in sync by construction; replicas and ISR are
     reported for clients that expect them.
     """
-    return tuple(nodes[(index + i) % len(nodes)] for i in range(max(1, min(replication_factor, len(nodes)))))
+    start = zlib.crc32(topic.encode()) + index
+    return tuple(nodes[(start + i) % len(nodes)] for i in range(max(1, min(replication_factor, len(nodes)))))
 
 
-def _partition_info(p: Partition, replication_factor: int, nodes: list[int]) -> PartitionInfo:
-    replicas = partition_replicas(p.index, replication_factor, nodes)
+def partition_leader(*, topic: str, partition: int) -> int:
+    """The node id leading `topic`-`partition` now: what Metadata tells clients, and what a
+    handler compares its own node id with before answering NOT_LEADER_OR_FOLLOWER."""
+    return partition_replicas(partition, 1, brokers_live_ids(), topic=topic)[0]
+
+
+def _partition_info(p: Partition, topic: Topic, nodes: list[int]) -> PartitionInfo:
+    replicas = partition_replicas(p.index, topic.replication_factor, nodes, topic=topic.name)
     leader = replicas[0]
     return PartitionInfo(
         index=p.index,
@@ -101,7 +179,7 @@ def topic_describe(*, name: str) -> TopicInfo:
         name=topic.name,
         topic_id=str(topic.topic_id),
         replication_factor=topic.replication_factor,
-        partitions=[_partition_info(p, topic.replication_factor, nodes) for p in partitions],
+        partitions=[_partition_info(p, topic, nodes) for p in partitions],
         configs=configs_effective(topic.configs),
         overrides=dict(topic.configs),
     )
@@ -517,34 +595,63 @@ def topic_rates(*, window_ms: int = 60_000, topic: str | None = None) -> dict[st
     return rates
 
 
+def _leaders_by_topic(names: list[str] | None, nodes: list[int]) -> dict[str, list[tuple[int, int]]]:
+    """(partition, leader node) of each live topic (of `names`, or all), in one query."""
+    rows = Partition.objects.filter(topic__deleted_at__isnull=True).order_by("topic__name", "index")
+    if names is not None:
+        rows = rows.filter(topic__name__in=names)
+    out: dict[str, list[tuple[int, int]]] = {}
+    for name, index in rows.values_list("topic__name", "index"):
+        out.setdefault(name, []).append((index, partition_replicas(index, 1, nodes, topic=name)[0]))
+    return out
+
+
 def brokers_list() -> list[dict]:
-    """Broker nodes with liveness and how many partitions each leads."""
+    """Every broker node ever registered, live or not, with how many partitions each leads now.
+
+    `host`/`port` are the Kafka listener's advertised address (what clients connect to);
+    `web_host`/`web_port` the console served by the same process, if any.
+    """
     from brokercore import clock
 
-    cutoff = timezone.now() - BROKER_HEARTBEAT_TIMEOUT
+    now = clock.now()
+    live_q = nodes_live_q(now)
     live = brokers_live_ids()
-    leaders: dict[int, int] = {n: 0 for n in live}
-    for index in Partition.objects.filter(topic__deleted_at__isnull=True).values_list("index", flat=True):
-        leaders[partition_replicas(index, 1, live)[0]] += 1
-    nodes = list(BrokerNode.objects.order_by("node_id"))
-    now_ms = clock.now_ms()
-    out = [
-        {
+    leaders: dict[int, int] = dict.fromkeys(live, 0)
+    for partitions in _leaders_by_topic(None, live).values():
+        for _, leader in partitions:
+            leaders[leader] += 1
+    alive = set(BrokerNode.objects.filter(live_q).values_list("node_id", flat=True))
+    out = []
+    for n in BrokerNode.objects.order_by("node_id"):
+        is_alive = n.node_id in alive
+        out.append({
             "node_id": n.node_id,
-            "host": n.host,
-            "port": n.port,
+            "host": n.kafka_host,
+            "port": n.kafka_port,
+            "web_host": n.web_host,
+            "web_port": n.web_port,
             "rack": n.rack,
-            "alive": n.heartbeat_at >= cutoff,
+            "process": n.process,
+            "alive": is_alive,
+            # "alive", "stopped" (clean stop), or "dead" (no heartbeat within the session timeout)
+            "status": "alive" if is_alive else ("stopped" if n.down_reason == BrokerNode.DownReason.STOPPED else "dead"),
+            "embedded": False,
             "started_at": n.started_at,
-            "heartbeat_age_s": max(0, (now_ms - int(n.heartbeat_at.timestamp() * 1000)) / 1000),
-            "leader_count": leaders.get(n.node_id, 0),
-        }
-        for n in nodes
-    ]
-    if not nodes:
-        # The embedded broker before any server process registered (CLI-only use).
-        out.append({"node_id": live[0], "host": "embedded", "port": None, "rack": "", "alive": True,
-                    "started_at": None, "heartbeat_age_s": None, "leader_count": leaders.get(live[0], 0)})
+            "down_at": n.down_at,
+            "heartbeat_age_s": max(0.0, (now - n.heartbeat_at).total_seconds()),
+            "leader_count": leaders.get(n.node_id, 0) if is_alive else 0,
+        })
+    if not alive:
+        # No server process is alive (or none ever registered: CLI-only use): the embedded broker
+        # stands in under this process's node id, in place of that id's old row.
+        e = node_embedded()
+        out = [b for b in out if b["node_id"] != e.node_id]
+        out.append({"node_id": e.node_id, "host": e.host, "port": e.port, "web_host": "", "web_port": None,
+                    "rack": "", "process": "", "alive": True, "status": "alive", "embedded": True,
+                    "started_at": None, "down_at": None, "heartbeat_age_s": None,
+                    "leader_count": leaders.get(e.node_id, 0)})
+        out.sort(key=lambda b: b["node_id"])
     return out
 
 
@@ -887,13 +994,9 @@ def topic_consumer_groups(*, name: str) -> list[dict]:
 
 def partition_leaders(*, limit_topics: int = 200) -> list[dict]:
     """Each live topic's partitions with their leader node, by topic name (two queries in all)."""
-    nodes = brokers_live_ids()
     names = topic_names_list()[:limit_topics]
-    by_topic: dict[str, list[tuple[int, int]]] = {n: [] for n in names}
-    rows = Partition.objects.filter(topic__name__in=names, topic__deleted_at__isnull=True).order_by("index")
-    for name, index in rows.values_list("topic__name", "index"):
-        by_topic[name].append((index, partition_replicas(index, 1, nodes)[0]))
-    return [{"name": n, "partitions": by_topic[n]} for n in names]
+    by_topic = _leaders_by_topic(names, brokers_live_ids())
+    return [{"name": n, "partitions": by_topic.get(n, [])} for n in names]
 
 
 # --- Kafka protocol: topic metadata -----------------------------------------------------------

@@ -164,6 +164,10 @@ BROKER = {
     "MESSAGE_MAX_BYTES": _env_int("BROKER_MESSAGE_MAX_BYTES", 1048588),
     # This process's broker node id (Kafka's node.id).
     "NODE_ID": _env_int("BROKER_NODE_ID", 1),
+    # A broker node heartbeats this often; one silent for NODE_SESSION_TIMEOUT_S is dead and its
+    # partitions get other leaders (a clean stop hands them over at once).
+    "NODE_HEARTBEAT_INTERVAL_S": _env_int("BROKER_NODE_HEARTBEAT_INTERVAL_S", 2),
+    "NODE_SESSION_TIMEOUT_S": _env_int("BROKER_NODE_SESSION_TIMEOUT_S", 6),
     # How often the in-server log cleaner runs retention, compaction and physical deletes.
     "LOG_CLEANER_INTERVAL_S": _env_int("BROKER_LOG_CLEANER_INTERVAL_S", 30),
     # A waiting fetch re-reads the watermark at least this often, to see appends made by other

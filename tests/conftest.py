@@ -66,3 +66,17 @@ def fake_clock(monkeypatch):
     c = FakeClock()
     monkeypatch.setattr(clock, "now_ms", lambda: c.ms)
     return c
+
+
+@pytest.fixture(autouse=True)
+def broker_nodes_fresh():
+    """Per-process broker-node state (the ~1 s live-node cache, this process's registrations)
+    outlives a test's database; start and end every test without it."""
+    from brokercore import selectors
+    from brokercore.services import nodes
+
+    selectors.cluster_cache_clear()
+    nodes._registrations.clear()
+    yield
+    selectors.cluster_cache_clear()
+    nodes._registrations.clear()

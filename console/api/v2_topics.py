@@ -229,7 +229,7 @@ def partition_get(request, topic: str, partition: int):
     _accept(request)
     p = _partition_get(topic, partition)
     nodes = selectors.brokers_live_ids()
-    return _partition_out(p.index, selectors.partition_replicas(p.index, p.topic.replication_factor, nodes))
+    return _partition_out(p.index, selectors.partition_replicas(p.index, p.topic.replication_factor, nodes, topic=p.topic.name))
 
 
 _resp, _extra = _responses(PartitionOffsets, _READ_ERRORS)

@@ -59,7 +59,7 @@ def snapshot() -> dict:
         pk: (gen, state, n, commits.get(pk))
         for pk, gen, state, n in ConsumerGroup.objects.annotate(n=Count("members")).values_list("pk", "generation", "state", "n")
     }
-    nodes = dict(BrokerNode.objects.values_list("node_id", "heartbeat_at"))
+    nodes = {i: (hb, down is None) for i, hb, down in BrokerNode.objects.values_list("node_id", "heartbeat_at", "down_at")}
     return {"topics": topics, "groups": groups, "nodes": nodes}
 
 
@@ -78,6 +78,9 @@ def changes(before: dict, after: dict) -> list[tuple[str, str]]:
             out.append((events.CLUSTER_GROUP, "cluster.changed"))
     if before["nodes"] != after["nodes"]:
         out.append((events.CLUSTER_GROUP, "cluster.changed"))
+    if {i for i, (_, up) in before["nodes"].items() if up} != {i for i, (_, up) in after["nodes"].items() if up}:
+        # A node went up or down in another process: partition leaders moved on every topic page.
+        out.extend((events.topic_group(t), "broker.changed") for t in after["topics"])
     return sorted(set(out))
 
 

@@ -1,5 +1,6 @@
-"""Brokers: the broker nodes, their liveness, and how many partition leaderships each holds."""
+"""Brokers: the broker nodes, their liveness, and which partitions each leads."""
 
+from django.conf import settings
 from django.contrib.auth.decorators import login_required
 from django.shortcuts import render
 from django.views.decorators.http import require_GET
@@ -13,7 +14,16 @@ TEMPLATE = "console/brokers.html"
 
 @fragment("cluster", TEMPLATE + "#nodes", page="brokers")
 def brokers_context(_argument: str = "") -> dict:
-    return {"brokers": selectors.brokers_list(), "leaders": selectors.partition_leaders()}
+    brokers = selectors.brokers_list()
+    led = sum(b["leader_count"] for b in brokers)
+    for b in brokers:
+        b["share"] = round(100 * b["leader_count"] / led) if led else 0
+    return {
+        "brokers": brokers,
+        "brokers_alive": sum(1 for b in brokers if b["alive"]),
+        "leaders": selectors.partition_leaders(),
+        "session_timeout_s": settings.BROKER["NODE_SESSION_TIMEOUT_S"],
+    }
 
 
 @require_GET

@@ -1,7 +1,7 @@
 import pytest
 
 from brokercore import clock, selectors
-from brokercore.services.nodes import node_heartbeat, throughput_sample
+from brokercore.services.nodes import node_register, throughput_sample
 from tests.factories import records_factory, topic_factory
 
 pytestmark = pytest.mark.django_db
@@ -29,7 +29,8 @@ def test_rates_need_two_samples():
 def test_brokers_list_embedded_then_registered():
     topic_factory(name="t", partitions=3)
     (embedded,) = selectors.brokers_list()
-    assert embedded["host"] == "embedded" and embedded["leader_count"] == 3
-    node_heartbeat(host="127.0.0.1", port=9092)
+    assert embedded["embedded"] and embedded["leader_count"] == 3
+    node_register(kafka_host="127.0.0.1", kafka_port=9092, web_host="127.0.0.1", web_port=8000)
     (node,) = selectors.brokers_list()
-    assert (node["node_id"], node["alive"], node["leader_count"], node["port"]) == (1, True, 3, 9092)
+    assert (node["node_id"], node["alive"], node["leader_count"], node["port"], node["web_port"]) == (1, True, 3, 9092, 8000)
+    assert not node["embedded"]
