@@ -157,9 +157,6 @@ class ConsumerGroup(models.Model):
     # counts it was computed for (a change of count triggers a rebalance).
     assignment = models.JSONField(default=dict, blank=True)
     partition_counts = models.JSONField(default=dict, blank=True)
-    # Kafka-protocol groups (KIP-394): member ids handed out with MEMBER_ID_REQUIRED that have not
-    # joined with them yet -> when their session ends (ms). A rebalance waits for them too.
-    pending_members = models.JSONField(default=dict, blank=True)
 
     def __str__(self) -> str:
         return self.group_id
@@ -182,9 +179,6 @@ class GroupMember(models.Model):
     revoking = models.JSONField(default=list, blank=True)
     # True while a rebalance waits for this member to rejoin.
     awaiting_join = models.BooleanField(default=False)
-    # Kafka-protocol members: True from the end of a JoinGroup round until the member's SyncGroup
-    # (one still not sent when the rebalance timeout ends is removed, as Kafka's DelayedSync does).
-    awaiting_sync = models.BooleanField(default=False)
     # Server-managed members: next offset to read per "topic:partition", and auto.offset.reset.
     positions = models.JSONField(default=dict, blank=True)
     offset_reset = models.CharField(max_length=8, default="latest")
@@ -283,38 +277,3 @@ class Cluster(models.Model):
 
     def __str__(self) -> str:
         return self.cluster_id
-
-
-# --- Idempotent producers (Kafka protocol) ----------------------------------------------------
-
-
-class KafkaProducer(models.Model):
-    """A producer id handed out by InitProducerId. The id only needs to be unique, so an
-    auto-increment key (unlike offsets) is right here."""
-
-    producer_id = models.BigAutoField(primary_key=True)
-    client_id = models.CharField(max_length=255, blank=True, default="")
-    client_host = models.CharField(max_length=255, blank=True, default="")
-    created_at = models.DateTimeField(auto_now_add=True)
-
-    def __str__(self) -> str:
-        return f"producer {self.producer_id}"
-
-
-class ProducerState(models.Model):
-    """An idempotent producer's progress on one partition, written in the append's transaction:
-    its epoch and its last few batches, so that a retried batch is recognised and not written
-    twice, and a gap in its sequence numbers is refused (Kafka's ProducerStateManager)."""
-
-    partition = models.ForeignKey(Partition, on_delete=models.CASCADE, related_name="+")
-    producer_id = models.BigIntegerField()
-    producer_epoch = models.SmallIntegerField()
-    # [[first sequence, last sequence, base offset, timestamp], ...], oldest first: the last
-    # five batches, as many as a producer may have in flight.
-    batches = models.JSONField(default=list)
-    updated_ms = models.BigIntegerField(db_index=True)
-
-    class Meta:
-        constraints = [
-            models.UniqueConstraint(fields=["partition", "producer_id"], name="producerstate_partition_producer_unique")
-        ]
