@@ -212,4 +212,16 @@ class DuplicateBrokerRegistration(BrokerError):
     code, name = 101, "DUPLICATE_BROKER_REGISTRATION"
 
 
+class OutOfOrderSequenceNumber(BrokerError):
+    """The broker received an out of order sequence number."""
+
+    code, name = 45, "OUT_OF_ORDER_SEQUENCE_NUMBER"
+
+
+class InvalidProducerEpoch(BrokerError):
+    """Producer attempted to produce with an old epoch."""
+
+    code, name = 47, "INVALID_PRODUCER_EPOCH"
+
+
 ALL_ERRORS: dict[int, type[BrokerError]] = {cls.code: cls for cls in BrokerError.__subclasses__()}

@@ -277,3 +277,38 @@ class Cluster(models.Model):
 
     def __str__(self) -> str:
         return self.cluster_id
+
+
+# --- Idempotent producers (Kafka protocol) ----------------------------------------------------
+
+
+class KafkaProducer(models.Model):
+    """A producer id handed out by InitProducerId. The id only needs to be unique, so an
+    auto-increment key (unlike offsets) is right here."""
+
+    producer_id = models.BigAutoField(primary_key=True)
+    client_id = models.CharField(max_length=255, blank=True, default="")
+    client_host = models.CharField(max_length=255, blank=True, default="")
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    def __str__(self) -> str:
+        return f"producer {self.producer_id}"
+
+
+class ProducerState(models.Model):
+    """An idempotent producer's progress on one partition, written in the append's transaction:
+    its epoch and its last few batches, so that a retried batch is recognised and not written
+    twice, and a gap in its sequence numbers is refused (Kafka's ProducerStateManager)."""
+
+    partition = models.ForeignKey(Partition, on_delete=models.CASCADE, related_name="+")
+    producer_id = models.BigIntegerField()
+    producer_epoch = models.SmallIntegerField()
+    # [[first sequence, last sequence, base offset, timestamp], ...], oldest first: the last
+    # five batches, as many as a producer may have in flight.
+    batches = models.JSONField(default=list)
+    updated_ms = models.BigIntegerField(db_index=True)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["partition", "producer_id"], name="producerstate_partition_producer_unique")
+        ]

@@ -1020,3 +1020,82 @@ def topics_partition_counts(*, names: list[str] | None = None, topic_ids: list[u
         qs = qs.filter(Q(name__in=names or []) | Q(topic_id__in=topic_ids or []))
     rows = qs.annotate(n=Count("partitions")).order_by("name").values_list("name", "topic_id", "replication_factor", "n")
     return [TopicPartitionCount(name, uuid.UUID(str(tid)), rf, n) for name, tid, rf, n in rows]
+
+
+@dataclass(frozen=True, slots=True)
+class FetchMany:
+    """What `records_fetch_many` read: one FetchResult or error per request, and how to wait
+    for more (`notify.log_waiters` keys and the versions seen before reading)."""
+
+    results: list[FetchResult | Exception]
+    partition_ids: tuple[int, ...]
+    seen: tuple[int, ...]
+    size: int  # record bytes in all results
+
+
+def records_fetch_many(*, requests: list[tuple[str, int, int, int]], max_bytes: int, max_records: int = 5000) -> FetchMany:
+    """Kafka's Fetch over many partitions: for each (topic, partition, offset, partition max
+    bytes), the records from `offset` on, never past the watermark read first; never waits.
+
+    The response's `max_bytes` is shared in request order; like Kafka (KIP-74) a partition still
+    returns its first record when that alone is larger, as long as no earlier partition returned
+    anything, so a consumer never gets stuck behind a large record.
+    """
+    names = {t for t, _, _, _ in requests}
+    indexes = {p for _, p, _, _ in requests}
+    partitions = {
+        (p.topic.name, p.index): p
+        for p in Partition.objects.select_related("topic").filter(
+            topic__name__in=names, topic__deleted_at__isnull=True, index__in=indexes
+        )
+    }
+    pids = tuple(p.pk for p in partitions.values())
+    seen = log_waiters.version(pids)
+    results: list[FetchResult | Exception] = []
+    remaining = max_bytes
+    total = 0
+    for topic, index, offset, partition_max in requests:
+        p = partitions.get((topic, index))
+        if p is None:
+            results.append(UnknownTopicOrPartition(f"Partition {index} of topic '{topic}' does not exist."))
+            continue
+        if offset < p.log_start_offset or offset > p.high_watermark:
+            results.append(OffsetOutOfRange(
+                f"Offset {offset} is out of range for partition {topic}-{index} "
+                f"(log start offset {p.log_start_offset}, high watermark {p.high_watermark})."
+            ))
+            continue
+        limit = min(partition_max, remaining)
+        records: list[RecordOut] = []
+        if offset < p.high_watermark and (limit > 0 or total == 0):
+            # Rows to read: about what `limit` holds at the partition's mean record size, so one
+            # fetch of large records does not read thousands of them to return a few.
+            live = max(1, p.high_watermark - p.log_start_offset)
+            mean = max(1, p.size_bytes // live)
+            rows = max(1, min(max_records, 2 * max(limit, 1) // mean + 1))
+            records = _records_read(p, offset, p.high_watermark, rows, max(limit, 1))
+        size = sum(r.size for r in records)
+        total += size
+        remaining -= size
+        results.append(FetchResult(
+            topic=topic,
+            partition=index,
+            records=records,
+            high_watermark=p.high_watermark,
+            log_start_offset=p.log_start_offset,
+            next_offset=records[-1].offset + 1 if records else p.high_watermark,
+        ))
+    return FetchMany(results=results, partition_ids=pids, seen=seen, size=total)
+
+
+def offset_max_timestamp(*, topic: str, partition: int) -> tuple[int, int | None]:
+    """Kafka's ListOffsets MAX_TIMESTAMP (-3): (offset, timestamp) of the first record with the
+    largest timestamp in the log, or (-1, None) when the log is empty."""
+    p = partition_get(topic=topic, partition=partition)
+    row = (
+        Record.objects.filter(partition_id=p.pk, offset__gte=p.log_start_offset, offset__lt=p.high_watermark)
+        .order_by("-timestamp", "offset")
+        .values_list("offset", "timestamp")
+        .first()
+    )
+    return row if row is not None else (-1, None)

@@ -204,6 +204,8 @@ BROKER = {
     "AUTO_CREATE_TOPICS": _env_bool("BROKER_AUTO_CREATE_TOPICS", True),
     "DEFAULT_PARTITIONS": _env_int("BROKER_DEFAULT_PARTITIONS", 1),
     "DEFAULT_REPLICATION_FACTOR": _env_int("BROKER_DEFAULT_REPLICATION_FACTOR", 1),
+    # Kafka's producer.id.expiration.ms: an idempotent producer silent this long is forgotten.
+    "PRODUCER_ID_EXPIRATION_MS": _env_int("BROKER_PRODUCER_ID_EXPIRATION_MS", 86_400_000),
 }
 
 # --- Auth, static, i18n ---------------------------------------------------------------------

@@ -113,10 +113,14 @@ def _append_write(batches: dict[int, list[storage.Item]], meta, acks: int, log_a
         return storage.sqlite_append(cursor, batches, timestamp_type=ts_type, now=now)
 
 
-def _place(topic: str, meta, records, partition, null_key_strategy: str, acks: int):
+def _place(topic: str, meta, records, partition, null_key_strategy: str, acks: int, batch_bytes: int | None = None):
     """Validate every record and choose its partition, in one pass: (config, placements, rows to
     write by partition pk)."""
     cfg = LogConfig.from_overrides(meta.configs)
+    if batch_bytes is not None and batch_bytes > cfg.max_message_bytes:
+        raise MessageTooLarge(
+            f"The record batch is {batch_bytes} bytes, larger than the topic's max.message.bytes of {cfg.max_message_bytes}."
+        )
     # With min.insync.replicas 1 (the default) acks=all cannot fail: skip counting brokers.
     if acks == ACKS_ALL and cfg.min_insync_replicas > 1:
         in_sync = min(meta.replication_factor, brokers_live_count())
@@ -163,13 +167,15 @@ def records_append(
     acks: int | str = "all",
     null_key_strategy: str = "round_robin",
     validate_only: bool = False,
+    batch_bytes: int | None = None,
 ) -> list[AppendResult]:
     """Append a batch; return partition and offset of each record, in input order.
 
     Partition choice per record: its own `partition`, else the call's `partition`, else
     toPositive(murmur2(key)) % partitions, else (null key) round-robin or sticky. With
     validate_only, every check runs and nothing is written (offsets are returned as -1), so a
-    caller with many batches can refuse bad input before writing any of them.
+    caller with many batches can refuse bad input before writing any of them. `batch_bytes`:
+    the size of the Kafka record batch the records came in, which max.message.bytes limits too.
     """
     acks = acks_parse(acks)
     if null_key_strategy not in NULL_KEY_STRATEGIES:
@@ -190,7 +196,7 @@ def records_append(
         if meta is None:
             raise UnknownTopicOrPartition(f"Topic '{topic}' does not exist.")
         try:
-            cfg, placed, groups = _place(topic, meta, records, partition, null_key_strategy, acks)
+            cfg, placed, groups = _place(topic, meta, records, partition, null_key_strategy, acks, batch_bytes)
         except BrokerError:
             if from_cache:  # judged by old metadata (a partition added, a limit raised): ask again
                 continue
@@ -294,6 +300,7 @@ class CleanStats:
     retention_deleted: int = 0  # records moved below the log start by retention
     compacted: int = 0  # superseded records and expired tombstones removed
     rows_purged: int = 0  # rows physically deleted below log start offsets
+    producers_expired: int = 0  # idempotent producers' partition state forgotten
     topics_purged: list[str] = field(default_factory=list)
 
 
@@ -458,4 +465,7 @@ def log_clean(*, now_ms: int | None = None) -> CleanStats:
             stats.compacted += partition_compact(partition=p, cfg=cfg, now_ms=now_ms)
     stats.rows_purged = records_purge_physical()
     stats.topics_purged = topics_deleted_purge()
+    from brokercore.services.producers import producer_states_expire  # it appends through this module
+
+    stats.producers_expired = producer_states_expire(now_ms=now_ms)
     return stats

@@ -149,7 +149,8 @@ def _timedelta(v) -> datetime.timedelta:
 def _datetime(v) -> datetime.datetime | None:
     if v is None or isinstance(v, datetime.datetime):
         return v
-    return _EPOCH + datetime.timedelta(milliseconds=int(v))
+    # Kafka's "no timestamp" is -1 on the wire, which kio writes for None.
+    return None if v < 0 else _EPOCH + datetime.timedelta(milliseconds=int(v))
 
 
 def _uuid(v) -> uuid.UUID | None:

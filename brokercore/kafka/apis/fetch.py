@@ -1,0 +1,172 @@
+"""Fetch, ListOffsets and DeleteRecords: Kafka clients reading brokercore's log.
+
+Fetch long-polls as Kafka does: it answers once MinBytes of records are there, or MaxWaitMs has
+passed. Appends in this process wake it at once; other processes' appends are seen by a re-read
+every FETCH_POLL_INTERVAL_MS. The wait holds no thread (`log_waiters.wait_async`).
+"""
+
+import time
+import uuid
+
+from django.conf import settings
+
+from brokercore.errors import BrokerError
+from brokercore.kafka.apis.registry import api, error_code
+from brokercore.kafka.records import batches_encode, empty_batch_encode
+from brokercore.notify import log_waiters
+from brokercore.selectors import offset_for, offset_max_timestamp, records_fetch_many, topics_partition_counts
+from brokercore.services.log import records_delete_before
+from brokercore.types import FetchResult
+
+UNKNOWN_TOPIC_ID = 100
+FETCH_SESSION_ID_NOT_FOUND = 70
+
+# ListOffsets sentinels (Kafka's ListOffsetsRequest).
+LATEST, EARLIEST, MAX_TIMESTAMP, EARLIEST_LOCAL = -1, -2, -3, -4
+
+
+# --- Fetch ---------------------------------------------------------------------------------------
+
+
+def _partition_data(result, index: int, fetch_offset: int) -> dict:
+    if isinstance(result, Exception):
+        return {
+            "partition_index": index, "error_code": error_code(result), "high_watermark": -1,
+            "last_stable_offset": -1, "log_start_offset": -1, "aborted_transactions": None, "records": None,
+        }
+    assert isinstance(result, FetchResult)
+    if result.records:
+        records = batches_encode(result.records)
+    elif fetch_offset < result.high_watermark:
+        # Compaction emptied the rest of the log below the watermark: an empty batch moves the
+        # consumer past the gap.
+        records = empty_batch_encode(fetch_offset, result.high_watermark - 1, int(time.time() * 1000))
+    else:
+        records = b""
+    return {
+        "partition_index": index,
+        "error_code": 0,
+        "high_watermark": result.high_watermark,
+        # No transactions here: everything below the high watermark is stable.
+        "last_stable_offset": result.high_watermark,
+        "log_start_offset": result.log_start_offset,
+        "aborted_transactions": [],
+        "preferred_read_replica": -1,
+        "records": records,
+    }
+
+
+def fetch_once(topics: list[tuple[str | None, uuid.UUID | None, list]], max_bytes: int) -> tuple[list[dict], tuple, tuple, int, bool]:
+    """One read of every requested partition: (response topics, partition ids, versions seen,
+    record bytes, whether any partition answered an error)."""
+    by_id = {}
+    ids = [tid for name, tid, _ in topics if name is None]
+    if ids:
+        by_id = {t.topic_id: t.name for t in topics_partition_counts(topic_ids=ids)}
+    requests = []
+    for name, tid, partitions in topics:
+        name = name if name is not None else by_id.get(tid)
+        if name is None:
+            continue
+        for p in partitions:
+            requests.append((name, p.partition, p.fetch_offset, p.partition_max_bytes))
+    many = records_fetch_many(requests=requests, max_bytes=max_bytes)
+    results = iter(many.results)
+    out = []
+    failed = False
+    for name, tid, partitions in topics:
+        resolved = name if name is not None else by_id.get(tid)
+        entries = []
+        for p in partitions:
+            if resolved is None:
+                entries.append(_partition_data(_UnknownTopicId(), p.partition, p.fetch_offset))
+                failed = True
+                continue
+            result = next(results)
+            failed = failed or isinstance(result, Exception)
+            entries.append(_partition_data(result, p.partition, p.fetch_offset))
+        out.append({"topic": name, "topic_id": tid, "partitions": entries})
+    return out, many.partition_ids, many.seen, many.size, failed
+
+
+class _UnknownTopicId(BrokerError):
+    """This server does not host this topic ID."""
+
+    code, name = UNKNOWN_TOPIC_ID, "UNKNOWN_TOPIC_ID"
+
+
+@api(1, versions=(4, 13))
+async def fetch(ctx, request):
+    if request.session_id != 0:
+        # We never hand out fetch sessions (every answer says session 0), so a client asking for
+        # one it holds is mistaken: Kafka's answer for an unknown session.
+        return ctx.response(error_code=FETCH_SESSION_ID_NOT_FOUND, session_id=0, responses=[])
+    if ctx.api_version >= 13:
+        topics = [(None, t.topic_id, t.partitions) for t in request.topics]
+    else:
+        topics = [(t.topic, None, t.partitions) for t in request.topics]
+    max_wait_s = max(0.0, request.max_wait.total_seconds())
+    poll_s = settings.BROKER["FETCH_POLL_INTERVAL_MS"] / 1000
+    deadline = time.monotonic() + max_wait_s
+    max_bytes = request.max_bytes if ctx.api_version >= 3 else 2**31 - 1
+    while True:
+        responses, pids, seen, size, failed = await ctx.run_sync(fetch_once, topics, max_bytes)
+        remaining = deadline - time.monotonic()
+        if size >= request.min_bytes or failed or remaining <= 0 or not pids:
+            return ctx.response(error_code=0, session_id=0, responses=responses)
+        await log_waiters.wait_async(pids, seen, min(remaining, poll_s))
+
+
+# --- ListOffsets ---------------------------------------------------------------------------------
+
+
+def list_offsets_answer(topics) -> list[dict]:
+    out = []
+    for t in topics:
+        partitions = []
+        for p in t.partitions:
+            entry = {"partition_index": p.partition_index, "error_code": 0, "timestamp": -1, "offset": -1, "leader_epoch": 0}
+            spec = p.timestamp
+            if spec == EARLIEST_LOCAL:  # no tiered storage: the local log is the whole log
+                spec = EARLIEST
+            try:
+                if spec == MAX_TIMESTAMP:
+                    offset, ts = offset_max_timestamp(topic=t.name, partition=p.partition_index)
+                else:
+                    offset, ts = offset_for(topic=t.name, partition=p.partition_index, spec=spec)
+                    if spec >= 0 and ts is None:
+                        offset = -1  # Kafka: no record at or after that timestamp
+                entry.update(offset=offset, timestamp=-1 if ts is None else ts)
+            except BrokerError as e:
+                entry.update(error_code=error_code(e), leader_epoch=-1)
+            partitions.append(entry)
+        out.append({"name": t.name, "partitions": partitions})
+    return out
+
+
+@api(2, versions=(1, 8))
+async def list_offsets(ctx, request):
+    return ctx.response(topics=await ctx.run_sync(list_offsets_answer, request.topics))
+
+
+# --- DeleteRecords -------------------------------------------------------------------------------
+
+
+def delete_records_answer(topics) -> list[dict]:
+    out = []
+    for t in topics:
+        partitions = []
+        for p in t.partitions:
+            try:
+                low = records_delete_before(topic=t.name, partition=p.partition_index, offset=p.offset)
+                partitions.append({"partition_index": p.partition_index, "low_watermark": low, "error_code": 0})
+            except BrokerError as e:
+                partitions.append({"partition_index": p.partition_index, "low_watermark": -1, "error_code": error_code(e)})
+        out.append({"name": t.name, "partitions": partitions})
+    return out
+
+
+@api(21, versions=(0, 2))
+async def delete_records(ctx, request):
+    return ctx.response(topics=await ctx.run_sync(delete_records_answer, request.topics))
+

@@ -1,0 +1,92 @@
+"""Produce and InitProducerId: Kafka clients writing records into brokercore's log.
+
+Each partition's batch is decoded (CRC-32C, decompression) and its records appended one row each
+through brokercore's services, so the console and REST see them exactly like their own.
+"""
+
+from django.conf import settings
+
+from brokercore.errors import BrokerError, InvalidRecord
+from brokercore.kafka.apis.registry import api, error_code
+from brokercore.kafka.records import ZSTD, UnsupportedCompression, batches_decode
+from brokercore.services.log import records_append
+from brokercore.services.producers import producer_id_allocate, records_append_idempotent
+
+INVALID_REQUIRED_ACKS = 21
+INVALID_TXN_STATE = 48
+INVALID_REQUEST = 42
+
+
+def _partition_produce(topic: str, index: int, data: bytes | None, *, version: int, acks: int) -> dict:
+    """Append one partition's batch; the partition's entry of the Produce response."""
+    out = {"index": index, "error_code": 0, "base_offset": -1, "log_append_time": -1, "log_start_offset": -1}
+    try:
+        # Kafka's ProduceRequest.validateRecords: from v3 on, exactly one v2 batch per partition.
+        batches = batches_decode(data or b"", max_uncompressed=settings.BROKER["KAFKA_MAX_REQUEST_BYTES"])
+        if len(batches) != 1:
+            raise InvalidRecord(
+                f"Produce requests with version {version} must contain exactly one record batch per partition, got {len(batches)}."
+            )
+        batch = batches[0]
+        if batch.compression == ZSTD and version < 7:
+            raise UnsupportedCompression("zstd-compressed batches need Produce version 7 or later.")
+        if not batch.records:
+            raise InvalidRecord("A record batch must hold at least one record.")
+        if batch.transactional or batch.control:
+            # No transaction coordinator here: accepting a transactional batch would expose
+            # records a later abort should have hidden.
+            return {**out, "error_code": INVALID_TXN_STATE, "error_message": "Transactions are not supported by this broker."}
+        if batch.idempotent:
+            produced = records_append_idempotent(
+                topic=topic, partition=index, records=batch.records, producer_id=batch.producer_id,
+                producer_epoch=batch.producer_epoch, base_sequence=batch.base_sequence, acks=acks,
+                batch_bytes=batch.size,
+            )
+            base, ts, log_start = produced.base_offset, produced.timestamp, produced.log_start_offset
+        else:
+            results = records_append(topic=topic, records=batch.records, partition=index, acks=acks, batch_bytes=batch.size)
+            base, ts, log_start = results[0].offset, results[0].timestamp, -1
+    except BrokerError as e:
+        return {**out, "error_code": error_code(e), "error_message": str(e)}
+    # The topic's message.timestamp.type=LogAppendTime replaced the client's timestamp: say so.
+    log_append_time = ts if ts != batch.records[0].timestamp else -1
+    return {**out, "base_offset": base, "log_append_time": log_append_time, "log_start_offset": log_start}
+
+
+def produce_answer(topic_data, *, version: int, acks: int, transactional: bool) -> list[dict]:
+    responses = []
+    for topic in topic_data:
+        partitions = []
+        for part in topic.partition_data:
+            if acks not in (0, 1, -1):
+                entry = {"index": part.index, "error_code": INVALID_REQUIRED_ACKS, "base_offset": -1}
+            elif transactional:
+                entry = {"index": part.index, "error_code": INVALID_TXN_STATE, "base_offset": -1,
+                         "error_message": "Transactions are not supported by this broker."}
+            else:
+                entry = _partition_produce(topic.name, part.index, part.records, version=version, acks=acks)
+            partitions.append(entry)
+        responses.append({"name": topic.name, "partition_responses": partitions})
+    return responses
+
+
+@api(0, versions=(3, 11))
+async def produce(ctx, request):
+    responses = await ctx.run_sync(
+        produce_answer, request.topic_data, version=ctx.api_version, acks=request.acks,
+        transactional=request.transactional_id is not None,
+    )
+    if request.acks == 0:
+        return None  # acks=0: the client does not read an answer, Kafka sends none
+    return ctx.response(responses=responses)
+
+
+@api(22, versions=(0, 4))
+async def init_producer_id(ctx, request):
+    if request.transactional_id is not None:
+        # Transactions need a transaction coordinator, which this broker does not have.
+        return ctx.response(error_code=INVALID_REQUEST, producer_id=-1, producer_epoch=-1)
+    # Without a transactional id Kafka hands out a fresh producer id at epoch 0, whatever id and
+    # epoch the request carries (KIP-360's bump applies to transactional producers).
+    producer_id = await ctx.run_sync(producer_id_allocate, client_id=ctx.client_id or "", client_host=ctx.client_host)
+    return ctx.response(error_code=0, producer_id=producer_id, producer_epoch=0)

@@ -1,0 +1,297 @@
+"""Kafka's record batch format v2 (magic 2): decoding what producers send, encoding for Fetch.
+
+Layout (https://kafka.apache.org/documentation/#recordbatch): a 61-byte header (base offset,
+length, leader epoch, magic, CRC-32C of everything after the CRC, attributes, last offset delta,
+first and max timestamp, producer id and epoch, base sequence, record count), then the records,
+compressed as one block when the attributes say so.
+
+Not kio.records: its reader truncates record timestamps to whole seconds and does not decompress,
+and its writer wants a datetime per record. The primitive varint readers are kio's (native).
+"""
+
+import gzip
+import struct
+import zlib
+from dataclasses import dataclass
+
+import cramjam
+from crc32c import crc32c
+from kio.serial.readers import read_signed_varint, read_signed_varlong
+
+from brokercore.errors import BrokerError, CorruptMessage, InvalidRecord
+from brokercore.types import RecordIn, RecordOut
+
+MAGIC = 2
+HEADER = struct.Struct(">qiibIhiqqqhii")
+HEADER_SIZE = HEADER.size  # 61
+_CRC_START = 21  # the CRC covers attributes .. end of batch
+_LENGTH_END = 12  # base offset (8) and batch length (4) precede what batch length counts
+
+COMPRESSION_MASK = 0x07
+TIMESTAMP_TYPE_BIT = 0x08
+TRANSACTIONAL_BIT = 0x10
+CONTROL_BIT = 0x20
+
+NONE, GZIP, SNAPPY, LZ4, ZSTD = range(5)
+CODECS = {NONE: "none", GZIP: "gzip", SNAPPY: "snappy", LZ4: "lz4", ZSTD: "zstd"}
+
+_XERIAL_MAGIC = b"\x82SNAPPY\x00"
+NO_PRODUCER_ID = -1
+NO_SEQUENCE = -1
+
+
+class UnsupportedCompression(BrokerError):
+    """The requesting client does not support the compression type of given partition."""
+
+    code, name = 76, "UNSUPPORTED_COMPRESSION_TYPE"
+
+
+@dataclass(frozen=True, slots=True)
+class Batch:
+    """One decoded producer batch: its producer fields and its records, in offset order."""
+
+    base_offset: int
+    attributes: int
+    last_offset_delta: int
+    base_timestamp: int
+    max_timestamp: int
+    producer_id: int
+    producer_epoch: int
+    base_sequence: int
+    records: list[RecordIn]
+    size: int  # bytes of the batch as sent (what max.message.bytes limits)
+
+    @property
+    def compression(self) -> int:
+        return self.attributes & COMPRESSION_MASK
+
+    @property
+    def transactional(self) -> bool:
+        return bool(self.attributes & TRANSACTIONAL_BIT)
+
+    @property
+    def control(self) -> bool:
+        return bool(self.attributes & CONTROL_BIT)
+
+    @property
+    def idempotent(self) -> bool:
+        return self.producer_id != NO_PRODUCER_ID
+
+
+# --- Decoding -----------------------------------------------------------------------------------
+
+
+def _snappy_decompress(data: bytes) -> bytes:
+    # Java producers frame snappy the xerial way (a magic header, then length-prefixed blocks);
+    # librdkafka and others send one raw block. Kafka reads both.
+    if data.startswith(_XERIAL_MAGIC):
+        out = bytearray()
+        pos = 16  # magic (8), version (4), compatible version (4)
+        while pos < len(data):
+            (n,) = struct.unpack_from(">i", data, pos)
+            pos += 4
+            out += bytes(cramjam.snappy.decompress_raw(data[pos : pos + n]))
+            pos += n
+        return bytes(out)
+    return bytes(cramjam.snappy.decompress_raw(data))
+
+
+def _gunzip(data: bytes, limit: int) -> bytes:
+    d = zlib.decompressobj(16 + zlib.MAX_WBITS)
+    out = d.decompress(data, limit + 1)
+    if len(out) > limit:
+        raise CorruptMessage(f"The batch decompresses to more than {limit} bytes.")
+    # Several gzip members are valid gzip (and what some producers send).
+    if d.unused_data:
+        out += gzip.decompress(d.unused_data)
+    return out
+
+
+def decompress(codec: int, data: bytes, *, limit: int) -> bytes:
+    """The records block of a batch compressed with `codec`; at most `limit` bytes."""
+    try:
+        if codec == GZIP:
+            out = _gunzip(data, limit)
+        elif codec == SNAPPY:
+            out = _snappy_decompress(data)
+        elif codec == LZ4:
+            out = bytes(cramjam.lz4.decompress(data))
+        elif codec == ZSTD:
+            out = bytes(cramjam.zstd.decompress(data))
+        else:
+            raise UnsupportedCompression(f"Unknown compression codec {codec}.")
+    except BrokerError:
+        raise
+    except Exception as e:  # cramjam, zlib and gzip each raise their own types
+        raise CorruptMessage(f"Could not decompress a {CODECS.get(codec)} batch: {e}") from None
+    if len(out) > limit:
+        raise CorruptMessage(f"The batch decompresses to more than {limit} bytes.")
+    return out
+
+
+def _bytes_field(buf, pos: int) -> tuple[bytes | None, int]:
+    n, used = read_signed_varint(buf, pos)
+    pos += used
+    if n < 0:
+        if n != -1:
+            raise CorruptMessage(f"Invalid field length {n}.")
+        return None, pos
+    end = pos + n
+    if end > len(buf):
+        raise CorruptMessage("A record field runs past the end of its batch.")
+    return bytes(buf[pos:end]), end
+
+
+def _records_decode(buf, count: int, base_timestamp: int, last_offset_delta: int) -> list[RecordIn]:
+    records: list[RecordIn] = []
+    pos = 0
+    end_all = len(buf)
+    for i in range(count):
+        length, used = read_signed_varint(buf, pos)
+        pos += used
+        end = pos + length
+        if length < 0 or end > end_all:
+            raise CorruptMessage("A record's length runs past the end of its batch.")
+        pos += 1  # record attributes: unused
+        ts_delta, used = read_signed_varlong(buf, pos)
+        pos += used
+        offset_delta, used = read_signed_varint(buf, pos)
+        pos += used
+        if offset_delta != i:
+            # Kafka's LogValidator: a producer's batch has consecutive offsets from 0.
+            raise InvalidRecord(f"Record {i} of the batch has offset delta {offset_delta}; expected {i}.")
+        key, pos = _bytes_field(buf, pos)
+        value, pos = _bytes_field(buf, pos)
+        n_headers, used = read_signed_varint(buf, pos)
+        pos += used
+        if n_headers < 0:
+            raise CorruptMessage(f"Invalid header count {n_headers}.")
+        headers = []
+        for _ in range(n_headers):
+            hkey, pos = _bytes_field(buf, pos)
+            hvalue, pos = _bytes_field(buf, pos)
+            if hkey is None:
+                raise InvalidRecord("Invalid null header key found in headers.")
+            # Header keys are Java Strings: decoded as Java does, replacing invalid UTF-8.
+            headers.append((hkey.decode("utf-8", "replace"), hvalue))
+        if pos != end:
+            raise CorruptMessage("A record's fields do not add up to its length.")
+        records.append(RecordIn(key=key, value=value, headers=tuple(headers), timestamp=base_timestamp + ts_delta))
+    if pos != end_all:
+        raise CorruptMessage("The batch holds bytes after its last record.")
+    if count and count - 1 != last_offset_delta:
+        raise InvalidRecord(f"The batch has {count} records but a last offset delta of {last_offset_delta}.")
+    return records
+
+
+def batches_decode(data: bytes, *, max_uncompressed: int) -> list[Batch]:
+    """Every batch in a Produce request's records field, CRC-checked and decompressed.
+
+    Raises CorruptMessage (bad CRC, truncated or inconsistent bytes) or InvalidRecord (an old
+    message format, or a batch that breaks Kafka's rules for what producers send).
+    """
+    view = memoryview(data)
+    batches: list[Batch] = []
+    pos = 0
+    while pos < len(view):
+        if len(view) - pos < HEADER_SIZE:
+            raise CorruptMessage("The records end inside a batch header.")
+        (base_offset, length, _epoch, magic, crc, attributes, last_offset_delta, base_ts, max_ts,
+         producer_id, producer_epoch, base_sequence, count) = HEADER.unpack_from(view, pos)
+        if magic != MAGIC:
+            raise InvalidRecord(f"Produce requests of version 3 and above must use record batches (magic 2), got magic {magic}.")
+        end = pos + _LENGTH_END + length
+        if length < HEADER_SIZE - _LENGTH_END or end > len(view):
+            raise CorruptMessage(f"Batch length {length} does not fit the {len(view) - pos} bytes sent.")
+        if crc32c(view[pos + _CRC_START : end]) != crc:
+            raise CorruptMessage(f"Record batch at byte {pos} failed its CRC-32C check.")
+        if count < 0:
+            raise CorruptMessage(f"Invalid record count {count}.")
+        body = view[pos + HEADER_SIZE : end]
+        codec = attributes & COMPRESSION_MASK
+        if codec != NONE:
+            body = decompress(codec, bytes(body), limit=max_uncompressed)
+        records = _records_decode(body, count, base_ts, last_offset_delta)
+        batches.append(Batch(
+            base_offset, attributes, last_offset_delta, base_ts, max_ts, producer_id, producer_epoch,
+            base_sequence, records, end - pos,
+        ))
+        pos = end
+    return batches
+
+
+# --- Encoding (Fetch) ------------------------------------------------------------------------
+
+
+def _zigzag(n: int, out: bytearray) -> None:
+    n = (n << 1) ^ (n >> 63)
+    while n > 0x7F:
+        out.append((n & 0x7F) | 0x80)
+        n >>= 7
+    out.append(n)
+
+
+def _bytes_out(b: bytes | None, out: bytearray) -> None:
+    if b is None:
+        out.append(1)  # zigzag(-1)
+    else:
+        _zigzag(len(b), out)
+        out += b
+
+
+def _batch_encode(records: list[RecordOut], log_append_time: bool, out: bytearray) -> None:
+    first = records[0]
+    base_offset, base_ts = first.offset, first.timestamp
+    body = bytearray()
+    rec = bytearray()
+    max_ts = base_ts
+    for r in records:
+        rec.clear()
+        rec.append(0)  # attributes
+        _zigzag(r.timestamp - base_ts, rec)
+        _zigzag(r.offset - base_offset, rec)
+        _bytes_out(r.key, rec)
+        _bytes_out(r.value, rec)
+        _zigzag(len(r.headers), rec)
+        for hk, hv in r.headers:
+            _bytes_out(hk.encode(), rec)
+            _bytes_out(hv, rec)
+        _zigzag(len(rec), body)
+        body += rec
+        if r.timestamp > max_ts:
+            max_ts = r.timestamp
+    attributes = TIMESTAMP_TYPE_BIT if log_append_time else 0
+    tail = struct.pack(
+        ">hiqqqhii", attributes, records[-1].offset - base_offset, base_ts, max_ts,
+        NO_PRODUCER_ID, -1, NO_SEQUENCE, len(records),
+    ) + body
+    out += struct.pack(">qiibI", base_offset, len(tail) + 9, 0, MAGIC, crc32c(tail))
+    out += tail
+
+
+def batches_encode(records: list[RecordOut]) -> bytes:
+    """Uncompressed v2 batches holding `records` (offset order; gaps allowed, as compaction leaves).
+
+    A new batch starts where the timestamp type changes; LogAppendTime records are batched only
+    with records of the same timestamp, since consumers take such a batch's max timestamp for all.
+    """
+    out = bytearray()
+    start = 0
+    for i in range(1, len(records) + 1):
+        if i < len(records):
+            prev, cur = records[i - 1], records[i]
+            if cur.timestamp_type == prev.timestamp_type and (cur.timestamp_type == 0 or cur.timestamp == prev.timestamp):
+                continue
+        chunk = records[start:i]
+        _batch_encode(chunk, chunk[0].timestamp_type == 1, out)
+        start = i
+    return bytes(out)
+
+
+def empty_batch_encode(base_offset: int, last_offset: int, timestamp: int) -> bytes:
+    """A batch with no records spanning base_offset..last_offset: how Kafka's log tells a consumer
+    that compaction removed a whole range, so the consumer moves past it instead of asking again."""
+    tail = struct.pack(
+        ">hiqqqhii", 0, last_offset - base_offset, timestamp, timestamp, NO_PRODUCER_ID, -1, NO_SEQUENCE, 0
+    )
+    return struct.pack(">qiibI", base_offset, len(tail) + 9, 0, MAGIC, crc32c(tail)) + tail
