@@ -95,8 +95,8 @@ def node_register(
 def node_heartbeat(*, node_id: int | None = None, process: str | None = None) -> list[BrokerNode]:
     """Refresh the heartbeat of the nodes this process registered (or just `node_id`).
 
-    A node found marked down (this process stalled past the session timeout) comes back up; a row
-    that vanished, or was left by a process that took the id over and then died, is registered
+    A node found dead (this process stalled past the session timeout) comes back up, one stopped
+    cleanly stays down; a row that vanished, or was left by a process that took the id over and then died, is registered
     again. Raises DuplicateBrokerRegistration if a live process took the id over meanwhile.
     """
     process = process or PROCESS
@@ -114,6 +114,10 @@ def _heartbeat_one(*, node_id: int, process: str) -> BrokerNode:
             age = (now - node.heartbeat_at).total_seconds()
             raise DuplicateBrokerRegistration(DUPLICATE_NODE.format(node_id=node_id, holder=node.process, age=age))
         return node_register(node_id=node_id, process=process, **_registrations[(node_id, process)])
+    if node.down_reason == BrokerNode.DownReason.STOPPED:
+        # Deregistered: a heartbeat that raced the clean stop must not bring the node back.
+        _registrations.pop((node_id, process), None)
+        return node
     came_back = node.down_at is not None
     node.heartbeat_at, node.down_at, node.down_reason = now, None, ""
     node.save(update_fields=["heartbeat_at", "down_at", "down_reason"])

@@ -253,3 +253,12 @@ def test_every_view_of_leadership_agrees():
     counts = {b["node_id"]: b["leader_count"] for b in selectors.brokers_list()}
     expected = Counter(v for t in by_page.values() for v in t.values())
     assert counts == {1: expected[1], 2: expected[2]} and sum(counts.values()) == 5
+
+
+def test_a_heartbeat_racing_a_clean_stop_does_not_bring_the_node_back():
+    register(1, process="p")
+    assert (1, "p") in nodes._registrations  # the heartbeat thread still knows it when the stop commits
+    BrokerNode.objects.filter(node_id=1).update(down_at=nodes.clock.now(), down_reason=BrokerNode.DownReason.STOPPED)
+    node_heartbeat(process="p")
+    assert BrokerNode.objects.get(node_id=1).down_reason == "stopped"
+    assert node_heartbeat(process="p") == []
