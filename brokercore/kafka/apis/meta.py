@@ -190,3 +190,100 @@ async def describe_cluster(ctx, request):
         }
 
     return ctx.response(**await ctx.run_sync(answer))
+
+
+# --- DescribeConfigs ---------------------------------------------------------------------------
+
+TOPIC, BROKER, BROKER_LOGGER = 2, 4, 8
+# Kafka's ConfigSource and ConfigType (DescribeConfigs v1+ / v3+).
+DYNAMIC_TOPIC_CONFIG, STATIC_BROKER_CONFIG, DEFAULT_CONFIG = 1, 4, 5
+_CONFIG_TYPES = {"boolean": 1, "string": 2, "int": 3, "short": 4, "long": 5, "double": 6, "list": 7}
+
+
+def topic_configs_entries(overrides: dict[str, str], *, keys, synonyms: bool, documentation: bool) -> list[dict]:
+    """A topic's configs as DescribeConfigs (and CreateTopics v5+) report them."""
+    from brokercore.topic_rules import CONFIG_DEFS
+
+    out = []
+    for name, d in CONFIG_DEFS.items():
+        if keys is not None and name not in keys:
+            continue
+        default = str(d.default())
+        overridden = name in overrides
+        entry = {
+            "name": name,
+            "value": overrides[name] if overridden else default,
+            "read_only": False,
+            "config_source": DYNAMIC_TOPIC_CONFIG if overridden else DEFAULT_CONFIG,
+            "is_default": not overridden,  # v0's form of config_source
+            "is_sensitive": False,
+            "config_type": _CONFIG_TYPES.get(d.type, 0),
+            "documentation": d.doc if documentation else None,
+            "synonyms": [],
+        }
+        if synonyms:  # what the value would be at each level, most specific first
+            if overridden:
+                entry["synonyms"].append({"name": name, "value": overrides[name], "source": DYNAMIC_TOPIC_CONFIG})
+            entry["synonyms"].append({"name": name, "value": default, "source": DEFAULT_CONFIG})
+        out.append(entry)
+    return out
+
+
+def _broker_configs(node: Node) -> list[tuple[str, str, str, str]]:
+    """(name, value, type, documentation) of the broker settings a client may want to see."""
+    b = settings.BROKER
+    return [
+        ("node.id", str(node.node_id), "int", "This broker's node id (BROKER_NODE_ID)."),
+        ("broker.id", str(node.node_id), "int", "Same as node.id."),
+        ("advertised.listeners", f"PLAINTEXT://{node.host}:{node.port}", "string", "Where clients connect to this broker."),
+        ("auto.create.topics.enable", str(b["AUTO_CREATE_TOPICS"]).lower(), "boolean", "Metadata requests create unknown topics (BROKER_AUTO_CREATE_TOPICS)."),
+        ("num.partitions", str(b["DEFAULT_PARTITIONS"]), "int", "Partitions of auto-created topics (BROKER_DEFAULT_PARTITIONS)."),
+        ("default.replication.factor", str(b["DEFAULT_REPLICATION_FACTOR"]), "short", "Replication factor of auto-created topics."),
+        ("message.max.bytes", str(b["MESSAGE_MAX_BYTES"]), "int", "Default max.message.bytes of topics (BROKER_MESSAGE_MAX_BYTES)."),
+        ("socket.request.max.bytes", str(b["KAFKA_MAX_REQUEST_BYTES"]), "int", "Largest request frame (BROKER_KAFKA_MAX_REQUEST_BYTES)."),
+        ("group.min.session.timeout.ms", str(b["GROUP_MIN_SESSION_TIMEOUT_MS"]), "int", "Shortest session timeout a group member may ask for."),
+        ("group.max.session.timeout.ms", str(b["GROUP_MAX_SESSION_TIMEOUT_MS"]), "int", "Longest session timeout a group member may ask for."),
+        ("offset.metadata.max.bytes", str(b["OFFSET_METADATA_MAX_BYTES"]), "int", "Largest metadata string of a committed offset."),
+        ("producer.id.expiration.ms", str(b["PRODUCER_ID_EXPIRATION_MS"]), "int", "How long an idle idempotent producer's state is kept."),
+        ("log.cleaner.backoff.ms", str(b["LOG_CLEANER_INTERVAL_S"] * 1000), "long", "How often retention and compaction run."),
+    ]
+
+
+def describe_configs_answer(resources, node: Node, *, synonyms: bool, documentation: bool) -> list[dict]:
+    from brokercore.selectors import topic_get
+
+    out = []
+    for r in resources:
+        keys = None if r.configuration_keys is None else set(r.configuration_keys)
+        result = {"error_code": 0, "error_message": None, "resource_type": r.resource_type, "resource_name": r.resource_name, "configs": []}
+        try:
+            if r.resource_type == TOPIC:
+                topic = topic_get(name=r.resource_name)
+                result["configs"] = topic_configs_entries(topic.configs, keys=keys, synonyms=synonyms, documentation=documentation)
+            elif r.resource_type == BROKER:
+                result["configs"] = [
+                    {
+                        "name": name, "value": value, "read_only": True, "config_source": STATIC_BROKER_CONFIG,
+                        "is_default": False, "is_sensitive": False, "config_type": _CONFIG_TYPES[kind],
+                        "documentation": doc if documentation else None,
+                        "synonyms": [{"name": name, "value": value, "source": STATIC_BROKER_CONFIG}] if synonyms else [],
+                    }
+                    for name, value, kind, doc in _broker_configs(node)
+                    if keys is None or name in keys
+                ]
+            else:
+                result.update(error_code=42, error_message=f"Resource type {r.resource_type} is not supported by this broker.")
+        except BrokerError as e:
+            result.update(error_code=error_code(e), error_message=str(e))
+        out.append(result)
+    return out
+
+
+@api(32, versions=(1, 4))
+async def describe_configs(ctx, request):
+    results = await ctx.run_sync(
+        describe_configs_answer, request.resources, ctx.node,
+        synonyms=request.include_synonyms,
+        documentation=getattr(request, "include_documentation", False),
+    )
+    return ctx.response(results=results)

@@ -1,15 +1,18 @@
-"""Start the console and broker: the ASGI app under daphne plus the background log cleaner."""
+"""Start the console and broker: the ASGI app under daphne, the Kafka listener in the same event
+loop, and the background maintenance (node heartbeat, group sweeper, log cleaner)."""
 
 import logging  # noqa: E402
 
 import daphne.server  # noqa: F401  (installs Twisted's asyncio reactor; must come first)
 from django.core.management.base import BaseCommand  # noqa: E402
 
+from brokercore.management.commands.kafka import kafka_arguments, listener_start, listener_stop  # noqa: E402
+
 logger = logging.getLogger("brokercore.serve")
 
 
 class Command(BaseCommand):
-    help = "Run the web console and broker (daphne) with the background group sweeper and log cleaner."
+    help = "Run the web console and broker (daphne and the Kafka listener) with the background group sweeper and log cleaner."
 
     def add_arguments(self, parser):
         parser.add_argument("--host", default="127.0.0.1")
@@ -18,10 +21,13 @@ class Command(BaseCommand):
             "--no-maintenance", action="store_true",
             help="Do not run the group sweeper, lag sampler and log cleaner in this process.",
         )
+        kafka_arguments(parser, prefix="kafka-")
+        parser.add_argument("--no-kafka", action="store_true", help="Do not run the Kafka protocol listener.")
 
-    def handle(self, *args, host, port, no_maintenance, **options):
+    def handle(self, *args, host, port, no_maintenance, no_kafka, **options):
         from daphne.endpoints import build_endpoint_description_strings
         from daphne.server import Server
+        from twisted.internet import defer, reactor
 
         from brokercore.maintenance import MaintenanceThread
         from console.asgi import application
@@ -30,6 +36,24 @@ class Command(BaseCommand):
         if not no_maintenance:
             maintenance = MaintenanceThread(host=host, port=port)
             maintenance.start()
+        kafka = {}
+
+        async def kafka_start():
+            try:
+                kafka["listener"] = await listener_start(options, web_host=host, web_port=port)
+            except Exception as e:
+                # Like a web port that cannot be bound: the server does not run half a broker.
+                logger.critical("Kafka listener could not start on %s:%s: %s", options["kafka_host"], options["kafka_port"], e)
+                reactor.stop()
+                return
+            self.stdout.write(f"Kafka listener is up: bootstrap.servers={kafka['listener'].bootstrap}")
+
+        def kafka_stop():
+            import asyncio
+
+            if "listener" in kafka:
+                return defer.Deferred.fromFuture(asyncio.ensure_future(listener_stop(kafka.pop("listener"))))
+            return None
 
         def ready():
             import asyncio
@@ -37,6 +61,9 @@ class Command(BaseCommand):
             from brokercore import events
 
             events.server_loop_set(asyncio.get_event_loop())
+            if not no_kafka:
+                asyncio.ensure_future(kafka_start())
+                reactor.addSystemEventTrigger("before", "shutdown", kafka_stop)
             self.stdout.write(f"kconsole is up: http://{host}:{port}/  (Ctrl-C to stop)")
 
         try:

@@ -1,0 +1,117 @@
+"""CreateTopics, DeleteTopics and CreatePartitions: Kafka admin clients changing topics through
+brokercore's topic services (the same rules and events as the console's)."""
+
+from django.conf import settings
+
+from brokercore.errors import BrokerError, InvalidRequest
+from brokercore.kafka.apis.meta import UNKNOWN_TOPIC_ID, topic_configs_entries
+from brokercore.kafka.apis.registry import api, error_code
+from brokercore.selectors import topics_partition_counts
+from brokercore.services.topics import topic_create, topic_delete, topic_partitions_add
+
+INVALID_REPLICA_ASSIGNMENT = 39
+_ASSIGNMENT_REFUSED = (
+    "Replica assignments are computed by this broker (every replica is the database), "
+    "so a request may not choose them."
+)
+
+
+class InvalidReplicaAssignment(BrokerError):
+    """Replica assignment in request is not valid."""
+
+    code, name = INVALID_REPLICA_ASSIGNMENT, "INVALID_REPLICA_ASSIGNMENT"
+
+
+def _topic_create_one(t, *, validate_only: bool) -> dict:
+    out = {"name": t.name, "error_code": 0, "error_message": None}
+    try:
+        if t.assignments:
+            raise InvalidReplicaAssignment(_ASSIGNMENT_REFUSED)
+        # -1: the broker's num.partitions / default.replication.factor (KIP-464).
+        partitions = settings.BROKER["DEFAULT_PARTITIONS"] if t.num_partitions == -1 else t.num_partitions
+        rf = settings.BROKER["DEFAULT_REPLICATION_FACTOR"] if t.replication_factor == -1 else t.replication_factor
+        configs = {c.name: c.value for c in t.configs}
+        topic = topic_create(
+            name=t.name, partitions=partitions, replication_factor=rf, configs=configs, validate_only=validate_only
+        )
+    except BrokerError as e:
+        return {**out, "error_code": error_code(e), "error_message": str(e), "configs": None}
+    return {
+        **out,
+        "topic_id": None if validate_only else topic.topic_id,
+        "num_partitions": partitions,
+        "replication_factor": rf,
+        "configs": [
+            {k: v for k, v in entry.items() if k in ("name", "value", "read_only", "config_source", "is_sensitive")}
+            for entry in topic_configs_entries(topic.configs, keys=None, synonyms=False, documentation=False)
+        ],
+    }
+
+
+def create_topics_answer(topics, *, validate_only: bool) -> list[dict]:
+    counts: dict[str, int] = {}
+    for t in topics:
+        counts[t.name] = counts.get(t.name, 0) + 1
+    out = []
+    for t in topics:
+        if counts[t.name] > 1:
+            # Kafka refuses every copy of a name given twice.
+            e = InvalidRequest(f"Create topics request from client contains duplicate topic {t.name}.")
+            out.append({"name": t.name, "error_code": error_code(e), "error_message": str(e), "configs": None})
+            continue
+        out.append(_topic_create_one(t, validate_only=validate_only))
+    return out
+
+
+@api(19, versions=(2, 7))
+async def create_topics(ctx, request):
+    topics = await ctx.run_sync(create_topics_answer, request.topics, validate_only=request.validate_only)
+    return ctx.response(topics=topics)
+
+
+def delete_topics_answer(names: list[str | None], ids: list) -> list[dict]:
+    known = {t.topic_id: t.name for t in topics_partition_counts(topic_ids=[i for i in ids if i is not None])}
+    out = []
+    for name, topic_id in zip(names, ids, strict=True):
+        if name is None:
+            name = known.get(topic_id)
+            if name is None:
+                out.append({"name": None, "topic_id": topic_id, "error_code": UNKNOWN_TOPIC_ID,
+                            "error_message": f"Topic id {topic_id} does not exist."})
+                continue
+        try:
+            topic_delete(name=name)
+            out.append({"name": name, "topic_id": topic_id, "error_code": 0})
+        except BrokerError as e:
+            out.append({"name": name, "topic_id": topic_id, "error_code": error_code(e), "error_message": str(e)})
+    return out
+
+
+@api(20, versions=(1, 6))
+async def delete_topics(ctx, request):
+    if ctx.api_version >= 6:  # by name or (KIP-516) by topic id
+        names = [t.name for t in request.topics]
+        ids = [None if t.name is not None else t.topic_id for t in request.topics]
+    else:
+        names = list(request.topic_names)
+        ids = [None] * len(names)
+    return ctx.response(responses=await ctx.run_sync(delete_topics_answer, names, ids))
+
+
+def create_partitions_answer(topics, *, validate_only: bool) -> list[dict]:
+    out = []
+    for t in topics:
+        try:
+            if t.assignments is not None:
+                raise InvalidReplicaAssignment(_ASSIGNMENT_REFUSED)
+            topic_partitions_add(name=t.name, count=t.count, validate_only=validate_only)
+            out.append({"name": t.name, "error_code": 0})
+        except BrokerError as e:
+            out.append({"name": t.name, "error_code": error_code(e), "error_message": str(e)})
+    return out
+
+
+@api(37, versions=(0, 3))
+async def create_partitions(ctx, request):
+    results = await ctx.run_sync(create_partitions_answer, request.topics, validate_only=request.validate_only)
+    return ctx.response(results=results)
