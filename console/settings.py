@@ -100,6 +100,10 @@ TEMPLATES = [
     },
 ]
 ASGI_APPLICATION = "console.asgi.application"
+# Threads per server process that run requests' sync code (views, middleware, database): each
+# keeps its database connection between requests. A REST consumer's long poll holds one while
+# it waits, so this also bounds concurrent long polls (console/asgi_http.py).
+WEB_THREADS = _env_int("WEB_THREADS", 32)
 WSGI_APPLICATION = None
 
 # --- Database -------------------------------------------------------------------------------
@@ -113,11 +117,10 @@ DATABASES = {
     )
 }
 if DATABASES["default"]["ENGINE"] == "django.db.backends.postgresql" and _env_bool("DB_POOL"):
-    # Under daphne each request runs its sync code in a fresh thread, so a per-thread persistent
-    # connection is never reused and every request would connect anew (about 15 ms on
-    # PostgreSQL). The server therefore borrows from a pool (`serve` sets DB_POOL=1). Other
-    # commands and the tests keep plain connections: a pool's open sockets must not be
-    # inherited by forked processes.
+    # Opt-in: a psycopg pool shared by a process's threads. The server does not need it (its
+    # request threads are a fixed pool, each keeping its connection: console/asgi_http.py); it
+    # helps where many short-lived threads touch the database. Not for commands that fork:
+    # a pool's open sockets must not be inherited by forked processes.
     DATABASES["default"]["CONN_MAX_AGE"] = 0
     DATABASES["default"]["OPTIONS"] = {
         "pool": {"min_size": 2, "max_size": _env_int("DB_POOL_MAX_SIZE", 20), "timeout": 10},
