@@ -68,6 +68,10 @@ def test_rest_records_show_in_the_console_and_console_records_reach_a_rest_consu
             seen[base64.b64decode(r["key"]).decode()] = json.loads(base64.b64decode(r["value"]))
         if len(seen) == 3:
             break
-    assert seen == {"order-6": {"amount": 1, "via": "service"}, # The json embedded format stores the key as JSON too, quotes included, as Confluent's does.
-                    '"order-7"': {"amount": 12.5, "via": "rest"}, "order-8": {"amount": 3, "via": "console"}}
+    # The json embedded format stores the key as JSON too, quotes included, as Confluent's does.
+    assert seen == {
+        "order-6": {"amount": 1, "via": "service"},
+        '"order-7"': {"amount": 12.5, "via": "rest"},
+        "order-8": {"amount": 3, "via": "console"},
+    }
     _call(server, token, "DELETE", base)
