@@ -60,7 +60,7 @@ class Server:
         self.port = _free_port()
         env = {**os.environ, "LOG_LEVEL": "WARNING", "DEBUG": "0"}
         self.proc = subprocess.Popen(
-            [sys.executable, "manage.py", "serve", "--port", str(self.port), "--no-maintenance", "-v", "0"],
+            [sys.executable, "manage.py", "serve", "--port", str(self.port), "--no-maintenance", "--no-kafka", "-v", "0"],
             cwd=ROOT, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
         )
         deadline = time.monotonic() + 30

@@ -78,7 +78,8 @@ def server(db_url, tmp_path):
     }
     log = open(tmp_path / "server.log", "w")
     proc = subprocess.Popen(
-        [sys.executable, "manage.py", "serve", "--host", "127.0.0.1", "--port", str(port)],
+        # The browser tests need no Kafka listener (and must not collide with one on 9092).
+        [sys.executable, "manage.py", "serve", "--host", "127.0.0.1", "--port", str(port), "--no-kafka"],
         cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT,
     )
     base = f"http://127.0.0.1:{port}"
