@@ -6,16 +6,12 @@ makes that a failure. The server runs `manage.py serve` against this test run's 
 
 import os
 import shutil
-import socket
-import subprocess
-import sys
-import time
-import urllib.request
 from pathlib import Path
 
 import pytest
 from django.contrib.auth.models import User
 
+from tests.serve import serve
 from tests.services import required
 
 # Playwright's sync API keeps an event loop running in this thread; the ORM calls the tests make
@@ -58,47 +54,12 @@ def browser():
         b.close()
 
 
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
 @pytest.fixture
 def server(db_url, tmp_path):
     """`manage.py serve` on a free port, against the test database; yields its base URL."""
-    port = _free_port()
-    env = {
-        **os.environ,
-        "DATABASE_URL": db_url,
-        "STATE_DIR": str(tmp_path),
-        "SECRET_KEY": "e2e-secret-key-not-for-production",
-        "BROKER_GROUP_SWEEP_INTERVAL_S": "1",
-        "LOG_LEVEL": "WARNING",
-    }
-    log = open(tmp_path / "server.log", "w")
-    proc = subprocess.Popen(
-        # The browser tests need no Kafka listener (and must not collide with one on 9092).
-        [sys.executable, "manage.py", "serve", "--host", "127.0.0.1", "--port", str(port), "--no-kafka"],
-        cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT,
-    )
-    base = f"http://127.0.0.1:{port}"
-    deadline = time.monotonic() + 30
-    while time.monotonic() < deadline:
-        try:
-            urllib.request.urlopen(base + "/login/", timeout=1)
-            break
-        except OSError:
-            if proc.poll() is not None:
-                raise RuntimeError((tmp_path / "server.log").read_text()) from None
-            time.sleep(0.2)
-    yield base
-    proc.terminate()
-    try:
-        proc.wait(timeout=10)
-    except subprocess.TimeoutExpired:
-        proc.kill()
-    log.close()
+    with serve(db_url, tmp_path, env={"SECRET_KEY": "e2e-secret-key-not-for-production",
+                                      "BROKER_GROUP_SWEEP_INTERVAL_S": "1"}) as base:
+        yield base
 
 
 @pytest.fixture(autouse=True)
