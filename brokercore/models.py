@@ -157,6 +157,9 @@ class ConsumerGroup(models.Model):
     # counts it was computed for (a change of count triggers a rebalance).
     assignment = models.JSONField(default=dict, blank=True)
     partition_counts = models.JSONField(default=dict, blank=True)
+    # Kafka-protocol groups (KIP-394): member ids handed out with MEMBER_ID_REQUIRED that have not
+    # joined with them yet -> when their session ends (ms). A rebalance waits for them too.
+    pending_members = models.JSONField(default=dict, blank=True)
 
     def __str__(self) -> str:
         return self.group_id
@@ -179,6 +182,9 @@ class GroupMember(models.Model):
     revoking = models.JSONField(default=list, blank=True)
     # True while a rebalance waits for this member to rejoin.
     awaiting_join = models.BooleanField(default=False)
+    # Kafka-protocol members: True from the end of a JoinGroup round until the member's SyncGroup
+    # (one still not sent when the rebalance timeout ends is removed, as Kafka's DelayedSync does).
+    awaiting_sync = models.BooleanField(default=False)
     # Server-managed members: next offset to read per "topic:partition", and auto.offset.reset.
     positions = models.JSONField(default=dict, blank=True)
     offset_reset = models.CharField(max_length=8, default="latest")

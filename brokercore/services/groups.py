@@ -13,20 +13,31 @@ Kafka's (Empty -> PreparingRebalance -> CompletingRebalance -> Stable, Dead when
   cooperative-sticky: members keep their partitions; one that must move a partition first revokes
   it (generation N), then rejoins, and the partition is given to its new owner in generation N+1.
 
+Kafka-protocol members (kind "kafka": real Kafka clients through brokercore.kafka, with the API
+services in kafka_groups.py) go through the same state machine, locking, expiry and history, with
+Kafka's classic-coordinator rules where the client leader assigns: a rebalance completes its join
+round into CompletingRebalance (the generation is bumped and a protocol every member supports is
+chosen), and the leader's SyncGroup makes it Stable. Their JoinGroup and SyncGroup responses wait
+outside any transaction (see kafka_groups.py); while a member's request is parked there, its
+session cannot expire, as in Kafka.
+
 Invariants: the group row is locked (SELECT ... FOR UPDATE) for every change, so one process at a
-time changes a group; a generation's assignment gives each partition to at most one member.
+time changes a group; a generation's assignment gives each partition to at most one member (for
+Kafka-protocol groups, as far as the client leader's assignment does).
 """
 
+import base64
 import logging
 import uuid
+from collections import Counter
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 
 from django.conf import settings
 from django.db import IntegrityError, transaction
-from django.db.models import F
+from django.db.models import F, Q
 
-from brokercore import clock, events
+from brokercore import clock, consumer_protocol, events
 from brokercore.assignors import ASSIGNOR_NAMES, MemberSubscription, assign, is_cooperative
 from brokercore.errors import (
     FencedInstanceId,
@@ -41,10 +52,12 @@ from brokercore.errors import (
     UnknownMemberId,
 )
 from brokercore.models import ConsumerGroup, GroupMember, Partition, RebalanceEvent
+from brokercore.notify import group_waiters
 
 logger = logging.getLogger(__name__)
 
 State = ConsumerGroup.State
+KAFKA = ConsumerGroup.Kind.KAFKA
 OFFSET_RESETS = ("earliest", "latest", "none")
 
 
@@ -91,6 +104,8 @@ class _Group:
     dirty: set[str] = field(default_factory=set)
     deleted: set[str] = field(default_factory=set)
     notes: list[tuple[str, dict]] = field(default_factory=list)
+    # The group held Kafka-protocol members when locked: requests of theirs may be parked.
+    kafka: bool = False
 
     def touch(self, member: GroupMember) -> None:
         self.dirty.add(member.member_id)
@@ -129,7 +144,7 @@ def _lock(group_id: str, *, create: bool = False, skip_locked: bool = False) -> 
         # A deleted group's id is reusable, as in Kafka.
         group.state = State.EMPTY
     members = {m.member_id: m for m in GroupMember.objects.filter(group=group)}
-    return _Group(group=group, members=members, now_ms=clock.now_ms())
+    return _Group(group=group, members=members, now_ms=clock.now_ms(), kafka=group.kind == KAFKA)
 
 
 def _save(g: _Group) -> None:
@@ -144,6 +159,9 @@ def _save(g: _Group) -> None:
         groups = [group_channel(g.group), events.CLUSTER_GROUP]
         for event_type, payload in g.notes:
             events.publish_on_commit(groups, event_type, {"group_id": g.group.group_id, **payload})
+    if g.kafka or g.group.kind == KAFKA:
+        group_id = g.group.group_id
+        transaction.on_commit(lambda: group_waiters.notify(group_id), robust=True)
 
 
 def _set_state(g: _Group, state: str) -> None:
@@ -152,13 +170,27 @@ def _set_state(g: _Group, state: str) -> None:
         g.group.state_changed_at = clock.now()
 
 
+def _static_member(g: _Group, group_instance_id: str | None) -> GroupMember | None:
+    if group_instance_id is None:
+        return None
+    return next((m for m in g.members.values() if m.group_instance_id == group_instance_id), None)
+
+
 def _member(g: _Group, member_id: str, group_instance_id: str | None = None) -> GroupMember:
+    """The member making a request, checked as Kafka's validateCurrentMember: a static member's
+    instance id must be held by this member id (else FENCED_INSTANCE_ID, or UNKNOWN_MEMBER_ID
+    when nobody holds it)."""
     if group_instance_id is not None:
-        holder = next((m for m in g.members.values() if m.group_instance_id == group_instance_id), None)
+        holder = _static_member(g, group_instance_id)
         if holder is not None and holder.member_id != member_id:
             raise FencedInstanceId(
                 f"Static member '{group_instance_id}' is now member {holder.member_id}; "
                 f"member {member_id} was fenced."
+            )
+        if holder is None:
+            raise UnknownMemberId(
+                f"No member of group '{g.group.group_id}' has group.instance.id '{group_instance_id}' "
+                "(it left or its session timed out): join again."
             )
     try:
         return g.members[member_id]
@@ -182,22 +214,67 @@ def _remove_member(g: _Group, member_id: str, reason: str, event_type: str) -> N
     g.note(event_type, member_id=member_id, reason=reason)
 
 
+def _parked(g: _Group, m: GroupMember) -> bool:
+    """A Kafka-protocol member whose JoinGroup or SyncGroup is waiting at the barrier: like Kafka
+    (MemberMetadata.hasSatisfiedHeartbeat), its session does not run out while it waits."""
+    state = g.group.state
+    return (state == State.PREPARING_REBALANCE and not m.awaiting_join) or (
+        state == State.COMPLETING_REBALANCE and not m.awaiting_sync
+    )
+
+
 def _expire_members(g: _Group, *, keep: str | None = None) -> None:
-    """Lazy expiry: members whose session passed without a heartbeat leave the group."""
+    """Lazy expiry: members whose session passed without a heartbeat leave the group.
+
+    Kafka-protocol groups also drop pending member ids (KIP-394) whose session passed, and remove
+    members that did not send SyncGroup within the rebalance timeout after the join round.
+    """
+    kafka = g.group.kind == KAFKA
     for m in list(g.members.values()):
-        if m.member_id != keep and m.last_heartbeat_ms + m.session_timeout_ms < g.now_ms:
+        if m.member_id == keep or (kafka and _parked(g, m)):
+            continue
+        if m.last_heartbeat_ms + m.session_timeout_ms < g.now_ms:
             _remove_member(g, m.member_id, "session timeout", "member.expired")
             _rebalance_start(g, f"member {m.member_id} expired (no heartbeat for {m.session_timeout_ms} ms)")
+    group = g.group
+    if group.pending_members:
+        live = {mid: deadline for mid, deadline in group.pending_members.items() if deadline >= g.now_ms}
+        if live != group.pending_members:
+            group.pending_members = live
+    if kafka and group.state in (State.COMPLETING_REBALANCE, State.STABLE) and group.rebalance_deadline_ms is not None:
+        if g.now_ms < group.rebalance_deadline_ms:
+            return
+        late = [m.member_id for m in g.members.values() if m.awaiting_sync]
+        if not late:
+            group.rebalance_deadline_ms = None
+            return
+        for member_id in late:
+            _remove_member(g, member_id, "did not send SyncGroup within the rebalance timeout", "member.removed")
+        _rebalance_start(g, f"member(s) {', '.join(late)} did not send SyncGroup within the rebalance timeout")
+
+
+def _rebalance_timeout_ms(g: _Group) -> int:
+    # Kafka's GroupMetadata.rebalanceTimeoutMs: the longest any member asked for.
+    return max((m.rebalance_timeout_ms for m in g.members.values()), default=0)
 
 
 def _rebalance_start(g: _Group, reason: str, *, initiator: str | None = None) -> None:
     group = g.group
     if group.state != State.PREPARING_REBALANCE:
+        if group.kind == KAFKA:
+            # Kafka's prepareRebalance: SyncGroups still waiting for the leader's assignment are
+            # answered REBALANCE_IN_PROGRESS, and nobody is awaited at the SyncGroup barrier any more.
+            interrupted = group.state == State.COMPLETING_REBALANCE
+            for m in g.members.values():
+                if m.awaiting_sync or interrupted:
+                    m.awaiting_sync = False
+                    if interrupted:
+                        m.assignment_bytes = None
+                    g.touch(m)
         _set_state(g, State.PREPARING_REBALANCE)
         group.rebalance_started_ms = g.now_ms
         group.rebalance_reasons = []
-        timeouts = [m.rebalance_timeout_ms for m in g.members.values()]
-        group.rebalance_deadline_ms = g.now_ms + (max(timeouts) if timeouts else 0)
+        group.rebalance_deadline_ms = g.now_ms + _rebalance_timeout_ms(g)
         for m in g.members.values():
             if m.member_id != initiator:
                 m.awaiting_join = True
@@ -228,6 +305,10 @@ def _partition_counts(topics: Iterable[str]) -> dict[str, int]:
 
 
 def _maybe_complete(g: _Group) -> None:
+    """Complete the rebalance under way if every member rejoined or its timeout passed."""
+    if g.group.kind == KAFKA:
+        _kafka_join_complete(g)
+        return
     group = g.group
     if group.state != State.PREPARING_REBALANCE:
         return
@@ -285,17 +366,7 @@ def _maybe_complete(g: _Group) -> None:
     group.rebalance_deadline_ms = None
     group.rebalance_reasons = []
 
-    owner_before = {tuple(tp): mid for mid, tps in before.items() for tp in tps}
-    owner_after = {tuple(tp): mid for mid, tps in after.items() for tp in tps}
-    moved = [
-        [tp[0], tp[1], owner_before.get(tp), owner_after.get(tp)]
-        for tp in sorted(set(owner_before) | set(owner_after))
-        if owner_before.get(tp) != owner_after.get(tp)
-    ]
-    if is_cooperative(group.assignor):
-        paused = sum(len(v) for v in revoked.values())
-    else:
-        paused = len(owner_before)
+    moved, paused = _rebalance_moves(before, after, revoked, cooperative=is_cooperative(group.assignor))
     RebalanceEvent.objects.create(
         group=group,
         generation=group.generation,
@@ -313,6 +384,205 @@ def _maybe_complete(g: _Group) -> None:
     )
     _history_trim(group)
     g.note("rebalance.completed", generation=group.generation, state=group.state, moved=len(moved))
+
+
+def _rebalance_moves(before: dict, after: dict, revoked: dict, *, cooperative: bool) -> tuple[list, int]:
+    """(moved partitions [[topic, partition, from, to], ...], partitions paused by the rebalance):
+    eager protocols pause everything that was owned, cooperative ones only what was revoked."""
+    owner_before = {tuple(tp): mid for mid, tps in before.items() for tp in tps}
+    owner_after = {tuple(tp): mid for mid, tps in after.items() for tp in tps}
+    moved = [
+        [tp[0], tp[1], owner_before.get(tp), owner_after.get(tp)]
+        for tp in sorted(set(owner_before) | set(owner_after))
+        if owner_before.get(tp) != owner_after.get(tp)
+    ]
+    paused = sum(len(v) for v in revoked.values()) if cooperative else len(owner_before)
+    return moved, paused
+
+
+# --- Kafka-protocol members: the join round and the leader's assignment ---------------------
+
+
+def member_protocols(m: GroupMember) -> list[tuple[str, bytes]]:
+    """A Kafka-protocol member's (protocol name, metadata) pairs, in its order of preference."""
+    return [(name, base64.b64decode(data)) for name, data in m.protocols]
+
+
+def protocols_store(protocols: Iterable[tuple[str, bytes]]) -> list[list[str]]:
+    return [[name, base64.b64encode(data).decode("ascii")] for name, data in protocols]
+
+
+def _protocol_metadata(m: GroupMember, name: str) -> bytes | None:
+    return next((data for n, data in member_protocols(m) if n == name), None)
+
+
+def protocol_candidates(members: Iterable[GroupMember]) -> set[str]:
+    """The protocols every member supports (Kafka's GroupMetadata.candidateProtocols)."""
+    names = [{n for n, _ in m.protocols} for m in members]
+    return set.intersection(*names) if names else set()
+
+
+def _protocol_select(members: list[GroupMember]) -> str:
+    """Kafka's GroupMetadata.selectProtocol: among the protocols every member supports, each member
+    votes for the one it lists first; the most votes win. Kafka breaks a tie arbitrarily; here the
+    leader's (members[0]'s) order of preference does."""
+    candidates = protocol_candidates(members)
+    votes = Counter(next(n for n, _ in m.protocols if n in candidates) for m in members)
+    best = max(votes.values())
+    return next(n for n, _ in members[0].protocols if votes.get(n) == best)
+
+
+def subscription_refresh(g: _Group, m: GroupMember, protocol_name: str | None = None) -> None:
+    """Decode what a Kafka-protocol member subscribes to and owns, for the console, from the
+    metadata of `protocol_name` (the group's chosen protocol) or of its first protocol."""
+    m.subscription, m.assignment = [], []
+    if g.group.protocol_type == consumer_protocol.PROTOCOL_TYPE and m.protocols:
+        data = _protocol_metadata(m, protocol_name) if protocol_name else None
+        if data is None:
+            data = member_protocols(m)[0][1]
+        try:
+            sub = consumer_protocol.subscription_decode(data)
+        except consumer_protocol.MalformedConsumerProtocol as e:
+            # Opaque to the coordinator, as in Kafka: the member stays, the console shows nothing.
+            logger.info("group %s: member %s sent metadata the consumer protocol cannot read: %s", g.group.group_id, m.member_id, e)
+        else:
+            m.subscription = sub.topics
+            m.assignment = [list(tp) for tp in sub.owned]
+    g.touch(m)
+
+
+def _members_ordered(g: _Group) -> list[GroupMember]:
+    return sorted(g.members.values(), key=lambda m: (m.joined_at, m.member_id))
+
+
+def _kafka_join_complete(g: _Group) -> None:
+    """Kafka's onCompleteJoin: when every member has rejoined (and no pending member id is still
+    expected), or the rebalance timeout passed, start the next generation.
+
+    Dynamic members that did not rejoin are removed; static ones stay until their session ends.
+    The generation is bumped, a protocol chosen, and the group waits in CompletingRebalance for
+    the leader's SyncGroup (the generation's RebalanceEvent gets its assignment then).
+    """
+    group = g.group
+    if group.state != State.PREPARING_REBALANCE:
+        return
+    waiting = [m for m in g.members.values() if m.awaiting_join]
+    if (waiting or group.pending_members) and g.now_ms < (group.rebalance_deadline_ms or 0):
+        return
+    removed = []
+    for m in waiting:
+        if m.group_instance_id is None:
+            _remove_member(g, m.member_id, "did not rejoin within the rebalance timeout", "member.removed")
+            removed.append(m.member_id)
+    joined = [m for m in _members_ordered(g) if not m.awaiting_join]
+    if g.members and not joined:
+        # Only static members that have not rejoined are left: like Kafka, wait another timeout.
+        group.rebalance_deadline_ms = g.now_ms + _rebalance_timeout_ms(g)
+        return
+    if joined and group.leader_member_id not in {m.member_id for m in joined}:
+        group.leader_member_id = joined[0].member_id  # Kafka's maybeElectNewJoinedLeader
+
+    before = dict(group.assignment)
+    started = group.rebalance_started_ms or g.now_ms
+    reasons = list(group.rebalance_reasons)
+    group.generation += 1
+    members = _members_ordered(g)
+    if not members:
+        _set_state(g, State.EMPTY)
+        group.protocol_name = ""
+        group.leader_member_id = ""
+        group.kind = ConsumerGroup.Kind.NONE
+        group.assignment = {}
+        group.rebalance_started_ms = None
+        group.rebalance_deadline_ms = None
+        group.rebalance_reasons = []
+    else:
+        leader = g.members[group.leader_member_id]
+        group.protocol_name = _protocol_select([leader, *(m for m in members if m is not leader)])
+        _set_state(g, State.COMPLETING_REBALANCE)
+        # Kafka's DelayedSync: members must send SyncGroup within the rebalance timeout.
+        group.rebalance_deadline_ms = g.now_ms + _rebalance_timeout_ms(g)
+        for m in members:
+            if not m.awaiting_join:
+                subscription_refresh(g, m, group.protocol_name)
+            m.awaiting_sync = True
+            m.assignment_bytes = None
+            m.last_heartbeat_ms = g.now_ms  # Kafka: completeAndScheduleNextHeartbeatExpiration
+            g.touch(m)
+        group.assignment = {m.member_id: [list(tp) for tp in m.assignment] for m in members}
+    after = dict(group.assignment)
+    cooperative = _cooperative(group.protocol_name)
+    revoked = _revoked(before, after) if cooperative else {}
+    moved, paused = _rebalance_moves(before, after, revoked, cooperative=cooperative)
+    RebalanceEvent.objects.create(
+        group=group,
+        generation=group.generation,
+        reasons=reasons,
+        protocol_name=group.protocol_name,
+        started_ms=started,
+        completed_ms=g.now_ms,
+        members=[m.member_id for m in members],
+        assignment_before=before,
+        assignment_after=after,
+        revoked=revoked,
+        moved=moved,
+        paused=paused,
+        removed_members=removed,
+    )
+    _history_trim(group)
+    if members:
+        g.note("rebalance.joined", generation=group.generation, protocol=group.protocol_name, leader=group.leader_member_id)
+    else:
+        g.note("rebalance.completed", generation=group.generation, state=group.state, moved=len(moved))
+
+
+def _cooperative(protocol_name: str) -> bool:
+    # Clients may name assignors of their own; only the known cooperative one is treated so.
+    return protocol_name in ASSIGNOR_NAMES and is_cooperative(protocol_name)
+
+
+def _revoked(before: dict, after: dict) -> dict[str, list]:
+    """Partitions each member owned before and no longer owns (cooperative protocols)."""
+    out = {}
+    for mid, tps in before.items():
+        keep = {tuple(tp) for tp in after.get(mid, [])}
+        gone = [list(tp) for tp in tps if tuple(tp) not in keep]
+        if gone:
+            out[mid] = gone
+    return out
+
+
+def kafka_assignment_complete(g: _Group, assignments: Mapping[str, bytes]) -> None:
+    """The leader's SyncGroup: store every member's assignment (Kafka gives members the leader
+    left out an empty one), decode it for the console, and make the group Stable."""
+    group = g.group
+    for m in g.members.values():
+        data = bytes(assignments.get(m.member_id, b""))
+        m.assignment_bytes = data
+        m.assignment, m.revoking = [], []
+        if group.protocol_type == consumer_protocol.PROTOCOL_TYPE:
+            try:
+                m.assignment = [list(tp) for tp in consumer_protocol.assignment_decode(data)]
+            except consumer_protocol.MalformedConsumerProtocol as e:
+                logger.info("group %s: the leader's assignment for %s is unreadable: %s", group.group_id, m.member_id, e)
+        g.touch(m)
+    _set_state(g, State.STABLE)
+    after = {m.member_id: [list(tp) for tp in m.assignment] for m in _members_ordered(g)}
+    if not any(m.awaiting_sync for m in g.members.values()):
+        group.rebalance_deadline_ms = None
+    event = RebalanceEvent.objects.filter(group=group, generation=group.generation).first()
+    if event is not None:
+        cooperative = _cooperative(group.protocol_name)
+        before = event.assignment_before
+        event.revoked = _revoked(before, after) if cooperative else {}
+        event.moved, event.paused = _rebalance_moves(before, after, event.revoked, cooperative=cooperative)
+        event.assignment_after = after
+        event.completed_ms = g.now_ms
+        event.save(update_fields=["revoked", "moved", "paused", "assignment_after", "completed_ms"])
+    group.assignment = after
+    group.rebalance_started_ms = None
+    group.rebalance_reasons = []
+    g.note("rebalance.completed", generation=group.generation, state=group.state, moved=len(event.moved) if event else 0)
 
 
 def _history_trim(group: ConsumerGroup) -> None:
@@ -474,6 +744,9 @@ def _replace_static_member(g: _Group, old: GroupMember, new_id: str) -> GroupMem
         assignment=old.assignment,
         revoking=old.revoking,
         awaiting_join=False,
+        awaiting_sync=old.awaiting_sync,
+        protocols=old.protocols,
+        assignment_bytes=old.assignment_bytes,
         positions=old.positions,
         offset_reset=old.offset_reset,
         last_heartbeat_ms=g.now_ms,
@@ -614,8 +887,12 @@ def groups_sweep() -> dict:
     expired_groups = set(
         GroupMember.objects.filter(last_heartbeat_ms__lt=now_ms - F("session_timeout_ms")).values_list("group__group_id", flat=True)
     )
+    # Past a rebalance (or, for Kafka-protocol groups, SyncGroup) deadline, or a Kafka-protocol
+    # rebalance that may be waiting only for a pending member id whose session has passed.
     overdue = set(
-        ConsumerGroup.objects.filter(state=State.PREPARING_REBALANCE, rebalance_deadline_ms__lt=now_ms).values_list("group_id", flat=True)
+        ConsumerGroup.objects.filter(
+            Q(rebalance_deadline_ms__lt=now_ms) | Q(kind=KAFKA, state=State.PREPARING_REBALANCE)
+        ).values_list("group_id", flat=True)
     )
     swept = 0
     for group_id in sorted(expired_groups | overdue):

@@ -12,6 +12,7 @@ from django.db import transaction
 
 from brokercore import events, selectors
 from brokercore.errors import (
+    GroupIdNotFound,
     GroupSubscribedToTopic,
     IllegalGeneration,
     InvalidRequest,
@@ -22,10 +23,11 @@ from brokercore.errors import (
     UnknownMemberId,
     UnknownTopicOrPartition,
 )
-from brokercore.models import CommittedOffset, ConsumerGroup, Partition
+from brokercore.models import CommittedOffset, ConsumerGroup, GroupMember, Partition
 from brokercore.services.groups import (
     State,
     _expire_members,
+    _Group,
     _group_id_validate,
     _lock,
     _maybe_complete,
@@ -49,35 +51,85 @@ def _partitions_resolve(keys: Iterable[tuple[str, int]]) -> dict[tuple[str, int]
     return found
 
 
+def offset_check(tp: tuple[str, int], offset, metadata: str) -> None:
+    """One committed offset's own rules: 0 or more, metadata within offset.metadata.max.bytes."""
+    if isinstance(offset, bool) or not isinstance(offset, int) or offset < 0:
+        raise OffsetOutOfRange(
+            f"Cannot commit offset {offset!r} for {tp[0]}-{tp[1]}: a committed offset is the next "
+            "offset to read, 0 or more."
+        )
+    limit = settings.BROKER["OFFSET_METADATA_MAX_BYTES"]
+    if len(metadata.encode()) > limit:
+        raise OffsetMetadataTooLarge(f"Offset metadata is larger than offset.metadata.max.bytes ({limit}).")
+
+
 def _normalise(offsets: Mapping) -> dict[tuple[str, int], tuple[int, str]]:
     out = {}
-    limit = settings.BROKER["OFFSET_METADATA_MAX_BYTES"]
     for tp, value in offsets.items():
         if not (isinstance(tp, tuple) and len(tp) == 2 and isinstance(tp[0], str) and isinstance(tp[1], int)):
             raise InvalidRequest(f"Offsets are keyed by (topic, partition), got {tp!r}.")
         offset, metadata = (value, "") if not isinstance(value, tuple) else value
-        if isinstance(offset, bool) or not isinstance(offset, int) or offset < 0:
-            raise OffsetOutOfRange(
-                f"Cannot commit offset {offset!r} for {tp[0]}-{tp[1]}: a committed offset is the next "
-                "offset to read, 0 or more."
-            )
         metadata = metadata or ""
-        if len(metadata.encode()) > limit:
-            raise OffsetMetadataTooLarge(f"Offset metadata is larger than offset.metadata.max.bytes ({limit}).")
+        offset_check(tp, offset, metadata)
         out[tp] = (offset, metadata)
     return out
 
 
-def _upsert(group: ConsumerGroup, rows: dict[tuple[str, int], tuple[int, str]], parts: dict, now_ms: int) -> None:
+def _upsert(
+    group: ConsumerGroup,
+    rows: dict[tuple[str, int], tuple[int, str]],
+    parts: dict,
+    now_ms: int,
+    epochs: Mapping[tuple[str, int], int | None] | None = None,
+) -> None:
+    epochs = epochs or {}
     CommittedOffset.objects.bulk_create(
         [
-            CommittedOffset(group=group, partition=parts[tp], offset=o, metadata=md, committed_ms=now_ms)
+            CommittedOffset(
+                group=group, partition=parts[tp], offset=o, metadata=md, leader_epoch=epochs.get(tp), committed_ms=now_ms
+            )
             for tp, (o, md) in rows.items()
         ],
         update_conflicts=True,
         unique_fields=["group", "partition"],
-        update_fields=["offset", "metadata", "committed_ms"],
+        update_fields=["offset", "metadata", "leader_epoch", "committed_ms"],
     )
+
+
+def commit_check(g: _Group, *, member_id: str | None, generation: int, group_instance_id: str | None) -> GroupMember | None:
+    """Who may commit, as Kafka's validateOffsetCommit: a member (its id, instance id and the
+    current generation; REBALANCE_IN_PROGRESS while the group waits for the leader's assignment),
+    or, with generation -1 and no member id, anybody while the group is Empty. A member's commit
+    counts as a heartbeat."""
+    if generation >= 0 or member_id or group_instance_id is not None:
+        m = _member(g, member_id or "", group_instance_id)
+        if generation != g.group.generation:
+            raise IllegalGeneration(
+                f"Commit from generation {generation} refused: group '{g.group.group_id}' is at generation "
+                f"{g.group.generation} (the member was rebalanced out of its old assignment)."
+            )
+        if g.group.state == State.COMPLETING_REBALANCE:
+            raise RebalanceInProgress(f"Group '{g.group.group_id}' is completing a rebalance.")
+        m.last_heartbeat_ms = g.now_ms
+        g.touch(m)
+        return m
+    if g.group.state != State.EMPTY:
+        raise UnknownMemberId(
+            f"Group '{g.group.group_id}' has active members; a commit without a member id "
+            "(generation -1) is only allowed while the group is Empty."
+        )
+    return None
+
+
+def commit_group_lock(group_id: str, *, generation: int) -> _Group:
+    """Lock the group a commit goes to. A commit outside group management (generation -1) creates
+    it; one from a generation of a group that does not exist is ILLEGAL_GENERATION, as in Kafka."""
+    try:
+        return _lock(group_id, create=generation < 0)
+    except GroupIdNotFound:
+        raise IllegalGeneration(
+            f"Commit from generation {generation} refused: group '{group_id}' does not exist."
+        ) from None
 
 
 @transaction.atomic
@@ -98,32 +150,19 @@ def offsets_commit(
     _group_id_validate(group_id)
     rows = _normalise(offsets)
     parts = _partitions_resolve(rows)
-    simple = generation < 0 and not member_id
-    g = _lock(group_id, create=simple)
+    g = commit_group_lock(group_id, generation=generation)
     _expire_members(g, keep=member_id)
     _maybe_complete(g)
-    if simple:
-        if g.members:
-            raise UnknownMemberId(
-                f"Group '{group_id}' has active members; a commit without a member id "
-                "(generation -1) is only allowed while the group is Empty."
-            )
-    else:
-        if g.group.state == State.COMPLETING_REBALANCE:
-            raise RebalanceInProgress(f"Group '{group_id}' is completing a rebalance.")
-        m = _member(g, member_id or "", group_instance_id)
-        if generation != g.group.generation:
-            raise IllegalGeneration(
-                f"Commit from generation {generation} refused: group '{group_id}' is at generation "
-                f"{g.group.generation} (the member was rebalanced out of its old assignment)."
-            )
-        m.last_heartbeat_ms = g.now_ms  # a commit proves the member is alive, as in Kafka
-        g.touch(m)
+    commit_check(g, member_id=member_id, generation=generation, group_instance_id=group_instance_id)
     _upsert(g.group, rows, parts, g.now_ms)
     g.note("offsets.committed", member_id=member_id, count=len(rows))
     _save(g)
-    # Topic pages show the lag of the groups consuming them.
-    for topic_id in {str(p.topic.topic_id) for p in parts.values()}:
+    commit_publish(group_id, parts.values())
+
+
+def commit_publish(group_id: str, parts: Iterable[Partition]) -> None:
+    """Topic pages show the lag of the groups consuming them: tell them about a commit."""
+    for topic_id in {str(p.topic.topic_id) for p in parts}:
         events.publish_on_commit(
             [events.topic_group(topic_id)], "offsets.committed", {"group_id": group_id},
             throttle_key=f"commit:{topic_id}",

@@ -1,0 +1,291 @@
+"""FindCoordinator, JoinGroup, SyncGroup, Heartbeat, LeaveGroup, OffsetCommit, OffsetFetch,
+DescribeGroups, ListGroups and DeleteGroups: classic consumer groups for Kafka clients.
+
+The rules live in brokercore.services.kafka_groups; these handlers translate requests and answers.
+JoinGroup and SyncGroup are barriers: the handler records the request, then waits on the event loop
+(no thread, no transaction held) for the group to change, re-reading it every BARRIER_POLL_S in case
+another server process completed the round, as Kafka's coordinator parks them in its purgatory.
+"""
+
+import datetime
+
+from brokercore.errors import BrokerError, InvalidRequest
+from brokercore.kafka.apis.registry import api, error_code
+from brokercore.notify import group_waiters
+from brokercore.services.groups import group_delete
+from brokercore.services.kafka_groups import (
+    BARRIER_POLL_S,
+    kafka_group_describe,
+    kafka_groups_list,
+    kafka_join_result,
+    kafka_member_heartbeat,
+    kafka_member_join,
+    kafka_member_sync,
+    kafka_members_leave,
+    kafka_offsets_commit,
+    kafka_offsets_fetch,
+    kafka_sync_result,
+)
+
+FIND_COORDINATOR, JOIN_GROUP, HEARTBEAT, LEAVE_GROUP, SYNC_GROUP = 10, 11, 12, 13, 14
+OFFSET_COMMIT, OFFSET_FETCH, DESCRIBE_GROUPS, LIST_GROUPS, DELETE_GROUPS = 8, 9, 15, 16, 42
+
+COORDINATOR_GROUP, COORDINATOR_TRANSACTION = 0, 1
+# AclOperation bits a group supports (READ 3, DELETE 6, DESCRIBE 8): everything, without ACLs.
+GROUP_OPERATIONS = (1 << 3) | (1 << 6) | (1 << 8)
+AUTHORIZED_OPERATIONS_OMITTED = -(2**31)
+_MS = datetime.timedelta(milliseconds=1)
+
+
+def _ms(value: datetime.timedelta | None) -> int:
+    return -1 if value is None else round(value / _MS)
+
+
+# --- FindCoordinator -------------------------------------------------------------------------------
+
+
+def _coordinator(ctx, key: str, key_type: int) -> dict:
+    """Every node coordinates every group: the group's state is in the shared database."""
+    if key_type not in (COORDINATOR_GROUP, COORDINATOR_TRANSACTION):
+        return {"key": key, "error_code": InvalidRequest.code, "error_message": f"Unknown coordinator key type {key_type}.",
+                "node_id": -1, "host": "", "port": -1}
+    node = ctx.node
+    return {"key": key, "error_code": 0, "error_message": None, "node_id": node.node_id, "host": node.host, "port": node.port}
+
+
+@api(FIND_COORDINATOR, versions=(0, 4))
+async def find_coordinator(ctx, request):
+    if ctx.api_version >= 4:  # KIP-699: a batch of keys
+        return ctx.response(coordinators=[_coordinator(ctx, key, request.key_type) for key in request.coordinator_keys])
+    return ctx.response(**_coordinator(ctx, request.key, getattr(request, "key_type", COORDINATOR_GROUP)))
+
+
+# --- JoinGroup / SyncGroup: the barriers ---------------------------------------------------------
+
+
+@api(JOIN_GROUP, versions=(0, 9))
+async def join_group(ctx, request):
+    group_id = request.group_id
+    instance = getattr(request, "group_instance_id", None)
+    try:
+        seen = group_waiters.version(group_id)
+        result = await ctx.run_sync(
+            kafka_member_join,
+            group_id=group_id,
+            member_id=request.member_id,
+            group_instance_id=instance,
+            protocol_type=request.protocol_type,
+            protocols=[(p.name, p.metadata) for p in request.protocols],
+            session_timeout_ms=_ms(request.session_timeout),
+            rebalance_timeout_ms=_ms(getattr(request, "rebalance_timeout", None)),
+            client_id=ctx.client_id or "",
+            client_host=ctx.client_host,
+            require_known_member_id=ctx.api_version >= 4,
+            reason=getattr(request, "reason", None),
+        )
+        while result.waiting_for is not None:
+            await group_waiters.wait(group_id, seen, BARRIER_POLL_S)
+            seen = group_waiters.version(group_id)
+            result = await ctx.run_sync(
+                kafka_join_result, group_id=group_id, member_id=result.member_id,
+                generation=result.waiting_for, group_instance_id=instance,
+            )
+    except BrokerError as e:
+        return ctx.response(
+            error_code=e.code,
+            generation_id=-1,
+            protocol_type=None,
+            protocol_name=None if ctx.api_version >= 7 else "",
+            leader="",
+            # MEMBER_ID_REQUIRED carries the member id to join again with (KIP-394).
+            member_id=getattr(e, "member_id", request.member_id),
+            members=[],
+        )
+    return ctx.response(
+        error_code=0,
+        generation_id=result.generation,
+        protocol_type=result.protocol_type,
+        protocol_name=result.protocol_name,
+        leader=result.leader,
+        skip_assignment=False,
+        member_id=result.member_id,
+        members=[
+            {"member_id": m.member_id, "group_instance_id": m.group_instance_id, "metadata": m.metadata}
+            for m in result.members
+        ],
+    )
+
+
+@api(SYNC_GROUP, versions=(0, 5))
+async def sync_group(ctx, request):
+    group_id = request.group_id
+    instance = getattr(request, "group_instance_id", None)
+    try:
+        seen = group_waiters.version(group_id)
+        result = await ctx.run_sync(
+            kafka_member_sync,
+            group_id=group_id,
+            member_id=request.member_id,
+            generation=request.generation_id,
+            group_instance_id=instance,
+            protocol_type=getattr(request, "protocol_type", None),
+            protocol_name=getattr(request, "protocol_name", None),
+            assignments={a.member_id: a.assignment for a in request.assignments},
+        )
+        while result.assignment is None:
+            await group_waiters.wait(group_id, seen, BARRIER_POLL_S)
+            seen = group_waiters.version(group_id)
+            result = await ctx.run_sync(
+                kafka_sync_result, group_id=group_id, member_id=request.member_id,
+                generation=request.generation_id, group_instance_id=instance,
+            )
+    except BrokerError as e:
+        return ctx.response(error_code=e.code, protocol_type=None, protocol_name=None, assignment=b"")
+    return ctx.response(
+        error_code=0, protocol_type=result.protocol_type, protocol_name=result.protocol_name, assignment=result.assignment,
+    )
+
+
+# --- Heartbeat, LeaveGroup -----------------------------------------------------------------------
+
+
+@api(HEARTBEAT, versions=(0, 4))
+async def heartbeat(ctx, request):
+    try:
+        await ctx.run_sync(
+            kafka_member_heartbeat, group_id=request.group_id, member_id=request.member_id,
+            generation=request.generation_id, group_instance_id=getattr(request, "group_instance_id", None),
+        )
+    except BrokerError as e:
+        return ctx.response(error_code=e.code)
+    return ctx.response(error_code=0)
+
+
+@api(LEAVE_GROUP, versions=(0, 5))
+async def leave_group(ctx, request):
+    if ctx.api_version < 3:
+        codes = await ctx.run_sync(kafka_members_leave, group_id=request.group_id, members=[(request.member_id, None)])
+        return ctx.response(error_code=codes[0])
+    members = list(request.members)
+    reason = next((m.reason for m in members if getattr(m, "reason", None)), None)
+    codes = await ctx.run_sync(
+        kafka_members_leave, group_id=request.group_id,
+        members=[(m.member_id, m.group_instance_id) for m in members], reason=reason,
+    )
+    return ctx.response(
+        error_code=0,
+        members=[
+            {"member_id": m.member_id, "group_instance_id": m.group_instance_id, "error_code": code}
+            for m, code in zip(members, codes, strict=True)
+        ],
+    )
+
+
+# --- Offsets -------------------------------------------------------------------------------------
+
+
+@api(OFFSET_COMMIT, versions=(2, 8))
+async def offset_commit(ctx, request):
+    offsets = {
+        (t.name, p.partition_index): (p.committed_offset, p.committed_metadata, getattr(p, "committed_leader_epoch", -1))
+        for t in request.topics
+        for p in t.partitions
+    }
+    codes = await ctx.run_sync(
+        kafka_offsets_commit,
+        group_id=request.group_id,
+        offsets=offsets,
+        member_id=request.member_id,
+        generation=request.generation_id_or_member_epoch,
+        group_instance_id=getattr(request, "group_instance_id", None),
+    )
+    return ctx.response(
+        topics=[
+            {"name": t.name, "partitions": [
+                {"partition_index": p.partition_index, "error_code": codes[(t.name, p.partition_index)]} for p in t.partitions
+            ]}
+            for t in request.topics
+        ]
+    )
+
+
+def _fetched_topics(group_id: str, topics) -> list[dict]:
+    """One group's OffsetFetch answer: `topics` None asks for every partition it committed."""
+    wanted = None if topics is None else [(t.name, i) for t in topics for i in t.partition_indexes]
+    by_topic: dict[str, list[dict]] = {}
+    for c in kafka_offsets_fetch(group_id=group_id, partitions=wanted):
+        by_topic.setdefault(c.topic, []).append({
+            "partition_index": c.partition,
+            "committed_offset": c.offset,
+            "committed_leader_epoch": -1 if c.leader_epoch is None else c.leader_epoch,
+            "metadata": c.metadata,
+            "error_code": 0,
+        })
+    return [{"name": name, "partitions": partitions} for name, partitions in by_topic.items()]
+
+
+@api(OFFSET_FETCH, versions=(1, 8))
+async def offset_fetch(ctx, request):
+    if ctx.api_version >= 8:  # KIP-709: several groups in one request
+        groups = []
+        for g in request.groups:
+            topics = await ctx.run_sync(_fetched_topics, g.group_id, g.topics)
+            groups.append({"group_id": g.group_id, "topics": topics, "error_code": 0})
+        return ctx.response(groups=groups)
+    topics = await ctx.run_sync(_fetched_topics, request.group_id, request.topics)
+    return ctx.response(topics=topics, error_code=0)
+
+
+# --- DescribeGroups, ListGroups, DeleteGroups ----------------------------------------------------
+
+
+def _described(group_id: str, include_operations: bool) -> dict:
+    operations = GROUP_OPERATIONS if include_operations else AUTHORIZED_OPERATIONS_OMITTED
+    try:
+        d = kafka_group_describe(group_id=group_id)
+    except BrokerError as e:
+        return {"error_code": e.code, "group_id": group_id, "group_state": "", "protocol_type": "",
+                "protocol_data": "", "members": [], "authorized_operations": operations}
+    return {
+        "error_code": 0,
+        "group_id": d.group_id,
+        "group_state": d.state,
+        "protocol_type": d.protocol_type,
+        "protocol_data": d.protocol_name,
+        "members": [
+            {"member_id": m.member_id, "group_instance_id": m.group_instance_id, "client_id": m.client_id,
+             "client_host": m.client_host, "member_metadata": m.metadata, "member_assignment": m.assignment}
+            for m in d.members
+        ],
+        "authorized_operations": operations,
+    }
+
+
+@api(DESCRIBE_GROUPS, versions=(0, 5))
+async def describe_groups(ctx, request):
+    include = bool(getattr(request, "include_authorized_operations", False))
+    groups = [await ctx.run_sync(_described, group_id, include) for group_id in request.groups]
+    return ctx.response(groups=groups)
+
+
+@api(LIST_GROUPS, versions=(0, 4))
+async def list_groups(ctx, request):
+    rows = await ctx.run_sync(kafka_groups_list, states=getattr(request, "states_filter", ()) or ())
+    return ctx.response(
+        error_code=0,
+        groups=[{"group_id": g, "protocol_type": protocol_type, "group_state": state} for g, protocol_type, state in rows],
+    )
+
+
+def _delete(group_id: str) -> int:
+    try:
+        group_delete(group_id=group_id)
+    except BrokerError as e:
+        return error_code(e)
+    return 0
+
+
+@api(DELETE_GROUPS, versions=(0, 2))
+async def delete_groups(ctx, request):
+    results = [{"group_id": g, "error_code": await ctx.run_sync(_delete, g)} for g in request.groups_names]
+    return ctx.response(results=results)
