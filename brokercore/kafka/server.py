@@ -12,7 +12,6 @@ import logging
 import socket
 import threading
 from concurrent.futures import ThreadPoolExecutor
-from concurrent.futures import wait as futures_wait
 
 from django.conf import settings
 from django.db import connections
@@ -75,7 +74,10 @@ class KafkaListener:
     async def start(self) -> None:
         """Bind and start accepting on the running loop (port 0 picks a free port)."""
         apis.load()
-        self._executor = ThreadPoolExecutor(max_workers=self.workers, thread_name_prefix="kafka-db")
+        self._worker_connections = []
+        self._executor = ThreadPoolExecutor(
+            max_workers=self.workers, thread_name_prefix="kafka-db", initializer=self._worker_start
+        )
         self._server = await asyncio.start_server(self._serve, self.host, self.port, reuse_address=True)
         bound_port = self._server.sockets[0].getsockname()[1]
         self.node = Node(
@@ -100,7 +102,12 @@ class KafkaListener:
             self._server = None
         if self._executor is not None:
             executor, self._executor = self._executor, None
-            await asyncio.get_running_loop().run_in_executor(None, _executor_close, executor)
+            wrappers, self._worker_connections = self._worker_connections, []
+            await asyncio.get_running_loop().run_in_executor(None, _executor_close, executor, wrappers)
+
+    def _worker_start(self) -> None:
+        """In each new worker thread: remember its (thread-local) database connection wrappers."""
+        self._worker_connections.extend(connections.all())
 
     async def _serve(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
         task = asyncio.current_task()
@@ -170,23 +177,17 @@ class KafkaListener:
         return response_encode(header.correlation_id, response)
 
 
-def _executor_close(executor: ThreadPoolExecutor) -> None:
-    """Close each worker thread's database connections (thread-local, so each must close its own;
-    an open one would, e.g., keep PostgreSQL from dropping a test database), then shut down."""
-    threads = len(getattr(executor, "_threads", ()))
-    if threads:
-        # Each task waits at the barrier until every worker holds one, so each thread runs one.
-        barrier = threading.Barrier(threads)
-
-        def close() -> None:
-            connections.close_all()
-            try:
-                barrier.wait(timeout=5)
-            except threading.BrokenBarrierError:
-                pass
-
-        futures_wait([executor.submit(close) for _ in range(threads)])
+def _executor_close(executor: ThreadPoolExecutor, wrappers: list) -> None:
+    """Shut the workers down, then close the database connections they left open: connections are
+    per thread and the threads are gone (an open one would, e.g., keep PostgreSQL from dropping a
+    test database)."""
     executor.shutdown(wait=True)
+    for wrapper in wrappers:
+        wrapper.inc_thread_sharing()
+        try:
+            wrapper.close()
+        finally:
+            wrapper.dec_thread_sharing()
 
 
 class ListenerThread:
