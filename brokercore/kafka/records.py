@@ -265,7 +265,7 @@ def _batch_encode(records: list[RecordOut], log_append_time: bool, out: bytearra
         ">hiqqqhii", attributes, records[-1].offset - base_offset, base_ts, max_ts,
         NO_PRODUCER_ID, -1, NO_SEQUENCE, len(records),
     ) + body
-    out += struct.pack(">qiibI", base_offset, len(tail) + 9, 0, MAGIC, crc32c(tail))
+    out += struct.pack(">qiibI", base_offset, len(tail) + 9, -1, MAGIC, crc32c(tail))
     out += tail
 
 
@@ -294,4 +294,4 @@ def empty_batch_encode(base_offset: int, last_offset: int, timestamp: int) -> by
     tail = struct.pack(
         ">hiqqqhii", 0, last_offset - base_offset, timestamp, timestamp, NO_PRODUCER_ID, -1, NO_SEQUENCE, 0
     )
-    return struct.pack(">qiibI", base_offset, len(tail) + 9, 0, MAGIC, crc32c(tail)) + tail
+    return struct.pack(">qiibI", base_offset, len(tail) + 9, -1, MAGIC, crc32c(tail)) + tail

@@ -229,11 +229,6 @@ def test_no_acknowledged_record_is_lost_when_a_broker_is_killed(cluster, client_
     assert BrokerNode.objects.get(node_id=survivor.node_id).down_reason == "stopped"
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="Metadata (brokercore/kafka/apis/meta.py cluster_view) does not yet list selectors.cluster_nodes() "
-           "and partition_replicas() leaders; remove this marker once it does",
-)
 def test_metadata_spreads_leaders_and_moves_them_off_a_dead_node(cluster):
     p = producer(cluster)
     md = p.list_topics(timeout=10)

@@ -76,6 +76,10 @@ def test_acks_zero_gets_no_answer_and_still_appends(wire):
     # The next frame on the connection is the answer to the next request.
     assert wire.call(18, 3).error_code == ErrorCode.none
     assert records_fetch(topic="a0", partition=0, offset=0).high_watermark == 2
+    # A failed acks=0 produce closes the connection, as Kafka does, so the client notices.
+    wire.send(0, 9, transactional_id=None, acks=0, timeout=5000,
+              topic_data=[{"name": "missing", "partition_data": [{"index": 0, "records": producer_batch(1)}]}])
+    assert wire.closed_by_peer()
 
 
 def test_idempotent_retry_is_written_once_and_gaps_are_refused(wire):

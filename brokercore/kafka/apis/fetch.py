@@ -125,7 +125,7 @@ def list_offsets_answer(topics) -> list[dict]:
     for t in topics:
         partitions = []
         for p in t.partitions:
-            entry = {"partition_index": p.partition_index, "error_code": 0, "timestamp": -1, "offset": -1, "leader_epoch": 0}
+            entry = {"partition_index": p.partition_index, "error_code": 0, "timestamp": -1, "offset": -1, "leader_epoch": -1}
             spec = p.timestamp
             if spec == EARLIEST_LOCAL:  # no tiered storage: the local log is the whole log
                 spec = EARLIEST
@@ -138,7 +138,7 @@ def list_offsets_answer(topics) -> list[dict]:
                         offset = -1  # Kafka: no record at or after that timestamp
                 entry.update(offset=offset, timestamp=-1 if ts is None else ts)
             except BrokerError as e:
-                entry.update(error_code=error_code(e), leader_epoch=-1)
+                entry.update(error_code=error_code(e))
             partitions.append(entry)
         out.append({"name": t.name, "partitions": partitions})
     return out

@@ -8,7 +8,7 @@ from django.conf import settings
 
 from brokercore.errors import BrokerError, InvalidTopic, TopicAlreadyExists
 from brokercore.kafka.apis.registry import HANDLERS, Node, api, build_entity, error_code
-from brokercore.selectors import cluster_id, topics_partition_counts
+from brokercore.selectors import cluster_id, cluster_nodes, partition_replicas, topics_partition_counts
 from brokercore.services.topics import topic_create
 from brokercore.topic_rules import topic_name_validate
 
@@ -39,14 +39,24 @@ class ClusterView:
 
 
 def cluster_view(node: Node) -> ClusterView:
-    """The cluster as this node reports it. One node for now: it leads every partition, and every
-    replica is "in sync" because the database holds the one copy of the data."""
-    only = (node.node_id,)
+    """The cluster as this node reports it: the live registered nodes (selectors.cluster_nodes)
+    with this listener among them, and each partition's replicas spread over them the way every
+    process computes them (selectors.partition_replicas), so all nodes give clients one answer.
+
+    This listener is always listed with its own address: a listener that has not registered (a
+    test's, or one whose registration is not visible yet) still answers for itself rather than
+    sending clients to a node that is not there. Every replica is "in sync": the database holds
+    the one copy of the data. Leader epochs are unknown (-1), so clients skip KIP-320's checks.
+    """
+    nodes = {n.node_id: Node(n.node_id, n.host, n.port, n.rack) for n in cluster_nodes()}
+    nodes[node.node_id] = node
+    ids = sorted(nodes)
 
     def replicas(topic: str, partition: int, replication_factor: int) -> Replicas:
-        return Replicas(leader=node.node_id, leader_epoch=0, replicas=only, isr=only)
+        r = partition_replicas(partition, replication_factor, ids, topic=topic)
+        return Replicas(leader=r[0], leader_epoch=-1, replicas=r, isr=r)
 
-    return ClusterView(nodes=(node,), controller_id=node.node_id, replicas=replicas)
+    return ClusterView(nodes=tuple(nodes[i] for i in ids), controller_id=ids[0], replicas=replicas)
 
 
 # --- ApiVersions -------------------------------------------------------------------------------

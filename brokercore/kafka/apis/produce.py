@@ -8,6 +8,7 @@ from django.conf import settings
 
 from brokercore.errors import BrokerError, InvalidRecord
 from brokercore.kafka.apis.registry import api, error_code
+from brokercore.kafka.protocol import ProtocolError
 from brokercore.kafka.records import ZSTD, UnsupportedCompression, batches_decode
 from brokercore.services.log import records_append
 from brokercore.services.producers import producer_id_allocate, records_append_idempotent
@@ -77,7 +78,13 @@ async def produce(ctx, request):
         transactional=request.transactional_id is not None,
     )
     if request.acks == 0:
-        return None  # acks=0: the client does not read an answer, Kafka sends none
+        # The client reads no answer, so Kafka sends none; but it closes the connection when a
+        # partition failed, which makes the client refresh its metadata (e.g. a deleted topic).
+        failed = [f"{t['name']}-{p['index']}: error {p['error_code']}"
+                  for t in responses for p in t["partition_responses"] if p["error_code"]]
+        if failed:
+            raise ProtocolError(f"acks=0 produce failed ({', '.join(failed)})")
+        return None
     return ctx.response(responses=responses)
 
 
