@@ -216,3 +216,29 @@ def test_list_offsets_and_delete_records(wire):
     assert [(p.low_watermark, p.error_code) for p in r.topics[0].partitions] == [(3, 0), (-1, 3)]
     assert offsets(-2)[:2] == (0, 3)
     assert fetch(wire, "lo", 1).error_code == ErrorCode.offset_out_of_range
+
+
+def test_partitions_led_by_another_live_node_are_refused(wire, kafka_listener):
+    from brokercore.selectors import partition_leader
+    from brokercore.services.nodes import node_deregister, node_register
+
+    topic_create(name="led", partitions=4)
+    me = kafka_listener.node
+    node_register(kafka_host=me.host, kafka_port=me.port, node_id=me.node_id, process="this-test-process")
+    node_register(kafka_host="127.0.0.1", kafka_port=1, node_id=2, process="other-test-process")
+    try:
+        md = wire.call(3, 12, topics=[{"name": "led", "topic_id": None}])
+        assert sorted(b.node_id for b in md.brokers) == [1, 2]
+        leaders = {p.partition_index: p.leader_id for p in md.topics[0].partitions}
+        assert leaders == {i: partition_leader(topic="led", partition=i) for i in range(4)}
+        assert set(leaders.values()) == {1, 2}
+        theirs = next(i for i, n in leaders.items() if n == 2)
+        mine = next(i for i, n in leaders.items() if n == 1)
+        assert produce(wire, "led", producer_batch(1), partition=theirs).error_code == ErrorCode.not_leader_or_follower
+        assert fetch(wire, "led", 0, partition=theirs).error_code == ErrorCode.not_leader_or_follower
+        assert produce(wire, "led", producer_batch(1), partition=mine).error_code == ErrorCode.none
+    finally:
+        node_deregister(2, process="other-test-process")
+        node_deregister(me.node_id, process="this-test-process")
+    # Node 2 stopped: this node leads everything again.
+    assert produce(wire, "led", producer_batch(1), partition=theirs).error_code == ErrorCode.none

@@ -10,8 +10,9 @@ import uuid
 
 from django.conf import settings
 
-from brokercore.errors import BrokerError
-from brokercore.kafka.apis.registry import api, error_code
+from brokercore.errors import BrokerError, NotLeaderOrFollower
+from brokercore.kafka.apis.meta import leadership
+from brokercore.kafka.apis.registry import Node, api, error_code
 from brokercore.kafka.records import batches_encode, empty_batch_encode
 from brokercore.notify import log_waiters
 from brokercore.selectors import offset_for, offset_max_timestamp, records_fetch_many, topics_partition_counts
@@ -56,33 +57,36 @@ def _partition_data(result, index: int, fetch_offset: int) -> dict:
     }
 
 
-def fetch_once(topics: list[tuple[str | None, uuid.UUID | None, list]], max_bytes: int) -> tuple[list[dict], tuple, tuple, int, bool]:
+def fetch_once(topics: list[tuple[str | None, uuid.UUID | None, list]], max_bytes: int, node: Node) -> tuple[list[dict], tuple, tuple, int, bool]:
     """One read of every requested partition: (response topics, partition ids, versions seen,
     record bytes, whether any partition answered an error)."""
     by_id = {}
     ids = [tid for name, tid, _ in topics if name is None]
     if ids:
         by_id = {t.topic_id: t.name for t in topics_partition_counts(topic_ids=ids)}
+    leads = leadership(node)
+    # Per requested partition: an error to answer, or its place among the reads.
+    plan: list[list] = []
     requests = []
     for name, tid, partitions in topics:
         name = name if name is not None else by_id.get(tid)
-        if name is None:
-            continue
+        row = []
         for p in partitions:
-            requests.append((name, p.partition, p.fetch_offset, p.partition_max_bytes))
+            if name is None:
+                row.append(_UnknownTopicId())
+            elif not leads(name, p.partition):
+                row.append(NotLeaderOrFollower(f"This node does not lead {name}-{p.partition}."))
+            else:
+                row.append(len(requests))
+                requests.append((name, p.partition, p.fetch_offset, p.partition_max_bytes))
+        plan.append(row)
     many = records_fetch_many(requests=requests, max_bytes=max_bytes)
-    results = iter(many.results)
     out = []
     failed = False
-    for name, tid, partitions in topics:
-        resolved = name if name is not None else by_id.get(tid)
+    for (name, tid, partitions), row in zip(topics, plan, strict=True):
         entries = []
-        for p in partitions:
-            if resolved is None:
-                entries.append(_partition_data(_UnknownTopicId(), p.partition, p.fetch_offset))
-                failed = True
-                continue
-            result = next(results)
+        for p, slot in zip(partitions, row, strict=True):
+            result = many.results[slot] if isinstance(slot, int) else slot
             failed = failed or isinstance(result, Exception)
             entries.append(_partition_data(result, p.partition, p.fetch_offset))
         out.append({"topic": name, "topic_id": tid, "partitions": entries})
@@ -110,7 +114,7 @@ async def fetch(ctx, request):
     deadline = time.monotonic() + max_wait_s
     max_bytes = request.max_bytes if ctx.api_version >= 3 else 2**31 - 1
     while True:
-        responses, pids, seen, size, failed = await ctx.run_sync(fetch_once, topics, max_bytes)
+        responses, pids, seen, size, failed = await ctx.run_sync(fetch_once, topics, max_bytes, ctx.node)
         remaining = deadline - time.monotonic()
         if size >= request.min_bytes or failed or remaining <= 0 or not pids:
             return ctx.response(error_code=0, session_id=0, responses=responses)
@@ -120,12 +124,16 @@ async def fetch(ctx, request):
 # --- ListOffsets ---------------------------------------------------------------------------------
 
 
-def list_offsets_answer(topics) -> list[dict]:
+def list_offsets_answer(topics, node: Node) -> list[dict]:
+    leads = leadership(node)
     out = []
     for t in topics:
         partitions = []
         for p in t.partitions:
             entry = {"partition_index": p.partition_index, "error_code": 0, "timestamp": -1, "offset": -1, "leader_epoch": -1}
+            if not leads(t.name, p.partition_index):
+                partitions.append({**entry, "error_code": NotLeaderOrFollower.code})
+                continue
             spec = p.timestamp
             if spec == EARLIEST_LOCAL:  # no tiered storage: the local log is the whole log
                 spec = EARLIEST
@@ -146,7 +154,7 @@ def list_offsets_answer(topics) -> list[dict]:
 
 @api(2, versions=(1, 8))
 async def list_offsets(ctx, request):
-    return ctx.response(topics=await ctx.run_sync(list_offsets_answer, request.topics))
+    return ctx.response(topics=await ctx.run_sync(list_offsets_answer, request.topics, ctx.node))
 
 
 # --- DeleteRecords -------------------------------------------------------------------------------

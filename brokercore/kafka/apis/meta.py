@@ -59,6 +59,17 @@ def cluster_view(node: Node) -> ClusterView:
     return ClusterView(nodes=tuple(nodes[i] for i in ids), controller_id=ids[0], replicas=replicas)
 
 
+def leadership(node: Node) -> Callable[[str, int], bool]:
+    """Whether `node` leads a topic-partition now. Kafka refuses Produce, Fetch and ListOffsets
+    for partitions a broker does not lead (NOT_LEADER_OR_FOLLOWER: the client refreshes its
+    metadata and goes to the leader), and so does this broker, though any node could serve them
+    from the shared database: clients then spread their load as Metadata says."""
+    view = cluster_view(node)
+    if len(view.nodes) == 1:
+        return lambda topic, partition: True
+    return lambda topic, partition: view.replicas(topic, partition, 1).leader == node.node_id
+
+
 # --- ApiVersions -------------------------------------------------------------------------------
 
 

@@ -6,8 +6,9 @@ through brokercore's services, so the console and REST see them exactly like the
 
 from django.conf import settings
 
-from brokercore.errors import BrokerError, InvalidRecord
-from brokercore.kafka.apis.registry import api, error_code
+from brokercore.errors import BrokerError, InvalidRecord, NotLeaderOrFollower
+from brokercore.kafka.apis.meta import leadership
+from brokercore.kafka.apis.registry import Node, api, error_code
 from brokercore.kafka.protocol import ProtocolError
 from brokercore.kafka.records import ZSTD, UnsupportedCompression, batches_decode
 from brokercore.services.log import records_append
@@ -54,12 +55,16 @@ def _partition_produce(topic: str, index: int, data: bytes | None, *, version: i
     return {**out, "base_offset": base, "log_append_time": log_append_time, "log_start_offset": log_start}
 
 
-def produce_answer(topic_data, *, version: int, acks: int, transactional: bool) -> list[dict]:
+def produce_answer(topic_data, *, node: Node, version: int, acks: int, transactional: bool) -> list[dict]:
+    leads = leadership(node)
     responses = []
     for topic in topic_data:
         partitions = []
         for part in topic.partition_data:
-            if acks not in (0, 1, -1):
+            if not leads(topic.name, part.index):
+                entry = {"index": part.index, "error_code": NotLeaderOrFollower.code, "base_offset": -1,
+                         "error_message": f"This node does not lead {topic.name}-{part.index}."}
+            elif acks not in (0, 1, -1):
                 entry = {"index": part.index, "error_code": INVALID_REQUIRED_ACKS, "base_offset": -1}
             elif transactional:
                 entry = {"index": part.index, "error_code": INVALID_TXN_STATE, "base_offset": -1,
@@ -74,7 +79,7 @@ def produce_answer(topic_data, *, version: int, acks: int, transactional: bool) 
 @api(0, versions=(3, 11))
 async def produce(ctx, request):
     responses = await ctx.run_sync(
-        produce_answer, request.topic_data, version=ctx.api_version, acks=request.acks,
+        produce_answer, request.topic_data, node=ctx.node, version=ctx.api_version, acks=request.acks,
         transactional=request.transactional_id is not None,
     )
     if request.acks == 0:
