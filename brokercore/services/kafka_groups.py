@@ -220,7 +220,7 @@ def kafka_member_join(
     if rebalance_timeout_ms is None or rebalance_timeout_ms < 0:
         rebalance_timeout_ms = session_timeout_ms  # JoinGroup v0 has none: Kafka uses the session's
     protocols = [(name, bytes(data)) for name, data in protocols]
-    client_id = client_id or ""
+    client_id = (client_id or "")[:255]
     why = _reason(reason)
 
     def join(g: _Group) -> JoinResult:
@@ -324,11 +324,14 @@ def _maintenance_due(g: _Group) -> bool:
 def _read_current(group_id: str) -> _Group | None:
     g = _read(group_id)
     if g is not None and _maintenance_due(g):
-        with transaction.atomic():
-            locked = _lock(group_id)
-            _expire_members(locked)
-            _maybe_complete(locked)
-            _save(locked)
+        try:
+            with transaction.atomic():
+                locked = _lock(group_id)
+                _expire_members(locked)
+                _maybe_complete(locked)
+                _save(locked)
+        except GroupIdNotFound:  # deleted since the read
+            return None
         g = _read(group_id)
     return g
 
