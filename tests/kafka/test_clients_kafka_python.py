@@ -43,6 +43,10 @@ def test_admin_produce_keyed_consume_and_console_view(kafka_bootstrap):
     producer.flush(10)
     metas = [f.get(5) for f in sent]
     producer.close()
+    # The producer was idempotent: its batches went through the producer-state path.
+    from brokercore.models import ProducerState
+
+    assert ProducerState.objects.filter(partition__topic__name="kp").exists()
     # Java-compatible partitioner: the same key lands where brokercore (console, REST, CLI) puts it.
     assert [m.partition for m in metas] == [to_positive(murmur2(k)) % 4 for k in keys]
 

@@ -101,7 +101,7 @@ class _UnknownTopicId(BrokerError):
 
 @api(1, versions=(4, 13))
 async def fetch(ctx, request):
-    if request.session_id != 0:
+    if getattr(request, "session_id", 0) != 0:  # sessions exist from v7 on
         # We never hand out fetch sessions (every answer says session 0), so a client asking for
         # one it holds is mistaken: Kafka's answer for an unknown session.
         return ctx.response(error_code=FETCH_SESSION_ID_NOT_FOUND, session_id=0, responses=[])
