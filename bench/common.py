@@ -160,6 +160,55 @@ def postgres_backend(admin_url: str):
         _pg_admin(admin_url, f"DROP DATABASE IF EXISTS {BENCH_DB_NAME} WITH (FORCE)")
 
 
+# --- Server processes ------------------------------------------------------------------------
+
+
+def free_port() -> int:
+    import socket
+
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+class ManagedProcess:
+    """`manage.py <command> ...` with the benchmark's database and environment, ready once `port`
+    accepts connections."""
+
+    def __init__(self, args: list[str], port: int) -> None:
+        import socket
+        import subprocess
+        import time
+
+        self.port = port
+        env = {**os.environ, "LOG_LEVEL": "WARNING", "DEBUG": "0"}
+        self.proc = subprocess.Popen(
+            [sys.executable, "manage.py", *args], cwd=ROOT, env=env,
+            stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
+        )
+        deadline = time.monotonic() + 30
+        while time.monotonic() < deadline:
+            if self.proc.poll() is not None:
+                raise RuntimeError(f"manage.py {args[0]} exited: {self.proc.stderr.read().decode()[-2000:]}")
+            try:
+                with socket.create_connection(("127.0.0.1", port), timeout=0.2):
+                    return
+            except OSError:
+                time.sleep(0.1)
+        self.stop()
+        raise RuntimeError(f"manage.py {args[0]} did not start within 30 s")
+
+    def stop(self) -> None:
+        import subprocess
+
+        self.proc.terminate()
+        try:
+            self.proc.wait(10)
+        except subprocess.TimeoutExpired:
+            self.proc.kill()
+            self.proc.wait()
+
+
 # --- Numbers and tables ----------------------------------------------------------------------
 
 

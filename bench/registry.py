@@ -11,6 +11,7 @@ BENCHMARKS = {
     "groups": "bench.groups",
     "console": "bench.console",
     "rest": "bench.rest",
+    "kafka": "bench.kafka",
 }
 
 

@@ -15,16 +15,12 @@ import base64
 import http.client
 import json
 import multiprocessing
-import os
 import random
-import socket
-import subprocess
-import sys
 import time
 from dataclasses import dataclass
 from time import perf_counter
 
-from bench.common import ROOT, fmt_int, fmt_ms, machine_markdown, median, progress, table
+from bench.common import ManagedProcess, fmt_int, fmt_ms, free_port, machine_markdown, median, progress, table
 
 NAME = "rest"
 TITLE = "REST proxy: produce and consume throughput (issue 5)"
@@ -47,39 +43,10 @@ class Config:
 QUICK = Config(seconds=1.0, rounds=1, consume_records=5_000, baseline_batches=30)
 
 
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
-class Server:
-    """`manage.py serve` on a free port, with the benchmark's database and environment."""
-
-    def __init__(self) -> None:
-        self.port = _free_port()
-        env = {**os.environ, "LOG_LEVEL": "WARNING", "DEBUG": "0"}
-        self.proc = subprocess.Popen(
-            [sys.executable, "manage.py", "serve", "--port", str(self.port), "--no-maintenance", "--no-kafka", "-v", "0"],
-            cwd=ROOT, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
-        )
-        deadline = time.monotonic() + 30
-        while time.monotonic() < deadline:
-            if self.proc.poll() is not None:
-                raise RuntimeError(f"the server exited: {self.proc.stderr.read().decode()[-2000:]}")
-            try:
-                with socket.create_connection(("127.0.0.1", self.port), timeout=0.2):
-                    return
-            except OSError:
-                time.sleep(0.1)
-        raise RuntimeError("the server did not start within 30 s")
-
-    def stop(self) -> None:
-        self.proc.terminate()
-        try:
-            self.proc.wait(10)
-        except subprocess.TimeoutExpired:
-            self.proc.kill()
+def Server() -> ManagedProcess:
+    """`manage.py serve` (web only) on a free port."""
+    port = free_port()
+    return ManagedProcess(["serve", "--port", str(port), "--no-maintenance", "--no-kafka", "-v", "0"], port)
 
 
 class Http:
