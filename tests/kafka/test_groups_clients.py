@@ -73,7 +73,11 @@ class KafkaPythonMember(Member):
         )
         try:
             while not self.stopping.is_set():
-                batch = consumer.poll(timeout_ms=100)
+                # Not shorter: kafka-python 3.0.12 drops a leader's SyncGroup answer that arrives
+                # after poll() timed out if, meanwhile, its own assignment made need_rejoin() false
+                # (it rejoined because it had assigned before seeing the topic's metadata); the
+                # member then never gets partitions and stops heartbeating.
+                batch = consumer.poll(timeout_ms=1000)
                 self.values += [r.value.decode() for records in batch.values() for r in records]
                 if batch:
                     try:
