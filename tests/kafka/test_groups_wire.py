@@ -1,9 +1,12 @@
 """The group APIs on the wire, version by version, with bare requests (tests/kafka/conftest.Wire):
 what no client library lets a test choose (which version, two members' requests parked at once)."""
 
+import time
+
 import pytest
 
 from brokercore import consumer_protocol, selectors
+from brokercore.models import GroupMember
 from brokercore.services.topics import topic_create
 
 pytestmark = pytest.mark.django_db(transaction=True)
@@ -26,6 +29,13 @@ def join_new(wire, group="wg"):
     first = join(wire, group=group)
     assert first.error_code.value == 79 and first.member_id and first.generation_id == -1
     return join(wire, member_id=first.member_id, group=group)
+
+
+def until(condition, timeout=10):
+    deadline = time.monotonic() + timeout
+    while not condition():
+        assert time.monotonic() < deadline, "timed out"
+        time.sleep(0.02)
 
 
 @pytest.fixture
@@ -69,6 +79,7 @@ def test_join_sync_barrier_heartbeat_leave(wires):
     first = join(b)
     b.send(JOIN, 9, group_id="wg", session_timeout=6000, rebalance_timeout=10_000, member_id=first.member_id,
            protocol_type="consumer", protocols=[{"name": "range", "metadata": META}])  # parked at the barrier
+    until(lambda: selectors.group_describe(group_id="wg").state == "PreparingRebalance")
     assert a.call(HEARTBEAT, 4, group_id="wg", generation_id=1, member_id=ra.member_id).error_code.value == 27
     ra2 = join(a, member_id=ra.member_id)
     rb = b.recv(JOIN, 9)
@@ -77,6 +88,7 @@ def test_join_sync_barrier_heartbeat_leave(wires):
 
     # The follower's SyncGroup waits for the leader's assignment.
     b.send(SYNC, 3, group_id="wg", generation_id=2, member_id=first.member_id, assignments=[])
+    until(lambda: not GroupMember.objects.get(member_id=first.member_id).awaiting_sync)  # it is parked
     halves = {ra.member_id: [("w", 0)], first.member_id: [("w", 1)]}
     r = a.call(SYNC, 3, group_id="wg", generation_id=2, member_id=ra.member_id, assignments=[
         {"member_id": m, "assignment": consumer_protocol.assignment_encode(tps)} for m, tps in halves.items()
