@@ -381,3 +381,23 @@ def test_cooperative_rejoin_keeps_owned_partitions_in_the_grid():
     sync(a.member_id, 2, {a.member_id: [("t", 0)], b.member_id: []})
     event = RebalanceEvent.objects.get(group__group_id="g", generation=2)
     assert event.revoked == {a.member_id: [["t", 1]]} and event.paused == 1
+
+
+def test_events_published_for_the_console(django_capture_on_commit_callbacks, monkeypatch):
+    from brokercore import events
+
+    sent = []
+    monkeypatch.setattr(events, "publish", lambda groups, event_type, payload: sent.append(event_type))
+    topic_factory(name="t", partitions=1)
+    with django_capture_on_commit_callbacks(execute=True):
+        a = join()
+    assert sent == ["member.joined", "rebalance.started", "rebalance.joined"]
+    sent.clear()
+    with django_capture_on_commit_callbacks(execute=True):
+        sync(a.member_id, 1, {a.member_id: [("t", 0)]})
+    assert sent == ["rebalance.completed"]
+    sent.clear()
+    with django_capture_on_commit_callbacks(execute=True):
+        kafka_offsets_commit(group_id="g", offsets={("t", 0): (1, "", None)}, member_id=a.member_id, generation=1)
+        kafka_members_leave(group_id="g", members=[(a.member_id, None)])
+    assert sent == ["offsets.committed", "offsets.committed", "member.left", "rebalance.started", "rebalance.completed"]
