@@ -8,39 +8,41 @@ seen by the waiter's periodic re-read of the watermark (FETCH_POLL_INTERVAL_MS).
 import asyncio
 import threading
 import time
-from collections.abc import Iterable
+from collections.abc import Hashable, Iterable
 
 
-class LogWaiters:
+class Waiters:
+    """Versions per key (a partition id, a group id), bumped by `notify`; waiters block (a thread)
+    or await (an event loop, holding no thread) until one of their keys moved past what they saw."""
+
     def __init__(self) -> None:
         self._cond = threading.Condition()
-        self._versions: dict[int, int] = {}
-        # asyncio waiters (the Kafka listener's fetches, which must not hold a thread), by partition.
-        self._waiting: dict[int, set[asyncio.Future]] = {}
+        self._versions: dict[Hashable, int] = {}
+        # asyncio waiters (the Kafka listener's fetches and group barriers), by key.
+        self._waiting: dict[Hashable, set[asyncio.Future]] = {}
 
-    def version(self, partition_ids: Iterable[int]) -> tuple[int, ...]:
+    def version(self, keys: Iterable[Hashable]) -> tuple[int, ...]:
         with self._cond:
-            return tuple(self._versions.get(p, 0) for p in partition_ids)
+            return tuple(self._versions.get(k, 0) for k in keys)
 
-    def notify(self, partition_ids: Iterable[int]) -> None:
+    def notify(self, keys: Iterable[Hashable]) -> None:
         futures: set[asyncio.Future] = set()
         with self._cond:
-            for p in partition_ids:
-                self._versions[p] = self._versions.get(p, 0) + 1
-                futures |= self._waiting.pop(p, set())
+            for k in keys:
+                self._versions[k] = self._versions.get(k, 0) + 1
+                futures |= self._waiting.pop(k, set())
             self._cond.notify_all()
         for future in futures:
             future.get_loop().call_soon_threadsafe(_resolve, future)
 
-    async def wait_async(self, partition_ids: tuple[int, ...], seen: tuple[int, ...], timeout_s: float) -> bool:
-        """`wait` for an event loop: until one of the partitions had an append after `seen`, or the
-        timeout passes, without holding a thread."""
+    async def wait_async(self, keys: tuple[Hashable, ...], seen: tuple[int, ...], timeout_s: float) -> bool:
+        """`wait` for an event loop, without holding a thread."""
         future = asyncio.get_running_loop().create_future()
         with self._cond:
-            if tuple(self._versions.get(p, 0) for p in partition_ids) != seen:
+            if tuple(self._versions.get(k, 0) for k in keys) != seen:
                 return True
-            for p in partition_ids:
-                self._waiting.setdefault(p, set()).add(future)
+            for k in keys:
+                self._waiting.setdefault(k, set()).add(future)
         try:
             await asyncio.wait_for(future, timeout_s)
             return True
@@ -48,18 +50,18 @@ class LogWaiters:
             return False
         finally:
             with self._cond:
-                for p in partition_ids:
-                    waiting = self._waiting.get(p)
+                for k in keys:
+                    waiting = self._waiting.get(k)
                     if waiting is not None:
                         waiting.discard(future)
                         if not waiting:
-                            del self._waiting[p]
+                            del self._waiting[k]
 
-    def wait(self, partition_ids: tuple[int, ...], seen: tuple[int, ...], timeout_s: float) -> bool:
-        """Block until one of the partitions had an append after `seen`, or the timeout passes."""
+    def wait(self, keys: tuple[Hashable, ...], seen: tuple[int, ...], timeout_s: float) -> bool:
+        """Block until one of the keys was notified after `seen`, or the timeout passes."""
         deadline = time.monotonic() + timeout_s
         with self._cond:
-            while tuple(self._versions.get(p, 0) for p in partition_ids) == seen:
+            while tuple(self._versions.get(k, 0) for k in keys) == seen:
                 remaining = deadline - time.monotonic()
                 if remaining <= 0:
                     return False
@@ -67,54 +69,13 @@ class LogWaiters:
             return True
 
 
-log_waiters = LogWaiters()
-
-
-class GroupWaiters:
-    """Wakes Kafka group requests parked at a barrier (JoinGroup, SyncGroup) when their group
-    changes. Changes committed in this process wake them at once; changes made by other processes
-    are seen by the waiter's own periodic re-read. Thread-safe; waiters are asyncio tasks."""
-
-    def __init__(self) -> None:
-        self._lock = threading.Lock()
-        self._versions: dict[str, int] = {}
-        self._waiting: dict[str, set[asyncio.Future]] = {}
-
-    def version(self, group_id: str) -> int:
-        with self._lock:
-            return self._versions.get(group_id, 0)
-
-    def notify(self, group_id: str) -> None:
-        with self._lock:
-            self._versions[group_id] = self._versions.get(group_id, 0) + 1
-            futures = self._waiting.pop(group_id, set())
-        for future in futures:
-            future.get_loop().call_soon_threadsafe(_resolve, future)
-
-    async def wait(self, group_id: str, seen: int, timeout_s: float) -> bool:
-        """Until the group changed after version `seen`, or the timeout passes."""
-        future = asyncio.get_running_loop().create_future()
-        with self._lock:
-            if self._versions.get(group_id, 0) != seen:
-                return True
-            self._waiting.setdefault(group_id, set()).add(future)
-        try:
-            await asyncio.wait_for(future, timeout_s)
-            return True
-        except TimeoutError:
-            return False
-        finally:
-            with self._lock:
-                waiting = self._waiting.get(group_id)
-                if waiting is not None:
-                    waiting.discard(future)
-                    if not waiting:
-                        del self._waiting[group_id]
+# Fetches wait on partition ids; Kafka group requests parked at a barrier (JoinGroup, SyncGroup)
+# wait on their group id.
+log_waiters = Waiters()
+group_waiters = Waiters()
 
 
 def _resolve(future: asyncio.Future) -> None:
     if not future.done():
         future.set_result(None)
 
-
-group_waiters = GroupWaiters()

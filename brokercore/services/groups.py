@@ -161,7 +161,7 @@ def _save(g: _Group) -> None:
             events.publish_on_commit(groups, event_type, {"group_id": g.group.group_id, **payload})
     if g.kafka or g.group.kind == KAFKA:
         group_id = g.group.group_id
-        transaction.on_commit(lambda: group_waiters.notify(group_id), robust=True)
+        transaction.on_commit(lambda: group_waiters.notify((group_id,)), robust=True)
 
 
 def _set_state(g: _Group, state: str) -> None:
@@ -366,12 +366,24 @@ def _maybe_complete(g: _Group) -> None:
     group.rebalance_deadline_ms = None
     group.rebalance_reasons = []
 
-    moved, paused = _rebalance_moves(before, after, revoked, cooperative=is_cooperative(group.assignor))
+    moved = _rebalance_record(
+        g, protocol_name=group.assignor, cooperative=is_cooperative(group.assignor), started=started,
+        reasons=reasons, members=members, before=before, after=after, revoked=revoked, removed=removed,
+    )
+    g.note("rebalance.completed", generation=group.generation, state=group.state, moved=len(moved))
+
+
+def _rebalance_record(
+    g: _Group, *, protocol_name: str, cooperative: bool, started: int, reasons: list, members: list,
+    before: dict, after: dict, revoked: dict, removed: list,
+) -> list:
+    """Write the new generation's RebalanceEvent (the console's timeline); returns what moved."""
+    moved, paused = _rebalance_moves(before, after, revoked, cooperative=cooperative)
     RebalanceEvent.objects.create(
-        group=group,
-        generation=group.generation,
+        group=g.group,
+        generation=g.group.generation,
         reasons=reasons,
-        protocol_name=group.assignor,
+        protocol_name=protocol_name,
         started_ms=started,
         completed_ms=g.now_ms,
         members=[m.member_id for m in members],
@@ -382,8 +394,8 @@ def _maybe_complete(g: _Group) -> None:
         paused=paused,
         removed_members=removed,
     )
-    _history_trim(group)
-    g.note("rebalance.completed", generation=group.generation, state=group.state, moved=len(moved))
+    _history_trim(g.group)
+    return moved
 
 
 def _rebalance_moves(before: dict, after: dict, revoked: dict, *, cooperative: bool) -> tuple[list, int]:
@@ -513,23 +525,10 @@ def _kafka_join_complete(g: _Group) -> None:
     after = dict(group.assignment)
     cooperative = _cooperative(group.protocol_name)
     revoked = _revoked(before, after) if cooperative else {}
-    moved, paused = _rebalance_moves(before, after, revoked, cooperative=cooperative)
-    RebalanceEvent.objects.create(
-        group=group,
-        generation=group.generation,
-        reasons=reasons,
-        protocol_name=group.protocol_name,
-        started_ms=started,
-        completed_ms=g.now_ms,
-        members=[m.member_id for m in members],
-        assignment_before=before,
-        assignment_after=after,
-        revoked=revoked,
-        moved=moved,
-        paused=paused,
-        removed_members=removed,
+    moved = _rebalance_record(
+        g, protocol_name=group.protocol_name, cooperative=cooperative, started=started,
+        reasons=reasons, members=members, before=before, after=after, revoked=revoked, removed=removed,
     )
-    _history_trim(group)
     if members:
         g.note("rebalance.joined", generation=group.generation, protocol=group.protocol_name, leader=group.leader_member_id)
     else:

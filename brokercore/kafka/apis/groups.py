@@ -68,7 +68,7 @@ async def join_group(ctx, request):
     group_id = request.group_id
     instance = getattr(request, "group_instance_id", None)
     try:
-        seen = group_waiters.version(group_id)
+        seen = group_waiters.version((group_id,))
         result = await ctx.run_sync(
             kafka_member_join,
             group_id=group_id,
@@ -84,8 +84,8 @@ async def join_group(ctx, request):
             reason=getattr(request, "reason", None),
         )
         while result.waiting_for is not None:
-            await group_waiters.wait(group_id, seen, BARRIER_POLL_S)
-            seen = group_waiters.version(group_id)
+            await group_waiters.wait_async((group_id,), seen, BARRIER_POLL_S)
+            seen = group_waiters.version((group_id,))
             result = await ctx.run_sync(
                 kafka_join_result, group_id=group_id, member_id=result.member_id,
                 generation=result.waiting_for, group_instance_id=instance,
@@ -121,7 +121,7 @@ async def sync_group(ctx, request):
     group_id = request.group_id
     instance = getattr(request, "group_instance_id", None)
     try:
-        seen = group_waiters.version(group_id)
+        seen = group_waiters.version((group_id,))
         result = await ctx.run_sync(
             kafka_member_sync,
             group_id=group_id,
@@ -133,8 +133,8 @@ async def sync_group(ctx, request):
             assignments={a.member_id: a.assignment for a in request.assignments},
         )
         while result.assignment is None:
-            await group_waiters.wait(group_id, seen, BARRIER_POLL_S)
-            seen = group_waiters.version(group_id)
+            await group_waiters.wait_async((group_id,), seen, BARRIER_POLL_S)
+            seen = group_waiters.version((group_id,))
             result = await ctx.run_sync(
                 kafka_sync_result, group_id=group_id, member_id=request.member_id,
                 generation=request.generation_id, group_instance_id=instance,
