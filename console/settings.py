@@ -80,6 +80,8 @@ MIDDLEWARE = [
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     "django_htmx.middleware.HtmxMiddleware",
+    # A view that meets a database outage answers 503 instead of a 500 with a traceback.
+    "console.unavailable.DatabaseUnavailableMiddleware",
 ]
 
 ROOT_URLCONF = "console.urls"
@@ -125,6 +127,10 @@ if DATABASES["default"]["ENGINE"] == "django.db.backends.postgresql" and _env_bo
     DATABASES["default"]["OPTIONS"] = {
         "pool": {"min_size": 2, "max_size": _env_int("DB_POOL_MAX_SIZE", 20), "timeout": 10},
     }
+if DATABASES["default"]["ENGINE"] == "django.db.backends.postgresql":
+    # A request, Kafka worker or maintenance job waits at most this long for an unreachable
+    # server, then answers a retriable error (console/unavailable.py), instead of hanging.
+    DATABASES["default"].setdefault("OPTIONS", {})["connect_timeout"] = _env_int("DB_CONNECT_TIMEOUT_S", 5)
 if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
     STATE_DIR.mkdir(parents=True, exist_ok=True)
     DATABASES["default"]["OPTIONS"] = {

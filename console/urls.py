@@ -21,3 +21,6 @@ urlpatterns = [
     path("rest/", api.urls),
     re_path(r"^rest/(?P<rest>.*)$", not_found),
 ]
+
+# A database outage met outside a view is a 503 too (console/unavailable.py).
+handler500 = "console.unavailable.server_error"

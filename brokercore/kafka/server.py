@@ -14,7 +14,7 @@ import threading
 from concurrent.futures import ThreadPoolExecutor
 
 from django.conf import settings
-from django.db import connections
+from django.db import InterfaceError, OperationalError, connections
 
 from brokercore.kafka import apis
 from brokercore.kafka.apis.registry import HANDLERS, Node, RequestContext
@@ -135,6 +135,11 @@ class KafkaListener:
             logger.warning("Kafka listener: connection from %s:%s closed inside a request", peer[0], peer[1])
         except (ConnectionError, asyncio.CancelledError):
             pass
+        except (OperationalError, InterfaceError) as e:
+            # The database is unreachable (restarting, cut off): closing the connection is what a
+            # client takes as retriable; it reconnects and resends, idempotent batches once.
+            logger.warning("Kafka listener: closing connection from %s:%s: database unavailable: %s", peer[0], peer[1],
+                           str(e).strip().splitlines()[0] if str(e).strip() else type(e).__name__)
         except Exception:
             logger.exception("Kafka listener: closing connection from %s:%s after an unexpected error", peer[0], peer[1])
         finally:

@@ -12,6 +12,7 @@ import logging
 from django.conf import settings
 from django.contrib.auth.decorators import login_required
 from django.core.exceptions import RequestDataTooBig
+from django.db import InterfaceError, OperationalError
 from django.http import Http404
 from ninja import NinjaAPI
 from ninja.errors import AuthenticationError, HttpError, ValidationError
@@ -20,6 +21,7 @@ from brokercore.errors import BrokerError
 from console.api import negotiation
 from console.api.auth import AUTH
 from console.api.errors import INVALID_PAYLOAD, TOO_LARGE, UNAUTHORIZED, RestError, rest_error
+from console.unavailable import MESSAGE, REST_DATABASE_UNAVAILABLE, RETRY_AFTER_S, first_line
 
 logger = logging.getLogger(__name__)
 
@@ -121,6 +123,13 @@ def _too_big(request, e):
 @api.exception_handler(json.JSONDecodeError)
 def _bad_json(request, e):
     return _error(request, RestError(400, f"The request body is not valid JSON: {e}"))
+
+
+@api.exception_handler(OperationalError)
+@api.exception_handler(InterfaceError)
+def _database_unavailable(request, e):
+    logger.warning("REST %s %s: database unavailable: %s", request.method, request.path, first_line(e))
+    return _error(request, RestError(REST_DATABASE_UNAVAILABLE, MESSAGE, headers={"Retry-After": RETRY_AFTER_S}))
 
 
 @api.exception_handler(Exception)
