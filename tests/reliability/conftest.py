@@ -20,10 +20,10 @@ from tests.serve import ROOT, free_port
 from tests.services import required
 
 
-def report(scenario: str, figures: dict) -> None:
+def report(scenario: str, figures: dict, *, database: str = "") -> None:
     from django.conf import settings
 
-    backend = "postgresql" if settings.DATABASES["default"]["ENGINE"].endswith("postgresql") else "sqlite"
+    backend = database or ("postgresql" if settings.DATABASES["default"]["ENGINE"].endswith("postgresql") else "sqlite")
     line = {"scenario": scenario, "database": backend, "at": time.strftime("%Y-%m-%d %H:%M:%S"), **figures}
     print(json.dumps(line))
     if path := os.environ.get("RELIABILITY_FIGURES"):

@@ -19,6 +19,7 @@ from django.test import RequestFactory
 from brokercore import selectors
 from console.unavailable import REST_DATABASE_UNAVAILABLE, server_error
 from tests.api.conftest import RestClient
+from tests.conftest import ON_POSTGRES
 from tests.reliability.conftest import load_proc, report
 from tests.serve import ServerProcess
 
@@ -116,6 +117,7 @@ def _kafka_producer(bootstrap: str):
 
 
 @pytest.mark.slow
+@pytest.mark.skipif(ON_POSTGRES, reason="runs once, in the SQLite pass (it starts a PostgreSQL cluster of its own)")
 def test_a_postgresql_outage_gives_clear_errors_and_recovers_by_itself(own_postgres, load_dir):
     pytest.importorskip("confluent_kafka")
     cluster, url = own_postgres
@@ -178,4 +180,4 @@ def test_a_postgresql_outage_gives_clear_errors_and_recovers_by_itself(own_postg
     report("database unavailable (PostgreSQL stopped)", {
         "rest_503_after_s": round(took_rest, 3), "page_503_after_s": round(took_page, 3),
         "outage_s": round(restarted_at - stopped_at, 2), "rest_recovered_after_s": round(recovered, 2),
-    })
+    }, database="postgresql (own cluster)")
