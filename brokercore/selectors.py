@@ -36,13 +36,23 @@ def cluster_id_new() -> str:
     return base64.urlsafe_b64encode(uuid.uuid4().bytes).rstrip(b"=").decode()
 
 
+_cluster_id: str | None = None
+
+
 def cluster_id() -> str:
     """The cluster's persistent id. Migration 0005 creates it; a flushed database (tests, a
-    `manage.py flush`) gets a new one here, so callers never see the cluster without an id."""
-    row = Cluster.objects.filter(pk=1).values_list("cluster_id", flat=True).first()
-    if row is None:
-        row = Cluster.objects.get_or_create(pk=1, defaults={"cluster_id": cluster_id_new()})[0].cluster_id
-    return row
+    `manage.py flush`) gets a new one here, so callers never see the cluster without an id.
+
+    It never changes once written, so each process reads it once (every v3 REST request and
+    Kafka Metadata answer carries it); `cluster_cache_clear` forgets it (tests flush databases).
+    """
+    global _cluster_id
+    if _cluster_id is None:
+        row = Cluster.objects.filter(pk=1).values_list("cluster_id", flat=True).first()
+        if row is None:
+            row = Cluster.objects.get_or_create(pk=1, defaults={"cluster_id": cluster_id_new()})[0].cluster_id
+        _cluster_id = row
+    return _cluster_id
 
 
 # --- Broker nodes and partition leadership ---------------------------------------------------
@@ -114,8 +124,9 @@ def cluster_nodes() -> tuple[ClusterNode, ...]:
 
 
 def cluster_cache_clear() -> None:
-    global _cluster_cache
+    global _cluster_cache, _cluster_id
     _cluster_cache = None
+    _cluster_id = None
 
 
 def brokers_live_ids() -> list[int]:
