@@ -169,6 +169,13 @@ BROKER = {
     "MAX_PARTITIONS": _env_int("BROKER_MAX_PARTITIONS", 1000),
     # Largest number of records one append call may carry.
     "MAX_BATCH_RECORDS": _env_int("BROKER_MAX_BATCH_RECORDS", 100_000),
+    # Group commit: appends to one topic from concurrent threads of this process share one
+    # transaction (brokercore/services/group_commit.py). Off: one commit per append. The leader
+    # waits up to LINGER_US for more callers only when the previous group held several (a lone
+    # producer never waits), and takes at most MAX_RECORDS records into one transaction.
+    "GROUP_COMMIT": _env_bool("BROKER_GROUP_COMMIT", True),
+    "GROUP_COMMIT_LINGER_US": _env_int("BROKER_GROUP_COMMIT_LINGER_US", 1000),
+    "GROUP_COMMIT_MAX_RECORDS": _env_int("BROKER_GROUP_COMMIT_MAX_RECORDS", 1000),
     # Broker-level default for the max.message.bytes topic config (Kafka's message.max.bytes).
     "MESSAGE_MAX_BYTES": _env_int("BROKER_MESSAGE_MAX_BYTES", 1048588),
     # This process's broker node id (Kafka's node.id).

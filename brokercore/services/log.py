@@ -39,6 +39,7 @@ from brokercore.models import Partition, Record, Topic
 from brokercore.notify import log_waiters
 from brokercore.partitioner import NULL_KEY_STRATEGIES, murmur2, round_robin, sticky, to_positive
 from brokercore.selectors import brokers_live_count, partition_get, topic_get
+from brokercore.services import group_commit
 from brokercore.topic_rules import LogConfig
 from brokercore.types import AppendResult, RecordIn
 
@@ -101,16 +102,32 @@ _APPEND_ATTEMPTS = 5
 
 def _append_write(batches: dict[int, list[storage.Item]], meta, acks: int, log_append_time: bool) -> dict[int, int] | None:
     """Reserve offsets for each partition and insert every row; return each partition id's base
-    offset, or None when `meta` went stale (PostgreSQL, which checks it; nothing written)."""
+    offset, or None when `meta` went stale (nothing written)."""
     now = timezone.now()
     ts_type = Record.TIMESTAMP_LOG_APPEND if log_append_time else Record.TIMESTAMP_CREATE
-    if storage.verified_append():
+    if connection.vendor == "postgresql":
         with connection.cursor() as cursor:
             return storage.pg_append(
                 cursor, batches, meta=meta, timestamp_type=ts_type, now=now, synchronous_commit=_SYNCHRONOUS_COMMIT[acks]
             )
     with transaction.atomic(), connection.cursor() as cursor:
-        return storage.sqlite_append(cursor, batches, timestamp_type=ts_type, now=now)
+        return storage.sqlite_append(cursor, batches, meta=meta, timestamp_type=ts_type, now=now)
+
+
+def _append_commit(topic: str, batches: dict[int, list[storage.Item]], meta, acks: int, log_append_time: bool) -> dict[int, int] | None:
+    """`_append_write`, shared with other threads appending to the topic at the same time (group
+    commit), unless the caller is inside a transaction: then the write must be part of it."""
+    broker = settings.BROKER
+    if connection.in_atomic_block or not broker["GROUP_COMMIT"]:
+        return _append_write(batches, meta, acks, log_append_time)
+    return group_commit.append(
+        key=(connection.alias, topic, acks, log_append_time),
+        meta=meta,
+        batches=batches,
+        write=lambda m, b: _append_write(b, m, acks, log_append_time),
+        linger_s=broker["GROUP_COMMIT_LINGER_US"] / 1e6,
+        max_records=broker["GROUP_COMMIT_MAX_RECORDS"],
+    )
 
 
 def _place(topic: str, meta, records, partition, null_key_strategy: str, acks: int, batch_bytes: int | None = None):
@@ -186,13 +203,12 @@ def records_append(
     if len(records) > limit:
         raise RecordListTooLarge(f"A batch may hold at most {limit} records, got {len(records)}.")
 
-    # Metadata may come from a cache where the write re-checks it (verified_append); a stale
-    # answer writes nothing and the batch is placed again with fresh metadata.
-    cached = storage.verified_append() and not validate_only
+    # Metadata may come from a cache: the write re-checks it, and a stale answer writes nothing
+    # and the batch is placed again with fresh metadata.
+    cached = not validate_only
     for attempt in range(_APPEND_ATTEMPTS):
         from_cache = cached and attempt == 0
-        with connection.cursor() as cursor:
-            meta = storage.topic_for_append(cursor, topic, cached=from_cache)
+        meta = storage.topic_for_append(topic, cached=from_cache)
         if meta is None:
             raise UnknownTopicOrPartition(f"Topic '{topic}' does not exist.")
         try:
@@ -203,7 +219,7 @@ def records_append(
             raise
         if validate_only:
             return [AppendResult(partition=idx, offset=-1, timestamp=ts, reason=reason, key_hash=key_hash) for idx, reason, key_hash, _, ts in placed]
-        bases = _append_write(groups, meta, acks, cfg.log_append_time)
+        bases = _append_commit(topic, groups, meta, acks, cfg.log_append_time)
         if bases is not None:
             break
         storage.topic_meta_forget(topic)

@@ -2,9 +2,9 @@
 
 The schema is Django's (models + migrations); these functions only move rows faster than ORM
 objects can. PostgreSQL (`pg_append`): the whole append as one statement, or for large batches an
-`UPDATE ... RETURNING` that reserves offsets followed by binary COPY; both re-check the topic's
-metadata as they write, so the caller may use a cached copy. SQLite (`sqlite_append`): one UPDATE
-and executemany inside the caller's transaction.
+`UPDATE ... RETURNING` that reserves offsets followed by binary COPY. SQLite (`sqlite_append`): one
+UPDATE and executemany inside the caller's transaction. Both re-check the topic's metadata as they
+write, so the caller may use a cached copy.
 """
 
 import json
@@ -38,25 +38,26 @@ class TopicMeta:
     partition_ids: list[int]  # partition pks by index
 
 
-# name -> TopicMeta, for the one-statement PostgreSQL append, which re-checks inside the statement
-# that the topic is live and has the same partitions and configs (see _PG_APPEND). A stale entry
-# therefore costs one retry, never a record placed or validated with old metadata.
+# name -> TopicMeta. Every append re-checks as it writes that the topic is live and has the same
+# partitions and configs (_PG_APPEND's `current`, _SQLITE_CURRENT). A stale entry therefore costs
+# one retry, never a record placed or validated with old metadata.
 _meta_cache: dict[str, TopicMeta] = {}
 _META_CACHE_MAX = 4096
 
 
-def topic_for_append(cursor, name: str, *, cached: bool = False) -> TopicMeta | None:
+def topic_for_append(name: str, *, cached: bool = False) -> TopicMeta | None:
     """The live topic called `name` in one query (None when there is none); with `cached`, a
-    recent answer for the name instead, if there is one."""
+    recent answer for the name instead, if there is one (then no cursor is opened)."""
     if cached and (meta := _meta_cache.get(name)) is not None:
         return meta
-    cursor.execute(
-        f'SELECT t.id, t.topic_id, t.replication_factor, t.configs, p.id FROM {TOPIC_TABLE} t '
-        f'JOIN {PARTITION_TABLE} p ON p.topic_id = t.id '
-        f'WHERE t.name = %s AND t.deleted_at IS NULL ORDER BY p."index"',
-        [name],
-    )
-    rows = cursor.fetchall()
+    with connection.cursor() as cursor:
+        cursor.execute(
+            f'SELECT t.id, t.topic_id, t.replication_factor, t.configs, p.id FROM {TOPIC_TABLE} t '
+            f'JOIN {PARTITION_TABLE} p ON p.topic_id = t.id '
+            f'WHERE t.name = %s AND t.deleted_at IS NULL ORDER BY p."index"',
+            [name],
+        )
+        rows = cursor.fetchall()
     if not rows:
         _meta_cache.pop(name, None)
         return None
@@ -75,10 +76,6 @@ def topic_meta_forget(name: str) -> None:
     _meta_cache.pop(name, None)
 
 
-def verified_append() -> bool:
-    """Whether appends re-check the topic's metadata as they write (PostgreSQL: `pg_append`), so
-    the append path may place records with cached metadata."""
-    return connection.vendor == "postgresql"
 
 
 def _copy_binary(cursor, rows: Sequence[Row], table: str) -> None:
@@ -96,9 +93,22 @@ def _copy_binary(cursor, rows: Sequence[Row], table: str) -> None:
 Item = tuple[int, bytes | None, bytes | None, list | None, int]
 
 
-def sqlite_append(cursor, batches: dict[int, list[Item]], *, timestamp_type: int, now) -> dict[int, int]:
+# The metadata check of the SQLite path: the caller's transaction holds the database's write lock
+# (BEGIN IMMEDIATE), so what it reads cannot change before the commit.
+_SQLITE_CURRENT = (
+    f"SELECT t.configs, (SELECT count(*) FROM {PARTITION_TABLE} WHERE topic_id = t.id) "
+    f"FROM {TOPIC_TABLE} t WHERE t.id = %s AND t.deleted_at IS NULL"
+)
+
+
+def sqlite_append(cursor, batches: dict[int, list[Item]], *, meta: TopicMeta, timestamp_type: int, now) -> dict[int, int] | None:
     """SQLite, inside the caller's transaction (BEGIN IMMEDIATE, so appends are already serialised
-    by the database's write lock): advance the watermarks in one UPDATE, then executemany."""
+    by the database's write lock): check `meta` is still the topic's (else None, nothing written),
+    advance the watermarks in one UPDATE, then executemany."""
+    cursor.execute(_SQLITE_CURRENT, [meta.pk])
+    row = cursor.fetchone()
+    if row is None or row[1] != len(meta.partition_ids) or (json.loads(row[0] or "null") or {}) != meta.configs:
+        return None
     pids = sorted(batches)
     values = ", ".join(["(%s, %s, %s)"] * len(pids))
     params: list = [now]

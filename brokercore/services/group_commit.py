@@ -1,0 +1,250 @@
+"""Group commit: concurrent appends to one topic in this process share one transaction.
+
+Kafka's producer lingers to batch records before it sends them; a database-backed log pays one
+commit (a WAL flush on PostgreSQL, a write-lock turn on SQLite) per append, so many producers
+that each send one record are limited by commits, not by work. Here the callers themselves form
+the batch, as a database's group commit does: the first caller to arrive leads, writes what is
+queued in one transaction (one watermark UPDATE per partition, one insert), gives every caller
+its own base offsets, and hands the lead to the next waiting caller.
+
+Invariants:
+- A caller's records are contiguous and in its own order within each partition of the shared
+  write, so its offsets are the shared base plus its place; offsets stay gapless and unique
+  (the partition row lock still serialises writers across processes).
+- Only callers outside any transaction are queued: they hold no database lock while they wait,
+  so waiting here cannot form a cycle with the database's locks.
+- Callers with different acks never share a transaction (each acks level has its own queue), nor
+  do callers that placed their records with different topic metadata (each such set is written
+  in its own transaction).
+- A lone caller never waits: the leader lingers only when the previous group held several
+  callers, and only until as many are queued again or the linger time has passed.
+- A shared write that fails before anything could be committed is retried by each caller alone,
+  so only the caller whose records the database refuses sees an error. A failure whose outcome is
+  unknown (the connection broke) is reported to every caller of the group: retrying it here
+  could write records twice.
+"""
+
+import os
+import sqlite3
+import threading
+import time
+from collections import defaultdict, deque
+from collections.abc import Callable, Hashable
+
+from django.db import DatabaseError
+
+# (partition pk -> items) -> (partition pk -> base offset), or None when the topic's metadata went
+# stale (nothing written).
+Write = Callable[[object, dict[int, list]], dict[int, int] | None]
+
+_WAITING, _DONE, _LEAD, _ALONE = range(4)
+
+
+class _Request:
+    """One caller's append, waiting in its topic's queue."""
+
+    __slots__ = ("meta", "batches", "count", "state", "result", "error", "wake")
+
+    def __init__(self, meta, batches: dict[int, list]) -> None:
+        self.meta = meta  # what the caller placed its records with; groups share one
+        self.batches = batches
+        self.count = sum(len(items) for items in batches.values())
+        self.state = _WAITING
+        self.result: dict[int, int] | None = None
+        self.error: BaseException | None = None
+        # Held until the caller may go on (done, or leading): a bare lock is the cheapest
+        # one-shot wake-up (an Event is a Condition around one).
+        self.wake = threading.Lock()
+        self.wake.acquire()
+
+
+class _Queue:
+    """The callers waiting to append to one topic at one acks level; not thread-safe without
+    `cond`."""
+
+    __slots__ = ("cond", "waiting", "queued_records", "leading", "lingering", "last_group")
+
+    def __init__(self) -> None:
+        self.cond = threading.Condition(threading.Lock())
+        self.waiting: deque[_Request] = deque()
+        self.queued_records = 0
+        self.leading = False  # a caller is writing (or about to); newcomers wait for it
+        self.lingering = False
+        self.last_group = 1  # callers in the previous group: how many the next leader expects
+
+    def full(self, max_records: int) -> bool:
+        return len(self.waiting) >= self.last_group or self.queued_records >= max_records
+
+
+# Groups written and callers they served in this process (for benchmarks and diagnostics).
+_counts = {"groups": 0, "callers": 0}
+
+
+def counts() -> dict[str, int]:
+    """{"groups": transactions written for queued callers, "callers": callers they served}."""
+    return dict(_counts)
+
+
+_queues: dict[Hashable, _Queue] = {}
+_queues_lock = threading.Lock()
+_QUEUES_MAX = 4096
+
+
+def _queue(key: Hashable) -> _Queue:
+    q = _queues.get(key)
+    if q is not None:
+        return q
+    with _queues_lock:
+        q = _queues.get(key)
+        if q is None:
+            if len(_queues) >= _QUEUES_MAX:
+                # Forget idle queues (topics no longer written); a busy one is kept, since its
+                # callers hold it.
+                for k in [k for k, v in _queues.items() if not v.leading and not v.waiting]:
+                    del _queues[k]
+            q = _queues[key] = _Queue()
+        return q
+
+
+def _forget_all() -> None:
+    """A forked child starts with no queues: locks held by the parent's threads would never be
+    released in it."""
+    global _queues_lock
+    _queues.clear()
+    _queues_lock = threading.Lock()
+
+
+os.register_at_fork(after_in_child=_forget_all)
+
+
+def append(*, key: Hashable, meta, batches: dict[int, list], write: Write, linger_s: float, max_records: int) -> dict[int, int] | None:
+    """Write `batches` (partition pk -> items) together with whatever other callers queue under
+    `key`; return this caller's base offset per partition (None: stale metadata, nothing written).
+
+    `write(meta, batches)` runs in the leading caller's thread on that thread's connection, outside
+    any transaction of its own, and must be one transaction.
+    """
+    req = _Request(meta, batches)
+    q = _queue(key)
+    with q.cond:
+        q.waiting.append(req)
+        q.queued_records += req.count
+        lead = not q.leading
+        if lead:
+            q.leading = True
+        elif q.lingering and q.full(max_records):
+            q.cond.notify()
+    if not lead:
+        req.wake.acquire()
+        lead = req.state == _LEAD
+    if lead:
+        _lead(q, write, linger_s, max_records)
+    if req.state == _ALONE:
+        return write(meta, batches)
+    if req.error is not None:
+        raise req.error
+    return req.result
+
+
+def _lead(q: _Queue, write: Write, linger_s: float, max_records: int) -> None:
+    """Take a group from the head of the queue (the leader's own request is first), write it,
+    hand the lead on, and wake the group."""
+    with q.cond:
+        if linger_s > 0 and q.last_group > 1 and not q.full(max_records):
+            deadline = time.monotonic() + linger_s
+            q.lingering = True
+            while not q.full(max_records):
+                remaining = deadline - time.monotonic()
+                if remaining <= 0:
+                    break
+                q.cond.wait(remaining)
+            q.lingering = False
+        group = [q.waiting.popleft()]
+        taken = group[0].count
+        while q.waiting and taken + q.waiting[0].count <= max_records:
+            r = q.waiting.popleft()
+            group.append(r)
+            taken += r.count
+        q.queued_records -= taken
+        q.last_group = len(group)
+        _counts["groups"] += 1  # under this queue's lock only: a rare lost update across topics is harmless
+        _counts["callers"] += len(group)
+    try:
+        _write_group(group, write)
+    except BaseException as e:  # the leader's thread is interrupted: nobody may wait forever
+        for r in group:
+            if r.state == _WAITING:
+                r.state, r.error = _DONE, e
+        raise
+    finally:
+        with q.cond:
+            if q.waiting:
+                nxt = q.waiting[0]
+                nxt.state = _LEAD
+                nxt.wake.release()
+            else:
+                q.leading = False
+        for r in group[1:]:  # the first is the leader's own
+            r.wake.release()
+
+
+def _write_group(group: list[_Request], write: Write) -> None:
+    # Callers that placed with different metadata (one had a stale cached copy) are written in
+    # separate transactions: the write checks one copy.
+    by_meta: list[tuple[object, list[_Request]]] = []
+    for r in group:
+        for meta, rs in by_meta:
+            if meta == r.meta:
+                rs.append(r)
+                break
+        else:
+            by_meta.append((r.meta, [r]))
+    for meta, rs in by_meta:
+        if len(rs) == 1:
+            r = rs[0]
+            try:
+                r.result = write(meta, r.batches)
+            except Exception as e:
+                r.error = e
+            r.state = _DONE
+            continue
+        combined: dict[int, list] = defaultdict(list)
+        starts = []
+        for r in rs:
+            start = {}
+            for pid, items in r.batches.items():
+                run = combined[pid]
+                start[pid] = len(run)
+                run.extend(items)
+            starts.append(start)
+        try:
+            bases = write(meta, combined)
+        except Exception as e:
+            if _outcome_unknown(e):
+                # The connection may have failed after the commit: whether the records are in is
+                # unknown, so nobody writes them again here (each caller decides, as without
+                # grouping).
+                for r in rs:
+                    r.state, r.error = _DONE, e
+            else:
+                # The database refused the write (or it never ran): nothing is written. Each
+                # caller retries alone, so only the one whose records are refused fails.
+                for r in rs:
+                    r.state = _ALONE
+            continue
+        for r, start in zip(rs, starts):
+            r.result = None if bases is None else {pid: bases[pid] + start[pid] for pid in r.batches}
+            r.state = _DONE
+
+
+def _outcome_unknown(error: Exception) -> bool:
+    """Whether a failed write may have committed all the same: PostgreSQL did not answer (a
+    psycopg error without SQLSTATE: the connection failed, possibly after the commit), or
+    SQLite's disk I/O failed. An error PostgreSQL answered ended the statement's transaction
+    without committing it; an error that is not the database's came before anything was sent."""
+    driver = error.__cause__ if isinstance(error, DatabaseError) and error.__cause__ is not None else error
+    if hasattr(driver, "sqlstate"):  # psycopg
+        return driver.sqlstate is None
+    if isinstance(driver, sqlite3.Error):
+        return "disk i/o" in str(driver).lower()
+    return isinstance(driver, DatabaseError)  # wrapped, but without the driver's error: be safe

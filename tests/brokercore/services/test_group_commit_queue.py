@@ -1,0 +1,196 @@
+"""The group-commit queue on its own, with a fake write: who leads, what is shared, who fails.
+
+No database: `write` is a function the test controls, so each interleaving is forced, not hoped for.
+"""
+
+import threading
+import time
+
+import psycopg
+import pytest
+from psycopg.errors import CheckViolation
+
+from brokercore.services import group_commit
+
+META = ("topic", 1)  # any comparable value stands for TopicMeta here
+
+
+class FakeLog:
+    """A write that hands out offsets per partition like the watermark UPDATE; `gate` holds the
+    first write until the test opens it, so followers queue behind a leader that is writing."""
+
+    def __init__(self, *, refuse=None, outcome_unknown=False, stale=False):
+        self.next = {}
+        self.calls: list[dict] = []
+        self.refuse = refuse  # a value whose presence makes the database refuse the whole write
+        self.outcome_unknown = outcome_unknown
+        self.stale = stale
+        self.gate = threading.Event()
+        self.gate.set()
+        self.entered = threading.Event()
+        self.lock = threading.Lock()
+
+    def write(self, meta, batches):
+        self.entered.set()
+        self.gate.wait(5)
+        with self.lock:
+            self.calls.append({pid: list(items) for pid, items in batches.items()})
+            if self.stale:
+                return None
+            if self.outcome_unknown and sum(len(v) for v in batches.values()) > 1:
+                raise psycopg.OperationalError("server closed the connection unexpectedly")
+            if self.refuse is not None and any(self.refuse in items for items in batches.values()):
+                raise CheckViolation("refused")  # PostgreSQL answered: nothing committed
+            bases = {}
+            for pid, items in batches.items():
+                bases[pid] = self.next.get(pid, 0)
+                self.next[pid] = bases[pid] + len(items)
+            return bases
+
+
+def _append(log, batches, *, key="k", meta=META, linger_s=0.0, max_records=1000):
+    return group_commit.append(key=key, meta=meta, batches=batches, write=log.write, linger_s=linger_s, max_records=max_records)
+
+
+def _run_behind_leader(log, followers: list[dict], *, key="k", metas=None, max_records=1000):
+    """Start a leader whose write blocks, queue `followers` behind it, then open the gate.
+    Returns (leader's result, followers' results or exceptions, in order)."""
+    log.gate.clear()
+    results: dict[int, object] = {}
+
+    def call(i, batches, meta):
+        try:
+            results[i] = _append(log, batches, key=key, meta=meta, max_records=max_records)
+        except Exception as e:
+            results[i] = e
+
+    leader = threading.Thread(target=call, args=(-1, {1: ["lead"]}, META))
+    leader.start()
+    assert log.entered.wait(5)
+    threads = []
+    for i, batches in enumerate(followers):
+        t = threading.Thread(target=call, args=(i, batches, (metas or {}).get(i, META)))
+        t.start()
+        threads.append(t)
+        _wait_queued(key, i + 1)  # queue order = the order of this list
+    log.gate.set()
+    for t in [leader, *threads]:
+        t.join(10)
+    return results[-1], [results[i] for i in range(len(followers))]
+
+
+def _wait_queued(key, n):
+    q = group_commit._queue(key)
+    deadline = time.monotonic() + 5
+    while len(q.waiting) < n:
+        assert time.monotonic() < deadline, "callers did not queue"
+        time.sleep(0.001)
+
+
+@pytest.fixture(autouse=True)
+def fresh_queues():
+    group_commit._forget_all()
+    yield
+    group_commit._forget_all()
+
+
+def test_a_lone_caller_writes_at_once_even_with_a_long_linger():
+    log = FakeLog()
+    t0 = time.perf_counter()
+    for i in range(20):
+        assert _append(log, {7: [f"r{i}"]}, linger_s=1.0) == {7: i}
+    assert time.perf_counter() - t0 < 0.5
+    assert len(log.calls) == 20
+
+
+def test_callers_queued_behind_a_writing_leader_share_one_write_and_get_their_own_offsets():
+    log = FakeLog()
+    followers = [{1: [f"a{i}", f"b{i}"], 2: [f"c{i}"]} for i in range(5)]
+    lead, res = _run_behind_leader(log, followers)
+    assert lead == {1: 0}
+    assert len(log.calls) == 2  # the leader's, then one for all five followers
+    shared = log.calls[1]
+    # Each caller's records are contiguous and in its own order; offsets point at them.
+    for batches, bases in zip(followers, res):
+        for pid, items in batches.items():
+            start = bases[pid] - (1 if pid == 1 else 0)  # partition 1 already had the leader's record
+            assert shared[pid][start : start + len(items)] == items
+
+
+def test_a_group_takes_at_most_max_records_and_the_rest_follow():
+    log = FakeLog()
+    followers = [{1: [f"r{i}"] * 3} for i in range(4)]
+    _, res = _run_behind_leader(log, followers, max_records=7)
+    # Behind the leader: 3+3 fit in 7, then the next two.
+    assert [sum(len(v) for v in c.values()) for c in log.calls] == [1, 6, 6]
+    assert sorted(r[1] for r in res) == [1, 4, 7, 10]
+
+
+def test_a_refused_shared_write_is_retried_alone_so_only_the_bad_caller_fails():
+    log = FakeLog(refuse="poison")
+    followers = [{1: ["good0"]}, {1: ["poison"], 2: ["x"]}, {1: ["good2"], 3: ["y"]}]
+    _, res = _run_behind_leader(log, followers)
+    assert isinstance(res[1], CheckViolation)
+    # The good callers retried alone (in either order) after the leader's record at offset 0.
+    assert sorted([res[0][1], res[2][1]]) == [1, 2] and res[2][3] == 0
+    assert len(log.calls) == 5  # leader, the refused shared write, then each of the three alone
+    # Partition 2 got nothing: the bad caller's other records went nowhere.
+    assert 2 not in log.next
+
+
+def test_an_outcome_unknown_failure_is_reported_to_every_caller_and_not_retried():
+    log = FakeLog(outcome_unknown=True)
+    _, res = _run_behind_leader(log, [{1: ["a"]}, {1: ["b"]}])
+    assert all(isinstance(r, psycopg.OperationalError) for r in res)
+    assert len(log.calls) == 2  # the leader's alone, and the shared one; no retries
+
+
+def test_stale_metadata_returns_none_to_every_caller_of_the_group():
+    log = FakeLog(stale=True)
+    lead, res = _run_behind_leader(log, [{1: ["a"]}, {1: ["b"]}])
+    assert lead is None and res == [None, None]
+
+
+def test_callers_with_different_metadata_are_written_in_separate_transactions():
+    log = FakeLog()
+    other = ("topic", 2)
+    _, res = _run_behind_leader(log, [{1: ["a"]}, {1: ["b"]}, {1: ["c"]}], metas={1: other})
+    assert len(log.calls) == 3  # leader; a+c together; b alone
+    assert log.calls[1] == {1: ["a", "c"]} and log.calls[2] == {1: ["b"]}
+    assert res == [{1: 1}, {1: 3}, {1: 2}]
+
+
+def test_different_keys_do_not_share_a_write():
+    log = FakeLog()
+    log.gate.clear()
+    out = {}
+    t1 = threading.Thread(target=lambda: out.setdefault("a", _append(log, {1: ["a"]}, key="acks=1")))
+    t1.start()
+    assert log.entered.wait(5)
+    # Another key has no leader: this caller leads at once and its write waits on the same gate.
+    t2 = threading.Thread(target=lambda: out.setdefault("b", _append(log, {1: ["b"]}, key="acks=all")))
+    t2.start()
+    time.sleep(0.05)
+    log.gate.set()
+    t1.join(5)
+    t2.join(5)
+    assert sorted(map(str, log.calls)) == sorted([str({1: ["a"]}), str({1: ["b"]})])
+
+
+def test_the_leader_lingers_for_as_many_callers_as_its_previous_group_held():
+    log = FakeLog()
+    _run_behind_leader(log, [{1: ["a"]}, {1: ["b"]}, {1: ["c"]}])  # the last group held 3
+    done = []
+
+    def call(v):
+        done.append(_append(log, {1: [v]}, linger_s=2.0))
+
+    threads = [threading.Thread(target=call, args=(v,)) for v in "xyz"]
+    for t in threads:
+        t.start()
+        time.sleep(0.02)
+    for t in threads:
+        t.join(5)
+    # The first lingered until the other two queued (well before 2 s): one shared write.
+    assert log.calls[-1] == {1: ["x", "y", "z"]}
+    assert len(done) == 3
