@@ -25,7 +25,9 @@ also `make bench`. Each benchmark runs once per backend, in a separate process w
 scratch database: a temporary SQLite file, and, when PostgreSQL answers (on
 `BENCH_POSTGRES_URL`, default `postgres://postgres@127.0.0.1:5432/postgres`), a dedicated
 `kconsole_bench` database created, migrated and dropped by the run. Each section below is
-regenerated between its `bench:` markers by the run; text outside the markers is kept.
+regenerated between its `bench:` markers by the run; text outside the markers is kept. Figures
+(PNG, drawn by bench/plots.py with matplotlib) are written to docs/bench/ by the same run; each
+names its machine and run date.
 """
 
 
