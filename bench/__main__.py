@@ -13,7 +13,8 @@ Besides its tables, each benchmark with a plot function in bench/plots.py gets P
 docs/bench/ (<name>-<what>.png), linked from its section.
 
 PostgreSQL is reached at BENCH_POSTGRES_URL (default postgres://postgres@127.0.0.1:5432/postgres);
-the run creates and drops a `kconsole_bench` database there.
+the run creates and drops a `kconsole_bench` database there (BENCH_DB_NAME names another, so two
+runs on one server do not drop each other's).
 """
 
 import argparse

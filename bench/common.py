@@ -16,7 +16,11 @@ from urllib.parse import urlparse, urlunparse
 ROOT = Path(__file__).resolve().parent.parent
 DOC = ROOT / "docs" / "BENCHMARKS.md"
 DEFAULT_POSTGRES_URL = "postgres://postgres@127.0.0.1:5432/postgres"
-BENCH_DB_NAME = "kconsole_bench"
+# Two runs on one server (say, two people benchmarking on a shared machine) must not drop each
+# other's scratch database: BENCH_DB_NAME gives each its own. A plain identifier only (interpolated).
+BENCH_DB_NAME = os.environ.get("BENCH_DB_NAME") or "kconsole_bench"
+if not re.fullmatch(r"[a-z_][a-z0-9_]{0,62}", BENCH_DB_NAME):
+    raise SystemExit(f"BENCH_DB_NAME={BENCH_DB_NAME!r}: lower-case letters, digits and _ only")
 
 DOC_HEADER = """# Benchmarks
 
