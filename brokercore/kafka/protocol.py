@@ -7,13 +7,23 @@ which always answers with v0 so that a client of any version can read it). kio's
 the header each payload version uses (`__header_schema__`), so these rules are Kafka's, not ours.
 """
 
+import functools
 import io
 import struct
-from dataclasses import dataclass
+from dataclasses import dataclass, fields
 
 from kio.index import KioIndexError, load_request_schema
 from kio.schema.request_header.v1.header import RequestHeader as RequestHeaderV1
 from kio.serial import entity_reader, entity_writer
+from kio.serial._introspect import (
+    EntityField,
+    EntityTupleField,
+    PrimitiveTupleField,
+    classify_field,
+    get_field_tag,
+    get_schema_field_type,
+    is_optional,
+)
 from kio.static.protocol import RequestPayload, ResponsePayload
 
 API_VERSIONS = 18
@@ -58,17 +68,178 @@ def header_peek(frame: bytes) -> RequestHeader:
 
 def request_decode(frame: bytes) -> tuple[RequestHeader, RequestPayload]:
     """Header and payload of a request whose API key and version kio knows."""
+    if len(frame) < _HEADER_START.size:
+        raise ProtocolError(f"frame of {len(frame)} bytes is shorter than a request header")
     api_key, api_version, _ = _HEADER_START.unpack_from(frame)
     try:
         schema = load_request_schema(api_key, api_version)
     except KioIndexError:
         raise ProtocolError(f"unknown API key {api_key} version {api_version}") from None
     try:
+        # Before kio reads it: kio sizes an array's storage by the count the frame claims, and a
+        # claim of billions aborts the whole process when that allocation fails.
+        _sizes_check(schema, frame)
         header, used = entity_reader(schema.__header_schema__)(frame, 0)
         payload, _ = entity_reader(schema)(frame, used)
+    except ProtocolError:
+        raise
     except Exception as e:  # kio raises several types for truncated or invalid buffers
         raise ProtocolError(f"malformed {schema.__name__} v{api_version}: {e}") from None
+    if missing := _null_array(payload):
+        # Kafka's parser refuses this ("non-nullable field ... was serialized as null"); kio reads
+        # it as None, which no handler expects.
+        raise ProtocolError(f"malformed {schema.__name__} v{api_version}: non-nullable array {missing} is null")
     return RequestHeader(api_key, api_version, header.correlation_id, header.client_id), payload
+
+
+@functools.cache
+def _array_plan(entity_type: type) -> tuple[tuple[str, bool, type | None], ...]:
+    """(name, nullable, element or entity type to descend into) of the fields that can hold a
+    null array, directly or inside nested entities; empty when the entity has none."""
+    plan = []
+    for f in fields(entity_type):
+        cls = classify_field(f)
+        if isinstance(cls, EntityTupleField):
+            plan.append((f.name, is_optional(f), cls.type_ if _array_plan(cls.type_) else None))
+        elif isinstance(cls, PrimitiveTupleField):
+            plan.append((f.name, is_optional(f), None))
+        elif isinstance(cls, EntityField) and _array_plan(cls.type_):
+            plan.append((f.name, True, cls.type_))
+    return tuple(plan)
+
+
+def _null_array(entity) -> str | None:
+    """The name of the first non-nullable array that kio read as null, else None."""
+    for name, nullable, nested in _array_plan(type(entity)):
+        value = getattr(entity, name)
+        if value is None:
+            if not nullable:
+                return name
+        elif nested is not None:
+            for item in value if isinstance(value, tuple) else (value,):
+                if found := _null_array(item):
+                    return f"{name}.{found}"
+    return None
+
+
+# --- Array and string sizes, checked before kio allocates for them ---------------------------------
+
+_FIXED, _STRING16, _BYTES32, _COMPACT, _ARRAY, _STRUCT, _NULLABLE_STRUCT, _TAGS = range(8)
+_FIXED_SIZES = {
+    "int8": 1, "uint8": 1, "bool": 1, "int16": 2, "uint16": 2, "error_code": 2, "int32": 4, "uint32": 4,
+    "timedelta_i32": 4, "int64": 8, "uint64": 8, "float64": 8, "timedelta_i64": 8, "datetime_i64": 8, "uuid": 16,
+}
+
+
+def _primitive_op(kafka_type: str, flexible: bool) -> tuple:
+    if kafka_type in _FIXED_SIZES:
+        return (_FIXED, _FIXED_SIZES[kafka_type])
+    if flexible:
+        return (_COMPACT,)  # compact string, bytes or records: unsigned varint length + 1
+    return (_STRING16,) if kafka_type == "string" else (_BYTES32,)
+
+
+@functools.cache
+def _size_plan(entity_type: type) -> tuple:
+    """How an entity lies on the wire, as far as sizes go: the ops _sizes_walk follows."""
+    flexible = entity_type.__flexible__
+    plan, tags = [], {}
+    for f in fields(entity_type):
+        cls = classify_field(f)
+        if isinstance(cls, (EntityField, EntityTupleField)):
+            nested = _size_plan(cls.type_)
+            # A struct of fixed-size fields only is one fixed size (arrays of it are skipped whole).
+            op = nested[0] if len(nested) == 1 and nested[0][0] == _FIXED else (_STRUCT, nested)
+            if isinstance(cls, EntityField) and is_optional(f) and get_field_tag(f) is None:
+                op = (_NULLABLE_STRUCT, nested)
+        elif entity_type.__name__ == "RequestHeader" and f.name == "client_id":
+            op = (_STRING16,)  # Kafka keeps the header's client id a legacy string in every version
+        else:
+            op = _primitive_op(get_schema_field_type(f), flexible)
+        if cls.is_array:
+            op = (_ARRAY, flexible, op)
+        if (tag := get_field_tag(f)) is not None:
+            tags[tag] = op
+        elif op[0] == _FIXED and plan and plan[-1][0] == _FIXED:
+            plan[-1] = (_FIXED, plan[-1][1] + op[1])
+        else:
+            plan.append(op)
+    if flexible:
+        plan.append((_TAGS, tags))
+    return tuple(plan)
+
+
+def _uvarint(buf: bytes, pos: int) -> tuple[int, int]:
+    value = shift = 0
+    while True:
+        if pos >= len(buf):
+            raise ProtocolError("the frame ends inside a varint")
+        byte = buf[pos]
+        pos += 1
+        value |= (byte & 0x7F) << shift
+        if not byte & 0x80:
+            return value, pos
+        shift += 7
+        if shift > 28:
+            raise ProtocolError("a varint longer than five bytes")
+
+
+def _sizes_walk(op: tuple, buf: bytes, pos: int, end: int) -> int:
+    """The position after the value `op` describes at `pos`; ProtocolError when a length or
+    count claims more than the bytes left before `end`."""
+    kind = op[0]
+    if kind == _FIXED:
+        pos += op[1]
+    elif kind == _STRING16:
+        pos += 2 + max(0, int.from_bytes(buf[pos : pos + 2], "big", signed=True))
+    elif kind == _BYTES32:
+        pos += 4 + max(0, int.from_bytes(buf[pos : pos + 4], "big", signed=True))
+    elif kind == _COMPACT:
+        n, pos = _uvarint(buf, pos)
+        pos += max(0, n - 1)
+    elif kind == _ARRAY:
+        if op[1]:
+            n, pos = _uvarint(buf, pos)
+            n -= 1
+        else:
+            n = int.from_bytes(buf[pos : pos + 4], "big", signed=True)
+            pos += 4
+        if n > end - pos:  # every element takes at least one byte
+            raise ProtocolError(f"an array of {n} elements in {end - pos} bytes")
+        item = op[2]
+        if item[0] == _FIXED:
+            pos += n * item[1]
+        else:
+            for _ in range(n):
+                pos = _sizes_walk(item, buf, pos, end)
+    elif kind == _STRUCT:
+        for field_op in op[1]:
+            pos = _sizes_walk(field_op, buf, pos, end)
+    elif kind == _NULLABLE_STRUCT:
+        pos += 1
+        if pos <= end and buf[pos - 1] != 0xFF:
+            pos = _sizes_walk((_STRUCT, op[1]), buf, pos, end)
+    else:  # _TAGS: count, then (tag, size, value) each
+        count, pos = _uvarint(buf, pos)
+        if count > end - pos:
+            raise ProtocolError(f"{count} tagged fields in {end - pos} bytes")
+        for _ in range(count):
+            tag, pos = _uvarint(buf, pos)
+            size, pos = _uvarint(buf, pos)
+            if pos + size > end:
+                break
+            if (known := op[1].get(tag)) is not None:
+                _sizes_walk(known, buf, pos, pos + size)
+            pos += size
+    if pos > end:
+        raise ProtocolError(f"a field runs {pos - end} bytes past the end of its frame")
+    return pos
+
+
+def _sizes_check(schema: type, frame: bytes) -> None:
+    end = len(frame)
+    pos = _sizes_walk((_STRUCT, _size_plan(schema.__header_schema__)), frame, 0, end)
+    _sizes_walk((_STRUCT, _size_plan(schema)), frame, pos, end)
 
 
 def response_encode(correlation_id: int, response: ResponsePayload) -> bytes:

@@ -9,16 +9,16 @@ Not kio.records: its reader truncates record timestamps to whole seconds and doe
 and its writer wants a datetime per record. The primitive varint readers are kio's (native).
 """
 
-import gzip
 import struct
 import zlib
 from dataclasses import dataclass
 
 import cramjam
 from crc32c import crc32c
+from kio.serial.errors import BufferUnderflow
 from kio.serial.readers import read_signed_varint, read_signed_varlong
 
-from brokercore.errors import BrokerError, CorruptMessage, InvalidRecord
+from brokercore.errors import BrokerError, CorruptMessage, InvalidRecord, InvalidTimestamp
 from brokercore.types import RecordIn, RecordOut
 
 MAGIC = 2
@@ -38,6 +38,12 @@ CODECS = {NONE: "none", GZIP: "gzip", SNAPPY: "snappy", LZ4: "lz4", ZSTD: "zstd"
 _XERIAL_MAGIC = b"\x82SNAPPY\x00"
 NO_PRODUCER_ID = -1
 NO_SEQUENCE = -1
+# Timestamps are Java longs (and BIGINT columns); base timestamp + delta can leave that range.
+_INT64_MIN, _INT64_MAX = -(2**63), 2**63 - 1
+# First output buffer for a compressed block, as a multiple of its compressed size: most batches
+# fit at once; one that does not is decompressed again into a buffer four times larger.
+_FIRST_RATIO = 8
+_MIN_BUFFER = 64 * 1024
 
 
 class UnsupportedCompression(BrokerError):
@@ -81,7 +87,36 @@ class Batch:
 # --- Decoding -----------------------------------------------------------------------------------
 
 
-def _snappy_decompress(data: bytes) -> bytes:
+def _bounded(decompress_into, data: bytes, limit: int) -> memoryview:
+    """Decompress into a buffer of at most limit + 1 bytes, so a small block that expands to
+    gigabytes (a decompression bomb) costs bounded memory instead of all of it."""
+    size = min(limit + 1, max(_MIN_BUFFER, _FIRST_RATIO * len(data)))
+    while True:
+        out = bytearray(size)
+        try:
+            n = decompress_into(data, out)
+        except cramjam.DecompressionError as e:
+            # cramjam says the output did not fit ("failed to write whole buffer" for zstd and
+            # lz4 frames); any other message is corrupt input, which a bigger buffer will not mend.
+            if "whole buffer" not in str(e):
+                raise
+            if size > limit:
+                raise CorruptMessage(f"The batch decompresses to more than {limit} bytes.") from None
+            size = min(limit + 1, size * 4)
+            continue
+        if n > limit:
+            raise CorruptMessage(f"The batch decompresses to more than {limit} bytes.")
+        return memoryview(out).toreadonly()[:n]  # kio's readers take read-only buffers only
+
+
+def _snappy_raw(data: bytes, limit: int) -> bytes:
+    # A raw snappy block states its uncompressed length first: refuse before allocating it.
+    if cramjam.snappy.decompress_raw_len(data) > limit:
+        raise CorruptMessage(f"The batch decompresses to more than {limit} bytes.")
+    return bytes(cramjam.snappy.decompress_raw(data))
+
+
+def _snappy_decompress(data: bytes, limit: int) -> bytes:
     # Java producers frame snappy the xerial way (a magic header, then length-prefixed blocks);
     # librdkafka and others send one raw block. Kafka reads both.
     if data.startswith(_XERIAL_MAGIC):
@@ -90,34 +125,41 @@ def _snappy_decompress(data: bytes) -> bytes:
         while pos < len(data):
             (n,) = struct.unpack_from(">i", data, pos)
             pos += 4
-            out += bytes(cramjam.snappy.decompress_raw(data[pos : pos + n]))
+            if n < 0 or pos + n > len(data):
+                raise CorruptMessage("A snappy block runs past the end of its batch.")
+            out += _snappy_raw(data[pos : pos + n], limit - len(out))
             pos += n
         return bytes(out)
-    return bytes(cramjam.snappy.decompress_raw(data))
+    return _snappy_raw(data, limit)
 
 
 def _gunzip(data: bytes, limit: int) -> bytes:
-    d = zlib.decompressobj(16 + zlib.MAX_WBITS)
-    out = d.decompress(data, limit + 1)
-    if len(out) > limit:
-        raise CorruptMessage(f"The batch decompresses to more than {limit} bytes.")
-    # Several gzip members are valid gzip (and what some producers send).
-    if d.unused_data:
-        out += gzip.decompress(d.unused_data)
-    return out
+    out = bytearray()
+    # Several gzip members are valid gzip (and what some producers send): each is read with what
+    # is left of the limit, so no member can expand past it.
+    while data:
+        d = zlib.decompressobj(16 + zlib.MAX_WBITS)
+        out += d.decompress(data, limit + 1 - len(out))
+        if len(out) > limit:
+            raise CorruptMessage(f"The batch decompresses to more than {limit} bytes.")
+        if not d.eof:
+            raise CorruptMessage("The gzip stream ends inside a member.")
+        data = d.unused_data
+    return bytes(out)
 
 
-def decompress(codec: int, data: bytes, *, limit: int) -> bytes:
-    """The records block of a batch compressed with `codec`; at most `limit` bytes."""
+def decompress(codec: int, data: bytes, *, limit: int):
+    """The records block of a batch compressed with `codec` (bytes or a memoryview); at most
+    `limit` bytes, and never more than about that much memory whatever the block claims."""
     try:
         if codec == GZIP:
             out = _gunzip(data, limit)
         elif codec == SNAPPY:
-            out = _snappy_decompress(data)
+            out = _snappy_decompress(data, limit)
         elif codec == LZ4:
-            out = bytes(cramjam.lz4.decompress(data))
+            out = _bounded(cramjam.lz4.decompress_into, data, limit)
         elif codec == ZSTD:
-            out = bytes(cramjam.zstd.decompress(data))
+            out = _bounded(cramjam.zstd.decompress_into, data, limit)
         else:
             raise UnsupportedCompression(f"Unknown compression codec {codec}.")
     except BrokerError:
@@ -173,10 +215,18 @@ def _records_decode(buf, count: int, base_timestamp: int, last_offset_delta: int
             if hkey is None:
                 raise InvalidRecord("Invalid null header key found in headers.")
             # Header keys are Java Strings: decoded as Java does, replacing invalid UTF-8.
-            headers.append((hkey.decode("utf-8", "replace"), hvalue))
+            name = hkey.decode("utf-8", "replace")
+            if "\x00" in name:
+                # Legal in Java, but header keys are stored as JSON text, which PostgreSQL
+                # cannot hold with a NUL in it: refused here rather than failing the append.
+                raise InvalidRecord("A header key contains a NUL character, which this broker cannot store.")
+            headers.append((name, hvalue))
         if pos != end:
             raise CorruptMessage("A record's fields do not add up to its length.")
-        records.append(RecordIn(key=key, value=value, headers=tuple(headers), timestamp=base_timestamp + ts_delta))
+        timestamp = base_timestamp + ts_delta
+        if not _INT64_MIN <= timestamp <= _INT64_MAX:
+            raise InvalidTimestamp(f"Record {i} of the batch has a timestamp outside the range of a long.")
+        records.append(RecordIn(key=key, value=value, headers=tuple(headers), timestamp=timestamp))
     if pos != end_all:
         raise CorruptMessage("The batch holds bytes after its last record.")
     if count and count - 1 != last_offset_delta:
@@ -211,7 +261,11 @@ def batches_decode(data: bytes, *, max_uncompressed: int) -> list[Batch]:
         codec = attributes & COMPRESSION_MASK
         if codec != NONE:
             body = decompress(codec, bytes(body), limit=max_uncompressed)
-        records = _records_decode(body, count, base_ts, last_offset_delta)
+        try:
+            records = _records_decode(body, count, base_ts, last_offset_delta)
+        except (BufferUnderflow, ValueError) as e:
+            # kio's varint readers: a field runs past the end, or a varint longer than its type.
+            raise CorruptMessage(f"A record of the batch at byte {pos} is malformed: {e}") from None
         batches.append(Batch(
             base_offset, attributes, last_offset_delta, base_ts, max_ts, producer_id, producer_epoch,
             base_sequence, records, end - pos,
