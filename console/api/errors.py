@@ -16,6 +16,8 @@ CONSUMER_GROUP_NOT_FOUND = 40405
 CONFIG_NOT_FOUND = 40406
 BROKER_NOT_FOUND = 40407
 CONSUMER_FORMAT_MISMATCH = 40601
+# Ours (Confluent's proxy answers 500/50002): a json consumer reached a record that is not JSON.
+RECORD_NOT_IN_FORMAT = 40602
 CONSUMER_ALREADY_EXISTS = 40902
 ILLEGAL_STATE = 40903
 TOPIC_ALREADY_EXISTS = 40002
@@ -32,18 +34,20 @@ KAFKA_RETRIABLE_ERROR = 50003
 
 
 class RestError(Exception):
-    def __init__(self, error_code: int, message: str, *, headers: dict | None = None):
+    def __init__(self, error_code: int, message: str, *, headers: dict | None = None, details: dict | None = None):
         super().__init__(message)
         self.error_code = error_code
         self.message = message
         self.headers = headers or {}
+        # Fields a client can act on without parsing the message (e.g. where to seek).
+        self.details = details or {}
 
     @property
     def status(self) -> int:
         return self.error_code if self.error_code < 1000 else int(str(self.error_code)[:3])
 
     def body(self) -> dict:
-        return {"error_code": self.error_code, "message": self.message}
+        return {"error_code": self.error_code, "message": self.message, **self.details}
 
 
 # Kafka error -> proxy code, for errors that are not about one record (an unknown topic or

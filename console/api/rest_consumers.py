@@ -19,9 +19,9 @@ Semantics chosen where the Confluent proxy leaves room:
   leave the group, forget it): lazily when it is next addressed, and by the maintenance thread
   (`instances_expire`). Its group session is as long as that timeout, clamped to the broker's
   session range; if the coordinator drops the member anyway, the next records request rejoins.
-- A json consumer whose position is at a value (or key) that is not JSON gets 50002 and stays at
-  that record, as a Kafka consumer stays at a record its deserializer refuses: seek past it with
-  POST .../positions, or read it with a binary consumer.
+- A json consumer that reaches a value (or key) that is not JSON gets the records before it, then
+  406/40602 naming the record, and stays at that record, as a Kafka consumer stays at a record its
+  deserializer refuses: seek past it with POST .../positions, or read it with a binary consumer.
 """
 
 import logging

@@ -14,7 +14,7 @@ from brokercore.topic_rules import LEGAL_NAME_PATTERN, MAX_NAME_LENGTH, topic_na
 from brokercore.types import RecordOut
 from console.api import body_limit, negotiation
 from console.api import rest_consumers as svc
-from console.api.errors import INVALID_PAYLOAD, KAFKA_ERROR, RestError
+from console.api.errors import INVALID_PAYLOAD, RECORD_NOT_IN_FORMAT, RestError
 
 router = Router()
 
@@ -345,13 +345,15 @@ class _NotJson(Exception):
 
 @router.get(
     "/{group}/instances/{instance}/records",
-    response={200: list[ConsumerRecordOut], **_errors(406, 409, 500)},
+    response={200: list[ConsumerRecordOut], **_errors(406, 409)},
     summary="Fetch records",
     description=(
         "Accept must name the consumer's format: application/vnd.kafka.binary.v2+json or "
         "application/vnd.kafka.json.v2+json. Waits up to `timeout` ms for records (at most the "
-        "server's consumer.request.timeout.ms). A json consumer at a record that is not JSON gets "
-        "50002 and stays at it: seek past it with POST .../positions."
+        "server's consumer.request.timeout.ms). A json consumer that reaches a record that is not "
+        "JSON gets the records before it; the next request answers 406 with error_code 40602 and "
+        "the record's topic, partition and offset, and the consumer stays at that record until it "
+        "seeks past it with POST .../positions (or reads it with a binary consumer)."
     ),
 )
 def records_get(
@@ -372,27 +374,31 @@ def records_get(
     request.rest_media_type = media
     records = svc.records_poll(inst, timeout_ms=timeout, max_bytes=max_bytes)
     convert = _b64 if inst.format == "binary" else None
-    try:
-        return Status(200, [
-            {
+    out = []
+    for i, r in enumerate(records):
+        try:
+            out.append({
                 "topic": r.topic,
                 "partition": r.partition,
                 "offset": r.offset,
                 "key": convert(r.key) if convert else _json(r.key, r, "key"),
                 "value": convert(r.value) if convert else _json(r.value, r, "value"),
-            }
-            for r in records
-        ])
-    except _NotJson as e:
-        # Nothing is returned, so nothing may count as consumed: back to the first record returned
-        # from each partition, which leaves the consumer at the bad record, as in Kafka.
-        first: dict[tuple[str, int], int] = {}
-        for r in records:
-            first.setdefault((r.topic, r.partition), r.offset)
-        svc.rewind(inst, first)
-        r = e.record
-        raise RestError(
-            KAFKA_ERROR,
-            f"Error deserializing the {e.what} of the record at {r.topic}-{r.partition} offset {r.offset}: "
-            "it is not JSON. Read it with a binary consumer, or seek past it with POST .../positions.",
-        ) from None
+            })
+        except _NotJson as e:
+            # As Kafka's consumer does with a record its deserializer refuses: what came before it
+            # is returned, and the position of each partition goes back to its first record not
+            # returned, so the bad record is next and nothing after it counts as consumed.
+            unread: dict[tuple[str, int], int] = {}
+            for later in records[i:]:
+                unread.setdefault((later.topic, later.partition), later.offset)
+            svc.rewind(inst, unread)
+            if out:
+                break
+            raise RestError(
+                RECORD_NOT_IN_FORMAT,
+                f"The {e.what} of the record at {r.topic}-{r.partition} offset {r.offset} is not JSON, so this "
+                "json consumer cannot return it. Read it with a binary consumer, or seek past it with "
+                "POST .../positions (offset + 1).",
+                details={"topic": r.topic, "partition": r.partition, "offset": r.offset},
+            ) from None
+    return Status(200, out)
