@@ -10,6 +10,7 @@ import tempfile
 from pathlib import Path
 
 import dj_database_url
+from django.core.exceptions import ImproperlyConfigured
 
 BASE_DIR = Path(__file__).resolve().parent.parent
 # Local state (the SQLite file, the generated secret key) lives here and is never committed.
@@ -28,10 +29,21 @@ def _env_int(name: str, default: int) -> int:
     return default if value in (None, "") else int(value)
 
 
+# PRODUCTION=1: served to real users over HTTPS. Secrets must then come from the environment, and
+# the secure settings below are switched on (see "Production" in the README).
+PRODUCTION = _env_bool("PRODUCTION")
+
+
 def _secret_key() -> str:
-    """SECRET_KEY from the environment, else one generated once and kept in STATE_DIR."""
+    """SECRET_KEY from the environment, else (not in production) one generated once and kept in
+    STATE_DIR, so sessions survive restarts of a development server."""
     if key := os.environ.get("SECRET_KEY"):
         return key
+    if PRODUCTION:
+        raise ImproperlyConfigured(
+            "PRODUCTION=1 needs SECRET_KEY in the environment (at least 50 random characters, e.g. from "
+            "`python -c 'import secrets; print(secrets.token_urlsafe(50))'`); it is never generated or read from a file."
+        )
     path = STATE_DIR / "secret_key"
     try:
         return path.read_text().strip()
@@ -246,6 +258,26 @@ REST = {
     "CONSUMER_REQUEST_TIMEOUT_MS": _env_int("REST_CONSUMER_REQUEST_TIMEOUT_MS", 1_000),
     "CONSUMER_REQUEST_MAX_BYTES": _env_int("REST_CONSUMER_REQUEST_MAX_BYTES", 64 * 1024 * 1024),
 }
+
+# --- Production (PRODUCTION=1) ----------------------------------------------------------------
+# `manage.py check --deploy --fail-level WARNING` passes with these (tests/console/test_security.py).
+if PRODUCTION:
+    if DEBUG:
+        raise ImproperlyConfigured("PRODUCTION=1 and DEBUG=1 cannot go together: DEBUG shows tracebacks and settings to anyone.")
+    if REST["ALLOW_ANONYMOUS"]:
+        raise ImproperlyConfigured("PRODUCTION=1 refuses REST_ALLOW_ANONYMOUS=1: REST callers must authenticate in production.")
+    SESSION_COOKIE_SECURE = True
+    CSRF_COOKIE_SECURE = True
+    # Behind a proxy or load balancer that terminates TLS, name the header it sets (e.g.
+    # SECURE_PROXY_SSL_HEADER=X-Forwarded-Proto) so Django knows the request came over HTTPS. Only
+    # when the proxy always sets or strips it: otherwise a client could claim HTTPS itself.
+    if proxy_header := os.environ.get("SECURE_PROXY_SSL_HEADER", "").strip():
+        SECURE_PROXY_SSL_HEADER = ("HTTP_" + proxy_header.upper().replace("-", "_"), "https")
+    # Off only where something in front already redirects http:// to https://.
+    SECURE_SSL_REDIRECT = _env_bool("SECURE_SSL_REDIRECT", True)
+    SECURE_HSTS_SECONDS = _env_int("SECURE_HSTS_SECONDS", 365 * 24 * 3600)
+    SECURE_HSTS_INCLUDE_SUBDOMAINS = _env_bool("SECURE_HSTS_INCLUDE_SUBDOMAINS", True)
+    SECURE_HSTS_PRELOAD = _env_bool("SECURE_HSTS_PRELOAD", True)
 
 # Django refuses larger bodies before any view reads them; the REST limit is the larger of the two.
 DATA_UPLOAD_MAX_MEMORY_SIZE = REST["MAX_BODY_BYTES"]
