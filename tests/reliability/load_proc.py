@@ -83,7 +83,7 @@ def kafka_producer(args) -> None:
     while not stopped(args):
         key = f"{args.name}-{sent:07d}".encode()
         try:
-            producer.produce(args.topic, key=key, value=key, on_delivery=delivered)
+            producer.produce(args.topic, key=key, value=key.ljust(args.value_bytes, b"."), on_delivery=delivered)
             sent += 1
         except BufferError:
             producer.poll(0.1)
@@ -172,9 +172,11 @@ class Consumed:
 
 
 def kafka_consumer(args) -> None:
+    """A group member; with --churn S it leaves the group and joins again every S seconds (each
+    time a rebalance), as a member that keeps restarting."""
     from confluent_kafka import Consumer, KafkaException
 
-    consumer = Consumer({
+    config = {
         "bootstrap.servers": args.bootstrap,
         "group.id": args.group,
         "client.id": f"{args.name}-{os.getpid()}",
@@ -183,25 +185,29 @@ def kafka_consumer(args) -> None:
         "session.timeout.ms": 6000,
         "heartbeat.interval.ms": 500,
         "reconnect.backoff.max.ms": 500,
-    })
-    consumer.subscribe([args.topic])
-    seen, progress, errors = Consumed(), Progress(args.out), []
+    }
+    seen, progress, errors, joins = Consumed(), Progress(args.out), [], 0
     while not stopped(args):
-        msgs = consumer.consume(num_messages=500, timeout=0.5)
-        good = [m for m in msgs if m.error() is None]
-        errors += [str(m.error()) for m in msgs if m.error() is not None][:5]
-        for m in good:
-            seen.add(m.partition(), m.offset())
-        progress.tick(len(good))
-        if good:
-            try:
-                for tp in consumer.commit(asynchronous=False) or []:
-                    if tp.error is None and tp.offset >= 0:
-                        seen.committed(tp.partition, tp.offset)
-            except KafkaException as e:  # a rebalance or the broker restarting: the next commit covers it
-                seen.commit_errors.append(str(e))
-    consumer.close()
-    write(args.out, seen.result("kafka-consumer", errors=errors[-20:]))
+        consumer = Consumer(config)
+        consumer.subscribe([args.topic])
+        joins += 1
+        until = time.monotonic() + args.churn if args.churn else float("inf")
+        while not stopped(args) and time.monotonic() < until:
+            msgs = consumer.consume(num_messages=500, timeout=0.5)
+            good = [m for m in msgs if m.error() is None]
+            errors += [str(m.error()) for m in msgs if m.error() is not None][:5]
+            for m in good:
+                seen.add(m.partition(), m.offset())
+            progress.tick(len(good))
+            if good:
+                try:
+                    for tp in consumer.commit(asynchronous=False) or []:
+                        if tp.error is None and tp.offset >= 0:
+                            seen.committed(tp.partition, tp.offset)
+                except KafkaException as e:  # a rebalance or the broker restarting: the next commit covers it
+                    seen.commit_errors.append(str(e))
+        consumer.close()
+    write(args.out, seen.result("kafka-consumer", errors=errors[-20:], joins=joins))
 
 
 def rest_consumer(args) -> None:
@@ -303,6 +309,8 @@ def main() -> None:
     parser.add_argument("--batch", type=int, default=10)
     parser.add_argument("--timeout", type=float, default=30)
     parser.add_argument("--partitions", type=int, default=4)
+    parser.add_argument("--churn", type=float, default=0)
+    parser.add_argument("--value-bytes", type=int, default=0)
     parser.add_argument("--config", action="append", default=[])
     args = parser.parse_args()
     if args.role != "verify":
