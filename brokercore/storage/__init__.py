@@ -8,6 +8,7 @@ write, so the caller may use a cached copy.
 """
 
 import json
+import sqlite3
 import uuid
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -123,16 +124,46 @@ def sqlite_append(cursor, batches: dict[int, list[Item]], *, meta: TopicMeta, ti
         params,
     )
     bases = {pid: hw - len(batches[pid]) for pid, hw in cursor.fetchall()}
-    columns = ", ".join(f'"{c}"' for c in RECORD_COLUMNS)
-    cursor.executemany(
-        f"INSERT INTO {RECORD_TABLE} ({columns}) VALUES (%s, %s, %s, %s, %s, %s, %s, %s)",
-        [
-            (pid, bases[pid] + n, ts, timestamp_type, key, value, None if headers is None else json.dumps(headers), size)
-            for pid in pids
-            for n, (ts, key, value, headers, size) in enumerate(batches[pid])
-        ],
-    )
+    params = [
+        v
+        for pid in pids
+        for n, (ts, key, value, headers, size) in enumerate(batches[pid])
+        for v in (pid, bases[pid] + n, ts, timestamp_type, key, value, None if headers is None else json.dumps(headers), size)
+    ]
+    width = len(RECORD_COLUMNS)
+    step = _sqlite_rows_per_insert(cursor) * width
+    # The sqlite3 cursor under Django's wrapper, with qmark SQL: Django's %s-to-? rewrite of a
+    # statement with thousands of parameters would cost more than the insert. Errors are still
+    # Django's.
+    raw = cursor.cursor
+    with cursor.db.wrap_database_errors:
+        for i in range(0, len(params), step):
+            chunk = params[i : i + step]
+            sqlite3.Cursor.execute(raw, _sqlite_insert(len(chunk) // width), chunk)
     return bases
+
+
+# Multi-row INSERTs rather than executemany: the sqlite3 module releases the GIL around every
+# step, and executemany steps once per row. A thread that writes for others (group commit) and
+# has to win the GIL back after each row from busy threads would crawl; one step per chunk does not.
+_SQLITE_INSERT_ROW = "(" + ", ".join(["?"] * len(RECORD_COLUMNS)) + ")"
+_sqlite_inserts: dict[int, str] = {}
+
+
+def _sqlite_insert(rows: int) -> str:
+    sql = _sqlite_inserts.get(rows)
+    if sql is None:
+        columns = ", ".join(f'"{c}"' for c in RECORD_COLUMNS)
+        sql = f"INSERT INTO {RECORD_TABLE} ({columns}) VALUES " + ", ".join([_SQLITE_INSERT_ROW] * rows)
+        if len(_sqlite_inserts) < 64:  # the common sizes: small groups and full chunks
+            _sqlite_inserts[rows] = sql
+    return sql
+
+
+def _sqlite_rows_per_insert(cursor) -> int:
+    """Rows per INSERT within SQLite's limit on bound parameters (32766 since 3.32, 999 before)."""
+    limit = cursor.db.connection.getlimit(sqlite3.SQLITE_LIMIT_VARIABLE_NUMBER)
+    return max(1, min(limit, 8000) // len(RECORD_COLUMNS))
 
 
 # From this many records on, a PostgreSQL batch goes in by binary COPY after a reserving UPDATE
