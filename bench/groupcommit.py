@@ -1,0 +1,324 @@
+"""Group commit: 32 concurrent single-record producers, with group commit on and off (issue 7).
+
+In-process: 32 threads of the benchmark process (each with its own database connection, as the
+server's HTTP pool threads and the Kafka listener's threads have) call `records_append` with one
+keyed record each, the next as soon as the last returned, for a fixed time. Off
+(`BROKER["GROUP_COMMIT"] = False`) every call is its own transaction: the one-commit-per-record
+baseline, measured in the same run, alternating with on. Also one lone producer, on and off: what
+group commit costs a caller nobody else is writing beside.
+
+REST: the same through `manage.py serve` (started once with group commit on, once off): 4 client
+processes of 8 threads each, every thread a keep-alive connection sending one-record v2 produce
+requests back to back.
+"""
+
+import multiprocessing
+import random
+import threading
+import time
+from dataclasses import dataclass
+from time import perf_counter
+
+from bench.common import ManagedProcess, fmt_int, fmt_ms, fmt_ratio, free_port, machine_markdown, progress, table
+
+NAME = "groupcommit"
+TITLE = "Group commit: concurrent single-record producers (issue 7)"
+TARGET_RATIO = 5.0
+TOPIC = "bench-gc"
+REST_TOPIC = "bench-gc-rest"
+
+
+@dataclass(frozen=True)
+class Config:
+    partitions: int = 8
+    producers: int = 32
+    seconds: float = 3.0
+    rounds: int = 3  # off and on alternate, this many times each; the median round counts
+    rest_procs: int = 4
+    rest_threads: int = 8
+    rest_seconds: float = 4.0
+
+
+QUICK = Config(seconds=0.5, rounds=1, rest_seconds=1.0)
+
+
+def _percentile(sorted_values: list[float], q: float) -> float:
+    if not sorted_values:
+        return float("nan")
+    return sorted_values[min(len(sorted_values) - 1, int(len(sorted_values) * q))]
+
+
+# --- In process ------------------------------------------------------------------------------
+
+
+def _round(cfg: Config, producers: int, on: bool) -> dict:
+    from django.conf import settings
+    from django.db import connection
+
+    from brokercore.services import group_commit
+    from brokercore.services.log import records_append
+    from brokercore.types import RecordIn
+
+    settings.BROKER["GROUP_COMMIT"] = on
+    rnd = random.Random(producers)
+    records = [[RecordIn(key=rnd.randbytes(16), value=rnd.randbytes(100))] for _ in range(producers * 50)]
+    latencies: list[list[float]] = [[] for _ in range(producers)]
+    errors: list[str] = []
+    ready = threading.Barrier(producers + 1)
+    stop = threading.Event()
+
+    def producer(i: int) -> None:
+        try:
+            mine = records[i::producers]
+            records_append(topic=TOPIC, records=mine[0])  # connect, cache the topic
+            ready.wait()
+            lat, n = latencies[i], 0
+            while not stop.is_set():
+                t = perf_counter()
+                records_append(topic=TOPIC, records=mine[n % len(mine)])
+                lat.append(perf_counter() - t)
+                n += 1
+        except Exception as e:  # shown in the table
+            errors.append(f"{type(e).__name__}: {e}")
+            if not ready.broken:
+                ready.abort()
+        finally:
+            connection.close()
+
+    threads = [threading.Thread(target=producer, args=(i,)) for i in range(producers)]
+    for t in threads:
+        t.start()
+    try:
+        ready.wait()
+    except threading.BrokenBarrierError:
+        pass
+    before = group_commit.counts()
+    t0 = perf_counter()
+    time.sleep(cfg.seconds)
+    stop.set()
+    for t in threads:
+        t.join()
+    elapsed = perf_counter() - t0
+    after = group_commit.counts()
+    settings.BROKER["GROUP_COMMIT"] = True
+    every = sorted(x for lat in latencies for x in lat)
+    groups = after["groups"] - before["groups"]
+    return {
+        "rate": len(every) / elapsed,
+        "appends": len(every),
+        "p50_ms": _percentile(every, 0.5) * 1000,
+        "p99_ms": _percentile(every, 0.99) * 1000,
+        "callers_per_commit": (after["callers"] - before["callers"]) / groups if groups else 1.0,
+        "errors": errors[:3],
+    }
+
+
+def in_process(cfg: Config, backend: str) -> list[dict]:
+    out = []
+    for producers in (cfg.producers, 1):
+        rounds: dict[str, list[dict]] = {"off": [], "on": []}
+        for _ in range(cfg.rounds):
+            for mode in ("off", "on"):
+                rounds[mode].append(_round(cfg, producers, mode == "on"))
+        entry = {"producers": producers}
+        for mode, rs in rounds.items():
+            best = sorted(rs, key=lambda r: r["rate"])[len(rs) // 2]  # the median round
+            entry[mode] = {**best, "rates": [r["rate"] for r in rs]}
+        entry["ratio"] = entry["on"]["rate"] / entry["off"]["rate"] if entry["off"]["rate"] else float("nan")
+        progress(
+            f"  [{backend}] {producers:>2} producers: off {entry['off']['rate']:>8,.0f} rec/s "
+            f"(p50 {entry['off']['p50_ms']:.2f} ms, p99 {entry['off']['p99_ms']:.1f} ms), "
+            f"on {entry['on']['rate']:>8,.0f} rec/s (p50 {entry['on']['p50_ms']:.2f} ms, "
+            f"p99 {entry['on']['p99_ms']:.1f} ms, {entry['on']['callers_per_commit']:.1f} callers/commit), "
+            f"{entry['ratio']:.2f}x"
+        )
+        out.append(entry)
+    return out
+
+
+# --- Through the REST proxy ------------------------------------------------------------------
+
+
+def _rest_client(port, token, threads, seconds, start, queue, seed):
+    from bench.rest import V2_BINARY, Http, _payload
+
+    try:
+        clients = [Http(port, token) for _ in range(threads)]
+        bodies = [_payload(1, seed * 1000 + i) for i in range(50)]
+        for c in clients:
+            status, answer = c.call("POST", f"/rest/topics/{REST_TOPIC}", bodies[0], content_type=V2_BINARY)
+            if status != 200:
+                raise RuntimeError(f"produce answered {status}: {answer}")
+        latencies: list[list[float]] = [[] for _ in clients]
+        failures: list[str] = []
+        start.wait()
+        t0 = perf_counter()
+
+        def send(i):
+            n = 0
+            while perf_counter() - t0 < seconds:
+                t = perf_counter()
+                status, answer = clients[i].call("POST", f"/rest/topics/{REST_TOPIC}", bodies[n % len(bodies)], content_type=V2_BINARY)
+                latencies[i].append(perf_counter() - t)
+                if status != 200:
+                    failures.append(f"produce answered {status}: {answer}")
+                    return
+                n += 1
+
+        ts = [threading.Thread(target=send, args=(i,)) for i in range(threads)]
+        for t in ts:
+            t.start()
+        for t in ts:
+            t.join()
+        if failures:
+            raise RuntimeError(failures[0])
+        queue.put({"latencies": [x for lat in latencies for x in lat], "seconds": perf_counter() - t0})
+    except Exception as e:  # reported to the parent, which shows it
+        queue.put({"error": f"{type(e).__name__}: {e}"})
+
+
+def _rest_round(cfg: Config, token: str, on: bool) -> dict:
+    import os
+
+    os.environ["BROKER_GROUP_COMMIT"] = "1" if on else "0"
+    port = free_port()
+    server = ManagedProcess(["serve", "--port", str(port), "--no-maintenance", "--no-kafka", "-v", "0"], port)
+    try:
+        ctx = multiprocessing.get_context("spawn")
+        start, queue = ctx.Event(), ctx.Queue()
+        procs = [
+            ctx.Process(target=_rest_client, args=(port, token, cfg.rest_threads, cfg.rest_seconds, start, queue, i))
+            for i in range(cfg.rest_procs)
+        ]
+        for p in procs:
+            p.start()
+        time.sleep(2.0)  # every client connected and warmed up
+        start.set()
+        results = [queue.get(timeout=cfg.rest_seconds + 60) for _ in procs]
+        for p in procs:
+            p.join()
+    finally:
+        server.stop()
+        os.environ.pop("BROKER_GROUP_COMMIT", None)
+    errors = [r["error"] for r in results if "error" in r]
+    if errors:
+        return {"rate": 0.0, "p50_ms": float("nan"), "p99_ms": float("nan"), "errors": errors[:3]}
+    every = sorted(x for r in results for x in r["latencies"])
+    seconds = max(r["seconds"] for r in results)
+    return {
+        "rate": len(every) / seconds,
+        "p50_ms": _percentile(every, 0.5) * 1000,
+        "p99_ms": _percentile(every, 0.99) * 1000,
+        "errors": [],
+    }
+
+
+def over_rest(cfg: Config, backend: str) -> dict:
+    from django.contrib.auth import get_user_model
+    from django.db import connections
+
+    from brokercore.services.topics import topic_create
+    from console.api.tokens import token_create
+
+    topic_create(name=REST_TOPIC, partitions=cfg.partitions)
+    user = get_user_model().objects.create_user(username="bench-gc", password=None, is_staff=True)
+    token = token_create(user=user, name="bench-gc")[1]
+    connections.close_all()
+    entry = {"clients": cfg.rest_procs * cfg.rest_threads}
+    for mode in ("off", "on"):
+        entry[mode] = _rest_round(cfg, token, mode == "on")
+    entry["ratio"] = entry["on"]["rate"] / entry["off"]["rate"] if entry["off"]["rate"] else float("nan")
+    progress(
+        f"  [{backend}] REST, {entry['clients']} clients x 1 record: off {entry['off']['rate']:,.0f} rec/s, "
+        f"on {entry['on']['rate']:,.0f} rec/s, {entry['ratio']:.2f}x {entry['off']['errors'] + entry['on']['errors'] or ''}"
+    )
+    return entry
+
+
+# --- Entry points ----------------------------------------------------------------------------
+
+
+def run(ctx) -> dict:
+    from django.conf import settings
+
+    from brokercore.services.topics import topic_create
+
+    cfg = QUICK if ctx.quick else Config()
+    progress(f"[{ctx.backend}] group commit: {cfg.producers} producers in one process")
+    topic_create(name=TOPIC, partitions=cfg.partitions)
+    result = {
+        "config": {k: getattr(cfg, k) for k in cfg.__dataclass_fields__},
+        "settings": {k: settings.BROKER[k] for k in ("GROUP_COMMIT_LINGER_US", "GROUP_COMMIT_MAX_RECORDS")},
+        "in_process": in_process(cfg, ctx.backend),
+    }
+    progress(f"[{ctx.backend}] group commit: through the REST proxy")
+    result["rest"] = over_rest(cfg, ctx.backend)
+    return result
+
+
+METHOD = """\
+**Method.** `python -m bench groupcommit`, each backend in its own process on a scratch database
+(as for the log benchmark). An 8-partition topic; every append is one record (16-byte random
+key, so the partitioner spreads producers over all partitions; 100-byte random value; `acks=all`).
+
+- **In process**: {producers} threads, each with its own database connection, call
+  `records_append` back to back for {seconds:g} s after a common start. **Off**
+  (`BROKER_GROUP_COMMIT=0`) is one transaction per record, the baseline; **on** is the default.
+  Off and on alternate, {rounds} rounds each; the table shows the median round. Latency is per
+  `records_append` call, measured by the caller. "Callers/commit" is how many appends one
+  transaction carried on average. The lone-producer rows are one thread doing the same.
+- **REST**: `manage.py serve` (daphne, one process, `WEB_THREADS` 32) started with group commit
+  off, then on; {rest_procs} client processes of {rest_threads} threads, each thread one
+  keep-alive connection sending one-record Confluent v2 produce requests back to back for
+  {rest_seconds:g} s; latency per request as the client sees it.
+- Settings: `BROKER_GROUP_COMMIT_LINGER_US` = {linger}, `BROKER_GROUP_COMMIT_MAX_RECORDS` = {max_records}.
+"""
+
+
+def render(results: dict, machine: dict) -> str:
+    any_result = next(iter(results.values()), None)
+    if any_result is None:
+        return "No backend ran."
+    c = any_result["config"]
+    parts = [
+        machine_markdown(machine),
+        METHOD.format(
+            producers=c["producers"], seconds=c["seconds"], rounds=c["rounds"], rest_procs=c["rest_procs"],
+            rest_threads=c["rest_threads"], rest_seconds=c["rest_seconds"],
+            linger=any_result["settings"]["GROUP_COMMIT_LINGER_US"],
+            max_records=any_result["settings"]["GROUP_COMMIT_MAX_RECORDS"],
+        ),
+    ]
+    labels = {"sqlite": "SQLite", "postgres": "PostgreSQL"}
+    rows, verdicts = [], []
+    for backend, r in results.items():
+        label = labels.get(backend, backend)
+        for e in r["in_process"]:
+            who = f"{e['producers']} threads" if e["producers"] > 1 else "1 thread (lone)"
+            for mode in ("off", "on"):
+                m = e[mode]
+                rows.append((
+                    label, who, mode, fmt_int(m["rate"]), fmt_ms(m["p50_ms"]), fmt_ms(m["p99_ms"]),
+                    f"{m['callers_per_commit']:.1f}" if mode == "on" else "1",
+                    fmt_ratio(e["ratio"]) if mode == "on" else "", "; ".join(m["errors"]),
+                ))
+            if e["producers"] > 1:
+                met = e["ratio"] >= TARGET_RATIO
+                verdicts.append(f"- {label}: {'met' if met else '**not met**'} ({e['ratio']:.2f}x).")
+        rest = r.get("rest")
+        if rest:
+            for mode in ("off", "on"):
+                m = rest[mode]
+                rows.append((
+                    label, f"REST, {rest['clients']} clients", mode, fmt_int(m["rate"]), fmt_ms(m["p50_ms"]),
+                    fmt_ms(m["p99_ms"]), "", fmt_ratio(rest["ratio"]) if mode == "on" else "", "; ".join(m["errors"]),
+                ))
+    parts.append("### Results\n\n" + table(
+        ["Backend", "Producers", "Group commit", "rec/s", "p50 ms", "p99 ms", "callers/commit", "on/off", "errors"],
+        rows, align="lllrrrrrl",
+    ))
+    parts.append(
+        f"**Target: {c['producers']} concurrent single-record producers at least {TARGET_RATIO:g}x the "
+        "one-commit-per-record rate of the same run.**\n\n" + "\n".join(verdicts)
+    )
+    return "\n\n".join(parts)
