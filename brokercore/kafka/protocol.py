@@ -89,7 +89,12 @@ def request_decode(frame: bytes) -> tuple[RequestHeader, RequestPayload]:
         # Kafka's parser refuses this ("non-nullable field ... was serialized as null"); kio reads
         # it as None, which no handler expects.
         raise ProtocolError(f"malformed {schema.__name__} v{api_version}: non-nullable array {missing} is null")
-    return RequestHeader(api_key, api_version, header.correlation_id, header.client_id), payload
+    client_id = header.client_id
+    if client_id and "\x00" in client_id:
+        # Kafka takes any client id; it is only a label here, stored with producers and members,
+        # and PostgreSQL cannot hold a NUL in text.
+        client_id = client_id.replace("\x00", "\ufffd")
+    return RequestHeader(api_key, api_version, header.correlation_id, client_id), payload
 
 
 @functools.cache

@@ -14,7 +14,7 @@ import threading
 from concurrent.futures import ThreadPoolExecutor
 
 from django.conf import settings
-from django.db import InterfaceError, OperationalError, connections
+from django.db import DataError, InterfaceError, OperationalError, connections
 
 from brokercore.kafka import apis
 from brokercore.kafka.apis.registry import HANDLERS, Node, RequestContext
@@ -140,6 +140,11 @@ class KafkaListener:
             # client takes as retriable; it reconnects and resends, idempotent batches once.
             logger.warning("Kafka listener: closing connection from %s:%s: database unavailable: %s", peer[0], peer[1],
                            str(e).strip().splitlines()[0] if str(e).strip() else type(e).__name__)
+        except DataError as e:
+            # The database refused a value the request carried (a NUL in a group id on PostgreSQL,
+            # say): the client's input, not a broker fault, so one line as for protocol errors.
+            logger.warning("Kafka listener: closing connection from %s:%s: the database refused a value of its request: %s",
+                           peer[0], peer[1], str(e).strip().splitlines()[0] if str(e).strip() else type(e).__name__)
         except Exception:
             logger.exception("Kafka listener: closing connection from %s:%s after an unexpected error", peer[0], peer[1])
         finally:

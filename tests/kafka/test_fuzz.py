@@ -317,6 +317,32 @@ def test_a_count_of_billions_is_refused_before_kio_allocates_for_it():
         request_decode(metadata + struct.pack(">ih", 1, 300) + b"short")
 
 
+@pytest.mark.django_db(transaction=True)
+def test_nul_characters_in_client_and_group_ids(kafka_listener, caplog):
+    # Kafka takes any string; PostgreSQL text cannot hold a NUL. A client id is only a label: it
+    # is stored with a replacement character. A group id the database refuses closes only that
+    # connection, with one warning (no traceback).
+    caplog.set_level(logging.WARNING, logger="brokercore")
+    wire = Wire(kafka_listener.bootstrap)
+    try:
+        wire.send(22, 4, client_id="app\x00one", transactional_id=None, transaction_timeout_ms=1000,
+                  producer_id=-1, producer_epoch=-1)
+        answer = wire.recv(22, 4)
+        assert answer.error_code == ErrorCode.none and answer.producer_id >= 0
+    finally:
+        wire.close()
+    topic_factory(name=TOPIC, partitions=1)
+    request = build_entity(load_request_schema(8, 8), {"group_id": "g\x00", "generation_id_or_member_epoch": -1, "member_id": "",
+                                                       "topics": [{"name": TOPIC, "partitions": [{"partition_index": 0, "committed_offset": 1}]}]})
+    exchange(kafka_listener.bootstrap, request_encode(RequestHeader(8, 8, 1, "fuzz"), request))
+    bystander = Wire(kafka_listener.bootstrap)
+    try:
+        assert bystander.call(18, 3).error_code == ErrorCode.none
+    finally:
+        bystander.close()
+    _no_unexpected_errors(caplog)
+
+
 # --- Seeds: what a real client sends --------------------------------------------------------------
 
 
