@@ -25,6 +25,8 @@ LABELS = {"sqlite": "SQLite", "postgres": "PostgreSQL"}
 COLORS = {"sqlite": "#2f6db5", "postgres": "#d9731a"}
 OTHER_COLORS = ("#5a9e3a", "#8e44ad", "#7f7f7f")
 TARGET_COLOR = "#c0392b"
+# Behind value labels: the lines and whiskers they sit on must not run through the digits.
+LABEL_BOX = {"boxstyle": "square,pad=0.1", "facecolor": "white", "edgecolor": "none", "alpha": 0.85}
 
 
 # --- Helpers ---------------------------------------------------------------------------------
@@ -112,7 +114,8 @@ def _bar_labels(ax, bars, values, fmt=_si, fontsize=7.5, rotation=0) -> None:
         if v is None or not math.isfinite(v) or v <= 0:
             continue
         ax.annotate(fmt(v), (bar.get_x() + bar.get_width() / 2, bar.get_height()), xytext=(0, 2),
-                    textcoords="offset points", ha="center", va="bottom", fontsize=fontsize, rotation=rotation)
+                    textcoords="offset points", ha="center", va="bottom", fontsize=fontsize, rotation=rotation,
+                    bbox=LABEL_BOX)
 
 
 def _rate(x) -> float:
@@ -139,6 +142,28 @@ def _headroom(ax, values, log: bool) -> None:
         ax.set_ylim(0, top * 1.22)
 
 
+def _stacked_labels(ax, labelled: dict, backends: list[str], fmt) -> None:
+    """Label each backend's point at every x: the highest above it, the others below theirs,
+    so two backends' labels at one x do not land on each other."""
+    xs = sorted({x for pts in labelled.values() for x in pts})
+    for x in xs:
+        here = [(labelled[b][x][0], b) for b in backends if x in labelled[b] and math.isfinite(labelled[b][x][0])]
+        here.sort(reverse=True)
+        for rank, (y, b) in enumerate(here):
+            text = fmt(*labelled[b][x])
+            if not text:
+                continue
+            ax.annotate(text, (x, y), xytext=(7, 5) if rank == 0 else (7, -13), textcoords="offset points",
+                        fontsize=8, color=_color(b, backends.index(b)), fontweight="bold", bbox=LABEL_BOX)
+
+
+def _ratio_labels(ax, points: dict, backends: list[str]) -> None:
+    def fmt(broker, raw):
+        return f"{broker / raw:.2f}x" if math.isfinite(raw) and raw > 0 else ""
+
+    _stacked_labels(ax, points, backends, fmt)
+
+
 # --- log: produce and fetch ------------------------------------------------------------------
 
 
@@ -151,6 +176,7 @@ def plot_log(results: dict, machine: dict) -> list:
                             machine, ncols=2 if multi else 1, size=(12.5, 5.2) if multi else (8, 5.2))
         ax = axes[0]
         allv = []
+        points: dict[str, dict] = {}  # backend -> {batch: (broker rate, raw rate)}
         for i, b in enumerate(backends):
             entries = sorted(results[b]["produce"], key=lambda e: e["batch"])
             xs = [e["batch"] for e in entries]
@@ -161,10 +187,8 @@ def plot_log(results: dict, machine: dict) -> list:
             ax.plot(xs, broker, "-o", color=c, linewidth=2, markersize=7, label=f"{_label(b)}: records_append")
             ax.plot(xs, raw, "--s", color=c, alpha=0.75, linewidth=1.4, markersize=6,
                     markerfacecolor="white", label=f"{_label(b)}: raw baseline")
-            for x, br, rw in zip(xs, broker, raw):
-                if math.isfinite(br) and math.isfinite(rw) and rw > 0:
-                    ax.annotate(f"{br / rw:.2f}x", (x, br), xytext=(7, -12 if i else 5), textcoords="offset points",
-                                fontsize=8, color=c, fontweight="bold")
+            points[b] = dict(zip(xs, zip(broker, raw)))
+        _ratio_labels(ax, points, backends)
         ax.set_xscale("log")
         batches = sorted({e["batch"] for b in backends for e in results[b]["produce"]})
         ax.set_xticks(batches, [f"{x:,}" for x in batches])
@@ -245,6 +269,7 @@ def plot_groups(results: dict, machine: dict) -> list:
                         ncols=2 if lag else 1, size=(12.5, 5) if lag else (7, 5))
     ax = axes[0]
     vals = []
+    joins: dict[str, dict] = {}  # backend -> {members: (join ms,)}
     for i, b in enumerate(backends):
         entries = sorted(results[b]["rebalance"], key=lambda e: e["members"])
         xs = [e["members"] for e in entries]
@@ -254,10 +279,8 @@ def plot_groups(results: dict, machine: dict) -> list:
         c = _color(b, i)
         ax.plot(xs, join, "-o", color=c, linewidth=2, label=f"{_label(b)}: one member joins")
         ax.plot(xs, leave, "--s", color=c, linewidth=1.4, markerfacecolor="white", label=f"{_label(b)}: one member leaves")
-        for x, y in zip(xs, join):
-            # First backend's labels above-left of the points, the second's below-right: apart.
-            ax.annotate(_ms(y), (x, y), xytext=(6, -13) if i else (-5, 6), textcoords="offset points",
-                        ha="left" if i else "right", fontsize=8, color=c, fontweight="bold")
+        joins[b] = {x: (y,) for x, y in zip(xs, join)}
+    _stacked_labels(ax, joins, backends, _ms)
     members = sorted({e["members"] for b in backends for e in results[b]["rebalance"]})
     ax.set_xscale("log")
     ax.set_xticks(members, [str(m) for m in members])
@@ -349,7 +372,8 @@ def plot_console(results: dict, machine: dict) -> list:
             for m in modes:
                 e = next((e for e in results[backends[0]]["live"]["latency"]
                           if e["mode"] == m and e["subscription"].split(":")[0] == sub), None)
-                rates.append(f"{m}\n{e['append_rate']:.0f} appends/s" if e else m)
+                rate = e["append_rate"] if e else 0
+                rates.append(f"{m}\n{rate:.1f} appends/s" if 0 < rate < 10 else f"{m}\n{rate:.0f} appends/s" if e else m)
             ax.set_xticks(range(len(modes)), rates, fontsize=8.5)
             _log_y(ax, _ms)
             _headroom(ax, vals + ([throttle * 1000] if throttle else []), log=True)
@@ -366,7 +390,7 @@ def plot_console(results: dict, machine: dict) -> list:
             for p in results[b]["pages"]:
                 if p["label"] not in labels:
                     labels.append(p["label"])
-        fig, axes = _figure("Console: page server times at scale (median, after ANALYZE; tick: max)", machine,
+        fig, axes = _figure("Console: page server times at scale (bar: median after ANALYZE; whisker: max)", machine,
                             size=(11, 0.42 * len(labels) * max(1, len(backends) * 0.75) + 2.2))
         ax = axes[0]
         height = 0.8 / len(backends)
@@ -379,20 +403,24 @@ def plot_console(results: dict, machine: dict) -> list:
             med = [pages[lb]["median_s"] * 1000 if lb in pages else float("nan") for lb in labels]
             mx = [pages[lb]["max_s"] * 1000 if lb in pages else float("nan") for lb in labels]
             bars = ax.barh(ys, med, height * 0.9, color=_color(b, i), label=_label(b))
-            ax.scatter(mx, ys, marker="|", s=60, color="black", zorder=3, label="max" if i == 0 else None)
-            for bar, w, lb in zip(bars, med, labels):
+            ax.hlines(ys, med, mx, color="black", linewidth=0.8, zorder=2)
+            ax.scatter(mx, ys, marker="|", s=40, color="black", zorder=3)
+            for bar, w, top, lb in zip(bars, med, mx, labels):
                 if math.isfinite(w) and w > 0:
                     bad = lb in pages and not pages[lb].get("ok", True)
-                    ax.annotate(_ms(w) + (" FAILED CHECK" if bad else ""), (w, bar.get_y() + bar.get_height() / 2),
-                                xytext=(3, 0), textcoords="offset points", va="center", fontsize=7.5,
+                    # The median's label after the whisker's end, clear of the tick.
+                    at = max(w, top) if math.isfinite(top) else w
+                    ax.annotate(_ms(w) + (" (page check failed)" if bad else ""),
+                                (at, bar.get_y() + bar.get_height() / 2),
+                                xytext=(4, 0), textcoords="offset points", va="center", fontsize=7.5,
                                 color=TARGET_COLOR if bad else "black")
             vals += med + mx
         ax.set_yticks(range(len(labels)), labels, fontsize=8.5)
-        ax.invert_yaxis()
+        ax.set_ylim(len(labels) - 0.5, -0.5)  # first page on top, no empty band above or below
         _log_x(ax)
         v = _finite(vals)
         if v:
-            ax.set_xlim(min(v) / 2, max(v) * 3)
+            ax.set_xlim(min(v) / 2, max(v) * 4)
         ax.set_xlabel("server time per request, ms (log scale; django.test.Client, no network)")
         ax.legend(fontsize=8, loc="lower right")
         _grid(ax, "x")
