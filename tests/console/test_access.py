@@ -347,3 +347,9 @@ async def test_websocket_routes_refuse_anonymous_users():
         assert cls == READ
         communicator = WebsocketCommunicator(application, f"/{route}?s=cluster", headers=[(b"origin", b"http://localhost")])
         assert await communicator.connect() == (False, 4401)
+    # Closes the connection channels' database thread opened for the session lookup (PostgreSQL
+    # cannot drop a test database that is still in use).
+    from channels.db import database_sync_to_async
+    from django.db import connections
+
+    await database_sync_to_async(connections.close_all)()

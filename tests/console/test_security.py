@@ -10,6 +10,7 @@ from pathlib import Path
 import pytest
 from channels.testing import WebsocketCommunicator
 from django.conf import settings
+from django.db import connections
 from django.test import Client
 
 from console.asgi import application
@@ -167,3 +168,6 @@ async def test_websocket_needs_a_session_and_an_allowed_origin(viewer):
     assert not (await _connect([(b"cookie", cookie)]))[0]  # no Origin at all
     # The right origin without a session: closed with 4401.
     assert await _connect([own]) == (False, 4401)
+    # The session lookups ran on channels' database thread: close its connection, or PostgreSQL
+    # cannot drop the test database.
+    await database_sync_to_async(connections.close_all)()
