@@ -99,7 +99,22 @@ def _kafka(scale: float) -> dict:
     }
 
 
-FAKES = {"log": _log, "groups": _groups, "console": _console, "rest": _rest, "kafka": _kafka}
+def _groupcommit(scale: float) -> dict:
+    def mode(rate, p50, p99):
+        return {"rate": rate * scale, "appends": 1000, "p50_ms": p50, "p99_ms": p99, "callers_per_commit": 6.0,
+                "errors": [], "rates": [rate]}
+
+    return {
+        "config": {}, "settings": {},
+        "in_process": [
+            {"producers": 32, "off": mode(900, 30, 120), "on": mode(5_400, 5, 20), "ratio": 6.0},
+            {"producers": 1, "off": mode(1_100, 0.9, 2), "on": mode(1_050, 0.95, 2.2), "ratio": 0.95},
+        ],
+        "rest": {"clients": 32, "off": mode(700, 45, 150), "on": mode(2_100, 15, 60), "ratio": 3.0},
+    }
+
+
+FAKES = {"log": _log, "groups": _groups, "console": _console, "rest": _rest, "kafka": _kafka, "groupcommit": _groupcommit}
 
 
 def _results(name: str) -> dict:
