@@ -215,12 +215,7 @@ def _records_decode(buf, count: int, base_timestamp: int, last_offset_delta: int
             if hkey is None:
                 raise InvalidRecord("Invalid null header key found in headers.")
             # Header keys are Java Strings: decoded as Java does, replacing invalid UTF-8.
-            name = hkey.decode("utf-8", "replace")
-            if "\x00" in name:
-                # Legal in Java, but header keys are stored as JSON text, which PostgreSQL
-                # cannot hold with a NUL in it: refused here rather than failing the append.
-                raise InvalidRecord("A header key contains a NUL character, which this broker cannot store.")
-            headers.append((name, hvalue))
+            headers.append((hkey.decode("utf-8", "replace"), hvalue))
         if pos != end:
             raise CorruptMessage("A record's fields do not add up to its length.")
         timestamp = base_timestamp + ts_delta
