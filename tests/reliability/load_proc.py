@@ -4,9 +4,9 @@
 
 Roles: `kafka-producer` (confluent-kafka, `--acks all` idempotent or `--acks 1` without retries),
 `rest-producer` (REST v2 binary produce), `kafka-consumer` (a confluent-kafka group member that
-commits after every batch), `rest-consumer` (a REST v2 consumer instance that commits after every
-poll), and `verify` (reads the log and committed offsets through brokercore; needs
-DATABASE_URL).
+commits after every batch), `rest-consumer` (a REST v2 consumer instance that commits what it
+processed after every poll and re-seeks after errors), and `verify` (reads the log and committed
+offsets through brokercore; needs DATABASE_URL).
 
 A client runs until the stop file appears, then writes FILE (JSON). Every second it appends
 `{"t": ..., "done": n}` to FILE + ".progress" (records acknowledged or consumed so far), from
@@ -211,11 +211,18 @@ def kafka_consumer(args) -> None:
 
 
 def rest_consumer(args) -> None:
+    """A careful REST consumer: it commits the offsets it processed (not the instance's position)
+    and, after any failed call, seeks back to what it processed. A records response lost in
+    flight (the server killed after answering it) has already moved the instance's position on
+    the server; without the seek the instance would carry on after records the client never saw."""
     rest = Rest(args.web, args.token)
     seen, progress = Consumed(), Progress(args.out)
     statuses: dict[str, int] = {}
     binary = "application/vnd.kafka.binary.v2+json"
     instance = None
+    processed: dict[int, int] = {}  # partition -> last offset processed
+    resync = False
+    base = f"/consumers/{args.group}/instances/{args.name}"
     while not stopped(args):
         try:
             if instance is None:
@@ -224,38 +231,52 @@ def rest_consumer(args) -> None:
                 })
                 if status not in (200, 409):  # 409: it survived a restart of the server
                     raise OSError(f"create: {status}")
-                status, _ = rest.call("POST", f"/consumers/{args.group}/instances/{args.name}/subscription", {"topics": [args.topic]})
+                status, _ = rest.call("POST", f"{base}/subscription", {"topics": [args.topic]})
                 if status != 204:
                     raise OSError(f"subscribe: {status}")
                 instance = args.name
-            status, records = rest.call("GET", f"/consumers/{args.group}/instances/{instance}/records?timeout=500", accept=binary)
+            if resync and processed:
+                # Partitions the instance no longer owns answer an error: the group's committed
+                # offsets then decide where their new owner starts.
+                rest.call("POST", f"{base}/positions", {"offsets": [
+                    {"topic": args.topic, "partition": p, "offset": o + 1} for p, o in processed.items()
+                ]})
+            resync = False
+            status, records = rest.call("GET", f"{base}/records?timeout=500", accept=binary)
             statuses[str(status)] = statuses.get(str(status), 0) + 1
             if status == 404:
                 instance = None
+                resync = True
                 continue
             if status != 200:
                 raise OSError(f"records: {status} {records}")
             for r in records:
                 seen.add(r["partition"], r["offset"])
+                processed[r["partition"]] = max(r["offset"], processed.get(r["partition"], -1))
             progress.tick(len(records))
             if records:
-                status, _ = rest.call("POST", f"/consumers/{args.group}/instances/{instance}/offsets")
+                # Confluent's commit body names the last processed record; the group stores the next.
+                batch = {r["partition"] for r in records}
+                status, _ = rest.call("POST", f"{base}/offsets", {"offsets": [
+                    {"topic": args.topic, "partition": p, "offset": processed[p]} for p in sorted(batch)
+                ]})
                 if status != 200:
                     seen.commit_errors.append(f"commit: {status}")
                     continue
                 query = "&".join(f"partition={p}" for p in seen.offsets)
-                status, committed = rest.call("GET", f"/consumers/{args.group}/instances/{instance}/offsets?topic={args.topic}&{query}")
+                status, committed = rest.call("GET", f"{base}/offsets?topic={args.topic}&{query}")
                 if status == 200:
                     for o in committed["offsets"]:
                         seen.committed(o["partition"], o["offset"])
         except OSError as e:
             statuses["error"] = statuses.get("error", 0) + 1
             seen.commit_errors.append(str(e)[:200])
+            resync = True
             progress.tick()
             time.sleep(0.2)
     if instance:
         try:
-            rest.call("DELETE", f"/consumers/{args.group}/instances/{instance}")
+            rest.call("DELETE", base)
         except OSError:
             pass
     write(args.out, seen.result("rest-consumer", statuses=statuses))
