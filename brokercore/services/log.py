@@ -70,6 +70,10 @@ def _headers_encode(headers) -> list | None:
     return [[k, None if v is None else base64.b64encode(v).decode()] for k, v in headers]
 
 
+# Kafka's timestamps are Java longs; the column is a bigint.
+_MAX_TIMESTAMP = 2**63 - 1
+
+
 def _record_validate(r: RecordIn, cfg: LogConfig) -> int:
     if r.key is not None and not isinstance(r.key, (bytes, bytearray)):
         raise InvalidRecord("A record key must be bytes or null.")
@@ -82,7 +86,9 @@ def _record_validate(r: RecordIn, cfg: LogConfig) -> int:
             # Legal in Kafka (Java strings), but header keys are stored as JSON text, which
             # PostgreSQL cannot hold with a NUL in it: refused for every adapter before writing.
             raise InvalidRecord("A header key contains a NUL character, which this broker cannot store.")
-    if r.timestamp is not None and (isinstance(r.timestamp, bool) or not isinstance(r.timestamp, int) or r.timestamp < -1):
+    if r.timestamp is not None and (
+        isinstance(r.timestamp, bool) or not isinstance(r.timestamp, int) or not -1 <= r.timestamp <= _MAX_TIMESTAMP
+    ):
         raise InvalidTimestamp(f"Timestamp {r.timestamp!r} is invalid: use milliseconds since the epoch, or -1 for now.")
     if cfg.cleanup_compact and r.key is None:
         raise InvalidRecord("Compacted topic cannot accept message without key.")

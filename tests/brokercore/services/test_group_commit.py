@@ -164,30 +164,49 @@ def test_a_caller_whose_records_the_database_refuses_fails_alone(monkeypatch, wr
     assert len(answers) == 6 * PER_THREAD - len(refused)
 
 
-@pytest.mark.postgres
-def test_a_record_postgresql_refuses_fails_only_its_own_caller():
-    """A header key with a NUL character passes validation but jsonb refuses it: the shared write
-    fails, each caller retries alone, and only that one caller gets the database's error."""
+def test_a_write_the_database_refuses_fails_only_its_own_caller(monkeypatch):
+    """The database refuses one caller's rows (here: a storage wrapper raising DataError for a
+    marked value, as a constraint or type error would): the shared write fails, each caller
+    retries alone, and only that one caller gets the database's error."""
+    import sqlite3
+
     import psycopg
     from django.db import DataError
 
-    topic_create(name="gc-nul", partitions=1)
+    from brokercore import storage
+
+    def database_answer():
+        # What the driver raises when the database answered with an error (a SQLSTATE on
+        # PostgreSQL): the transaction ended uncommitted, so a retry cannot write twice.
+        if connection.vendor == "postgresql":
+            return psycopg.errors.NumericValueOutOfRange("value out of range")
+        return sqlite3.IntegrityError("constraint failed")
+
+    for name in ("pg_append", "sqlite_append"):
+        real = getattr(storage, name)
+
+        def refusing(cursor, batches, *args, _real=real, **kwargs):
+            if any(item[2].startswith(b"poison") for items in batches.values() for item in items):
+                raise DataError("the database refused a row") from database_answer()
+            return _real(cursor, batches, *args, **kwargs)
+
+        monkeypatch.setattr(storage, name, refusing)
+    topic_create(name="gc-refused", partitions=1)
     answers, refused = {}, []
 
     def produce(i):
         for seq in range(PER_THREAD):
-            value = f"n{i}:{seq}"
-            headers = (("bad\x00key", b"v"),) if i == 0 and seq % 4 == 0 else ()
+            value = (f"poison{i}:{seq}" if i == 0 and seq % 4 == 0 else f"n{i}:{seq}").encode()
             try:
-                [r] = records_append(topic="gc-nul", records=[RecordIn(value=value.encode(), headers=headers)])
-            except (DataError, psycopg.DataError):  # the one-statement path runs a raw psycopg cursor
-                refused.append(value)
+                [r] = records_append(topic="gc-refused", records=[RecordIn(value=value)])
+            except DataError:
+                refused.append(value.decode())
                 continue
-            answers[value] = (r.partition, r.offset)
+            answers[value.decode()] = (r.partition, r.offset)
 
     _threads(6, produce)
-    _check_log("gc-nul", answers)
-    assert refused == [f"n0:{s}" for s in range(0, PER_THREAD, 4)]
+    _check_log("gc-refused", answers)
+    assert refused == [f"poison0:{s}" for s in range(0, PER_THREAD, 4)]
 
 
 def test_callers_inside_a_transaction_write_in_it_and_are_never_coalesced(monkeypatch, writes):

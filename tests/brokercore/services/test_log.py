@@ -139,6 +139,7 @@ def test_append_after_the_topic_is_deleted_or_recreated(batch):
         # Kafka allows it; PostgreSQL's JSON cannot hold it, so no backend takes it.
         (RecordIn(value=b"v", headers=(("a\x00b", b"x"),)), InvalidRecord),
         (RecordIn(value=b"v", timestamp=-5), InvalidTimestamp),
+        (RecordIn(value=b"v", timestamp=2**63), InvalidTimestamp),
         (RecordIn(value=b"v", partition=7), UnknownTopicOrPartition),
         (RecordIn(value=b"v" * 2000), MessageTooLarge),
     ],
