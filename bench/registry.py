@@ -12,6 +12,7 @@ BENCHMARKS = {
     "console": "bench.console",
     "rest": "bench.rest",
     "kafka": "bench.kafka",
+    "browser": "bench.browser",
     "groupcommit": "bench.groupcommit",
 }
 
