@@ -117,11 +117,15 @@ class _Group:
 # --- Loading and saving ---------------------------------------------------------------------
 
 
-def _group_id_validate(group_id) -> str:
+def group_id_validate(group_id) -> str:
+    """A group id every adapter accepts: non-empty, at most 255 characters (the column), and
+    without NUL, which Kafka allows but PostgreSQL text cannot hold (INVALID_GROUP_ID)."""
     if not isinstance(group_id, str) or not group_id.strip():
         raise InvalidGroupId("The group id must be a non-empty string.")
     if len(group_id) > 255:
         raise InvalidGroupId("The group id may be at most 255 characters long.")
+    if "\x00" in group_id:
+        raise InvalidGroupId("The group id may not contain NUL characters.")
     return group_id
 
 
@@ -659,7 +663,7 @@ def group_join(
     A new member gets a member id and starts a rebalance. A rejoin with a known member id, or a
     static member (group_instance_id) coming back with the same subscription, keeps its partitions.
     """
-    _group_id_validate(group_id)
+    group_id_validate(group_id)
     topics = _topics_validate(topics)
     session_timeout_ms = _session_timeout_validate(session_timeout_ms)
     rebalance_timeout_ms = session_timeout_ms if rebalance_timeout_ms is None else rebalance_timeout_ms

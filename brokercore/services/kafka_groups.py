@@ -37,7 +37,6 @@ from brokercore.services.groups import (
     State,
     _expire_members,
     _Group,
-    _group_id_validate,
     _lock,
     _maybe_complete,
     _member,
@@ -49,6 +48,7 @@ from brokercore.services.groups import (
     _save,
     _session_timeout_validate,
     _static_member,
+    group_id_validate,
     kafka_assignment_complete,
     member_protocols,
     protocol_candidates,
@@ -215,7 +215,7 @@ def kafka_member_join(
     not change that needs no rebalance. A known member joining starts a rebalance unless it is a
     follower rejoining with unchanged metadata, which gets the current generation at once.
     """
-    _group_id_validate(group_id)
+    group_id_validate(group_id)
     session_timeout_ms = _session_timeout_validate(session_timeout_ms)
     if rebalance_timeout_ms is None or rebalance_timeout_ms < 0:
         rebalance_timeout_ms = session_timeout_ms  # JoinGroup v0 has none: Kafka uses the session's
@@ -473,7 +473,7 @@ def kafka_offsets_commit(
     offsets.commit_check, Kafka's validateOffsetCommit)."""
     codes: dict[tuple[str, int], int] = {}
     try:
-        _group_id_validate(group_id)
+        group_id_validate(group_id)
     except BrokerError as e:
         return {tp: e.code for tp in offsets}
     parts = {

@@ -28,11 +28,11 @@ from brokercore.services.groups import (
     State,
     _expire_members,
     _Group,
-    _group_id_validate,
     _lock,
     _maybe_complete,
     _member,
     _save,
+    group_id_validate,
 )
 
 
@@ -147,7 +147,7 @@ def offsets_commit(
     ILLEGAL_GENERATION). A consumer outside any group commits with generation -1 and no member id,
     which Kafka allows only while the group has no members.
     """
-    _group_id_validate(group_id)
+    group_id_validate(group_id)
     rows = _normalise(offsets)
     parts = _partitions_resolve(rows)
     g = commit_group_lock(group_id, generation=generation)
@@ -209,7 +209,7 @@ def offsets_reset(
 
     Refused while the group has members. With dry_run (the default) nothing is written.
     """
-    _group_id_validate(group_id)
+    group_id_validate(group_id)
     if to not in RESET_SPECS:
         raise InvalidRequest(f"Reset to one of {', '.join(RESET_SPECS)}, not {to!r}.")
     if to in ("datetime", "offset", "shift-by") and (isinstance(value, bool) or not isinstance(value, int)):

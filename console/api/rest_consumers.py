@@ -34,10 +34,17 @@ from django.conf import settings
 from django.db import IntegrityError, transaction
 
 from brokercore import clock, selectors
-from brokercore.errors import BrokerError, GroupIdNotFound, UnknownMemberId
+from brokercore.errors import BrokerError, GroupIdNotFound, InvalidGroupId, UnknownMemberId
 from brokercore.models import GroupMember, Partition
 from brokercore.services.consumer import initial_position, member_poll, positions_fetch
-from brokercore.services.groups import group_join, member_leave, member_positions_save, tp_key, tp_split
+from brokercore.services.groups import (
+    group_id_validate,
+    group_join,
+    member_leave,
+    member_positions_save,
+    tp_key,
+    tp_split,
+)
 from brokercore.services.offsets import offsets_commit
 from brokercore.types import RecordOut
 from console.api.errors import (
@@ -138,8 +145,10 @@ def config_parse(body: dict) -> InstanceConfig:
 
 
 def instance_create(*, group_id: str, config: InstanceConfig) -> RestConsumer:
-    if not group_id.strip() or len(group_id) > 255 or "\x00" in group_id:
-        raise RestError(INVALID_CONSUMER_CONFIG, "The group name must be 1 to 255 characters long, without NUL characters.")
+    try:
+        group_id_validate(group_id)
+    except InvalidGroupId as e:
+        raise RestError(INVALID_CONSUMER_CONFIG, str(e)) from None
     old = RestConsumer.objects.filter(group_id=group_id, name=config.name).first()
     if old is not None and _idle(old):
         _close(old)
