@@ -8,6 +8,7 @@ another server process completed the round, as Kafka's coordinator parks them in
 """
 
 import datetime
+import functools
 
 from brokercore.errors import BrokerError, InvalidRequest
 from brokercore.kafka.apis.registry import api, error_code
@@ -63,33 +64,47 @@ async def find_coordinator(ctx, request):
 # --- JoinGroup / SyncGroup: the barriers ---------------------------------------------------------
 
 
+async def _parked(ctx, group_id: str, first, *, waiting, again):
+    """Run `first` (the join or sync itself), then, while its result says the member is parked at
+    the barrier, wait for the group to change (woken at once by this process's commits, else after
+    BARRIER_POLL_S, since another process may finish the round) and read the result again. The
+    wait holds no thread and no lock."""
+    seen = group_waiters.version((group_id,))
+    result = await ctx.run_sync(first)
+    while waiting(result):
+        await group_waiters.wait_async((group_id,), seen, BARRIER_POLL_S)
+        seen = group_waiters.version((group_id,))
+        result = await ctx.run_sync(again(result))
+    return result
+
+
 @api(JOIN_GROUP, versions=(0, 9))
 async def join_group(ctx, request):
     group_id = request.group_id
     instance = getattr(request, "group_instance_id", None)
     try:
-        seen = group_waiters.version((group_id,))
-        result = await ctx.run_sync(
-            kafka_member_join,
-            group_id=group_id,
-            member_id=request.member_id,
-            group_instance_id=instance,
-            protocol_type=request.protocol_type,
-            protocols=[(p.name, p.metadata) for p in request.protocols],
-            session_timeout_ms=_ms(request.session_timeout),
-            rebalance_timeout_ms=_ms(getattr(request, "rebalance_timeout", None)),
-            client_id=ctx.client_id or "",
-            client_host=ctx.client_host,
-            require_known_member_id=ctx.api_version >= 4,
-            reason=getattr(request, "reason", None),
+        result = await _parked(
+            ctx, group_id,
+            functools.partial(
+                kafka_member_join,
+                group_id=group_id,
+                member_id=request.member_id,
+                group_instance_id=instance,
+                protocol_type=request.protocol_type,
+                protocols=[(p.name, p.metadata) for p in request.protocols],
+                session_timeout_ms=_ms(request.session_timeout),
+                rebalance_timeout_ms=_ms(getattr(request, "rebalance_timeout", None)),
+                client_id=ctx.client_id or "",
+                client_host=ctx.client_host,
+                require_known_member_id=ctx.api_version >= 4,
+                reason=getattr(request, "reason", None),
+            ),
+            waiting=lambda r: r.waiting_for is not None,
+            again=lambda r: functools.partial(
+                kafka_join_result, group_id=group_id, member_id=r.member_id,
+                generation=r.waiting_for, group_instance_id=instance,
+            ),
         )
-        while result.waiting_for is not None:
-            await group_waiters.wait_async((group_id,), seen, BARRIER_POLL_S)
-            seen = group_waiters.version((group_id,))
-            result = await ctx.run_sync(
-                kafka_join_result, group_id=group_id, member_id=result.member_id,
-                generation=result.waiting_for, group_instance_id=instance,
-            )
     except BrokerError as e:
         return ctx.response(
             error_code=e.code,
@@ -121,24 +136,24 @@ async def sync_group(ctx, request):
     group_id = request.group_id
     instance = getattr(request, "group_instance_id", None)
     try:
-        seen = group_waiters.version((group_id,))
-        result = await ctx.run_sync(
-            kafka_member_sync,
-            group_id=group_id,
-            member_id=request.member_id,
-            generation=request.generation_id,
-            group_instance_id=instance,
-            protocol_type=getattr(request, "protocol_type", None),
-            protocol_name=getattr(request, "protocol_name", None),
-            assignments={a.member_id: a.assignment for a in request.assignments},
-        )
-        while result.assignment is None:
-            await group_waiters.wait_async((group_id,), seen, BARRIER_POLL_S)
-            seen = group_waiters.version((group_id,))
-            result = await ctx.run_sync(
+        result = await _parked(
+            ctx, group_id,
+            functools.partial(
+                kafka_member_sync,
+                group_id=group_id,
+                member_id=request.member_id,
+                generation=request.generation_id,
+                group_instance_id=instance,
+                protocol_type=getattr(request, "protocol_type", None),
+                protocol_name=getattr(request, "protocol_name", None),
+                assignments={a.member_id: a.assignment for a in request.assignments},
+            ),
+            waiting=lambda r: r.assignment is None,
+            again=lambda r: functools.partial(
                 kafka_sync_result, group_id=group_id, member_id=request.member_id,
                 generation=request.generation_id, group_instance_id=instance,
-            )
+            ),
+        )
     except BrokerError as e:
         return ctx.response(error_code=e.code, protocol_type=None, protocol_name=None, assignment=b"")
     return ctx.response(
