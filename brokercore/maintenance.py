@@ -71,8 +71,7 @@ class MaintenanceThread(PeriodicThread):
     past its session timeout, which would move its partitions to other nodes.
     """
 
-    def __init__(self, *, host: str = "127.0.0.1", port: int = 0) -> None:
-        # host/port are no longer used: the node's addresses are given to node_register.
+    def __init__(self) -> None:
         b = settings.BROKER
         super().__init__("broker-maintenance", [
             ("throughput sampler", 5, throughput_sample),

@@ -34,7 +34,7 @@ class Command(BaseCommand):
 
         maintenance = None
         if not no_maintenance:
-            maintenance = MaintenanceThread(host=host, port=port)
+            maintenance = MaintenanceThread()
             maintenance.start()
         kafka = {}
 
