@@ -3,14 +3,13 @@ basic auth, or the browser's session (with Django's CSRF check on unsafe methods
 callers are refused unless settings.REST["ALLOW_ANONYMOUS"] is on (local demos)."""
 
 from django.conf import settings
-from django.contrib.auth import authenticate
 from django.contrib.auth.models import AnonymousUser
 from ninja.security import HttpBasicAuth, HttpBearer
 from ninja.security.apikey import APIKeyCookie
 from ninja.utils import check_csrf
 
 from console.api.errors import FORBIDDEN, RestError
-from console.api.tokens import token_user
+from console.api.tokens import credentials_user, token_user
 
 
 class TokenBearer(HttpBearer):
@@ -20,10 +19,7 @@ class TokenBearer(HttpBearer):
 
 class TokenOrPasswordBasic(HttpBasicAuth):
     def authenticate(self, request, username, password):
-        if password.startswith("kc_"):
-            user = token_user(password)
-            return user if user is not None and username in ("", user.username) else None
-        return authenticate(request, username=username, password=password)
+        return credentials_user(username, password, request=request)
 
 
 class Session(APIKeyCookie):

@@ -4,7 +4,7 @@ import threading
 import time
 from datetime import timedelta
 
-from django.contrib.auth import get_user_model
+from django.contrib.auth import authenticate, get_user_model
 from django.utils import timezone
 
 from console.models import ApiToken, token_hash
@@ -66,6 +66,17 @@ def token_user(raw: str):
     if token.last_used_at is None or now - token.last_used_at > _LAST_USED_GRANULARITY:
         ApiToken.objects.filter(pk=token.pk).update(last_used_at=now)
     return token.user
+
+
+def credentials_user(username: str, password: str, *, request=None):
+    """The active user a (username, password) pair names, or None: REST basic auth and the Kafka
+    listener's SASL/PLAIN accept the same pairs. A password starting "kc_" is an API token and
+    only ever checked as one (the username then empty or the token owner's); anything else is the
+    user's password, checked by Django's authentication backends."""
+    if password.startswith("kc_"):
+        user = token_user(password)
+        return user if user is not None and username in ("", user.username) else None
+    return authenticate(request, username=username, password=password)
 
 
 def user_get(username: str):
