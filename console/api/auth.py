@@ -2,6 +2,8 @@
 basic auth, or the browser's session (with Django's CSRF check on unsafe methods). Anonymous
 callers are refused unless settings.REST["ALLOW_ANONYMOUS"] is on (local demos)."""
 
+import inspect
+
 from django.conf import settings
 from django.contrib.auth.models import AnonymousUser
 from ninja.security import HttpBasicAuth, HttpBearer
@@ -49,8 +51,30 @@ def anonymous_if_allowed(request):
 AUTH = [TokenBearer(), TokenOrPasswordBasic(), Session(), anonymous_if_allowed]
 
 
-def require_staff(request, action: str) -> None:
-    """Topic creation and deletion (and other cluster changes) need a staff user."""
-    user = request.auth
-    if not getattr(user, "is_staff", False):
-        raise RestError(FORBIDDEN, f"Only staff users may {action}; ask an administrator for a staff account or token.")
+def _staff_only(user):
+    if user and not getattr(user, "is_staff", False):
+        raise RestError(
+            FORBIDDEN,
+            "Only staff users may change topics and their configs; ask an administrator for a staff account or token.",
+        )
+    return user
+
+
+def _staff(auth):
+    """`auth` that also refuses a caller who is not staff. As an operation's auth it runs before
+    ninja parses the body, so such a caller learns only that they may not (403), never what was
+    wrong with a body they may not send (422)."""
+    if inspect.isfunction(auth):
+        return lambda request: _staff_only(auth(request))
+
+    class Staff(type(auth)):
+        def __call__(self, request):
+            return _staff_only(super().__call__(request))
+
+    # The OpenAPI document names security schemes by class: the same scheme, not a new one.
+    Staff.__name__ = Staff.__qualname__ = type(auth).__name__
+    return Staff()
+
+
+# Topic creation and deletion, partition growth and config changes.
+STAFF_AUTH = [_staff(a) for a in AUTH]

@@ -28,7 +28,7 @@ from brokercore.services import topics as topic_service
 from brokercore.topic_rules import CONFIG_DEFS, LEGAL_NAME_PATTERN, MAX_NAME_LENGTH
 from brokercore.types import RecordIn
 from console.api import API_ROOT, body_limit
-from console.api.auth import require_staff
+from console.api.auth import STAFF_AUTH
 from console.api.errors import (
     BAD_REQUEST,
     BROKER_NOT_FOUND,
@@ -522,10 +522,10 @@ def topics_list(request, cluster_id: str):
     "/clusters/{cluster_id}/topics",
     response=_errors(400, 403, 422) | {201: TopicOut, 200: TopicOut},
     summary="Create a topic",
+    auth=STAFF_AUTH,
 )
 def topic_create(request, cluster_id: str, payload: TopicCreateIn):
     cid = _cluster(cluster_id)
-    require_staff(request, "create topics")
     configs = {}
     for c in payload.configs:
         configs[c.name] = c.value
@@ -556,23 +556,25 @@ def topic_get(request, cluster_id: str, topic_name: str):
     "/clusters/{cluster_id}/topics/{topic_name}",
     response=_errors(400, 403, 422) | {200: TopicOut},
     summary="Grow a topic's partition count",
+    auth=STAFF_AUTH,
     description="Partitions can only be added: a smaller count is Kafka's INVALID_PARTITIONS (400).",
 )
 def topic_update(request, cluster_id: str, topic_name: str, payload: TopicUpdateIn):
     cid = _cluster(cluster_id)
     _name(topic_name, TOPIC_NOT_FOUND, f"Topic '{topic_name}'")
-    require_staff(request, "change a topic's partitions")
     topic = topic_service.topic_partitions_add(name=topic_name, count=payload.partitions_count)
     return _topic_out(request, cid, topic.name, topic.replication_factor, payload.partitions_count)
 
 
 @router.delete(
-    "/clusters/{cluster_id}/topics/{topic_name}", response=_errors(403) | {204: None}, summary="Delete a topic"
+    "/clusters/{cluster_id}/topics/{topic_name}",
+    response=_errors(403) | {204: None},
+    summary="Delete a topic",
+    auth=STAFF_AUTH,
 )
 def topic_delete(request, cluster_id: str, topic_name: str):
     _cluster(cluster_id)
     _name(topic_name, TOPIC_NOT_FOUND, f"Topic '{topic_name}'")
-    require_staff(request, "delete topics")
     topic_service.topic_delete(name=topic_name)
     return Status(204, None)
 
@@ -733,12 +735,12 @@ def config_get(request, cluster_id: str, topic_name: str, name: str):
     "/clusters/{cluster_id}/topics/{topic_name}/configs/{name}",
     response=_errors(400, 403, 422) | {204: None},
     summary="Set a topic config",
+    auth=STAFF_AUTH,
 )
 def config_update(request, cluster_id: str, topic_name: str, name: str, payload: ConfigUpdateIn):
     _cluster(cluster_id)
     _topic(topic_name)
     _config_name(name)
-    require_staff(request, "change topic configs")
     topic_service.topic_configs_alter(name=topic_name, set_configs={name: _config_value(payload.value)})
     return Status(204, None)
 
@@ -747,12 +749,12 @@ def config_update(request, cluster_id: str, topic_name: str, name: str, payload:
     "/clusters/{cluster_id}/topics/{topic_name}/configs/{name}",
     response=_errors(403) | {204: None},
     summary="Reset a topic config to its default",
+    auth=STAFF_AUTH,
 )
 def config_reset(request, cluster_id: str, topic_name: str, name: str):
     _cluster(cluster_id)
     _topic(topic_name)
     _config_name(name)
-    require_staff(request, "change topic configs")
     topic_service.topic_configs_alter(name=topic_name, delete_configs=[name])
     return Status(204, None)
 
@@ -761,11 +763,11 @@ def config_reset(request, cluster_id: str, topic_name: str, name: str):
     "/clusters/{cluster_id}/topics/{topic_name}/configs:alter",
     response=_errors(400, 403, 422) | {204: None},
     summary="Set and reset several topic configs at once",
+    auth=STAFF_AUTH,
 )
 def configs_alter(request, cluster_id: str, topic_name: str, payload: ConfigsAlterIn):
     _cluster(cluster_id)
     _topic(topic_name)
-    require_staff(request, "change topic configs")
     set_configs, delete_configs = {}, []
     for item in payload.data:
         if item.operation.upper() == "DELETE":

@@ -353,3 +353,27 @@ async def test_websocket_routes_refuse_anonymous_users():
     from django.db import connections
 
     await database_sync_to_async(connections.close_all)()
+
+
+@pytest.mark.parametrize("body", ['{"bogus": [1]}', '{"topic_name": 5, "partitions_count": "many", "data": 3}', "{not json", ""])
+def test_staff_operations_refuse_non_staff_before_reading_the_body(world, body):
+    """A caller who may not change topics gets 403 whatever they send: the permission check comes
+    before validation, so a bad body is never reported to someone who may not send one at all."""
+    cluster = selectors.cluster_id()
+    anonymous = Client(HTTP_HOST="127.0.0.1")
+    viewer = Client(HTTP_HOST="127.0.0.1", HTTP_AUTHORIZATION=f"Bearer {world['viewer_token']}")
+    staff = Client(HTTP_HOST="127.0.0.1", HTTP_AUTHORIZATION=f"Bearer {world['staff_token']}")
+    staff_ops = [op for op, cls in REST_OPERATIONS.items() if cls == STAFF_ONLY]
+    assert len(staff_ops) >= 6
+    for method, path in staff_ops:
+        url = path.format(cluster_id=cluster, topic_name="orders", name="retention.ms")
+        answer = anonymous.generic(method, url, body, content_type="application/json")
+        assert answer.status_code == 401 and answer.json()["error_code"] == 40101, (method, url, answer.content)
+        answer = viewer.generic(method, url, body, content_type="application/json")
+        assert answer.status_code == 403 and answer.json()["error_code"] == 40301, (method, url, answer.content)
+        if (method, path) in STAFF_BODIES and body.startswith('{"'):
+            # Staff are told what is wrong with the body; nothing changed.
+            answer = staff.generic(method, url, body, content_type="application/json")
+            assert answer.status_code == 422 and answer.json()["error_code"] == 42206, (method, url, answer.content)
+    assert "orders" in selectors.topic_names_list()
+    assert len(selectors.topic_describe(name="orders").partitions) == 2
