@@ -3,11 +3,13 @@ from django.contrib.auth import views as auth_views
 from django.urls import include, path, re_path
 
 from console.api import api, not_found
+from console.urls_topics import create_urlpatterns as topic_create_urlpatterns
 from console.views import brokers, overview
 
 urlpatterns = [
     path("", overview.overview, name="overview"),
     path("brokers/", brokers.broker_list, name="broker_list"),
+    path("new-topic/", include(topic_create_urlpatterns)),
     path("topics/", include("console.urls_topics")),
     path("topics/", include("console.urls_messages")),
     path("groups/", include("console.urls_groups")),

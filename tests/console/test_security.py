@@ -95,7 +95,7 @@ def _csrf_client(user) -> tuple[Client, str]:
     """A client that enforces CSRF, logged in, with the token a page it opened carries."""
     client = Client(enforce_csrf_checks=True)
     client.force_login(user)
-    page = client.get("/topics/new/")
+    page = client.get("/new-topic/")
     assert page.status_code == 200
     return client, page.cookies["csrftoken"].value
 
@@ -104,8 +104,8 @@ def _csrf_client(user) -> tuple[Client, str]:
 def test_form_post_without_csrf_token_is_refused(staff):
     client, token = _csrf_client(staff)
     data = {"name": "orders", "partitions": 1, "replication_factor": 1}
-    assert client.post("/topics/new/", data).status_code == 403
-    response = client.post("/topics/new/", {**data, "csrfmiddlewaretoken": token})
+    assert client.post("/new-topic/", data).status_code == 403
+    response = client.post("/new-topic/", {**data, "csrfmiddlewaretoken": token})
     assert response.status_code == 302, response.content[:500]
 
 

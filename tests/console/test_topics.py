@@ -52,9 +52,9 @@ def produce(client, topic="orders", htmx=True, **fields):
 
 def test_anonymous_is_sent_to_login(client):
     topic_factory(name="orders")
-    gets = ["/topics/", "/topics/new/", "/topics/new/check/?name=x", "/topics/orders/", "/topics/orders/partitions/",
+    gets = ["/topics/", "/new-topic/", "/new-topic/check/?name=x", "/topics/orders/", "/topics/orders/partitions/",
             "/topics/orders/partitions/preview/?count=4", "/topics/orders/delete/", "/topics/orders/purge/"]
-    posts = ["/topics/new/", "/topics/orders/configs/", "/topics/orders/partitions/", "/topics/orders/produce/",
+    posts = ["/new-topic/", "/topics/orders/configs/", "/topics/orders/partitions/", "/topics/orders/produce/",
              "/topics/orders/delete/", "/topics/orders/purge/"]
     for url in gets:
         r = client.get(url)
@@ -75,11 +75,11 @@ def test_viewer_reads_but_every_change_is_forbidden(viewer_client):
     # No change forms for a viewer: no produce, no add partitions, no config inputs, no delete.
     for absent in ("Produce a record", 'name="count"', "Save configs", "Delete topic", "Purge records", "<form method=\"post\" action=\"/topics/orders"):
         assert absent not in detail, absent
-    for url in ("/topics/new/", "/topics/new/check/?name=x", "/topics/orders/partitions/",
+    for url in ("/new-topic/", "/new-topic/check/?name=x", "/topics/orders/partitions/",
                 "/topics/orders/partitions/preview/?count=3", "/topics/orders/delete/", "/topics/orders/purge/"):
         assert viewer_client.get(url).status_code == 403, url
     posts = {
-        "/topics/new/": {"name": "new-one", "partitions": 1, "replication_factor": 1},
+        "/new-topic/": {"name": "new-one", "partitions": 1, "replication_factor": 1},
         "/topics/orders/configs/": {"retention.ms": "1000"},
         "/topics/orders/partitions/": {"count": 4},
         "/topics/orders/produce/": {"key": "k", "value_type": "text", "value": "v"},
@@ -150,12 +150,12 @@ def test_list_htmx_returns_only_the_table(viewer_client):
 
 def test_list_empty_state_says_what_to_do(staff_client):
     html = html_of(staff_client.get("/topics/"))
-    assert "No topics yet." in html and 'href="/topics/new/"' in html and "manage.py topics create" in html
+    assert "No topics yet." in html and 'href="/new-topic/"' in html and "manage.py topics create" in html
 
 
 def test_list_empty_state_for_a_viewer(viewer_client):
     html = html_of(viewer_client.get("/topics/"))
-    assert "No topics yet." in html and "A staff user can create one" in html and 'href="/topics/new/"' not in html
+    assert "No topics yet." in html and "A staff user can create one" in html and 'href="/new-topic/"' not in html
 
 
 def test_list_live_push_refetches_the_table_with_the_pages_own_filters(viewer):
@@ -170,9 +170,9 @@ def test_list_live_push_refetches_the_table_with_the_pages_own_filters(viewer):
 
 
 def test_create_page_and_topic(staff_client):
-    html = html_of(staff_client.get("/topics/new/"))
+    html = html_of(staff_client.get("/new-topic/"))
     assert 'hx-trigger="keyup changed delay:300ms"' in html and "max.message.bytes" in html
-    r = staff_client.post("/topics/new/", {"name": "orders", "partitions": 4, "replication_factor": 1,
+    r = staff_client.post("/new-topic/", {"name": "orders", "partitions": 4, "replication_factor": 1,
                                            "configs": "retention.ms=86400000\n\ncleanup.policy = compact\n"})
     assert r.status_code == 302 and r["Location"] == "/topics/orders/"
     info = topic_describe(name="orders")
@@ -182,7 +182,7 @@ def test_create_page_and_topic(staff_client):
 
 
 def test_create_with_htmx_redirects_the_browser(staff_client):
-    r = staff_client.post("/topics/new/", {"name": "orders", "partitions": 1, "replication_factor": 1}, **HTMX)
+    r = staff_client.post("/new-topic/", {"name": "orders", "partitions": 1, "replication_factor": 1}, **HTMX)
     assert r.status_code == 200 and r["HX-Redirect"] == "/topics/orders/"
     assert topic_names_list() == ["orders"]
 
@@ -211,7 +211,7 @@ def test_create_refuses_bad_input_next_to_the_field(staff_client, fields, field,
     topic_factory(name="my.topic")
     data = {"name": "fresh", "partitions": 3, "replication_factor": 1, "configs": "", **fields}
     for htmx in (False, True):
-        r = staff_client.post("/topics/new/", data, **(HTMX if htmx else {}))
+        r = staff_client.post("/new-topic/", data, **(HTMX if htmx else {}))
         html = html_of(r)
         assert r.status_code == 200 and message in html, html
         assert field_before(html, message) == field  # shown right after its own field
@@ -222,7 +222,7 @@ def test_create_refuses_bad_input_next_to_the_field(staff_client, fields, field,
 
 def test_create_shows_every_error_at_once(staff_client):
     data = {"name": "fresh", "partitions": 5000, "replication_factor": 1, "configs": "foo.bar=1"}
-    html = html_of(staff_client.post("/topics/new/", data))
+    html = html_of(staff_client.post("/new-topic/", data))
     assert field_before(html, "Unknown topic config name: foo.bar") == "configs"
     assert field_before(html, "above this broker&#x27;s limit of 1000") == "partitions"
     assert topic_names_list() == []
@@ -241,7 +241,7 @@ def test_create_shows_every_error_at_once(staff_client):
 def test_name_check_answers_as_you_type(staff_client, name, expected):
     topic_factory(name="orders")
     topic_factory(name="my.topic")
-    r = staff_client.get("/topics/new/check/", {"name": name}, **HTMX)
+    r = staff_client.get("/new-topic/check/", {"name": name}, **HTMX)
     html = html_of(r).strip()
     assert r.status_code == 200 and html.startswith('<div id="name-check"') and expected in html
     assert topic_names_list() == ["my.topic", "orders"]
@@ -266,6 +266,44 @@ def test_detail_shows_partitions_configs_and_subscribes_live(staff_client):
 
 def test_detail_of_an_unknown_topic_is_404(viewer_client):
     assert viewer_client.get("/topics/nope/").status_code == 404
+
+
+# Legal topic names that are also words the console's URLs use: each must be a topic like any other.
+URL_WORD_TOPICS = ["new", "check", "configs", "partitions", "produce", "delete", "purge", "messages", "tail", "preview"]
+
+
+@pytest.mark.parametrize("name", URL_WORD_TOPICS)
+def test_topics_named_like_url_words_have_their_pages_and_actions(staff_client, name):
+    topic_factory(name=name, partitions=2)
+    base = f"/topics/{name}/"
+    page = html_of(staff_client.get(base))
+    assert f'<h1 class="mono">{name}</h1>' in page and 'id="topic-partitions"' in page
+    assert f'action="{base}produce/"' in page and f'href="{base}delete/"' in page
+    r = produce(staff_client, topic=name, key="k", value="v", htmx=False)
+    assert r.status_code == 302 and r["Location"] == f"{base}#topic-produce" and sum(hw(name)) == 1
+    r = staff_client.post(f"{base}configs/", {"retention.ms": "1000"})
+    assert r.status_code == 302 and topic_describe(name=name).overrides == {"retention.ms": "1000"}
+    preview = html_of(staff_client.get(f"{base}partitions/preview/", {"count": 3}, **HTMX))
+    assert "<strong>1 of 1</strong> distinct key" in preview or "<strong>0 of 1</strong> distinct key" in preview
+    assert staff_client.post(f"{base}partitions/", {"count": 3})["Location"] == base
+    assert len(topic_describe(name=name).partitions) == 3
+    for tab, heading in (("messages/", "<h1>Messages</h1>"), ("tail/", "<h1>Live tail</h1>")):
+        assert heading in html_of(staff_client.get(base + tab)), tab
+    assert staff_client.post(f"{base}purge/")["Location"] == base and topic_describe(name=name).records == 0
+    assert "Type <code>" + name + "</code> to confirm" in html_of(staff_client.get(f"{base}delete/"))
+    assert staff_client.post(f"{base}delete/", {"confirm": name})["Location"] == "/topics/"
+    assert name not in topic_names_list()
+    assert staff_client.get(base).status_code == 404
+
+
+def test_the_create_form_lives_outside_the_topic_namespace(staff_client):
+    # /topics/new/ is the page of a topic called "new" (404 until it exists), not the form.
+    assert staff_client.get("/topics/new/").status_code == 404
+    page = html_of(staff_client.get("/new-topic/"))
+    assert 'action="/new-topic/"' in page and 'hx-get="/new-topic/check/"' in page
+    assert staff_client.post("/new-topic/", {"name": "new", "partitions": 1, "replication_factor": 1})["Location"] == "/topics/new/"
+    assert "Topic &#x27;new&#x27; already exists." in html_of(staff_client.get("/new-topic/check/", {"name": "new"}, **HTMX))
+    assert "Created topic new with 1 partition." in html_of(staff_client.get("/topics/new/"))
 
 
 def test_detail_htmx_returns_the_partitions_partial(viewer_client):

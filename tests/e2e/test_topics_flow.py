@@ -59,7 +59,7 @@ def test_create_topic_produce_a_keyed_record_and_refuse_shrinking(page):
     screenshot(page, "topics-list")
 
     page.get_by_role("link", name="Create a topic").click()
-    expect(page).to_have_url(re.compile(r"/topics/new/$"))
+    expect(page).to_have_url(re.compile(r"/new-topic/$"))
     name = page.locator("#id_name")
     check = page.locator("#name-check")
 
@@ -69,12 +69,12 @@ def test_create_topic_produce_a_keyed_record_and_refuse_shrinking(page):
     expect(check).to_contain_text("INVALID_TOPIC_EXCEPTION")
     # Submitting it anyway gets the same refusal on the field, in the form the server sends back
     # (a list of field errors there, where the inline check shows a paragraph).
-    with page.expect_response(lambda r: r.request.method == "POST" and r.url.endswith("/topics/new/")):
+    with page.expect_response(lambda r: r.request.method == "POST" and r.url.endswith("/new-topic/")):
         page.get_by_role("button", name="Create topic").click()
     expect(page.locator("#name-check .errorlist")).to_contain_text('Topic name "bad name!" is illegal')
     expect(page.locator("#name-check .errorlist")).to_contain_text("INVALID_TOPIC_EXCEPTION")
     expect(page.locator("#id_name")).to_have_value("bad name!")
-    expect(page).to_have_url(re.compile(r"/topics/new/$"))
+    expect(page).to_have_url(re.compile(r"/new-topic/$"))
 
     # A good name: OK inline, then create it.
     name = page.locator("#id_name")
