@@ -301,8 +301,10 @@ def test_the_create_form_lives_outside_the_topic_namespace(staff_client):
     assert staff_client.get("/topics/new/").status_code == 404
     page = html_of(staff_client.get("/new-topic/"))
     assert 'action="/new-topic/"' in page and 'hx-get="/new-topic/check/"' in page
-    assert staff_client.post("/new-topic/", {"name": "new", "partitions": 1, "replication_factor": 1})["Location"] == "/topics/new/"
-    assert "Topic &#x27;new&#x27; already exists." in html_of(staff_client.get("/new-topic/check/", {"name": "new"}, **HTMX))
+    created = staff_client.post("/new-topic/", {"name": "new", "partitions": 1, "replication_factor": 1})
+    assert created["Location"] == "/topics/new/"
+    check = html_of(staff_client.get("/new-topic/check/", {"name": "new"}, **HTMX))
+    assert "Topic &#x27;new&#x27; already exists." in check
     assert "Created topic new with 1 partition." in html_of(staff_client.get("/topics/new/"))
 
 
