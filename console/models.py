@@ -5,6 +5,8 @@ import secrets
 
 from django.conf import settings
 from django.db import models
+from django.db.models.signals import pre_delete
+from django.dispatch import receiver
 
 TOKEN_PREFIX = "kc_"
 
@@ -53,6 +55,11 @@ class RestConsumer(models.Model):
 
     group_id = models.CharField(max_length=255)
     name = models.CharField(max_length=200)
+    # Who created it: only they may use it (others are told it does not exist). None for an
+    # instance created anonymously (REST["ALLOW_ANONYMOUS"]), which only anonymous callers may use.
+    owner = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.CASCADE, related_name="rest_consumers"
+    )
     format = models.CharField(max_length=8)
     offset_reset = models.CharField(max_length=8)
     auto_commit = models.BooleanField(default=True)
@@ -80,3 +87,13 @@ class RestConsumer(models.Model):
     @property
     def subscribed(self) -> bool:
         return bool(self.topics or self.topic_pattern)
+
+
+@receiver(pre_delete, sender=settings.AUTH_USER_MODEL)
+def _user_rest_consumers_close(sender, instance, **kwargs):
+    """A deleted user's consumer instances go with them, and go as a closed consumer does
+    (auto commit, leave the group so the others rebalance now), not only as deleted rows whose
+    group members would linger until their sessions time out."""
+    from console.api.rest_consumers import instances_close
+
+    instances_close(owner=instance)

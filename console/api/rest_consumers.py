@@ -144,7 +144,8 @@ def config_parse(body: dict) -> InstanceConfig:
     return InstanceConfig(name, fmt, reset, auto_commit, -1 if fetch_min is None else fetch_min, timeout)
 
 
-def instance_create(*, group_id: str, config: InstanceConfig) -> RestConsumer:
+def instance_create(*, group_id: str, config: InstanceConfig, owner=None) -> RestConsumer:
+    """A new instance, usable only by `owner` (a user, or None: only by anonymous callers)."""
     try:
         group_id_validate(group_id)
     except InvalidGroupId as e:
@@ -157,6 +158,7 @@ def instance_create(*, group_id: str, config: InstanceConfig) -> RestConsumer:
             return RestConsumer.objects.create(
                 group_id=group_id,
                 name=config.name,
+                owner=owner,
                 format=config.format,
                 offset_reset=config.offset_reset,
                 auto_commit=config.auto_commit,
@@ -174,10 +176,12 @@ def _idle(inst: RestConsumer) -> bool:
     return inst.last_used_ms + _timeout_ms() < clock.now_ms()
 
 
-def instance_get(*, group_id: str, name: str) -> RestConsumer:
-    """The instance, marked as used now; an idle one is closed first and is then not found."""
+def instance_get(*, group_id: str, name: str, owner=None) -> RestConsumer:
+    """`owner`'s instance, marked as used now; an idle one is closed first and is then not found.
+    Another caller's instance is not found either, and is left untouched: whether it exists is
+    none of their business."""
     inst = RestConsumer.objects.filter(group_id=group_id, name=name).first()
-    if inst is None:
+    if inst is None or inst.owner_id != (owner.pk if owner is not None else None):
         raise not_found()
     if _idle(inst):
         _close(inst)
@@ -205,6 +209,19 @@ def _leave(inst: RestConsumer) -> None:
         except (UnknownMemberId, GroupIdNotFound):
             pass  # the coordinator already dropped it (session timeout)
         inst.member_id = ""
+
+
+def instances_close(*, owner) -> int:
+    """Close every instance `owner` created (the user is being deleted)."""
+    instances = list(RestConsumer.objects.filter(owner=owner))
+    for inst in instances:
+        try:
+            with transaction.atomic():
+                _close(inst)
+        except BrokerError as e:
+            # The row goes with the user anyway (CASCADE); the member then expires with its session.
+            logger.warning("Closing REST consumer %s of a deleted user failed: %s", inst, e)
+    return len(instances)
 
 
 def instances_expire() -> dict:

@@ -129,10 +129,17 @@ def _errors(*codes: int) -> dict:
     return {c: ConsumerErrorOut for c in sorted({400, 401, 403, 404, 413, 422, *codes})}
 
 
-def _instance(group: str, instance: str):
+def _owner(request):
+    """Whose instances the caller may use: the user's, whichever token or session they came
+    with; an anonymous caller (REST["ALLOW_ANONYMOUS"]) only anonymous ones."""
+    user = request.auth
+    return user if getattr(user, "is_authenticated", False) else None
+
+
+def _instance(request, group: str, instance: str):
     if "\x00" in group or "\x00" in instance:
         raise svc.not_found()  # no instance can have that name, and PostgreSQL cannot look it up
-    return svc.instance_get(group_id=group, name=instance)
+    return svc.instance_get(group_id=group, name=instance, owner=_owner(request))
 
 
 def _tps(items) -> list[tuple[str, int]]:
@@ -160,67 +167,67 @@ def _json_body(request, schema: type[Schema]) -> Schema | None:
 def consumer_create(request, group: str, payload: ConsumerCreateIn):
     body_limit(request)
     config = svc.config_parse(payload.model_dump(by_alias=True))
-    inst = svc.instance_create(group_id=group, config=config)
+    inst = svc.instance_create(group_id=group, config=config, owner=_owner(request))
     uri = request.build_absolute_uri(f"/rest/consumers/{quote(group, safe='')}/instances/{quote(inst.name, safe='')}")
     return {"instance_id": inst.name, "base_uri": uri}
 
 
 @router.delete("/{group}/instances/{instance}", response={204: None, **_errors()}, summary="Delete a consumer instance")
 def consumer_delete(request, group: str, instance: str):
-    svc.instance_delete(_instance(group, instance))
+    svc.instance_delete(_instance(request, group, instance))
     return Status(204, None)
 
 
 @router.post("/{group}/instances/{instance}/subscription", response={204: None, **_errors(409)}, summary="Subscribe to topics or a pattern")
 def subscription_set(request, group: str, instance: str, payload: SubscriptionIn):
     body_limit(request)
-    inst = _instance(group, instance)
+    inst = _instance(request, group, instance)
     svc.subscribe(inst, topics=payload.topics, topic_pattern=payload.topic_pattern, client_host=request.META.get("REMOTE_ADDR", ""))
     return Status(204, None)
 
 
 @router.get("/{group}/instances/{instance}/subscription", response={200: SubscriptionOut, **_errors()}, summary="The subscribed topics")
 def subscription_get(request, group: str, instance: str):
-    return {"topics": svc.subscription_get(_instance(group, instance))}
+    return {"topics": svc.subscription_get(_instance(request, group, instance))}
 
 
 @router.delete("/{group}/instances/{instance}/subscription", response={204: None, **_errors()}, summary="Unsubscribe (and drop a manual assignment)")
 def subscription_delete(request, group: str, instance: str):
-    svc.unsubscribe(_instance(group, instance))
+    svc.unsubscribe(_instance(request, group, instance))
     return Status(204, None)
 
 
 @router.post("/{group}/instances/{instance}/assignments", response={204: None, **_errors(409)}, summary="Assign partitions manually")
 def assignments_set(request, group: str, instance: str, payload: PartitionsIn):
     body_limit(request)
-    svc.assign(_instance(group, instance), _tps(payload.partitions))
+    svc.assign(_instance(request, group, instance), _tps(payload.partitions))
     return Status(204, None)
 
 
 @router.get("/{group}/instances/{instance}/assignments", response={200: PartitionsOut, **_errors()}, summary="The assigned partitions")
 def assignments_get(request, group: str, instance: str):
-    tps = svc.assignment_get(_instance(group, instance))
+    tps = svc.assignment_get(_instance(request, group, instance))
     return {"partitions": [{"topic": t, "partition": p} for t, p in tps]}
 
 
 @router.post("/{group}/instances/{instance}/positions", response={204: None, **_errors(409)}, summary="Seek to offsets")
 def positions_set(request, group: str, instance: str, payload: PositionsIn):
     body_limit(request)
-    svc.seek(_instance(group, instance), {(o.topic, o.partition): o.offset for o in payload.offsets})
+    svc.seek(_instance(request, group, instance), {(o.topic, o.partition): o.offset for o in payload.offsets})
     return Status(204, None)
 
 
 @router.post("/{group}/instances/{instance}/positions/beginning", response={204: None, **_errors(409)}, summary="Seek to the first offsets")
 def positions_beginning(request, group: str, instance: str, payload: PartitionsIn):
     body_limit(request)
-    svc.seek_to(_instance(group, instance), _tps(payload.partitions), end=False)
+    svc.seek_to(_instance(request, group, instance), _tps(payload.partitions), end=False)
     return Status(204, None)
 
 
 @router.post("/{group}/instances/{instance}/positions/end", response={204: None, **_errors(409)}, summary="Seek to the ends")
 def positions_end(request, group: str, instance: str, payload: PartitionsIn):
     body_limit(request)
-    svc.seek_to(_instance(group, instance), _tps(payload.partitions), end=True)
+    svc.seek_to(_instance(request, group, instance), _tps(payload.partitions), end=True)
     return Status(204, None)
 
 
@@ -261,7 +268,7 @@ _COMMIT_BODY = {
 )
 def offsets_commit(request, group: str, instance: str):
     payload = _json_body(request, CommitIn)
-    inst = _instance(group, instance)
+    inst = _instance(request, group, instance)
     offsets = None
     if payload is not None and payload.offsets is not None:
         offsets = {(o.topic, o.partition): (o.offset, o.metadata or "") for o in payload.offsets}
@@ -308,7 +315,7 @@ _PARTITIONS_BODY = {
 )
 def offsets_get(request, group: str, instance: str, topic: str | None = None, partition: Annotated[list[int] | None, Query()] = None):
     payload = _json_body(request, PartitionsIn)
-    inst = _instance(group, instance)
+    inst = _instance(request, group, instance)
     if payload is not None:
         partitions = _tps(payload.partitions)
     elif topic is not None:
@@ -363,7 +370,7 @@ def records_get(
     timeout: Annotated[int | None, Query(ge=0, le=2**31 - 1)] = None,
     max_bytes: Annotated[int | None, Query(ge=1, le=2**63 - 1)] = None,
 ):
-    inst = _instance(group, instance)
+    inst = _instance(request, group, instance)
     media = negotiation.FORMAT_MEDIA_TYPES[inst.format]
     try:
         negotiation.negotiate(request, [media])
