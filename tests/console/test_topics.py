@@ -440,6 +440,32 @@ def test_preview_without_javascript(staff_client):
     assert "New partition count" in html_of(staff_client.get("/topics/orders/partitions/"))
 
 
+@pytest.mark.parametrize("path", ["/topics/orders/", "/topics/orders/partitions/"])
+def test_preview_follows_the_count_as_it_is_typed(staff_client, path):
+    topic_factory(name="orders", partitions=2)
+    keys = [f"k{i}".encode() for i in range(50)]
+    records_append(topic="orders", records=[RecordIn(key=k, value=b"v") for k in keys])
+    html = html_of(staff_client.get(path))
+    start = html.index('id="id_count"')
+    field = html[html.rindex("<input", 0, start) : html.index(">", start)]
+    # Typing fires a GET of the preview partial (the field's own value as ?count=) into #grow-preview.
+    assert 'hx-get="/topics/orders/partitions/preview/"' in field and 'name="count"' in field
+    assert 'hx-trigger="load, input changed delay:300ms"' in field and 'hx-target="#grow-preview"' in field
+    assert 'hx-sync="this:replace"' in field and 'id="grow-preview"' in html
+    answers = {}
+    for count in (3, 7, "x", 1):
+        r = staff_client.get("/topics/orders/partitions/preview/", {"count": count}, **HTMX)
+        answers[count] = html_of(r).strip()
+        assert r.status_code == 200 and answers[count].startswith('<div id="grow-preview"') and "<html" not in answers[count]
+    for count in (3, 7):
+        moved = sum(1 for k in keys if partition_for_key(k, 2) != partition_for_key(k, count))
+        assert f"<strong>{moved} of 50</strong> distinct keys" in answers[count]
+    assert answers[3] != answers[7]
+    assert "Enter a whole number." in answers["x"]
+    assert "Topic currently has 2 partitions, which is higher than the requested 1." in answers[1]
+    assert len(topic_describe(name="orders").partitions) == 2
+
+
 def test_preview_of_a_topic_without_keys(staff_client):
     topic_factory(name="orders", partitions=2)
     records_factory("orders", 5, key=None)
