@@ -303,3 +303,32 @@ def test_offset_for_earliest_latest_and_timestamp():
     assert selectors.offset_for(topic="t", partition=0, spec=1000) == (0, 1000)
     assert selectors.offset_for(topic="t", partition=0, spec=1035) == (4, 1040)
     assert selectors.offset_for(topic="t", partition=0, spec=5000) == (10, None)
+
+
+@pytest.mark.django_db(transaction=True)
+@pytest.mark.parametrize("batch", [7, 400])
+def test_every_field_reads_back_as_written(batch):
+    """Keys and values null, empty, binary and large; mixed timestamps; headers on some records:
+    what the append's column encodings (binary arrays in one statement, or COPY) write is exactly
+    what a fetch reads."""
+    topic_factory(name="t", partitions=3)
+    shapes = [None, b"", b"\x00\xff" * 3, bytes(range(256)) * 40]
+    records = [
+        RecordIn(
+            key=shapes[i % 4],
+            value=shapes[(i // 4) % 4],
+            headers=[("h", b"\x00x"), ("n", None)] if i % 3 == 0 else [],
+            timestamp=None if i % 5 == 0 else 1_700_000_000_000 + i,
+            partition=i % 3,
+        )
+        for i in range(batch)
+    ]
+    results = records_append(topic="t", records=records)
+    for p in range(3):
+        fetched = selectors.records_fetch(topic="t", partition=p, offset=0, max_records=1000, max_bytes=10**8).records
+        sent = [(r, res) for r, res in zip(records, results) if res.partition == p]
+        assert [f.offset for f in fetched] == [res.offset for _, res in sent] == list(range(len(sent)))
+        for f, (r, _) in zip(fetched, sent):
+            assert (f.key, f.value, [tuple(h) for h in f.headers]) == (r.key, r.value, [tuple(h) for h in r.headers])
+            if r.timestamp is not None:
+                assert f.timestamp == r.timestamp
