@@ -5,7 +5,6 @@ json.loads and turned straight into RecordIn values; a pydantic model would vali
 a second time. Its request body is described to OpenAPI by hand instead.
 """
 
-import base64
 import binascii
 import json
 
@@ -305,8 +304,10 @@ def _base64_bytes(value) -> bytes | None:
     if not isinstance(value, str):
         raise ValueError("must be a base64 string or null in the binary format")
     try:
-        return base64.b64decode(value, validate=True)
-    except (binascii.Error, ValueError):
+        # b64decode(validate=True) refuses exactly what strict mode refuses (anything outside the
+        # alphabet, data after padding) but costs a regex and two calls more, per key and value.
+        return binascii.a2b_base64(value, strict_mode=True)
+    except ValueError:  # binascii.Error too; a non-ASCII str is a plain ValueError
         raise ValueError("is not valid base64") from None
 
 
