@@ -1,4 +1,5 @@
-"""The console's own tables: API tokens for the REST proxy (`console.api`)."""
+"""The console's own tables: API tokens and consumer instances of the REST proxy (`console.api`),
+and failed-login counts (`console.login_limit`)."""
 
 import hashlib
 import secrets
@@ -87,6 +88,21 @@ class RestConsumer(models.Model):
     @property
     def subscribed(self) -> bool:
         return bool(self.topics or self.topic_pattern)
+
+
+class LoginFailure(models.Model):
+    """Recent failed logins of one username or from one address (`console.login_limit`). In the
+    database, not a per-process cache, so every server process counts the same failures."""
+
+    # "user:<username, casefolded>" or "ip:<address>".
+    key = models.CharField(max_length=255, unique=True)
+    failures = models.IntegerField(default=0)
+    # The failures counted since then; a window older than the cool-off starts over.
+    window_start_ms = models.BigIntegerField()
+    locked_until_ms = models.BigIntegerField(default=0)
+
+    def __str__(self) -> str:
+        return f"{self.key}: {self.failures}"
 
 
 @receiver(pre_delete, sender=settings.AUTH_USER_MODEL)

@@ -243,6 +243,14 @@ AUTH_PASSWORD_VALIDATORS = [
     {"NAME": "django.contrib.auth.password_validation.CommonPasswordValidator"},
     {"NAME": "django.contrib.auth.password_validation.NumericPasswordValidator"},
 ]
+# Passwords are checked with failed logins throttled (console/login_limit.py): this many failures
+# of one username, or from one address, within COOLOFF_S lock it out for COOLOFF_S (0: no limit).
+AUTHENTICATION_BACKENDS = ["console.login_limit.LoginLimitBackend"]
+LOGIN_LIMIT = {
+    "FAILURES_PER_USERNAME": _env_int("LOGIN_FAILURES_PER_USERNAME", 5),
+    "FAILURES_PER_IP": _env_int("LOGIN_FAILURES_PER_IP", 20),
+    "COOLOFF_S": _env_int("LOGIN_COOLOFF_S", 300),
+}
 # The REST proxy (console.api, under /rest/), Confluent REST Proxy v2/v3 shapes.
 REST = {
     # Let requests without a token or session in (local demos only); they still cannot create or

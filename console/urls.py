@@ -4,7 +4,10 @@ from django.urls import include, path, re_path
 
 from console.api import api, not_found
 from console.urls_topics import create_urlpatterns as topic_create_urlpatterns
-from console.views import brokers, overview
+from console.views import brokers, login, overview
+
+# The admin's login form says when a locked-out user may try again, as the console's does.
+admin.site.login_form = login.AdminLoginForm
 
 urlpatterns = [
     path("", overview.overview, name="overview"),
@@ -15,7 +18,7 @@ urlpatterns = [
     path("groups/", include("console.urls_groups")),
     path("lab/", include("console.urls_lab")),
     path("tokens/", include("console.urls_tokens")),
-    path("login/", auth_views.LoginView.as_view(), name="login"),
+    path("login/", login.LoginView.as_view(), name="login"),
     path("logout/", auth_views.LogoutView.as_view(), name="logout"),
     path("admin/", admin.site.urls),
     # Before api.urls: ninja's root view (kept for reverse()) answers an HTML 404.

@@ -10,18 +10,36 @@ from ninja.security import HttpBasicAuth, HttpBearer
 from ninja.security.apikey import APIKeyCookie
 from ninja.utils import check_csrf
 
-from console.api.errors import FORBIDDEN, RestError
+from console import login_limit
+from console.api.errors import FORBIDDEN, TOO_MANY_FAILED_LOGINS, RestError
 from console.api.tokens import credentials_user, token_user
+
+
+def _limited(request, user, *, token: bool):
+    """A failed check from a locked-out username or address is 429 with Retry-After, not 401.
+    Password failures are counted by the authentication backend; token failures here, per address."""
+    if user is not None:
+        return user
+    ip = login_limit.client_ip(request)
+    until = login_limit.failure(ip=ip) if token else getattr(request, "login_locked_until_ms", None)
+    if until is not None:
+        raise RestError(
+            TOO_MANY_FAILED_LOGINS,
+            login_limit.lockout_message(until),
+            headers={"Retry-After": str(login_limit.retry_after_s(until))},
+        )
+    return None
 
 
 class TokenBearer(HttpBearer):
     def authenticate(self, request, token):
-        return token_user(token)
+        return _limited(request, token_user(token), token=True)
 
 
 class TokenOrPasswordBasic(HttpBasicAuth):
     def authenticate(self, request, username, password):
-        return credentials_user(username, password, request=request)
+        user = credentials_user(username, password, request=request)
+        return _limited(request, user, token=password.startswith("kc_"))
 
 
 class Session(APIKeyCookie):

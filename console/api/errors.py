@@ -28,6 +28,8 @@ UNAUTHORIZED = 40101
 FORBIDDEN = 40301
 TOO_LARGE = 41301
 UNSUPPORTED_MEDIA_TYPE = 41501
+# Ours: too many failed logins from this address or for this username (console.login_limit).
+TOO_MANY_FAILED_LOGINS = 42901
 NOT_ACCEPTABLE = 40601  # the proxy answers a bad Accept with the format-mismatch code
 KAFKA_ERROR = 50002
 KAFKA_RETRIABLE_ERROR = 50003
