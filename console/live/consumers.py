@@ -44,7 +44,7 @@ class LiveConsumer(AsyncWebsocketConsumer):
         for group in self.subscriptions:
             await self.channel_layer.group_add(group, self.channel_name)
         await self.accept()
-        await watcher.client_connected()
+        await watcher.client_connected(self.channel_name, list(self.subscriptions))
         await self.push(list(self.state))
 
     @staticmethod
@@ -66,7 +66,7 @@ class LiveConsumer(AsyncWebsocketConsumer):
             self.flusher.cancel()
         for group in self.subscriptions:
             await self.channel_layer.group_discard(group, self.channel_name)
-        watcher.client_disconnected()
+        watcher.client_disconnected(self.channel_name, list(self.subscriptions))
 
     async def receive(self, text_data=None, bytes_data=None):
         pass  # pages only listen; changes go through views and services
@@ -76,6 +76,10 @@ class LiveConsumer(AsyncWebsocketConsumer):
         # this subscription shows may have changed": mark it and let the flusher render once.
         group = message.get("_group")
         if group is not None and not message["type"].startswith("websocket."):
+            if not message.get(watcher.FROM_WATCHER):
+                # Before rendering, so the watcher's baseline never holds a write this page has
+                # not rendered (and does not announce again one it has).
+                await watcher.announced(group, message)
             self.dirty.update(self.subscriptions.get(group, ()))
             if self.dirty and (self.flusher is None or self.flusher.done()):
                 self.flusher = asyncio.ensure_future(self.flush_later())
@@ -85,15 +89,18 @@ class LiveConsumer(AsyncWebsocketConsumer):
     async def flush_later(self):
         # Leading edge: the first change after a quiet spell goes out at once; changes that
         # follow within THROTTLE_S are coalesced into one push.
+        # Subscriptions marked while a push renders are flushed by this same task (a new one is
+        # started only when none runs), in the next round.
         loop = asyncio.get_running_loop()
-        wait = self.last_push + THROTTLE_S - loop.time()
-        if wait > 0:
-            await asyncio.sleep(wait)
-        subs, self.dirty = list(self.dirty), set()
-        if await self.push(subs):
-            # Only a push that sent something opens a new throttle window; an empty re-render
-            # (e.g. the watcher echoing this process's own append) must not delay the next one.
-            self.last_push = loop.time()
+        while self.dirty:
+            wait = self.last_push + THROTTLE_S - loop.time()
+            if wait > 0:
+                await asyncio.sleep(wait)
+            subs, self.dirty = list(self.dirty), set()
+            if await self.push(subs):
+                # Only a push that sent something opens a new throttle window; an empty re-render
+                # (a live tail with no new record) must not delay the next one.
+                self.last_push = loop.time()
 
     async def push(self, subscriptions: list[str]) -> bool:
         user = self.scope["user"]

@@ -1,12 +1,22 @@
-"""Sees writes made by other processes and announces them on this process's channel layer.
+"""Tells this process's live pages about writes nobody announced to them.
 
-Services publish their own events after commit, but only inside the process that wrote. The CLI,
-another server process or a Kafka client connected to another node write to the same database, so
-while at least one live page is open this process polls a few aggregate rows (watermarks per
-topic, generation and state per group, broker heartbeats) every POLL_S and publishes an event for
-whatever changed. A poll instead of PostgreSQL LISTEN/NOTIFY: NOTIFY takes a cluster-wide lock at
-every commit that sends one, which would serialise every append; one small query per process and
-half-second is far cheaper, and the same code works on SQLite.
+Services publish their own events after commit, but only inside the process that wrote (or, with
+REDIS_URL, to every process's pages). The CLI, another server process or a Kafka client connected
+to another node write to the same database, and a frequent event may be skipped by the publisher's
+throttle (brokercore/events.py), so while at least one live page is open this process polls a few
+aggregate rows (watermarks per topic, generation and state per group, broker heartbeats) every
+POLL_S and tells its own pages whatever changed since they last heard about it.
+
+"Since they last heard" is a baseline per channel-layer group: what that group's pages were last
+told about, as of the poll that told them or of an event they received. A page that receives an
+event re-reads its group's part of the snapshot (`announced`) *before* it renders, so the baseline
+never holds a write the page has not rendered: a write the event already brought is not announced
+again, one landing later still is. Announcements go to this process's own pages only (each process
+watches for its own), so with a shared Redis layer N processes do not announce one write N times.
+
+A poll instead of PostgreSQL LISTEN/NOTIFY: NOTIFY takes a cluster-wide lock at every commit that
+sends one, which would serialise every append; one small query per process and half-second is far
+cheaper, and the same code works on SQLite.
 """
 
 import asyncio
@@ -22,78 +32,213 @@ from brokercore.models import BrokerNode, CommittedOffset, ConsumerGroup, Partit
 logger = logging.getLogger(__name__)
 
 POLL_S = 0.5
-_clients = 0
+# Set on the watcher's own messages: receiving one is no news to re-read a baseline for.
+FROM_WATCHER = "_watcher"
+
+TOPIC_PREFIX = events.topic_group("")
+GROUP_PREFIX = events.consumer_group_group("")
+EVENT_TYPES = {events.CLUSTER_GROUP: "cluster.changed", TOPIC_PREFIX: "records.changed", GROUP_PREFIX: "group.changed"}
+
+_local: dict[str, set[str]] = {}  # channel-layer group -> this process's page channels in it
 _task: asyncio.Task | None = None
-_previous: dict | None = None
+_seen: dict[str, object] | None = None  # channel-layer group -> the view its pages were last told
+_pending: dict[tuple, asyncio.Future] = {}  # re-reads asked for and not yet started, to share
 
 
-async def client_connected() -> None:
+async def client_connected(channel: str, groups: list[str]) -> None:
     """Count a page in; start watching if it is the first.
 
     The first snapshot is taken here, before the page's initial render is sent: a write landing
     between that render and the watcher's first poll is then still seen as a change.
     """
-    global _clients, _task, _previous
-    _clients += 1
-    if _task is None or _task.done():
-        _previous = await database_sync_to_async(snapshot)()
+    global _task, _seen
+    for group in groups:
+        _local.setdefault(group, set()).add(channel)
+    # A task of another event loop (a test's, closed since) will never run again here.
+    if _task is None or _task.done() or _task.get_loop() is not asyncio.get_running_loop():
+        _seen = views(await database_sync_to_async(snapshot)())
         _task = asyncio.ensure_future(_run())
 
 
-def client_disconnected() -> None:
-    global _clients
-    _clients = max(0, _clients - 1)
+def client_disconnected(channel: str, groups: list[str]) -> None:
+    for group in groups:
+        channels = _local.get(group)
+        if channels is not None:
+            channels.discard(channel)
+            if not channels:
+                del _local[group]
+
+
+# --- What the pages show ------------------------------------------------------------------------
+# A snapshot is flat: ("topic", topic id) -> (sum of high watermarks, sum of log starts, partitions),
+# ("group", pk) -> (generation, state, members, newest commit), ("node", node id) -> (heartbeat, up).
+# Each reader takes optional filters, so a page's own part is read by the same query, narrowed.
+
+
+def _topics(topic_id: str | None = None) -> dict:
+    partitions = Partition.objects.filter(topic__deleted_at__isnull=True)
+    topics = Topic.objects.filter(deleted_at__isnull=True)
+    if topic_id is not None:
+        partitions, topics = partitions.filter(topic__topic_id=topic_id), topics.filter(topic_id=topic_id)
+    out = {
+        ("topic", str(r["topic__topic_id"])): (r["hw"], r["start"], r["n"])
+        for r in partitions.values("topic__topic_id").annotate(
+            hw=Sum("high_watermark"), start=Sum("log_start_offset"), n=Count("id")
+        )
+    }
+    for t in topics.values_list("topic_id", flat=True):
+        out.setdefault(("topic", str(t)), (0, 0, 0))
+    return out
+
+
+def _groups(**filters) -> dict:
+    rows = list(
+        ConsumerGroup.objects.filter(**filters)
+        .annotate(n=Count("members"))
+        .values_list("pk", "generation", "state", "n")
+    )
+    commits = (
+        CommittedOffset.objects.filter(group_id__in=[r[0] for r in rows]) if filters else CommittedOffset.objects.all()
+    )
+    newest = dict(commits.values("group_id").annotate(m=Max("committed_ms")).values_list("group_id", "m"))
+    return {("group", pk): (gen, state, n, newest.get(pk)) for pk, gen, state, n in rows}
+
+
+def _nodes(**filters) -> dict:
+    rows = BrokerNode.objects.filter(**filters).values_list("node_id", "heartbeat_at", "down_at")
+    return {("node", i): (hb, down is None) for i, hb, down in rows}
 
 
 def snapshot() -> dict:
-    topics = {
-        str(r["topic__topic_id"]): (r["hw"], r["start"], r["n"])
-        for r in Partition.objects.filter(topic__deleted_at__isnull=True)
-        .values("topic__topic_id")
-        .annotate(hw=Sum("high_watermark"), start=Sum("log_start_offset"), n=Count("id"))
-    }
-    for t in Topic.objects.filter(deleted_at__isnull=True).values_list("topic_id", flat=True):
-        topics.setdefault(str(t), (0, 0, 0))
-    commits = dict(CommittedOffset.objects.values("group_id").annotate(m=Max("committed_ms")).values_list("group_id", "m"))
-    groups = {
-        pk: (gen, state, n, commits.get(pk))
-        for pk, gen, state, n in ConsumerGroup.objects.annotate(n=Count("members")).values_list("pk", "generation", "state", "n")
-    }
-    nodes = {i: (hb, down is None) for i, hb, down in BrokerNode.objects.values_list("node_id", "heartbeat_at", "down_at")}
-    return {"topics": topics, "groups": groups, "nodes": nodes}
+    return {**_topics(), **_groups(), **_nodes()}
 
 
-def changes(before: dict, after: dict) -> list[tuple[str, str]]:
-    """(channel-layer group, event type) for everything that differs between two snapshots."""
-    out = []
-    if set(before["topics"]) != set(after["topics"]) or set(before["groups"]) != set(after["groups"]):
-        out.append((events.CLUSTER_GROUP, "cluster.changed"))
-    for topic_id, value in after["topics"].items():
-        if before["topics"].get(topic_id, value) != value:
-            out.append((events.topic_group(topic_id), "records.changed"))
-            out.append((events.CLUSTER_GROUP, "cluster.changed"))
-    for pk, value in after["groups"].items():
-        if before["groups"].get(pk, value) != value:
-            out.append((events.consumer_group_group(pk), "group.changed"))
-            out.append((events.CLUSTER_GROUP, "cluster.changed"))
-    if before["nodes"] != after["nodes"]:
-        out.append((events.CLUSTER_GROUP, "cluster.changed"))
-    if {i for i, (_, up) in before["nodes"].items() if up} != {i for i, (_, up) in after["nodes"].items() if up}:
-        # A node went up or down in another process: partition leaders moved on every topic page.
-        out.extend((events.topic_group(t), "broker.changed") for t in after["topics"])
-    return sorted(set(out))
+def _live_nodes(snap: dict) -> frozenset:
+    return frozenset(key[1] for key, value in snap.items() if key[0] == "node" and value[1])
+
+
+def views(snap: dict) -> dict[str, object]:
+    """Channel-layer group -> what its pages show of the snapshot.
+
+    Cluster pages show everything; a topic page its watermarks and, through partition leaders,
+    which broker nodes are up; a group page its group.
+    """
+    live = _live_nodes(snap)
+    out: dict[str, object] = {events.CLUSTER_GROUP: dict(snap)}
+    for key, value in snap.items():
+        if key[0] == "topic":
+            out[events.topic_group(key[1])] = (value, live)
+        elif key[0] == "group":
+            out[events.consumer_group_group(key[1])] = value
+    return out
+
+
+def changes(before: dict[str, object], after: dict[str, object]) -> list[str]:
+    """The channel-layer groups whose view differs (a topic or group that went away included)."""
+    return sorted(g for g in before.keys() | after.keys() if g in before and before[g] != after.get(g))
+
+
+# --- Events a page received ---------------------------------------------------------------------
+
+
+def _target(group: str, message: dict) -> tuple | None:
+    """Which part of its group's view an event is about; None for groups the watcher has no view of."""
+    if group.startswith(TOPIC_PREFIX):
+        return ("topic", group.removeprefix(TOPIC_PREFIX))
+    if group.startswith(GROUP_PREFIX):
+        return ("group", int(group.removeprefix(GROUP_PREFIX)))
+    if group == events.CLUSTER_GROUP:
+        # A cluster page re-renders everything, but only the part the event names is re-read
+        # (cheap); the rest keeps its older baseline, which can only cause an extra announcement.
+        if "topic_id" in message:
+            return ("topic", str(message["topic_id"]))
+        if "group_pk" in message:
+            return ("group", message["group_pk"])
+        if "group_id" in message:
+            return ("group_id", message["group_id"])
+        if "node_id" in message:
+            return ("node", message["node_id"])
+    return None
+
+
+def view_read(group: str, target: tuple) -> tuple[str, object]:
+    """One group's view as of now, or for the cluster the one key the event named: (key, value)."""
+    kind, argument = target
+    if group != events.CLUSTER_GROUP:
+        if kind == "topic":
+            value = _topics(argument).get(target)
+            return group, None if value is None else (value, _live_nodes(_nodes()))
+        return group, _groups(pk=argument).get(target)
+    if kind == "group_id":
+        read = _groups(group_id=argument)
+        return (next(iter(read)) if read else None), (next(iter(read.values())) if read else None)
+    reader = {
+        "topic": lambda: _topics(argument),
+        "group": lambda: _groups(pk=argument),
+        "node": lambda: _nodes(node_id=argument),
+    }
+    return target, reader[kind]().get(target)
+
+
+def _rebase(group: str, key, value) -> None:
+    if _seen is None or key is None:
+        return
+    if group != events.CLUSTER_GROUP:
+        _seen[group] = value
+        return
+    cluster = _seen.setdefault(events.CLUSTER_GROUP, {})
+    if value is None:
+        cluster.pop(key, None)
+    else:
+        cluster[key] = value
+
+
+async def announced(group: str, message: dict) -> None:
+    """A page of this process received an event for `group` and is about to render: re-read the
+    group's baseline first. Pages receiving the same event share one read not yet started."""
+    target = _target(group, message)
+    if target is None or _seen is None:
+        return
+    ask = (group, target)
+    future = _pending.get(ask)
+    if future is None or future.done():
+        future = _pending[ask] = asyncio.ensure_future(_reread(ask))
+    await asyncio.shield(future)
+
+
+async def _reread(ask: tuple) -> None:
+    def read():
+        # From here on, pages receiving an event start a read of their own: this one may have
+        # begun before their event's write committed.
+        _pending.pop(ask, None)
+        return view_read(*ask)
+
+    try:
+        key, value = await database_sync_to_async(read)()
+    except Exception:  # the older baseline stays: at worst the next poll announces once more
+        logger.exception("change watcher could not re-read %s", ask[0])
+        return
+    _rebase(ask[0], key, value)
+
+
+# --- The poll -----------------------------------------------------------------------------------
+
+
+def _event_type(group: str) -> str:
+    return next(t for prefix, t in EVENT_TYPES.items() if group.startswith(prefix))
 
 
 async def _run() -> None:
-    global _previous
+    global _seen
     layer = get_channel_layer()
-    while _clients > 0:
+    while _local:
         await asyncio.sleep(POLL_S)
         try:
-            current = await database_sync_to_async(snapshot)()
-            if _previous is not None:
-                for group, event_type in changes(_previous, current):
-                    await layer.group_send(group, {"type": event_type, "_group": group})
-            _previous = current
+            current = views(await database_sync_to_async(snapshot)())
+            if _seen is not None:
+                for group in changes(_seen, current):
+                    for channel in list(_local.get(group, ())):
+                        await layer.send(channel, {"type": _event_type(group), "_group": group, FROM_WATCHER: True})
+            _seen = current
         except Exception:
             logger.exception("change watcher poll failed")
