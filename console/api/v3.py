@@ -2,8 +2,15 @@
 
 Every object has Confluent's "kind" and "metadata" ({"self": absolute URL, "resource_name": CRN})
 and links to related resources as {"related": url}, so clients written for Confluent's proxy can
-follow them. Lists are never paged here ("next" is always null): one cluster's topics, groups and
-brokers fit in one answer.
+follow them. Every link leads somewhere that answers: there is no ACL endpoint (and no "acls" link)
+because this broker has no ACLs; access is by console user and staff flag instead. Lists are never
+paged here ("next" is always null, as in Confluent's proxy, which answers every list whole too).
+
+Broker configs (per broker, and cluster-wide under /broker-configs) are read-only: they are the
+settings server processes start with (settings.BROKER), the same table the Kafka listener's
+DescribeConfigs answers. Partition reassignments never happen (the database holds every replica),
+so their lists are empty and a partition's reassignment is 404, as Confluent's proxy answers for a
+partition with none in progress.
 
 One extension: partition objects carry "beginning_offset" and "end_offset" (log start offset and
 high watermark), which v3 has no endpoint for (v2 has .../partitions/{p}/offsets).
@@ -13,6 +20,7 @@ import base64
 import binascii
 import json
 from datetime import UTC, datetime
+from types import SimpleNamespace
 from typing import Any, Literal
 
 from django.conf import settings
@@ -23,6 +31,8 @@ from pydantic import Field
 
 from brokercore import selectors
 from brokercore.errors import BrokerError
+from brokercore.kafka.apis.meta import _broker_configs as kafka_broker_configs
+from brokercore.kafka.apis.registry import Node
 from brokercore.services import log as log_service
 from brokercore.services import topics as topic_service
 from brokercore.topic_rules import CONFIG_DEFS, LEGAL_NAME_PATTERN, MAX_NAME_LENGTH
@@ -76,7 +86,6 @@ class ClusterOut(Schema):
     metadata: ResourceMetadata
     cluster_id: str
     controller: Related | None
-    acls: Related
     brokers: Related
     broker_configs: Related
     consumer_groups: Related
@@ -282,6 +291,63 @@ class BrokerList(Schema):
     data: list[BrokerOut]
 
 
+class BrokerConfigOut(Schema):
+    kind: Literal["KafkaBrokerConfig"]
+    metadata: ResourceMetadata
+    cluster_id: str
+    broker_id: int
+    name: str
+    value: str | None
+    is_default: bool
+    is_read_only: bool
+    is_sensitive: bool
+    source: str
+    synonyms: list[ConfigSynonym]
+
+
+class BrokerConfigList(Schema):
+    kind: Literal["KafkaBrokerConfigList"]
+    metadata: ListMetadata
+    data: list[BrokerConfigOut]
+
+
+class ClusterConfigOut(Schema):
+    kind: Literal["KafkaClusterConfig"]
+    metadata: ResourceMetadata
+    cluster_id: str
+    config_type: Literal["BROKER"]
+    name: str
+    value: str | None
+    is_default: bool
+    is_read_only: bool
+    is_sensitive: bool
+    source: str
+    synonyms: list[ConfigSynonym]
+
+
+class ClusterConfigList(Schema):
+    kind: Literal["KafkaClusterConfigList"]
+    metadata: ListMetadata
+    data: list[ClusterConfigOut]
+
+
+class ReassignmentOut(Schema):
+    kind: Literal["KafkaReassignment"]
+    metadata: ResourceMetadata
+    cluster_id: str
+    topic_name: str
+    partition_id: int
+    adding_replicas: list[int]
+    removing_replicas: list[int]
+    replicas: Related
+
+
+class ReassignmentList(Schema):
+    kind: Literal["KafkaReassignmentList"]
+    metadata: ListMetadata
+    data: list[ReassignmentOut]
+
+
 class ConfigIn(Schema):
     name: str
     value: str | int | None = None
@@ -469,7 +535,6 @@ def _cluster_out(request, cid: str) -> dict:
         "metadata": {"self": _url(request, *base), "resource_name": _crn(cid)},
         "cluster_id": cid,
         "controller": _rel(request, *base, "brokers", controller),
-        "acls": _rel(request, *base, "acls"),
         "brokers": _rel(request, *base, "brokers"),
         "broker_configs": _rel(request, *base, "broker-configs"),
         "consumer_groups": _rel(request, *base, "consumer-groups"),
@@ -1178,6 +1243,25 @@ def assignments_list(request, cluster_id: str, consumer_group_id: str, consumer_
     )
 
 
+@router.get(
+    "/clusters/{cluster_id}/consumer-groups/{consumer_group_id}/consumers/{consumer_id}"
+    "/assignments/{topic_name}/partitions/{partition_id}",
+    response=_errors() | {200: AssignmentOut},
+    summary="Get one of a consumer's assigned partitions",
+)
+def assignment_get(
+    request, cluster_id: str, consumer_group_id: str, consumer_id: str, topic_name: str, partition_id: int
+):
+    cid = _cluster(cluster_id)
+    g = _group(consumer_group_id)
+    m = _member(g, consumer_id)
+    if (topic_name, partition_id) not in set(m.assignment):
+        raise RestError(
+            PARTITION_NOT_FOUND, f"Consumer '{consumer_id}' is not assigned {topic_name}-{partition_id}."
+        )
+    return _assignment_out(request, cid, g.group_id, m.member_id, topic_name, partition_id)
+
+
 def _lags(g) -> list[tuple[Any, Any]]:
     """(lag, owning member or None) of each partition the group has committed an offset for:
     Confluent's lag is measured from the committed offset, so there is none without one."""
@@ -1302,12 +1386,186 @@ def brokers_list(request, cluster_id: str):
     return _list("KafkaBrokerList", request, [_broker_out(request, cid, b) for b in selectors.brokers_list()])
 
 
+def _broker(broker_id: int) -> dict:
+    for b in selectors.brokers_list():
+        if b["node_id"] == broker_id:
+            return b
+    raise RestError(BROKER_NOT_FOUND, f"Broker {broker_id} not found.")
+
+
 @router.get(
     "/clusters/{cluster_id}/brokers/{broker_id}", response=_errors() | {200: BrokerOut}, summary="Get a broker"
 )
 def broker_get(request, cluster_id: str, broker_id: int):
     cid = _cluster(cluster_id)
-    for b in selectors.brokers_list():
-        if b["node_id"] == broker_id:
-            return _broker_out(request, cid, b)
-    raise RestError(BROKER_NOT_FOUND, f"Broker {broker_id} not found.")
+    return _broker_out(request, cid, _broker(broker_id))
+
+
+@router.get(
+    "/clusters/{cluster_id}/brokers/{broker_id}/partition-replicas",
+    response=_errors() | {200: ReplicaList},
+    summary="List the partition replicas a broker holds",
+)
+def broker_replicas_list(request, cluster_id: str, broker_id: int):
+    cid = _cluster(cluster_id)
+    _broker(broker_id)
+    live = selectors.brokers_live_ids()
+    data = []
+    for t in selectors.topic_list():
+        for index in range(t["partitions"]):
+            replicas = selectors.partition_replicas(index, t["replication_factor"], live, topic=t["name"])
+            if broker_id in replicas:
+                p = SimpleNamespace(index=index, leader=replicas[0], isr=replicas)
+                data.append(_replica_out(request, cid, t["name"], p, broker_id))
+    return _list("KafkaReplicaList", request, data)
+
+
+# --- Broker configs (read-only) ----------------------------------------------------------------
+
+# Settings that name one broker process, not the cluster.
+_PER_BROKER = ("node.id", "broker.id", "advertised.listeners")
+
+
+def _broker_configs(b: dict) -> dict[str, str]:
+    node = Node(b["node_id"], b["host"] or "", b["port"] or 0, b["rack"] or None)
+    return {name: value for name, value, _type, _doc in kafka_broker_configs(node)}
+
+
+def _config_fields(name: str, value: str, source: str) -> dict:
+    # As the Kafka listener's DescribeConfigs says: static settings, fixed until a restart.
+    return {
+        "name": name,
+        "value": value,
+        "is_default": False,
+        "is_read_only": True,
+        "is_sensitive": False,
+        "source": source,
+        "synonyms": [{"name": name, "value": value, "source": source}],
+    }
+
+
+def _broker_config_out(request, cid: str, broker_id: int, name: str, value: str) -> dict:
+    return {
+        "kind": "KafkaBrokerConfig",
+        "metadata": {
+            "self": _url(request, "clusters", cid, "brokers", broker_id, "configs", name),
+            "resource_name": _crn(cid, ("broker", broker_id), ("config", name)),
+        },
+        "cluster_id": cid,
+        "broker_id": broker_id,
+        **_config_fields(name, value, "STATIC_BROKER_CONFIG"),
+    }
+
+
+def _cluster_config_out(request, cid: str, name: str, value: str) -> dict:
+    return {
+        "kind": "KafkaClusterConfig",
+        "metadata": {
+            "self": _url(request, "clusters", cid, "broker-configs", name),
+            "resource_name": _crn(cid, ("broker-config", name)),
+        },
+        "cluster_id": cid,
+        "config_type": "BROKER",
+        **_config_fields(name, value, "STATIC_BROKER_CONFIG"),
+    }
+
+
+def _cluster_configs() -> dict[str, str]:
+    """The settings every server process shares: this process's, without those naming the node."""
+    e = selectors.node_embedded()
+    b = {"node_id": e.node_id, "host": e.host, "port": e.port, "rack": e.rack}
+    return {k: v for k, v in _broker_configs(b).items() if k not in _PER_BROKER}
+
+
+def _known(configs: dict[str, str], name: str) -> str:
+    if name not in configs:
+        raise RestError(CONFIG_NOT_FOUND, f"Config '{name}' not found; broker configs are: {', '.join(configs)}.")
+    return configs[name]
+
+
+@router.get(
+    "/clusters/{cluster_id}/brokers/{broker_id}/configs",
+    response=_errors() | {200: BrokerConfigList},
+    summary="List a broker's configs (read-only)",
+)
+def broker_configs_list(request, cluster_id: str, broker_id: int):
+    cid = _cluster(cluster_id)
+    configs = _broker_configs(_broker(broker_id))
+    return _list(
+        "KafkaBrokerConfigList",
+        request,
+        [_broker_config_out(request, cid, broker_id, n, v) for n, v in configs.items()],
+    )
+
+
+@router.get(
+    "/clusters/{cluster_id}/brokers/{broker_id}/configs/{name}",
+    response=_errors() | {200: BrokerConfigOut},
+    summary="Get a broker config",
+)
+def broker_config_get(request, cluster_id: str, broker_id: int, name: str):
+    cid = _cluster(cluster_id)
+    configs = _broker_configs(_broker(broker_id))
+    return _broker_config_out(request, cid, broker_id, name, _known(configs, name))
+
+
+@router.get(
+    "/clusters/{cluster_id}/broker-configs",
+    response=_errors() | {200: ClusterConfigList},
+    summary="List the cluster-wide broker configs (read-only)",
+)
+def cluster_configs_list(request, cluster_id: str):
+    cid = _cluster(cluster_id)
+    return _list(
+        "KafkaClusterConfigList",
+        request,
+        [_cluster_config_out(request, cid, n, v) for n, v in _cluster_configs().items()],
+    )
+
+
+@router.get(
+    "/clusters/{cluster_id}/broker-configs/{name}",
+    response=_errors() | {200: ClusterConfigOut},
+    summary="Get a cluster-wide broker config",
+)
+def cluster_config_get(request, cluster_id: str, name: str):
+    cid = _cluster(cluster_id)
+    return _cluster_config_out(request, cid, name, _known(_cluster_configs(), name))
+
+
+# --- Partition reassignments (there never are any) -----------------------------------------------
+
+
+@router.get(
+    "/clusters/{cluster_id}/topics/-/partitions/-/reassignment",
+    response=_errors() | {200: ReassignmentList},
+    summary="List partition reassignments in progress (never any: every replica is in the database)",
+)
+def reassignments_list(request, cluster_id: str):
+    _cluster(cluster_id)
+    return _list("KafkaReassignmentList", request, [])
+
+
+@router.get(
+    "/clusters/{cluster_id}/topics/{topic_name}/partitions/-/reassignment",
+    response=_errors() | {200: ReassignmentList},
+    summary="List a topic's partition reassignments in progress (never any)",
+)
+def topic_reassignments_list(request, cluster_id: str, topic_name: str):
+    _cluster(cluster_id)
+    _topic(topic_name)
+    return _list("KafkaReassignmentList", request, [])
+
+
+@router.get(
+    "/clusters/{cluster_id}/topics/{topic_name}/partitions/{partition_id}/reassignment",
+    response=_errors() | {200: ReassignmentOut},
+    summary="Get a partition's reassignment in progress (404: there never is one)",
+)
+def reassignment_get(request, cluster_id: str, topic_name: str, partition_id: int):
+    _cluster(cluster_id)
+    _partition(topic_name, partition_id)
+    raise RestError(
+        PARTITION_NOT_FOUND,
+        f"No reassignment in progress for {topic_name}-{partition_id} (this broker never reassigns partitions).",
+    )

@@ -135,6 +135,15 @@ REST_OPERATIONS: dict[tuple[str, str], str] = {
     ("GET", V3G + "/lag-summary"): AUTH,
     ("GET", V3 + "/brokers"): AUTH,
     ("GET", V3 + "/brokers/{broker_id}"): AUTH,
+    ("GET", V3 + "/brokers/{broker_id}/configs"): AUTH,
+    ("GET", V3 + "/brokers/{broker_id}/configs/{name}"): AUTH,
+    ("GET", V3 + "/brokers/{broker_id}/partition-replicas"): AUTH,
+    ("GET", V3 + "/broker-configs"): AUTH,
+    ("GET", V3 + "/broker-configs/{name}"): AUTH,
+    ("GET", V3 + "/topics/-/partitions/-/reassignment"): AUTH,
+    ("GET", V3T + "/partitions/-/reassignment"): AUTH,
+    ("GET", V3T + "/partitions/{partition_id}/reassignment"): AUTH,
+    ("GET", V3G + "/consumers/{consumer_id}/assignments/{topic_name}/partitions/{partition_id}"): AUTH,
 }
 
 # Valid bodies for the staff operations, so a refusal is the permission check, not validation.
