@@ -95,3 +95,28 @@ def test_instances_on_two_processes_share_a_group_and_take_over_when_one_leaves(
         assert list(owned.values()) == [{0, 1, 2, 3}]
         status, body = two.call("GET", f"/consumers/{GROUP}/instances/b/subscription")
         assert status == 404 and body["error_code"] == 40403
+
+
+def test_failed_logins_are_counted_across_processes(db_url, tmp_path, django_user_model):
+    """Failures spread over two server processes add up (the counts are in the database): the
+    third, on either process, locks the username out on both."""
+    django_user_model.objects.create_user(username="dev", password="dev-password")
+    env = {"LOGIN_FAILURES_PER_USERNAME": "3", "LOGIN_FAILURES_PER_IP": "100", "LOGIN_COOLOFF_S": "600"}
+
+    def get(base: str, password: str):
+        auth = base64.b64encode(f"dev:{password}".encode()).decode()
+        request = urllib.request.Request(f"{base}/rest/topics", headers={"Authorization": f"Basic {auth}"})
+        try:
+            with urllib.request.urlopen(request, timeout=15) as response:
+                return response.status, None, None
+        except urllib.error.HTTPError as e:
+            return e.code, json.loads(e.read()), e.headers.get("Retry-After")
+
+    with serve(db_url, tmp_path, name="one", env=env) as one, serve(db_url, tmp_path, name="two", env=env) as two:
+        assert get(one, "dev-password")[0] == 200
+        assert get(one, "wrong")[0] == 401
+        assert get(two, "wrong")[0] == 401
+        status, body, retry_after = get(one, "wrong")
+        assert status == 429 and body["error_code"] == 42901 and 0 < int(retry_after) <= 600
+        status, body, _ = get(two, "dev-password")
+        assert status == 429 and body["error_code"] == 42901
