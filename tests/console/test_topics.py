@@ -171,7 +171,7 @@ def test_list_live_push_refetches_the_table_with_the_pages_own_filters(viewer):
 
 def test_create_page_and_topic(staff_client):
     html = html_of(staff_client.get("/new-topic/"))
-    assert 'hx-trigger="keyup changed delay:300ms"' in html and "max.message.bytes" in html
+    assert 'hx-trigger="input changed delay:300ms"' in html and "max.message.bytes" in html
     r = staff_client.post("/new-topic/", {"name": "orders", "partitions": 4, "replication_factor": 1,
                                            "configs": "retention.ms=86400000\n\ncleanup.policy = compact\n"})
     assert r.status_code == 302 and r["Location"] == "/topics/orders/"
