@@ -27,7 +27,6 @@ Invariants:
 import os
 import sqlite3
 import threading
-import time
 from collections import defaultdict, deque
 from collections.abc import Callable, Hashable
 
@@ -39,16 +38,23 @@ Write = Callable[[object, dict[int, list]], dict[int, int] | None]
 
 _WAITING, _DONE, _LEAD, _ALONE = range(4)
 
+# Callers of a finished group the leader wakes itself; each of them wakes the next. Woken all at
+# once, a group's threads queue for the GIL together, each sleeping again on it: measured with 32
+# single-record producers on SQLite, 3.8-4.1 context switches per record against 1.7-1.9, and
+# 25-30% fewer records per second. One at a time (a chain) is as frugal but stalls whenever the
+# scheduler is slow to run the next thread (another process on the core); a few at a time is not.
+_WAKE_WIDTH = 4
+
 
 class _Request:
     """One caller's append, waiting in its topic's queue."""
 
-    __slots__ = ("meta", "batches", "count", "state", "result", "error", "wake")
+    __slots__ = ("meta", "batches", "count", "state", "result", "error", "wake", "next")
 
     def __init__(self, meta, batches: dict[int, list]) -> None:
         self.meta = meta  # what the caller placed its records with; groups share one
         self.batches = batches
-        self.count = sum(len(items) for items in batches.values())
+        self.count = sum(map(len, batches.values()))
         self.state = _WAITING
         self.result: dict[int, int] | None = None
         self.error: BaseException | None = None
@@ -56,22 +62,27 @@ class _Request:
         # one-shot wake-up (an Event is a Condition around one).
         self.wake = threading.Lock()
         self.wake.acquire()
+        # The next caller of the same group, which this one wakes once it runs (see _lead).
+        self.next: _Request | None = None
 
 
 class _Queue:
     """The callers waiting to append to one topic at one acks level, and whether one of them is
-    writing; not thread-safe without `cond`."""
+    writing; not thread-safe without `lock`."""
 
-    __slots__ = ("cond", "waiting", "queued_records", "writing", "lingering", "last_group")
+    __slots__ = ("lock", "waiting", "queued_records", "writing", "linger", "last_group")
 
     def __init__(self) -> None:
-        self.cond = threading.Condition(threading.Lock())
+        # A bare lock, not a Condition: every caller takes it once, and a Condition's enter and
+        # exit are Python calls.
+        self.lock = threading.Lock()
         self.waiting: deque[_Request] = deque()  # never holds a leader's own request
         self.queued_records = 0
         # A leader is taking or writing a group. One at a time: a second group written beside it
         # (PostgreSQL would queue it on the row locks) measured no faster, halving the groups.
         self.writing = False
-        self.lingering = 0
+        # Held while a leader lingers; released by the caller that makes the group full.
+        self.linger: threading.Lock | None = None
         self.last_group = 1  # callers in the previous group: how many the next leader expects
 
     def full(self, max_records: int) -> bool:
@@ -81,11 +92,17 @@ class _Queue:
 
 # Groups written and callers they served in this process (for benchmarks and diagnostics).
 _counts = {"groups": 0, "callers": 0}
+_sizes: dict[int, int] = defaultdict(int)  # callers in a group -> groups of that size
 
 
 def counts() -> dict[str, int]:
     """{"groups": transactions written for queued callers, "callers": callers they served}."""
     return dict(_counts)
+
+
+def group_sizes() -> dict[int, int]:
+    """How many groups held each number of callers, since the process started."""
+    return dict(_sizes)
 
 
 _queues: dict[Hashable, _Queue] = {}
@@ -120,7 +137,9 @@ def _forget_all() -> None:
 os.register_at_fork(after_in_child=_forget_all)
 
 
-def append(*, key: Hashable, meta, batches: dict[int, list], write: Write, linger_s: float, max_records: int) -> dict[int, int] | None:
+def append(
+    *, key: Hashable, meta, batches: dict[int, list], write: Write, linger_s: float, max_records: int
+) -> dict[int, int] | None:
     """Write `batches` (partition pk -> items) together with whatever other callers queue under
     `key`; return this caller's base offset per partition (None: stale metadata, nothing written).
 
@@ -129,17 +148,22 @@ def append(*, key: Hashable, meta, batches: dict[int, list], write: Write, linge
     """
     req = _Request(meta, batches)
     q = _queue(key)
-    with q.cond:
+    release = None
+    with q.lock:
         lead = not q.writing
         if lead:
             q.writing = True
         else:
             q.waiting.append(req)
             q.queued_records += req.count
-            if q.lingering and q.full(max_records):
-                q.cond.notify_all()
+            if q.linger is not None and q.full(max_records):
+                release, q.linger = q.linger, None
+    if release is not None:
+        release.release()  # outside the queue's lock, which the leader takes next
     if not lead:
         req.wake.acquire()
+        if req.next is not None:
+            req.next.wake.release()  # before anything else: the rest of the group waits on it
         lead = req.state == _LEAD
     if lead:
         _lead(q, req, write, linger_s, max_records)
@@ -153,16 +177,16 @@ def append(*, key: Hashable, meta, batches: dict[int, list], write: Write, linge
 def _lead(q: _Queue, own: _Request, write: Write, linger_s: float, max_records: int) -> None:
     """Take a group (the leader's own request, then the head of the queue), write it, hand the
     lead on to the first caller still waiting, and wake the group."""
-    with q.cond:
-        if linger_s > 0 and q.last_group > 1 and not q.full(max_records):
-            deadline = time.monotonic() + linger_s
-            q.lingering += 1
-            while not q.full(max_records):
-                remaining = deadline - time.monotonic()
-                if remaining <= 0:
-                    break
-                q.cond.wait(remaining)
-            q.lingering -= 1
+    if linger_s > 0:
+        with q.lock:
+            linger = None
+            if q.last_group > 1 and not q.full(max_records):
+                linger = q.linger = threading.Lock()
+                linger.acquire()
+        if linger is not None:
+            linger.acquire(timeout=linger_s)
+    with q.lock:
+        q.linger = None
         group = [own]
         taken = own.count
         while q.waiting and taken + q.waiting[0].count <= max_records:
@@ -171,8 +195,10 @@ def _lead(q: _Queue, own: _Request, write: Write, linger_s: float, max_records: 
             group.append(r)
             taken += r.count
         q.last_group = len(group)
-        _counts["groups"] += 1  # under this queue's lock only: a rare lost update across topics is harmless
+        # Under this queue's lock only: a rare lost update across topics is harmless.
+        _counts["groups"] += 1
         _counts["callers"] += len(group)
+        _sizes[len(group)] += 1
     try:
         _write_group(group, write)
     except BaseException as e:  # the leader's thread is interrupted: nobody may wait forever
@@ -181,15 +207,22 @@ def _lead(q: _Queue, own: _Request, write: Write, linger_s: float, max_records: 
                 r.state, r.error = _DONE, e
         raise
     finally:
-        with q.cond:
+        with q.lock:
             if q.waiting:
                 nxt = q.waiting.popleft()  # leads in this writer's place
                 q.queued_records -= nxt.count
                 nxt.state = _LEAD
-                nxt.wake.release()
             else:
+                nxt = None
                 q.writing = False
-        for r in group[1:]:  # the first is the leader's own
+        if nxt is not None:
+            nxt.wake.release()
+        # The leader wakes the first few callers of its group and each woken caller wakes the
+        # one _WAKE_WIDTH behind it, so only a few threads ask for the GIL at a time.
+        followers = group[1:]
+        for a, b in zip(followers, followers[_WAKE_WIDTH:]):
+            a.next = b
+        for r in followers[:_WAKE_WIDTH]:
             r.wake.release()
 
 
@@ -199,7 +232,7 @@ def _write_group(group: list[_Request], write: Write) -> None:
     by_meta: list[tuple[object, list[_Request]]] = []
     for r in group:
         for meta, rs in by_meta:
-            if meta == r.meta:
+            if meta is r.meta or meta == r.meta:
                 rs.append(r)
                 break
         else:

@@ -194,3 +194,81 @@ def test_the_leader_lingers_for_as_many_callers_as_its_previous_group_held():
     # The first lingered until the other two queued (well before 2 s): one shared write.
     assert log.calls[-1] == {1: ["x", "y", "z"]}
     assert len(done) == 3
+
+
+# --- Waking a group: the leader wakes the first few, each woken caller the next ---------------
+
+
+def test_every_caller_of_a_group_wider_than_the_wake_width_is_woken_with_its_offset():
+    log = FakeLog()
+    n = group_commit._WAKE_WIDTH * 3 + 2
+    sizes_before = group_commit.group_sizes()
+    followers = [{1: [f"r{i}"]} for i in range(n)]
+    _, res = _run_behind_leader(log, followers)
+    # The first follower led the rest: one shared write, each caller its own offset in queue order.
+    assert len(log.calls) == 2 and log.calls[1] == {1: [f"r{i}" for i in range(n)]}
+    assert res == [{1: 1 + i} for i in range(n)]
+    sizes = group_commit.group_sizes()
+    assert sizes.get(n, 0) - sizes_before.get(n, 0) == 1
+    assert sizes.get(1, 0) - sizes_before.get(1, 0) == 1  # the leader's own, alone
+
+
+def test_a_refused_shared_write_in_a_wide_group_fails_only_the_bad_caller():
+    log = FakeLog(refuse="poison")
+    n = group_commit._WAKE_WIDTH * 2 + 3
+    followers = [{1: ["poison" if i == n - 2 else f"good{i}"]} for i in range(n)]
+    _, res = _run_behind_leader(log, followers)
+    assert isinstance(res[n - 2], CheckViolation)
+    good = [r[1] for i, r in enumerate(res) if i != n - 2]
+    assert sorted(good) == list(range(1, n))  # gapless after the leader's offset 0
+    assert len(log.calls) == 2 + n  # leader, the refused shared write, then each caller alone
+
+
+def test_an_outcome_unknown_failure_reaches_every_caller_of_a_wide_group():
+    log = FakeLog(outcome_unknown=True)
+    n = group_commit._WAKE_WIDTH * 2 + 1
+    _, res = _run_behind_leader(log, [{1: [f"r{i}"]} for i in range(n)])
+    assert len(res) == n and all(isinstance(r, psycopg.OperationalError) for r in res)
+    assert len(log.calls) == 2
+
+
+class Interrupted(BaseException):
+    """Not an Exception: stands for KeyboardInterrupt or SystemExit in the writing thread."""
+
+
+def test_a_leader_interrupted_while_writing_still_wakes_its_whole_group():
+    log = FakeLog()
+    n = group_commit._WAKE_WIDTH * 2 + 1
+    write = log.write
+
+    def interrupted_when_shared(meta, batches):
+        if sum(len(v) for v in batches.values()) > 1:
+            raise Interrupted()
+        return write(meta, batches)
+
+    log.gate.clear()
+    results: dict[int, object] = {}
+
+    def call(i, batches):
+        try:
+            results[i] = group_commit.append(
+                key="k", meta=META, batches=batches, write=interrupted_when_shared, linger_s=0.0, max_records=1000
+            )
+        except BaseException as e:  # the interrupted leader's own thread sees it too
+            results[i] = e
+
+    threads = [threading.Thread(target=call, args=(-1, {1: ["lead"]}))]
+    threads[0].start()
+    assert log.entered.wait(5)
+    for i in range(n):
+        threads.append(threading.Thread(target=call, args=(i, {1: [f"r{i}"]})))
+        threads[-1].start()
+        _wait_queued("k", i + 1)
+    log.gate.set()
+    for t in threads:
+        t.join(5)
+        assert not t.is_alive(), "a caller was never woken"
+    assert results[-1] == {1: 0}
+    assert all(isinstance(results[i], Interrupted) for i in range(n))
+    # Nobody is left leading: the next caller writes at once.
+    assert _append(log, {1: ["after"]}) == {1: 1}
