@@ -227,6 +227,14 @@ BROKER = {
     "KAFKA_MAX_REQUEST_BYTES": _env_int("BROKER_KAFKA_MAX_REQUEST_BYTES", 100 * 1024 * 1024),
     # Threads that run the listener's database work (a long-polling fetch holds none).
     "KAFKA_WORKER_THREADS": _env_int("BROKER_KAFKA_WORKER_THREADS", 16),
+    # Let Kafka clients in without SASL authentication (local demos only; they still cannot create
+    # or delete topics). Off, a connection authenticates with SASL/PLAIN (a console user's name and
+    # password or API token) before it may send anything but ApiVersions.
+    "KAFKA_ALLOW_ANONYMOUS": _env_bool("BROKER_KAFKA_ALLOW_ANONYMOUS", False),
+    # What checks a SASL/PLAIN username and password: f(username, password) -> active user or
+    # None. A dotted path because the rule (tokens or passwords, as REST basic auth) lives in the
+    # console, which depends on brokercore, not the other way round.
+    "KAFKA_SASL_PLAIN_CHECK": "console.api.tokens.credentials_user",
     # Kafka's auto.create.topics.enable and num.partitions / default.replication.factor for
     # topics created by Metadata requests (and CreateTopics with -1).
     "AUTO_CREATE_TOPICS": _env_bool("BROKER_AUTO_CREATE_TOPICS", True),
@@ -274,6 +282,10 @@ if PRODUCTION:
         raise ImproperlyConfigured("PRODUCTION=1 and DEBUG=1 cannot go together: DEBUG shows tracebacks and settings to anyone.")
     if REST["ALLOW_ANONYMOUS"]:
         raise ImproperlyConfigured("PRODUCTION=1 refuses REST_ALLOW_ANONYMOUS=1: REST callers must authenticate in production.")
+    if BROKER["KAFKA_ALLOW_ANONYMOUS"]:
+        raise ImproperlyConfigured(
+            "PRODUCTION=1 refuses BROKER_KAFKA_ALLOW_ANONYMOUS=1: Kafka clients must authenticate (SASL/PLAIN) in production."
+        )
     SESSION_COOKIE_SECURE = True
     CSRF_COOKIE_SECURE = True
     # Behind a proxy or load balancer that terminates TLS, name the header it sets (e.g.

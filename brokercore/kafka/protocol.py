@@ -44,13 +44,15 @@ class RequestHeader:
     client_id: str | None
 
 
-def frame_length(prefix: bytes, *, max_bytes: int) -> int:
-    """The size of the frame announced by its 4-byte prefix; refuses sizes outside 8..max_bytes."""
+def frame_length(prefix: bytes, *, max_bytes: int, limit: str = "socket.request.max.bytes", header: bool = True) -> int:
+    """The size of the frame announced by its 4-byte prefix; refuses sizes above max_bytes (the
+    setting named `limit`) and, for a request (`header`), below 8. A bare SASL token may be
+    shorter, even empty."""
     (size,) = _LENGTH.unpack(prefix)
-    if size < _HEADER_START.size:
+    if size < (_HEADER_START.size if header else 0):
         raise ProtocolError(f"frame of {size} bytes is shorter than a request header")
     if size > max_bytes:
-        raise ProtocolError(f"frame of {size} bytes exceeds the limit of {max_bytes} (socket.request.max.bytes)")
+        raise ProtocolError(f"frame of {size} bytes exceeds the limit of {max_bytes} ({limit})")
     return size
 
 

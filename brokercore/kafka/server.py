@@ -2,12 +2,15 @@
 
 Invariants: a connection's requests are handled one at a time and answered in request order (as
 Kafka's network layer mutes a connection until its response is sent, so a client's pipelined
-Produce requests append in the order it sent them). The event loop never touches the database:
-handlers run ORM/service code in a bounded thread pool. A client that breaks the protocol loses
-its connection with one log line; everybody else keeps being served.
+Produce requests append in the order it sent them). A connection authenticates (SASL/PLAIN,
+apis/sasl.py) before it may send anything but ApiVersions, unless anonymous clients are allowed.
+The event loop never touches the database: handlers run ORM/service code in a bounded thread
+pool. A client that breaks the protocol loses its connection with one log line; everybody else
+keeps being served.
 """
 
 import asyncio
+import functools
 import logging
 import socket
 import threading
@@ -17,7 +20,8 @@ from django.conf import settings
 from django.db import DataError, InterfaceError, OperationalError, connections
 
 from brokercore.kafka import apis
-from brokercore.kafka.apis.registry import HANDLERS, Node, RequestContext
+from brokercore.kafka.apis import sasl
+from brokercore.kafka.apis.registry import HANDLERS, Node, RequestContext, run_sync
 from brokercore.kafka.protocol import (
     API_VERSIONS,
     ProtocolError,
@@ -52,6 +56,7 @@ class KafkaListener:
         node_id: int | None = None,
         *,
         workers: int | None = None,
+        allow_anonymous: bool | None = None,
     ) -> None:
         self.host = host
         self.port = port
@@ -60,6 +65,7 @@ class KafkaListener:
         self.node_id = settings.BROKER["NODE_ID"] if node_id is None else node_id
         self.workers = workers or settings.BROKER["KAFKA_WORKER_THREADS"]
         self.max_request_bytes = settings.BROKER["KAFKA_MAX_REQUEST_BYTES"]
+        self.allow_anonymous = settings.BROKER["KAFKA_ALLOW_ANONYMOUS"] if allow_anonymous is None else allow_anonymous
         self.node: Node | None = None
         self._server: asyncio.Server | None = None
         self._executor: ThreadPoolExecutor | None = None
@@ -113,6 +119,7 @@ class KafkaListener:
         task = asyncio.current_task()
         self._connections.add(task)
         peer = writer.get_extra_info("peername") or ("?", 0)
+        session = sasl.Session(allow_anonymous=self.allow_anonymous, peer=f"{peer[0]}:{peer[1]}")
         try:
             sock = writer.get_extra_info("socket")
             if sock is not None:
@@ -124,11 +131,22 @@ class KafkaListener:
                     if e.partial:
                         raise ProtocolError("connection closed inside a frame's length") from None
                     return  # the client hung up between requests
-                frame = await reader.readexactly(frame_length(prefix, max_bytes=self.max_request_bytes))
-                response = await self._handle(frame, peer[0])
-                if response is not None:
+                if session.limited:
+                    size = frame_length(prefix, max_bytes=min(sasl.MAX_RECEIVE_SIZE, self.max_request_bytes),
+                                        limit="sasl.server.max.receive.size", header=session.state is not sasl.State.TOKEN)
+                else:
+                    size = frame_length(prefix, max_bytes=self.max_request_bytes)
+                frame = await reader.readexactly(size)
+                if session.state is sasl.State.TOKEN:
+                    response = await sasl.token_exchange(session, frame, functools.partial(run_sync, self._executor))
+                else:
+                    response = await self._handle(frame, peer[0], session)
+                if response:
                     writer.write(response)
                     await writer.drain()
+                if session.close:
+                    await _linger(reader)
+                    return
         except ProtocolError as e:
             logger.warning("Kafka listener: closing connection from %s:%s: %s", peer[0], peer[1], e)
         except asyncio.IncompleteReadError:
@@ -155,8 +173,9 @@ class KafkaListener:
             except (ConnectionError, asyncio.CancelledError):
                 pass
 
-    async def _handle(self, frame: bytes, client_host: str) -> bytes | None:
+    async def _handle(self, frame: bytes, client_host: str, session: sasl.Session) -> bytes | None:
         peek = header_peek(frame)
+        session.admit(peek.api_key)
         api = HANDLERS.get(peek.api_key)
         if api is None:
             raise ProtocolError(f"unknown API key {peek.api_key}")
@@ -179,12 +198,25 @@ class KafkaListener:
             client_id=header.client_id,
             client_host=client_host,
             node=self.node,
+            session=session,
             executor=self._executor,
         )
         response = await api(ctx, request)
         if response is None:
             return None
         return response_encode(header.correlation_id, response)
+
+
+async def _linger(reader: asyncio.StreamReader, seconds: float = 1.0) -> None:
+    """Before closing after a final answer (a failed authentication), give the client up to
+    `seconds` to read it and hang up first. Some clients (kafka-python 3) take an end-of-stream
+    that arrives with the answer for a bare disconnect and never show the answer's error."""
+    try:
+        async with asyncio.timeout(seconds):
+            while await reader.read(65536):
+                pass
+    except (OSError, TimeoutError):
+        pass
 
 
 def _executor_close(executor: ThreadPoolExecutor, wrappers: list) -> None:

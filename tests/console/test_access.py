@@ -1,4 +1,4 @@
-"""Who may reach what: every URL pattern, REST operation and websocket route, anonymous and non-staff.
+"""Who may reach what: every URL pattern, REST operation, websocket route and Kafka API, anonymous and non-staff.
 
 Each route is classified in a table below, and the test fails when a route exists that the table
 does not name: a new page or endpoint cannot ship without someone deciding who may use it. The
@@ -156,6 +156,37 @@ STAFF_BODIES = {
 
 WEBSOCKETS = {"ws/live/": READ}
 
+# The Kafka listener's APIs, by API key (brokercore/kafka/apis). Behaviour: tests/kafka/test_sasl.py.
+KAFKA_OPEN = "anyone, before authenticating: ApiVersions and the SASL exchange"
+KAFKA_USER = "an authenticated user (or anyone, with BROKER_KAFKA_ALLOW_ANONYMOUS=1); others are disconnected"
+KAFKA_STAFF = "as KAFKA_USER, but a non-staff caller's topics or groups fail *_AUTHORIZATION_FAILED, nothing written"
+KAFKA_APIS = {
+    18: KAFKA_OPEN,  # ApiVersions
+    17: KAFKA_OPEN,  # SaslHandshake
+    36: KAFKA_OPEN,  # SaslAuthenticate
+    0: KAFKA_USER,  # Produce
+    1: KAFKA_USER,  # Fetch
+    2: KAFKA_USER,  # ListOffsets
+    3: KAFKA_USER,  # Metadata (its auto-creation of topics: staff only)
+    8: KAFKA_USER,  # OffsetCommit
+    9: KAFKA_USER,  # OffsetFetch
+    10: KAFKA_USER,  # FindCoordinator
+    11: KAFKA_USER,  # JoinGroup
+    12: KAFKA_USER,  # Heartbeat
+    13: KAFKA_USER,  # LeaveGroup
+    14: KAFKA_USER,  # SyncGroup
+    15: KAFKA_USER,  # DescribeGroups
+    16: KAFKA_USER,  # ListGroups
+    22: KAFKA_USER,  # InitProducerId
+    32: KAFKA_USER,  # DescribeConfigs
+    60: KAFKA_USER,  # DescribeCluster
+    19: KAFKA_STAFF,  # CreateTopics
+    20: KAFKA_STAFF,  # DeleteTopics
+    21: KAFKA_STAFF,  # DeleteRecords
+    37: KAFKA_STAFF,  # CreatePartitions
+    42: KAFKA_STAFF,  # DeleteGroups
+}
+
 
 # --- Enumerating what exists -----------------------------------------------------------------------
 
@@ -213,6 +244,26 @@ def test_every_websocket_route_is_classified():
     from console.live.routing import websocket_urlpatterns
 
     assert {str(p.pattern) for p in websocket_urlpatterns} == set(WEBSOCKETS)
+
+
+def test_every_kafka_api_is_classified_and_only_the_open_ones_precede_authentication():
+    from brokercore.kafka import apis
+    from brokercore.kafka.apis.registry import HANDLERS
+    from brokercore.kafka.apis.sasl import SASL_AUTHENTICATE, Session, State
+    from brokercore.kafka.protocol import ProtocolError
+
+    apis.load()
+    assert set(HANDLERS) == set(KAFKA_APIS), "Kafka APIs nobody classified, or classified but gone (KAFKA_APIS)"
+    for api_key, kind in KAFKA_APIS.items():
+        session = Session(allow_anonymous=False)
+        if kind == KAFKA_OPEN:
+            if api_key == SASL_AUTHENTICATE:
+                session.state = State.AUTHENTICATE  # it follows a SaslHandshake (v1)
+            session.admit(api_key)
+        else:
+            with pytest.raises(ProtocolError, match="before SASL authentication"):
+                session.admit(api_key)
+        Session(allow_anonymous=True).admit(api_key)
 
 
 # --- The objects routes name -----------------------------------------------------------------------

@@ -54,6 +54,7 @@ def test_deploy_check_fails_without_production(tmp_path):
     ({"SECRET_KEY": None}, "PRODUCTION=1 needs SECRET_KEY in the environment"),
     ({"DEBUG": "1"}, "PRODUCTION=1 and DEBUG=1 cannot go together"),
     ({"REST_ALLOW_ANONYMOUS": "1"}, "PRODUCTION=1 refuses REST_ALLOW_ANONYMOUS=1"),
+    ({"BROKER_KAFKA_ALLOW_ANONYMOUS": "1"}, "PRODUCTION=1 refuses BROKER_KAFKA_ALLOW_ANONYMOUS=1"),
 ])
 def test_production_refuses_to_start_when_misconfigured(tmp_path, change, message):
     env = {k: v for k, v in {**PRODUCTION_ENV, **change}.items() if v is not None}

@@ -1,14 +1,73 @@
 """A Kafka listener on a free port for each test, on its own event loop in a background thread."""
 
+import itertools
+from dataclasses import dataclass
+
 import pytest
 
 from brokercore.kafka.server import KafkaListener, ListenerThread
 
+_users = itertools.count()
+
+
+@dataclass(frozen=True)
+class Credentials:
+    """A console user's SASL/PLAIN credentials (the password is an API token or the user's
+    password), in each client library's configuration."""
+
+    username: str
+    password: str
+
+    def confluent(self) -> dict:
+        return {"security.protocol": "SASL_PLAINTEXT", "sasl.mechanisms": "PLAIN",
+                "sasl.username": self.username, "sasl.password": self.password}
+
+    def kafka_python(self) -> dict:
+        """kafka-python's keyword arguments (aiokafka takes the same)."""
+        return {"security_protocol": "SASL_PLAINTEXT", "sasl_mechanism": "PLAIN",
+                "sasl_plain_username": self.username, "sasl_plain_password": self.password}
+
+    def kcat(self) -> list[str]:
+        return ["-X", "security.protocol=SASL_PLAINTEXT", "-X", "sasl.mechanisms=PLAIN",
+                "-X", f"sasl.username={self.username}", "-X", f"sasl.password={self.password}"]
+
+
+def user_create(*, staff: bool = False, active: bool = True, name: str | None = None):
+    """(user, password, raw API token) of a new console user."""
+    from django.contrib.auth import get_user_model
+
+    from console.api.tokens import token_create
+
+    name = name or f"{'staff' if staff else 'user'}-{next(_users)}"
+    password = f"pw-{name}-Secret"
+    user = get_user_model().objects.create_user(username=name, password=password, is_staff=staff, is_active=active)
+    _, raw = token_create(user=user, name="kafka")
+    return user, password, raw
+
+
+@pytest.fixture
+def kafka_staff(transactional_db) -> Credentials:
+    """SASL credentials (an API token) of a staff user, who may create and delete topics."""
+    user, _, token = user_create(staff=True)
+    return Credentials(user.username, token)
+
+
+@pytest.fixture
+def kafka_user(transactional_db) -> Credentials:
+    """SASL credentials (an API token) of a user who is not staff."""
+    user, _, token = user_create()
+    return Credentials(user.username, token)
+
 
 @pytest.fixture
 def kafka_listener(transactional_db):
-    """A running KafkaListener (its database work sees the test database: transactional_db)."""
-    thread = ListenerThread(KafkaListener(host="127.0.0.1", port=0)).start()
+    """A running KafkaListener (its database work sees the test database: transactional_db).
+
+    Anonymous clients are let in (as BROKER_KAFKA_ALLOW_ANONYMOUS=1 does), so that tests about
+    other things need no credentials; anonymous is not staff, so a test that creates or deletes
+    topics through Kafka authenticates (`kafka_staff`). tests/kafka/test_sasl.py covers
+    authentication with the default (anonymous off)."""
+    thread = ListenerThread(KafkaListener(host="127.0.0.1", port=0, allow_anonymous=True)).start()
     try:
         yield thread.listener
     finally:
@@ -60,6 +119,13 @@ class Wire:
         self.send(api_key, version, **fields)
         return self.recv(api_key, version)
 
+    def authenticate(self, credentials: Credentials, *, handshake: int = 1, authenticate: int = 2):
+        """SaslHandshake then SaslAuthenticate with PLAIN; the SaslAuthenticate response."""
+        r = self.call(17, handshake, mechanism="PLAIN")
+        assert r.error_code == 0, r
+        message = f"\0{credentials.username}\0{credentials.password}".encode()
+        return self.call(36, authenticate, auth_bytes=message)
+
     def closed_by_peer(self) -> bool:
         """True when the listener closed this connection (reads end-of-stream)."""
         try:
@@ -88,3 +154,11 @@ def wire(kafka_bootstrap):
         yield w
     finally:
         w.close()
+
+
+@pytest.fixture
+def staff_wire(wire, kafka_staff):
+    """A raw protocol connection authenticated as a staff user (topic changes allowed)."""
+    r = wire.authenticate(kafka_staff)
+    assert r.error_code == 0, r
+    return wire

@@ -20,7 +20,8 @@ def create(wire, *topics, validate_only=False, version=7):
     return r.topics
 
 
-def test_create_topics_defaults_configs_validate_only_and_errors(wire, settings):
+def test_create_topics_defaults_configs_validate_only_and_errors(staff_wire, settings):
+    wire = staff_wire  # topic changes need staff
     settings.BROKER = {**settings.BROKER, "DEFAULT_PARTITIONS": 2}
     a, b, c, d = create(
         wire,
@@ -46,7 +47,8 @@ def test_create_topics_defaults_configs_validate_only_and_errors(wire, settings)
     assert topic_names_list() == ["ok"]
 
 
-def test_delete_topics_by_name_and_id(wire):
+def test_delete_topics_by_name_and_id(staff_wire):
+    wire = staff_wire  # topic changes need staff
     a = topic_create(name="del.a")
     topic_create(name="del.b")
     r = wire.call(20, 6, timeout=1000, topics=[
@@ -62,7 +64,8 @@ def test_delete_topics_by_name_and_id(wire):
     assert topic_names_list() == []
 
 
-def test_create_partitions(wire):
+def test_create_partitions(staff_wire):
+    wire = staff_wire  # topic changes need staff
     topic_create(name="grow", partitions=2)
     r = wire.call(37, 3, timeout=1000, validate_only=False, topics=[
         {"name": "grow", "count": 5, "assignments": None}, {"name": "missing", "count": 2, "assignments": None},

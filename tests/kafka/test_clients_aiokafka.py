@@ -12,14 +12,14 @@ from brokercore.selectors import records_fetch
 pytestmark = pytest.mark.django_db(transaction=True)
 
 
-def test_admin_produce_and_consume(kafka_bootstrap):
-    keys = asyncio.run(_roundtrip(kafka_bootstrap))
+def test_admin_produce_and_consume(kafka_bootstrap, kafka_staff):
+    keys = asyncio.run(_roundtrip(kafka_bootstrap, kafka_staff))
     stored = [r.key for p in range(2) for r in records_fetch(topic="aio", partition=p, offset=0).records]
     assert sorted(stored) == sorted(keys)
 
 
-async def _roundtrip(bootstrap):
-    admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap)
+async def _roundtrip(bootstrap, staff):
+    admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap, **staff.kafka_python())  # creating topics needs staff
     await admin.start()
     try:
         await admin.create_topics([NewTopic("aio", num_partitions=2, replication_factor=1)])

@@ -30,8 +30,8 @@ def consume_all(bootstrap, topic, partitions, n):
         consumer.close()
 
 
-def test_admin_client(kafka_bootstrap):
-    admin = AdminClient({"bootstrap.servers": kafka_bootstrap})
+def test_admin_client(kafka_bootstrap, kafka_staff):
+    admin = AdminClient({"bootstrap.servers": kafka_bootstrap, **kafka_staff.confluent()})  # topic changes need staff
     for f in admin.create_topics([NewTopic("ck", 2, 1, config={"retention.ms": "60000"})]).values():
         f.result(10)
     dup = admin.create_topics([NewTopic("ck", 2, 1)])["ck"]

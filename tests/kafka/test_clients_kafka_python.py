@@ -28,8 +28,8 @@ def consume_all(bootstrap, topic, partitions, n, **config):
         consumer.close()
 
 
-def test_admin_produce_keyed_consume_and_console_view(kafka_bootstrap):
-    admin = KafkaAdminClient(bootstrap_servers=kafka_bootstrap)
+def test_admin_produce_keyed_consume_and_console_view(kafka_bootstrap, kafka_staff):
+    admin = KafkaAdminClient(bootstrap_servers=kafka_bootstrap, **kafka_staff.kafka_python())  # topic changes need staff
     try:
         admin.create_topics([NewTopic("kp", num_partitions=3, replication_factor=1)])
         admin.create_partitions({"kp": NewPartitions(4)})
@@ -72,8 +72,10 @@ def test_consumes_records_appended_by_brokercore(kafka_bootstrap):
     assert all(r.value == b"console" and r.headers == [("h", None)] for r in got)
 
 
-def test_gzip_and_auto_created_topic(kafka_bootstrap):
-    producer = KafkaProducer(bootstrap_servers=kafka_bootstrap, compression_type="gzip", linger_ms=5)
+def test_gzip_and_auto_created_topic(kafka_bootstrap, kafka_staff):
+    # Metadata creates the topic for a staff user only.
+    producer = KafkaProducer(bootstrap_servers=kafka_bootstrap, compression_type="gzip", linger_ms=5,
+                             **kafka_staff.kafka_python())
     for i in range(20):
         producer.send("auto-gz", value=b"compressible " * 20, key=b"%d" % i)
     producer.flush(10)

@@ -23,7 +23,8 @@ pytestmark = [pytest.mark.postgres, pytest.mark.django_db(transaction=True)]
 
 @pytest.fixture
 def other_process(db_url):
-    env = {**os.environ, "DATABASE_URL": db_url, "BROKER_NODE_ID": "2", "DJANGO_SETTINGS_MODULE": "console.settings"}
+    env = {**os.environ, "DATABASE_URL": db_url, "BROKER_NODE_ID": "2", "DJANGO_SETTINGS_MODULE": "console.settings",
+           "BROKER_KAFKA_ALLOW_ANONYMOUS": "1"}  # raw protocol tests here, not about authentication
     proc = subprocess.Popen(
         [sys.executable, "manage.py", "kafka", "--port", "0", "--no-maintenance"],
         env=env, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True,

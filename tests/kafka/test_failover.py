@@ -49,6 +49,8 @@ class BrokerProcess:
             "BROKER_NODE_ID": str(node_id),
             "BROKER_NODE_HEARTBEAT_INTERVAL_S": str(HEARTBEAT_S),
             "BROKER_NODE_SESSION_TIMEOUT_S": str(SESSION_TIMEOUT_S),
+            # The clients here are about failover, not authentication (tests/kafka/test_sasl.py).
+            "BROKER_KAFKA_ALLOW_ANONYMOUS": "1",
         }
         with open(self.log, "w") as log:
             self.proc = subprocess.Popen(

@@ -409,9 +409,11 @@ def _record_client_frames() -> list[bytes]:
     from confluent_kafka import Consumer, Producer, TopicPartition
     from confluent_kafka.admin import AdminClient, ConfigResource, NewPartitions, NewTopic
 
+    from tests.kafka.conftest import Credentials, user_create
+
     recorder = Recorder()
     thread = ListenerThread(KafkaListener(host="127.0.0.1", port=0, advertised_host="127.0.0.1",
-                                          advertised_port=recorder.port)).start()
+                                          advertised_port=recorder.port, allow_anonymous=True)).start()
     recorder.start(thread.listener.port)
     bootstrap = f"127.0.0.1:{recorder.port}"
     try:
@@ -429,7 +431,10 @@ def _record_client_frames() -> list[bytes]:
         while got < 5 and time.monotonic() < deadline:
             got += len(consumer.consume(10, timeout=0.2))
         consumer.close()
-        admin = AdminClient({"bootstrap.servers": bootstrap})
+        # As a staff user (topic changes need one), which also records SaslHandshake and
+        # SaslAuthenticate frames to mutate.
+        staff, _, token = user_create(staff=True)
+        admin = AdminClient({"bootstrap.servers": bootstrap, **Credentials(staff.username, token).confluent()})
         for future in admin.create_topics([NewTopic("fuzz-admin", 2, 1)]).values():
             future.result(10)
         for future in admin.create_partitions([NewPartitions("fuzz-admin", 3)]).values():
@@ -512,7 +517,7 @@ def _no_unexpected_errors(caplog) -> None:
 def test_seeds_cover_the_clients_requests(seeds):
     kinds = {header_peek(f[4:]).api_key for f in seeds}
     # ApiVersions, Metadata, Produce (with InitProducerId), Fetch, ListOffsets, admin and group APIs.
-    assert {18, 3, 0, 22, 1, 2, 19, 37, 32, 10, 12, 8, 9, 15, 16, 13} <= kinds, kinds
+    assert {18, 3, 0, 22, 1, 2, 19, 37, 32, 10, 12, 8, 9, 15, 16, 13, 17, 36} <= kinds, kinds
     assert len({rec.batches_decode(request_decode(f[4:])[1].topic_data[0].partition_data[0].records,
                                    max_uncompressed=LIMIT)[0].compression
                 for f in seeds if header_peek(f[4:]).api_key == 0}) == 5  # every codec

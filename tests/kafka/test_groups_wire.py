@@ -122,9 +122,10 @@ def test_join_v0_and_errors(wires):
     assert r.error_code.value == 25
 
 
-def test_offsets_commit_fetch_describe_list_delete(wires):
+def test_offsets_commit_fetch_describe_list_delete(wires, kafka_staff):
     topic_create(name="w", partitions=2)
     w = wires()
+    assert w.authenticate(kafka_staff).error_code == 0  # deleting groups needs staff
     r = w.call(COMMIT, 8, group_id="solo", generation_id_or_member_epoch=-1, member_id="", topics=[
         {"name": "w", "partitions": [{"partition_index": 0, "committed_offset": 4, "committed_leader_epoch": 0,
                                       "committed_metadata": "m"}]},

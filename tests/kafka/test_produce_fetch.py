@@ -195,7 +195,8 @@ def test_long_poll_waits_for_max_wait_and_wakes_on_append(wire):
     assert time.monotonic() - start < 3  # woken by the append, not the 10 s max wait
 
 
-def test_list_offsets_and_delete_records(wire):
+def test_list_offsets_and_delete_records(staff_wire):
+    wire = staff_wire  # deleting records needs staff
     topic_create(name="lo")
     records_append(topic="lo", records=[RecordIn(value=b"v", timestamp=1000 + 10 * i) for i in range(5)])
 

@@ -121,7 +121,8 @@ def header_id(frame: bytes) -> int:
     return struct.unpack_from(">i", frame)[0]
 
 
-def test_metadata_auto_creates_when_allowed(wire, settings):
+def test_metadata_auto_creates_when_allowed(staff_wire, settings):
+    wire = staff_wire  # only staff may create topics, by Metadata too
     from brokercore.selectors import topic_describe
 
     settings.BROKER = {**settings.BROKER, "DEFAULT_PARTITIONS": 3}
@@ -167,6 +168,8 @@ def test_every_advertised_version_answers(wire):
     load()
     for api_key, a in sorted(HANDLERS.items()):
         if api_key in (11, 14):  # JoinGroup and SyncGroup wait at the rebalance barrier: their own tests
+            continue
+        if api_key in (17, 36):  # SaslHandshake and SaslAuthenticate change the connection: test_sasl.py
             continue
         for version in range(a.min_version, a.max_version + 1):
             response = wire.call(api_key, version, **_FIELDS.get(api_key, {}))

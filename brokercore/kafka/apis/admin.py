@@ -3,9 +3,16 @@ brokercore's topic services (the same rules and events as the console's)."""
 
 from django.conf import settings
 
-from brokercore.errors import BrokerError, InvalidRequest
+from brokercore.errors import BrokerError, InvalidRequest, UnknownTopicOrPartition
 from brokercore.kafka.apis.meta import UNKNOWN_TOPIC_ID, topic_configs_entries
-from brokercore.kafka.apis.registry import api, error_code
+from brokercore.kafka.apis.registry import (
+    Principal,
+    TopicAuthorizationFailed,
+    api,
+    error_code,
+    principal_is_staff,
+    staff_only,
+)
 from brokercore.selectors import topics_partition_counts
 from brokercore.services.topics import topic_create, topic_delete, topic_partitions_add
 
@@ -48,29 +55,37 @@ def _topic_create_one(t, *, validate_only: bool) -> dict:
     }
 
 
-def create_topics_answer(topics, *, validate_only: bool) -> list[dict]:
+def create_topics_answer(topics, *, validate_only: bool, principal: Principal) -> list[dict]:
     counts: dict[str, int] = {}
     for t in topics:
         counts[t.name] = counts.get(t.name, 0) + 1
+    allowed = principal_is_staff(principal)
     out = []
     for t in topics:
         if counts[t.name] > 1:
             # Kafka refuses every copy of a name given twice.
             e = InvalidRequest(f"Create topics request from client contains duplicate topic {t.name}.")
-            out.append({"name": t.name, "error_code": error_code(e), "error_message": str(e), "configs": None})
+        elif not allowed:
+            e = TopicAuthorizationFailed(staff_only(principal, "create topics"))
+        else:
+            out.append(_topic_create_one(t, validate_only=validate_only))
             continue
-        out.append(_topic_create_one(t, validate_only=validate_only))
+        out.append({"name": t.name, "error_code": error_code(e), "error_message": str(e), "configs": None})
     return out
 
 
 @api(19, versions=(2, 7))
 async def create_topics(ctx, request):
-    topics = await ctx.run_sync(create_topics_answer, request.topics, validate_only=request.validate_only)
+    topics = await ctx.run_sync(
+        create_topics_answer, request.topics, validate_only=request.validate_only, principal=ctx.principal
+    )
     return ctx.response(topics=topics)
 
 
-def delete_topics_answer(names: list[str | None], ids: list) -> list[dict]:
+def delete_topics_answer(names: list[str | None], ids: list, *, principal: Principal) -> list[dict]:
     known = {t.topic_id: t.name for t in topics_partition_counts(topic_ids=[i for i in ids if i is not None])}
+    allowed = principal_is_staff(principal)
+    existing = set() if allowed else {t.name for t in topics_partition_counts(names=[n for n in names if n is not None])}
     out = []
     for name, topic_id in zip(names, ids, strict=True):
         if name is None:
@@ -79,6 +94,16 @@ def delete_topics_answer(names: list[str | None], ids: list) -> list[dict]:
                 out.append({"name": None, "topic_id": topic_id, "error_code": UNKNOWN_TOPIC_ID,
                             "error_message": f"Topic id {topic_id} does not exist."})
                 continue
+        elif not allowed and name not in existing:
+            # Kafka tells who may describe a topic but not delete it that it does not exist,
+            # before refusing the deletion.
+            out.append({"name": name, "topic_id": topic_id, "error_code": UnknownTopicOrPartition.code,
+                        "error_message": UnknownTopicOrPartition.__doc__})
+            continue
+        if not allowed:
+            e = TopicAuthorizationFailed(staff_only(principal, "delete topics"))
+            out.append({"name": name, "topic_id": topic_id, "error_code": e.code, "error_message": str(e)})
+            continue
         try:
             topic_delete(name=name)
             out.append({"name": name, "topic_id": topic_id, "error_code": 0})
@@ -95,13 +120,16 @@ async def delete_topics(ctx, request):
     else:
         names = list(request.topic_names)
         ids = [None] * len(names)
-    return ctx.response(responses=await ctx.run_sync(delete_topics_answer, names, ids))
+    return ctx.response(responses=await ctx.run_sync(delete_topics_answer, names, ids, principal=ctx.principal))
 
 
-def create_partitions_answer(topics, *, validate_only: bool) -> list[dict]:
+def create_partitions_answer(topics, *, validate_only: bool, principal: Principal) -> list[dict]:
+    allowed = principal_is_staff(principal)
     out = []
     for t in topics:
         try:
+            if not allowed:
+                raise TopicAuthorizationFailed(staff_only(principal, "add partitions"))
             if t.assignments is not None:
                 raise InvalidReplicaAssignment(_ASSIGNMENT_REFUSED)
             topic_partitions_add(name=t.name, count=t.count, validate_only=validate_only)
@@ -113,5 +141,7 @@ def create_partitions_answer(topics, *, validate_only: bool) -> list[dict]:
 
 @api(37, versions=(0, 3))
 async def create_partitions(ctx, request):
-    results = await ctx.run_sync(create_partitions_answer, request.topics, validate_only=request.validate_only)
+    results = await ctx.run_sync(
+        create_partitions_answer, request.topics, validate_only=request.validate_only, principal=ctx.principal
+    )
     return ctx.response(results=results)

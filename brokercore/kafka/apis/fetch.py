@@ -12,7 +12,15 @@ from django.conf import settings
 
 from brokercore.errors import BrokerError, NotLeaderOrFollower
 from brokercore.kafka.apis.meta import leadership
-from brokercore.kafka.apis.registry import Node, api, error_code
+from brokercore.kafka.apis.registry import (
+    Node,
+    Principal,
+    TopicAuthorizationFailed,
+    api,
+    error_code,
+    principal_is_staff,
+    staff_only,
+)
 from brokercore.kafka.records import batches_encode, empty_batch_encode
 from brokercore.notify import log_waiters
 from brokercore.selectors import offset_for, offset_max_timestamp, records_fetch_many, topics_partition_counts
@@ -160,12 +168,15 @@ async def list_offsets(ctx, request):
 # --- DeleteRecords -------------------------------------------------------------------------------
 
 
-def delete_records_answer(topics) -> list[dict]:
+def delete_records_answer(topics, *, principal: Principal) -> list[dict]:
+    allowed = principal_is_staff(principal)
     out = []
     for t in topics:
         partitions = []
         for p in t.partitions:
             try:
+                if not allowed:
+                    raise TopicAuthorizationFailed(staff_only(principal, "delete records"))
                 low = records_delete_before(topic=t.name, partition=p.partition_index, offset=p.offset)
                 partitions.append({"partition_index": p.partition_index, "low_watermark": low, "error_code": 0})
             except BrokerError as e:
@@ -176,5 +187,5 @@ def delete_records_answer(topics) -> list[dict]:
 
 @api(21, versions=(0, 2))
 async def delete_records(ctx, request):
-    return ctx.response(topics=await ctx.run_sync(delete_records_answer, request.topics))
+    return ctx.response(topics=await ctx.run_sync(delete_records_answer, request.topics, principal=ctx.principal))
 

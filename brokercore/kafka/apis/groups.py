@@ -11,7 +11,14 @@ import datetime
 import functools
 
 from brokercore.errors import BrokerError, InvalidRequest
-from brokercore.kafka.apis.registry import api, error_code
+from brokercore.kafka.apis.registry import (
+    GroupAuthorizationFailed,
+    Principal,
+    api,
+    error_code,
+    principal_is_staff,
+    staff_only,
+)
 from brokercore.notify import group_waiters
 from brokercore.services.groups import group_delete
 from brokercore.services.kafka_groups import (
@@ -32,8 +39,10 @@ FIND_COORDINATOR, JOIN_GROUP, HEARTBEAT, LEAVE_GROUP, SYNC_GROUP = 10, 11, 12, 1
 OFFSET_COMMIT, OFFSET_FETCH, DESCRIBE_GROUPS, LIST_GROUPS, DELETE_GROUPS = 8, 9, 15, 16, 42
 
 COORDINATOR_GROUP, COORDINATOR_TRANSACTION = 0, 1
-# AclOperation bits a group supports (READ 3, DELETE 6, DESCRIBE 8): everything, without ACLs.
+# AclOperation bits of a group (READ 3, DELETE 6, DESCRIBE 8): every user may read and describe
+# groups; only staff may delete them.
 GROUP_OPERATIONS = (1 << 3) | (1 << 6) | (1 << 8)
+GROUP_OPERATIONS_NON_STAFF = (1 << 3) | (1 << 8)
 AUTHORIZED_OPERATIONS_OMITTED = -(2**31)
 _MS = datetime.timedelta(milliseconds=1)
 
@@ -254,8 +263,7 @@ async def offset_fetch(ctx, request):
 # --- DescribeGroups, ListGroups, DeleteGroups ----------------------------------------------------
 
 
-def _described(group_id: str, include_operations: bool) -> dict:
-    operations = GROUP_OPERATIONS if include_operations else AUTHORIZED_OPERATIONS_OMITTED
+def _described(group_id: str, operations: int) -> dict:
     try:
         d = kafka_group_describe(group_id=group_id)
     except BrokerError as e:
@@ -278,8 +286,11 @@ def _described(group_id: str, include_operations: bool) -> dict:
 
 @api(DESCRIBE_GROUPS, versions=(0, 5))
 async def describe_groups(ctx, request):
-    include = bool(getattr(request, "include_authorized_operations", False))
-    groups = [await ctx.run_sync(_described, group_id, include) for group_id in request.groups]
+    operations = AUTHORIZED_OPERATIONS_OMITTED
+    if getattr(request, "include_authorized_operations", False):
+        staff = await ctx.run_sync(principal_is_staff, ctx.principal)
+        operations = GROUP_OPERATIONS if staff else GROUP_OPERATIONS_NON_STAFF
+    groups = [await ctx.run_sync(_described, group_id, operations) for group_id in request.groups]
     return ctx.response(groups=groups)
 
 
@@ -292,15 +303,20 @@ async def list_groups(ctx, request):
     )
 
 
-def _delete(group_id: str) -> int:
-    try:
-        group_delete(group_id=group_id)
-    except BrokerError as e:
-        return error_code(e)
-    return 0
+def delete_groups_answer(group_ids, *, principal: Principal) -> list[dict]:
+    allowed = principal_is_staff(principal)
+    out = []
+    for group_id in group_ids:
+        try:
+            if not allowed:
+                raise GroupAuthorizationFailed(staff_only(principal, "delete groups"))
+            group_delete(group_id=group_id)
+            out.append({"group_id": group_id, "error_code": 0})
+        except BrokerError as e:
+            out.append({"group_id": group_id, "error_code": error_code(e)})
+    return out
 
 
 @api(DELETE_GROUPS, versions=(0, 2))
 async def delete_groups(ctx, request):
-    results = [{"group_id": g, "error_code": await ctx.run_sync(_delete, g)} for g in request.groups_names]
-    return ctx.response(results=results)
+    return ctx.response(results=await ctx.run_sync(delete_groups_answer, request.groups_names, principal=ctx.principal))

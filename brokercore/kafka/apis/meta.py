@@ -7,7 +7,15 @@ from dataclasses import dataclass
 from django.conf import settings
 
 from brokercore.errors import BrokerError, InvalidTopic, TopicAlreadyExists
-from brokercore.kafka.apis.registry import HANDLERS, Node, api, build_entity, error_code
+from brokercore.kafka.apis.registry import (
+    HANDLERS,
+    Node,
+    Principal,
+    api,
+    build_entity,
+    error_code,
+    principal_is_staff,
+)
 from brokercore.selectors import cluster_id, cluster_nodes, partition_replicas, topics_partition_counts
 from brokercore.services.topics import topic_create
 from brokercore.topic_rules import topic_name_validate
@@ -112,9 +120,10 @@ def _auto_create(name: str) -> int:
     return 0
 
 
-def _metadata_topics(names: list[str] | None, ids: list[uuid.UUID], auto_create: bool) -> list[dict]:
+def _metadata_topics(names: list[str] | None, ids: list[uuid.UUID], auto_create: bool, principal: Principal) -> list[dict]:
     """Topic rows of a Metadata response (without partitions), in request order, creating the
-    missing named topics when allowed."""
+    missing named topics when allowed and `principal` may create topics (staff: Kafka answers
+    UNKNOWN_TOPIC_OR_PARTITION when the principal lacks CREATE)."""
     if names is None and not ids:
         return [{"found": t} for t in topics_partition_counts()]
     found = topics_partition_counts(names=names or [], topic_ids=ids)
@@ -131,6 +140,8 @@ def _metadata_topics(names: list[str] | None, ids: list[uuid.UUID], auto_create:
         except InvalidTopic as e:
             out.append({"name": name, "error_code": error_code(e)})
             continue
+        if auto_create:
+            auto_create = principal_is_staff(principal)  # read once, on the first missing topic
         code = _auto_create(name) if auto_create else UNKNOWN_TOPIC_OR_PARTITION
         out.append({"name": name, "error_code": code})
         if code == 0:
@@ -167,10 +178,11 @@ def _topic_entry(row: dict, view: ClusterView) -> dict:
     return {"error_code": 0, "name": t.name, "topic_id": t.topic_id, "is_internal": False, "partitions": partitions}
 
 
-def metadata_answer(node: Node, names: list[str] | None, ids: list[uuid.UUID], auto_create: bool) -> dict:
+def metadata_answer(node: Node, names: list[str] | None, ids: list[uuid.UUID], auto_create: bool,
+                    principal: Principal) -> dict:
     """The fields of a Metadata response (any version: the caller's builder drops the rest)."""
     view = cluster_view(node)
-    topics = _metadata_topics(names, ids, auto_create)
+    topics = _metadata_topics(names, ids, auto_create, principal)
     return {
         "brokers": [{"node_id": n.node_id, "host": n.host, "port": n.port, "rack": n.rack} for n in view.nodes],
         "cluster_id": cluster_id(),
@@ -192,7 +204,7 @@ async def metadata(ctx, request):
     # Before v4 there was no flag: a broker that auto-creates did so for every Metadata request.
     allowed = ctx.api_version < 4 or request.allow_auto_topic_creation
     auto_create = settings.BROKER["AUTO_CREATE_TOPICS"] and allowed
-    answer = await ctx.run_sync(metadata_answer, ctx.node, names, ids, auto_create)
+    answer = await ctx.run_sync(metadata_answer, ctx.node, names, ids, auto_create, ctx.principal)
     return ctx.response(**answer)
 
 
@@ -253,10 +265,12 @@ def topic_configs_entries(overrides: dict[str, str], *, keys, synonyms: bool, do
 def _broker_configs(node: Node) -> list[tuple[str, str, str, str]]:
     """(name, value, type, documentation) of the broker settings a client may want to see."""
     b = settings.BROKER
+    # The security protocol a Kafka client sets for this listener (it always takes SASL/PLAIN).
+    protocol = "PLAINTEXT" if b["KAFKA_ALLOW_ANONYMOUS"] else "SASL_PLAINTEXT"
     return [
         ("node.id", str(node.node_id), "int", "This broker's node id (BROKER_NODE_ID)."),
         ("broker.id", str(node.node_id), "int", "Same as node.id."),
-        ("advertised.listeners", f"PLAINTEXT://{node.host}:{node.port}", "string", "Where clients connect to this broker."),
+        ("advertised.listeners", f"{protocol}://{node.host}:{node.port}", "string", "Where clients connect to this broker."),
         ("auto.create.topics.enable", str(b["AUTO_CREATE_TOPICS"]).lower(), "boolean", "Metadata requests create unknown topics (BROKER_AUTO_CREATE_TOPICS)."),
         ("num.partitions", str(b["DEFAULT_PARTITIONS"]), "int", "Partitions of auto-created topics (BROKER_DEFAULT_PARTITIONS)."),
         ("default.replication.factor", str(b["DEFAULT_REPLICATION_FACTOR"]), "short", "Replication factor of auto-created topics."),

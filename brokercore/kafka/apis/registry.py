@@ -15,6 +15,7 @@ from concurrent.futures import Executor
 from dataclasses import MISSING, dataclass, fields, is_dataclass
 from typing import Any
 
+from django.contrib.auth import get_user_model
 from django.db import close_old_connections
 from kio.index import load_response_schema
 from kio.schema.errors import ErrorCode
@@ -40,6 +41,49 @@ class Node:
     host: str
     port: int
     rack: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class Principal:
+    """Who a connection is (Kafka's KafkaPrincipal, "User:<name>"): the console user it
+    authenticated as, or anonymous."""
+
+    name: str
+    user_id: int | None = None
+
+    def __str__(self) -> str:
+        return f"User:{self.name}"
+
+
+ANONYMOUS = Principal("ANONYMOUS")
+
+
+def principal_is_staff(principal: Principal) -> bool:
+    """Whether `principal` may change the cluster (create, delete or grow topics, delete records
+    or groups), as REST lets only staff: an active staff user, read now rather than at login, so
+    a user demoted or deactivated since the connection authenticated has lost it. Reads the
+    database: call through `ctx.run_sync`."""
+    if principal.user_id is None:
+        return False
+    return get_user_model().objects.filter(pk=principal.user_id, is_active=True, is_staff=True).exists()
+
+
+class TopicAuthorizationFailed(BrokerError):
+    """Topic authorization failed."""
+
+    code, name = 29, "TOPIC_AUTHORIZATION_FAILED"
+
+
+class GroupAuthorizationFailed(BrokerError):
+    """Group authorization failed."""
+
+    code, name = 30, "GROUP_AUTHORIZATION_FAILED"
+
+
+def staff_only(principal: Principal, action: str) -> str:
+    """Why `principal` may not `action` (the error message of an authorization failure)."""
+    return (f"Topic and group changes need a staff user: {principal} may not {action}; "
+            f"ask an administrator for a staff account or token.")
 
 
 Handler = Callable[["RequestContext", RequestPayload], Awaitable[ResponsePayload | None]]
@@ -94,10 +138,15 @@ def _db_call(fn, args, kwargs):
         close_old_connections()
 
 
+async def run_sync(executor: Executor | None, fn, /, *args, **kwargs):
+    """Run ORM/service code in `executor` (the listener's thread pool) and await its result."""
+    return await asyncio.get_running_loop().run_in_executor(executor, _db_call, fn, args, kwargs)
+
+
 class RequestContext:
     """One request as a handler sees it: who sent it, to which node, and how to answer."""
 
-    __slots__ = ("api_key", "api_version", "correlation_id", "client_id", "client_host", "node", "_executor")
+    __slots__ = ("api_key", "api_version", "correlation_id", "client_id", "client_host", "node", "session", "_executor")
 
     def __init__(
         self,
@@ -108,6 +157,7 @@ class RequestContext:
         client_id: str | None,
         client_host: str,
         node: Node,
+        session=None,
         executor: Executor | None = None,
     ) -> None:
         self.api_key = api_key
@@ -116,12 +166,19 @@ class RequestContext:
         self.client_id = client_id
         self.client_host = client_host
         self.node = node
+        # The connection's authentication state (apis.sasl.Session); None outside a listener.
+        self.session = session
         self._executor = executor
+
+    @property
+    def principal(self) -> Principal:
+        """Who sent the request (anonymous until the connection authenticates, when allowed)."""
+        principal = self.session.principal if self.session is not None else None
+        return principal or ANONYMOUS
 
     async def run_sync(self, fn, /, *args, **kwargs):
         """Run ORM/service code in the listener's thread pool and await its result."""
-        loop = asyncio.get_running_loop()
-        return await loop.run_in_executor(self._executor, _db_call, fn, args, kwargs)
+        return await run_sync(self._executor, fn, *args, **kwargs)
 
     def response(self, **values) -> ResponsePayload:
         """The response entity of this request's API and version, built from plain values."""

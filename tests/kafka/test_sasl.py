@@ -1,0 +1,572 @@
+"""SASL/PLAIN on the Kafka listener: console users' API tokens and passwords, over the wire and
+with every real client; what an unauthenticated, anonymous or non-staff client may not do."""
+
+import asyncio
+import logging
+import shutil
+import struct
+import subprocess
+import time
+
+import pytest
+from django.contrib.auth import get_user_model
+
+from brokercore.kafka.apis import sasl
+from brokercore.kafka.server import KafkaListener, ListenerThread
+from brokercore.models import Topic
+from brokercore.selectors import records_fetch, topic_describe
+from brokercore.services.topics import topic_create
+from brokercore.types import RecordIn
+from console.api.tokens import token_revoke
+from console.models import ApiToken
+from tests.kafka.conftest import Credentials, Wire, user_create
+from tests.kafka.test_records import producer_batch
+from tests.services import required
+
+pytestmark = pytest.mark.django_db(transaction=True)
+
+API_VERSIONS, METADATA, PRODUCE, CREATE_TOPICS, DELETE_TOPICS = 18, 3, 0, 19, 20
+DELETE_RECORDS, CREATE_PARTITIONS, DELETE_GROUPS, DESCRIBE_GROUPS = 21, 37, 42, 15
+HANDSHAKE, AUTHENTICATE = 17, 36
+
+
+@pytest.fixture
+def secure_listener(transactional_db, settings):
+    """A listener as `serve` runs one by default: anonymous clients refused."""
+    settings.BROKER = {**settings.BROKER, "KAFKA_ALLOW_ANONYMOUS": False}
+    thread = ListenerThread(KafkaListener(host="127.0.0.1", port=0)).start()
+    try:
+        yield thread.listener
+    finally:
+        thread.stop()
+
+
+@pytest.fixture
+def bootstrap(secure_listener) -> str:
+    return secure_listener.bootstrap
+
+
+@pytest.fixture
+def connect(bootstrap):
+    wires = []
+
+    def open_wire() -> Wire:
+        wires.append(Wire(bootstrap))
+        return wires[-1]
+
+    yield open_wire
+    for w in wires:
+        w.close()
+
+
+def credentials(kind: str, **user) -> Credentials:
+    """A new user's credentials, with an API token ("token") or the password ("password")."""
+    u, password, token = user_create(**user)
+    return Credentials(u.username, token if kind == "token" else password)
+
+
+def metadata(wire, *names, auto_create=False):
+    return wire.call(METADATA, 12, topics=[{"name": n} for n in names] if names else None,
+                     allow_auto_topic_creation=auto_create)
+
+
+# --- The exchange over the wire --------------------------------------------------------------
+
+
+def test_api_versions_advertise_the_sasl_apis(connect):
+    keys = {k.api_key: (k.min_version, k.max_version) for k in connect().call(API_VERSIONS, 3).api_keys}
+    assert keys[HANDSHAKE] == (0, 1) and keys[AUTHENTICATE] == (0, 2)
+
+
+@pytest.mark.parametrize("kind", ["token", "password"])
+@pytest.mark.parametrize("versions", [(1, 2), (1, 0), (1, 1)])
+def test_handshake_v1_and_authenticate(connect, kind, versions):
+    topic_create(name="seen", partitions=1)
+    w = connect()
+    assert w.call(API_VERSIONS, 3).error_code == 0
+    handshake = w.call(HANDSHAKE, versions[0], mechanism="PLAIN")
+    assert (handshake.error_code, handshake.mechanisms) == (0, ("PLAIN",))
+    creds = credentials(kind)
+    r = w.call(AUTHENTICATE, versions[1], auth_bytes=f"\0{creds.username}\0{creds.password}".encode())
+    assert r.error_code == 0 and r.error_message is None
+    [t] = metadata(w, "seen").topics
+    assert (t.error_code, t.name) == (0, "seen")
+
+
+def test_authzid_equal_to_the_username_is_accepted(connect):
+    creds = credentials("token")
+    w = connect()
+    w.call(HANDSHAKE, 1, mechanism="PLAIN")
+    message = f"{creds.username}\0{creds.username}\0{creds.password}".encode()
+    assert w.call(AUTHENTICATE, 2, auth_bytes=message).error_code == 0
+    assert metadata(w).brokers
+
+
+def test_handshake_v0_then_a_bare_token(connect):
+    """Before KIP-152 the PLAIN message follows the handshake as a bare length-prefixed frame,
+    answered by an empty token; a failure closes the connection without an answer."""
+    creds = credentials("token")
+    w = connect()
+    assert w.call(HANDSHAKE, 0, mechanism="PLAIN").error_code == 0
+    token = f"\0{creds.username}\0{creds.password}".encode()
+    w.sock.sendall(struct.pack(">i", len(token)) + token)
+    assert w.read_frame() == b""
+    assert metadata(w).brokers
+
+    bad = connect()
+    bad.call(HANDSHAKE, 0, mechanism="PLAIN")
+    token = f"\0{creds.username}\0wrong".encode()
+    bad.sock.sendall(struct.pack(">i", len(token)) + token)
+    assert bad.closed_by_peer()
+
+
+def test_unsupported_mechanism_lists_the_enabled_one_and_closes(connect, caplog):
+    w = connect()
+    with caplog.at_level(logging.WARNING, logger="brokercore.kafka.server"):
+        r = w.call(HANDSHAKE, 1, mechanism="SCRAM-SHA-256")
+        assert (r.error_code, r.mechanisms) == (sasl.UNSUPPORTED_SASL_MECHANISM, ("PLAIN",))
+        assert w.closed_by_peer()
+    assert "unsupported SASL mechanism 'SCRAM-SHA-256'" in caplog.text
+
+
+def _bad(kind: str) -> tuple[bytes, str]:
+    """(PLAIN message, Kafka's error message) of each way credentials can be wrong."""
+    if kind == "wrong password":
+        u, _, _ = user_create()
+        return f"\0{u.username}\0not-the-password".encode(), sasl.INVALID_CREDENTIALS
+    if kind == "revoked token":
+        u, _, raw = user_create()
+        token_revoke(token=ApiToken.objects.get(user=u))
+        return f"\0{u.username}\0{raw}".encode(), sasl.INVALID_CREDENTIALS
+    if kind == "another user's token":
+        u, _, _ = user_create()
+        _, _, raw = user_create()
+        return f"\0{u.username}\0{raw}".encode(), sasl.INVALID_CREDENTIALS
+    if kind == "unknown user":
+        return b"\0nobody\0whatever", sasl.INVALID_CREDENTIALS
+    if kind == "inactive user (password)":
+        u, password, _ = user_create(active=False)
+        return f"\0{u.username}\0{password}".encode(), sasl.INVALID_CREDENTIALS
+    if kind == "inactive user (token)":
+        u, _, raw = user_create(active=False)
+        return f"\0{u.username}\0{raw}".encode(), sasl.INVALID_CREDENTIALS
+    if kind == "other authzid":
+        u, _, raw = user_create()
+        return f"admin\0{u.username}\0{raw}".encode(), sasl.OTHER_AUTHZID
+    if kind == "no username":
+        _, _, raw = user_create()
+        return f"\0\0{raw}".encode(), sasl.NO_USERNAME
+    if kind == "no password":
+        return b"\0admin\0", sasl.NO_PASSWORD
+    if kind == "two fields":
+        return b"admin\0secret", sasl.MALFORMED
+    if kind == "four fields":
+        return b"\0admin\0secret\0more", sasl.MALFORMED
+    if kind == "not UTF-8":
+        return b"\0adm\xffin\0secret", sasl.MALFORMED
+    assert kind == "empty"
+    return b"", sasl.MALFORMED
+
+
+BAD = ["wrong password", "revoked token", "another user's token", "unknown user", "inactive user (password)",
+       "inactive user (token)", "other authzid", "no username", "no password", "two fields", "four fields",
+       "not UTF-8", "empty"]
+
+
+@pytest.mark.parametrize("kind", BAD)
+def test_bad_credentials_fail_and_close_the_connection(connect, kind, caplog):
+    message, expected = _bad(kind)
+    w = connect()
+    w.call(HANDSHAKE, 1, mechanism="PLAIN")
+    with caplog.at_level(logging.WARNING, logger="brokercore.kafka.server"):
+        r = w.call(AUTHENTICATE, 2, auth_bytes=message)
+        assert (r.error_code, r.error_message) == (sasl.SASL_AUTHENTICATION_FAILED, expected)
+        assert w.closed_by_peer()
+    [line] = [r.getMessage() for r in caplog.records]
+    assert "failed authentication" in line and expected in line
+    assert b"secret" not in line.encode() and b"not-the-password" not in line.encode()
+
+
+def test_unauthenticated_requests_close_the_connection_and_write_nothing(connect, caplog):
+    topic_create(name="locked", partitions=1)
+    with caplog.at_level(logging.WARNING, logger="brokercore.kafka.server"):
+        w = connect()
+        w.send(METADATA, 12, topics=None, allow_auto_topic_creation=False)
+        assert w.closed_by_peer()
+        w = connect()
+        w.send(PRODUCE, 9, acks=-1, timeout_ms=1000, transactional_id=None, topic_data=[
+            {"name": "locked", "partition_data": [{"index": 0, "records": producer_batch(1)}]}])
+        assert w.closed_by_peer()
+        # After ApiVersions and a handshake, anything but SaslAuthenticate closes too.
+        w = connect()
+        w.call(API_VERSIONS, 3)
+        w.call(HANDSHAKE, 1, mechanism="PLAIN")
+        w.send(METADATA, 12, topics=None, allow_auto_topic_creation=False)
+        assert w.closed_by_peer()
+        # And SaslAuthenticate without a handshake.
+        w = connect()
+        w.send(AUTHENTICATE, 2, auth_bytes=b"\0admin\0x")
+        assert w.closed_by_peer()
+    lines = [r.getMessage() for r in caplog.records]
+    assert len(lines) == 4 and all("closing connection" in line for line in lines)
+    assert "before SASL authentication" in lines[0] and "BROKER_KAFKA_ALLOW_ANONYMOUS is off" in lines[0]
+    assert "during SASL authentication" in lines[2]
+    assert records_fetch(topic="locked", partition=0, offset=0).records == []
+
+
+def test_unauthenticated_frames_are_held_to_sasl_server_max_receive_size(connect, caplog):
+    w = connect()
+    with caplog.at_level(logging.WARNING, logger="brokercore.kafka.server"):
+        w.sock.sendall(struct.pack(">i", sasl.MAX_RECEIVE_SIZE + 1))
+        assert w.closed_by_peer()
+    assert "sasl.server.max.receive.size" in caplog.text
+
+
+def test_malformed_sasl_frames_close_only_their_connection(connect, kafka_user):
+    good = connect()
+    assert good.authenticate(kafka_user).error_code == 0
+    # A SaslAuthenticate frame cut short.
+    w = connect()
+    w.call(HANDSHAKE, 1, mechanism="PLAIN")
+    from kio.index import load_request_schema
+
+    from brokercore.kafka.apis.registry import build_entity
+    from brokercore.kafka.protocol import RequestHeader, request_encode
+
+    request = build_entity(load_request_schema(AUTHENTICATE, 2), {"auth_bytes": b"\0a\0b"})
+    frame = request_encode(RequestHeader(AUTHENTICATE, 2, 9, "t"), request)
+    w.sock.sendall(struct.pack(">i", len(frame) - 4 - 3) + frame[4:-3])
+    assert w.closed_by_peer()
+    # A SaslHandshake whose mechanism string claims more bytes than the frame holds.
+    w = connect()
+    w.sock.sendall(struct.pack(">ihhih", 14, HANDSHAKE, 1, 1, -1) + struct.pack(">h", 500) + b"PL")
+    assert w.closed_by_peer()
+    # A bare v0 token frame with a negative length.
+    w = connect()
+    w.call(HANDSHAKE, 0, mechanism="PLAIN")
+    w.sock.sendall(struct.pack(">i", -5))
+    assert w.closed_by_peer()
+    # The authenticated connection is still served.
+    assert metadata(good).brokers
+
+
+def test_sasl_requests_on_an_authenticated_connection_are_illegal_but_harmless(connect, kafka_user):
+    w = connect()
+    assert w.authenticate(kafka_user).error_code == 0
+    assert w.call(HANDSHAKE, 1, mechanism="PLAIN").error_code == sasl.ILLEGAL_SASL_STATE
+    r = w.call(AUTHENTICATE, 2, auth_bytes=b"\0x\0y")
+    assert r.error_code == sasl.ILLEGAL_SASL_STATE and "after successful authentication" in r.error_message
+    assert metadata(w).brokers
+
+
+def test_the_setting_decides_when_the_listener_is_not_told(transactional_db, settings):
+    settings.BROKER = {**settings.BROKER, "KAFKA_ALLOW_ANONYMOUS": True}
+    thread = ListenerThread(KafkaListener(host="127.0.0.1", port=0)).start()
+    try:
+        w = Wire(thread.listener.bootstrap)
+        assert metadata(w).brokers
+        w.close()
+    finally:
+        thread.stop()
+
+
+# --- Anonymous clients (BROKER_KAFKA_ALLOW_ANONYMOUS=1) -------------------------------------
+
+
+def test_anonymous_clients_may_read_and_produce_but_not_create(wire):
+    topic_create(name="open", partitions=1)
+    r = wire.call(PRODUCE, 9, acks=-1, timeout_ms=1000, transactional_id=None, topic_data=[
+        {"name": "open", "partition_data": [{"index": 0, "records": producer_batch(1)}]}])
+    assert r.responses[0].partition_responses[0].error_code == 0
+    [missing] = metadata(wire, "not-yet", auto_create=True).topics
+    assert missing.error_code == 3 and not Topic.objects.filter(name="not-yet").exists()
+    [refused] = wire.call(CREATE_TOPICS, 7, timeout=1000, validate_only=False, topics=[
+        {"name": "anon", "num_partitions": 1, "replication_factor": 1, "assignments": [], "configs": []}]).topics
+    assert refused.error_code == 29 and "User:ANONYMOUS may not create topics" in refused.error_message
+    assert not Topic.objects.filter(name="anon").exists()
+
+
+def test_anonymous_connection_may_still_authenticate(wire, kafka_staff):
+    assert metadata(wire).brokers
+    assert wire.authenticate(kafka_staff).error_code == 0
+    [t] = metadata(wire, "by-staff", auto_create=True).topics
+    assert t.error_code == 0 and topic_describe(name="by-staff")
+
+
+# --- Staff only: topic and group changes -----------------------------------------------------
+
+
+def _create(w, *names, validate_only=False):
+    return w.call(CREATE_TOPICS, 7, timeout=1000, validate_only=validate_only, topics=[
+        {"name": n, "num_partitions": 1, "replication_factor": 1, "assignments": [], "configs": []} for n in names
+    ]).topics
+
+
+def test_non_staff_topic_and_group_changes_are_refused_per_item(connect, kafka_user):
+    from brokercore.services.groups import group_join
+    from brokercore.services.log import records_append
+
+    topic_create(name="keep", partitions=2)
+    records_append(topic="keep", partition=0, records=[RecordIn(key=None, value=b"v%d" % i) for i in range(3)])
+    group_join(group_id="g-keep", client_id="c", topics=["keep"])
+    w = connect()
+    assert w.authenticate(kafka_user).error_code == 0
+
+    created = _create(w, "new-a", "new-b")
+    assert [(t.name, t.error_code) for t in created] == [("new-a", 29), ("new-b", 29)]
+    assert f"User:{kafka_user.username} may not create topics" in created[0].error_message
+    assert [t.error_code for t in _create(w, "new-c", validate_only=True)] == [29]
+    assert not Topic.objects.filter(name__startswith="new-").exists()
+
+    keep_id = topic_describe(name="keep").topic_id
+    deleted = w.call(DELETE_TOPICS, 6, timeout_ms=1000, topics=[
+        {"name": "keep", "topic_id": None}, {"name": "ghost", "topic_id": None}, {"name": None, "topic_id": keep_id}])
+    assert [(r.name, r.error_code) for r in deleted.responses] == [("keep", 29), ("ghost", 3), ("keep", 29)]
+
+    grown = w.call(CREATE_PARTITIONS, 3, timeout_ms=1000, validate_only=False, topics=[
+        {"name": "keep", "count": 5, "assignments": None}])
+    assert [r.error_code for r in grown.results] == [29]
+    assert len(topic_describe(name="keep").partitions) == 2
+
+    trimmed = w.call(DELETE_RECORDS, 2, timeout_ms=1000, topics=[
+        {"name": "keep", "partitions": [{"partition_index": 0, "offset": 2}]}])
+    assert trimmed.topics[0].partitions[0].error_code == 29
+    assert len(records_fetch(topic="keep", partition=0, offset=0).records) == 3
+
+    groups = w.call(DELETE_GROUPS, 2, groups_names=["g-keep"])
+    assert [(r.group_id, r.error_code) for r in groups.results] == [("g-keep", 30)]
+    described = w.call(DESCRIBE_GROUPS, 5, groups=["g-keep"], include_authorized_operations=True)
+    assert described.groups[0].error_code == 0
+    assert described.groups[0].authorized_operations == (1 << 3) | (1 << 8)  # READ, DESCRIBE; no DELETE
+
+    [missing] = metadata(w, "auto-by-user", auto_create=True).topics
+    assert missing.error_code == 3 and not Topic.objects.filter(name="auto-by-user").exists()
+    assert topic_describe(name="keep").topic_id == keep_id
+
+
+def test_staff_topic_changes_and_auto_create(connect, kafka_staff):
+    w = connect()
+    assert w.authenticate(kafka_staff).error_code == 0
+    assert [t.error_code for t in _create(w, "made")] == [0]
+    [auto] = metadata(w, "auto-made", auto_create=True).topics
+    assert auto.error_code == 0
+    deleted = w.call(DELETE_TOPICS, 6, timeout_ms=1000, topics=[{"name": "made", "topic_id": None}])
+    assert [r.error_code for r in deleted.responses] == [0]
+
+
+def test_a_demoted_or_deactivated_user_loses_staff_rights_on_a_live_connection(connect):
+    u, _, token = user_create(staff=True)
+    w = connect()
+    assert w.authenticate(Credentials(u.username, token)).error_code == 0
+    assert [t.error_code for t in _create(w, "before")] == [0]
+    get_user_model().objects.filter(pk=u.pk).update(is_staff=False)
+    assert [t.error_code for t in _create(w, "after-demotion")] == [29]
+    get_user_model().objects.filter(pk=u.pk).update(is_staff=True, is_active=False)
+    assert [t.error_code for t in _create(w, "after-deactivation")] == [29]
+    # The session itself lasts as long as the connection (Kafka's connections.max.reauth.ms=0).
+    assert metadata(w).brokers
+
+
+# --- Real clients ------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("kind", ["token", "password"])
+def test_confluent_kafka(bootstrap, kind):
+    from confluent_kafka import Consumer, Producer, TopicPartition
+    from confluent_kafka.admin import AdminClient, NewTopic
+
+    creds = credentials(kind, staff=True)
+    admin = AdminClient({"bootstrap.servers": bootstrap, **creds.confluent()})
+    for f in admin.create_topics([NewTopic("ck-sasl", 1, 1)]).values():
+        f.result(10)
+    producer = Producer({"bootstrap.servers": bootstrap, "linger.ms": 5, **creds.confluent()})
+    for i in range(5):
+        producer.produce("ck-sasl", value=b"v%d" % i)
+    assert producer.flush(10) == 0
+    consumer = Consumer({"bootstrap.servers": bootstrap, "group.id": "ck-sasl", "enable.auto.commit": False,
+                         **creds.confluent()})
+    try:
+        consumer.assign([TopicPartition("ck-sasl", 0, -2)])
+        got, deadline = [], time.monotonic() + 10
+        while len(got) < 5 and time.monotonic() < deadline:
+            msg = consumer.poll(0.2)
+            if msg is not None and not msg.error():
+                got.append(msg.value())
+    finally:
+        consumer.close()
+    assert got == [b"v%d" % i for i in range(5)]
+
+
+@pytest.mark.parametrize("kind", ["wrong password", "revoked token", "unknown user", "inactive user (password)"])
+def test_confluent_kafka_reports_authentication_failure(bootstrap, kind):
+    from confluent_kafka import KafkaError, Producer
+
+    message, expected = _bad(kind)
+    _, username, password = message.decode().split("\0")
+    errors = []
+    producer = Producer({"bootstrap.servers": bootstrap, "error_cb": errors.append,
+                         **Credentials(username, password).confluent()})
+    deadline = time.monotonic() + 10
+    while not errors and time.monotonic() < deadline:
+        producer.poll(0.1)
+    assert errors and errors[0].code() == KafkaError._AUTHENTICATION
+    assert expected in errors[0].str()
+
+
+@pytest.mark.parametrize("kind", ["token", "password"])
+def test_kafka_python(bootstrap, kind):
+    from kafka import KafkaAdminClient, KafkaConsumer, KafkaProducer, TopicPartition
+    from kafka.admin import NewTopic
+
+    creds = credentials(kind, staff=True)
+    admin = KafkaAdminClient(bootstrap_servers=bootstrap, **creds.kafka_python())
+    try:
+        admin.create_topics([NewTopic("kp-sasl", num_partitions=1, replication_factor=1)])
+    finally:
+        admin.close()
+    producer = KafkaProducer(bootstrap_servers=bootstrap, **creds.kafka_python())
+    try:
+        for i in range(5):
+            producer.send("kp-sasl", value=b"v%d" % i).get(10)
+    finally:
+        producer.close()
+    consumer = KafkaConsumer(bootstrap_servers=bootstrap, enable_auto_commit=False, fetch_max_wait_ms=100,
+                             **creds.kafka_python())
+    try:
+        consumer.assign([TopicPartition("kp-sasl", 0)])
+        consumer.seek_to_beginning()
+        got, deadline = [], time.monotonic() + 10
+        while len(got) < 5 and time.monotonic() < deadline:
+            for records in consumer.poll(timeout_ms=200).values():
+                got += [r.value for r in records]
+    finally:
+        consumer.close()
+    assert got == [b"v%d" % i for i in range(5)]
+
+
+@pytest.mark.parametrize("kind", ["wrong password", "revoked token", "unknown user", "inactive user (token)"])
+def test_kafka_python_reports_authentication_failure(bootstrap, kind, caplog):
+    """kafka-python 3 retries a failed bootstrap until bootstrap_timeout_ms, logging each failure."""
+    from kafka import KafkaProducer
+    from kafka.errors import KafkaTimeoutError
+
+    message, expected = _bad(kind)
+    _, username, password = message.decode().split("\0")
+    with caplog.at_level(logging.ERROR, logger="kafka"), pytest.raises(KafkaTimeoutError):
+        KafkaProducer(bootstrap_servers=bootstrap, bootstrap_timeout_ms=1500,
+                      **Credentials(username, password).kafka_python())
+    assert f"SaslAuthenticationFailedError: {expected}" in caplog.text
+
+
+@pytest.mark.parametrize("kind", ["token", "password"])
+def test_aiokafka(bootstrap, kind):
+    creds = credentials(kind, staff=True)
+    assert asyncio.run(_aiokafka_roundtrip(bootstrap, creds)) == [b"v%d" % i for i in range(5)]
+
+
+async def _aiokafka_roundtrip(bootstrap, creds):
+    from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
+    from aiokafka.admin import AIOKafkaAdminClient, NewTopic
+
+    admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap, **creds.kafka_python())
+    await admin.start()
+    try:
+        await admin.create_topics([NewTopic("aio-sasl", num_partitions=1, replication_factor=1)])
+    finally:
+        await admin.close()
+    producer = AIOKafkaProducer(bootstrap_servers=bootstrap, **creds.kafka_python())
+    await producer.start()
+    try:
+        for i in range(5):
+            await producer.send_and_wait("aio-sasl", value=b"v%d" % i)
+    finally:
+        await producer.stop()
+    consumer = AIOKafkaConsumer(bootstrap_servers=bootstrap, enable_auto_commit=False, fetch_max_wait_ms=100,
+                                **creds.kafka_python())
+    await consumer.start()
+    try:
+        consumer.assign([TopicPartition("aio-sasl", 0)])
+        await consumer.seek_to_beginning()
+        got = []
+        async with asyncio.timeout(10):
+            while len(got) < 5:
+                for records in (await consumer.getmany(timeout_ms=200)).values():
+                    got += [r.value for r in records]
+    finally:
+        await consumer.stop()
+    return got
+
+
+@pytest.mark.parametrize("kind", ["wrong password", "revoked token", "unknown user", "inactive user (password)"])
+def test_aiokafka_reports_authentication_failure(bootstrap, kind, caplog):
+    """aiokafka gives up bootstrapping with a connection error and logs the broker's answer."""
+    from aiokafka import AIOKafkaProducer
+    from aiokafka.errors import KafkaConnectionError
+
+    message, expected = _bad(kind)
+    _, username, password = message.decode().split("\0")
+
+    async def start():
+        producer = AIOKafkaProducer(bootstrap_servers=bootstrap, **Credentials(username, password).kafka_python())
+        try:
+            await producer.start()
+        finally:
+            await producer.stop()
+
+    with caplog.at_level(logging.ERROR, logger="aiokafka"), pytest.raises(KafkaConnectionError):
+        asyncio.run(start())
+    assert f"[Error 58] SaslAuthenticationFailed: {expected}" in caplog.text
+
+
+@pytest.fixture
+def kcat():
+    path = shutil.which("kcat")
+    if path is None:
+        if required("KCAT"):
+            pytest.fail("REQUIRE_KCAT=1 but kcat is not installed (apt-get install kcat)")
+        pytest.skip("kcat is not installed (apt-get install kcat); set REQUIRE_KCAT=1 to fail instead")
+    return path
+
+
+@pytest.mark.parametrize("kind", ["token", "password"])
+def test_kcat(kcat, bootstrap, kind):
+    topic_create(name="kc-sasl", partitions=1)
+    creds = credentials(kind)
+    run = [kcat, "-b", bootstrap, *creds.kcat()]
+    subprocess.run([*run, "-P", "-t", "kc-sasl"], input=b"one\ntwo\n", check=True, timeout=30, capture_output=True)
+    out = subprocess.run([*run, "-C", "-t", "kc-sasl", "-o", "beginning", "-e"], check=True, timeout=30,
+                         capture_output=True).stdout.decode()
+    assert out.splitlines() == ["one", "two"]
+
+
+@pytest.mark.parametrize("kind", ["wrong password", "revoked token", "unknown user", "inactive user (token)"])
+def test_kcat_reports_authentication_failure(kcat, bootstrap, kind):
+    message, expected = _bad(kind)
+    _, username, password = message.decode().split("\0")
+    done = subprocess.run([kcat, "-b", bootstrap, *Credentials(username, password).kcat(), "-L", "-m", "2"],
+                          timeout=30, capture_output=True)
+    assert done.returncode != 0
+    assert expected in done.stderr.decode()
+
+
+def test_kcat_without_credentials_is_refused(kcat, bootstrap):
+    done = subprocess.run([kcat, "-b", bootstrap, "-L", "-m", "3"], timeout=30, capture_output=True)
+    assert done.returncode != 0
+
+
+
+def test_ensure_admin_prints_a_kcat_line_that_works(kcat, secure_listener, settings):
+    import io
+    import shlex
+
+    from django.core.management import call_command
+
+    settings.BROKER = {**settings.BROKER, "KAFKA_HOST": "127.0.0.1", "KAFKA_PORT": secure_listener.port}
+    out = io.StringIO()
+    call_command("ensure_admin", stdout=out)
+    [line] = [x.strip() for x in out.getvalue().splitlines() if x.strip().startswith("kcat ")]
+    assert f"-b 127.0.0.1:{secure_listener.port} " in line and "sasl.username=admin" in line
+    args = shlex.split(line)
+    done = subprocess.run([kcat, *args[1:]], timeout=30, capture_output=True)
+    assert done.returncode == 0, done.stderr
+    assert b"1 brokers:" in done.stdout
