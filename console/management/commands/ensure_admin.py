@@ -1,7 +1,9 @@
 """Create the first admin with a random password, printed once. Does nothing if one exists."""
 
 import secrets
+import shlex
 
+from django.conf import settings
 from django.contrib.auth import get_user_model
 from django.core.management.base import BaseCommand
 
@@ -18,9 +20,17 @@ class Command(BaseCommand):
             return
         password = secrets.token_urlsafe(12)
         User.objects.create_superuser(username=username, email="", password=password)
+        b = settings.BROKER
+        bootstrap = f"{b['KAFKA_ADVERTISED_HOST'] or b['KAFKA_HOST']}:{b['KAFKA_ADVERTISED_PORT'] or b['KAFKA_PORT']}"
+        sasl = (f"-X security.protocol=SASL_PLAINTEXT -X sasl.mechanisms=PLAIN "
+                f"-X sasl.username={shlex.quote(username)} -X sasl.password={shlex.quote(password)}")
         bar = "=" * 64
         self.stdout.write(
             f"{bar}\nCreated the first admin. Log in at the console with\n"
             f"  username: {username}\n  password: {password}\n"
+            f"Kafka clients authenticate with SASL/PLAIN as a console user, e.g.\n"
+            f"  kcat -b {bootstrap} {sasl} -L\n"
+            f"  (librdkafka and Java: security.protocol=SASL_PLAINTEXT, sasl.mechanism(s)=PLAIN, the username\n"
+            f"  and password; an API token, from manage.py tokens create {username} --name ..., is cheaper to check.)\n"
             f"This password is shown only once. Change it with: manage.py changepassword {username}\n{bar}"
         )
