@@ -35,7 +35,7 @@ class Config:
 QUICK = Config(records=10_000, runs=((1, "all"),), baseline_batches=20)
 
 
-def _producer(bootstrap: str, count: int, acks: str, seed: int, start, queue) -> None:
+def _producer(bootstrap: str, auth: dict, count: int, acks: str, seed: int, start, queue) -> None:
     from confluent_kafka import Producer
 
     rnd = random.Random(seed)
@@ -51,7 +51,7 @@ def _producer(bootstrap: str, count: int, acks: str, seed: int, start, queue) ->
 
     producer = Producer({
         "bootstrap.servers": bootstrap, "acks": acks, "linger.ms": 5, "partitioner": "murmur2_random",
-        "queue.buffering.max.messages": max(100_000, count), "enable.idempotence": acks == "all",
+        "queue.buffering.max.messages": max(100_000, count), "enable.idempotence": acks == "all", **auth,
     })
     producer.list_topics(TOPIC, timeout=10)  # connect and learn the leaders before the clock starts
     start.wait()
@@ -69,11 +69,11 @@ def _producer(bootstrap: str, count: int, acks: str, seed: int, start, queue) ->
                "latencies": sorted(latencies)})
 
 
-def produce(bootstrap: str, producers: int, acks: str, total: int) -> dict:
+def produce(bootstrap: str, auth: dict, producers: int, acks: str, total: int) -> dict:
     ctx = multiprocessing.get_context("spawn")
     start, queue = ctx.Event(), ctx.Queue()
     share = total // producers
-    procs = [ctx.Process(target=_producer, args=(bootstrap, share, acks, i, start, queue)) for i in range(producers)]
+    procs = [ctx.Process(target=_producer, args=(bootstrap, auth, share, acks, i, start, queue)) for i in range(producers)]
     for p in procs:
         p.start()
     time.sleep(2)  # every producer has connected and built its records
@@ -93,11 +93,11 @@ def produce(bootstrap: str, producers: int, acks: str, total: int) -> dict:
     }
 
 
-def consume(bootstrap: str, partitions: int, total: int) -> dict:
+def consume(bootstrap: str, auth: dict, partitions: int, total: int) -> dict:
     from confluent_kafka import Consumer, TopicPartition
 
     consumer = Consumer({"bootstrap.servers": bootstrap, "group.id": "bench", "enable.auto.commit": False,
-                         "fetch.max.bytes": 50 << 20})
+                         "fetch.max.bytes": 50 << 20, **auth})
     consumer.assign([TopicPartition(TOPIC, p, 0) for p in range(partitions)])
     seen = 0
     t0 = perf_counter()
@@ -127,6 +127,19 @@ def baseline(cfg: Config, batch: int) -> float:
     return max(rates)
 
 
+def _sasl() -> dict:
+    """librdkafka's settings for SASL/PLAIN with a new API token of a (non-staff) bench user: the
+    clients authenticate as an application does (the topics exist already)."""
+    from django.contrib.auth import get_user_model
+
+    from console.api.tokens import token_create
+
+    user, _ = get_user_model().objects.get_or_create(username="bench-kafka")
+    _, token = token_create(user=user, name="bench")
+    return {"security.protocol": "SASL_PLAINTEXT", "sasl.mechanisms": "PLAIN", "sasl.username": user.username,
+            "sasl.password": token}
+
+
 def run(ctx) -> dict:
     from django.db import connections
 
@@ -136,6 +149,7 @@ def run(ctx) -> dict:
     progress(f"[{ctx.backend}] Kafka protocol (confluent-kafka)")
     topic_create(name=TOPIC, partitions=cfg.partitions)
     topic_create(name=BASELINE_TOPIC, partitions=cfg.partitions)
+    auth = _sasl()
     connections.close_all()  # the listener uses its own connections
     port = free_port()
     listener = ManagedProcess(["kafka", "--port", str(port), "--no-maintenance", "-v", "0"], port)
@@ -143,12 +157,12 @@ def run(ctx) -> dict:
     try:
         runs = []
         for producers, acks in cfg.runs:
-            r = produce(bootstrap, producers, acks, cfg.records)
+            r = produce(bootstrap, auth, producers, acks, cfg.records)
             runs.append(r)
             progress(f"  produce {producers} producer(s) acks={acks}: {r['rate']:>9,.0f} rec/s "
                      f"(p50 {r['latency_p50'] * 1000:.1f} ms, p99 {r['latency_p99'] * 1000:.1f} ms)")
         written = sum(r["records"] for r in runs)
-        consumed = consume(bootstrap, cfg.partitions, written)
+        consumed = consume(bootstrap, auth, cfg.partitions, written)
         progress(f"  consume: {consumed['rate']:,.0f} rec/s ({consumed['records']:,} records)")
     finally:
         listener.stop()
@@ -160,7 +174,8 @@ def run(ctx) -> dict:
 METHOD = """\
 **Method.** `python -m bench kafka` starts `manage.py kafka` (the listener alone, one process, no
 maintenance thread) on the scratch database and drives it with confluent-kafka {client} from
-separate processes: {records:,} records per produce run (16-byte random keys, 100-byte random
+separate processes, authenticated with SASL/PLAIN and an API token (as an application connects):
+{records:,} records per produce run (16-byte random keys, 100-byte random
 values, `linger.ms=5`, no compression, `partitioner=murmur2_random`, idempotence on with
 acks=all) to an 8-partition topic, split over 1 or 2 producer processes; the rate runs from the
 first `produce()` to `flush()` returning, the latency is librdkafka's produce-to-acknowledgement

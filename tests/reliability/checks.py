@@ -7,16 +7,19 @@ process, or `load_proc verify` in a child for a database the test process is not
 
 import time
 
+# The load's user: REST calls and Kafka connections (SASL/PLAIN) authenticate with its API token.
+LOAD_USER = "reliability"
+
 
 def load_setup(topic: str, partitions: int, configs: dict | None = None) -> dict:
-    """The topic under load and a staff user's REST token: {"token": ...}."""
+    """The topic under load and a staff user's API token: {"token": ...}."""
     from django.contrib.auth import get_user_model
 
     from brokercore.services.topics import topic_create
     from console.api.tokens import token_create
 
     topic_create(name=topic, partitions=partitions, configs=configs or None)
-    user = get_user_model().objects.create_user(username="reliability", password="reliability-pw", is_staff=True)
+    user = get_user_model().objects.create_user(username=LOAD_USER, password="reliability-pw", is_staff=True)
     return {"token": token_create(user=user, name="reliability")[1]}
 
 

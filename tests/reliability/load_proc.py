@@ -47,6 +47,15 @@ def write(path: str, data: dict) -> None:
     os.replace(path + ".tmp", path)
 
 
+def kafka_sasl(args) -> dict:
+    """librdkafka's SASL/PLAIN settings for the load user's token (reconnecting after a fault
+    authenticates again)."""
+    from tests.reliability.checks import LOAD_USER
+
+    return {"security.protocol": "SASL_PLAINTEXT", "sasl.mechanisms": "PLAIN", "sasl.username": LOAD_USER,
+            "sasl.password": args.token}
+
+
 def kafka_producer(args) -> None:
     from confluent_kafka import Producer
 
@@ -61,6 +70,7 @@ def kafka_producer(args) -> None:
         "reconnect.backoff.ms": 100,
         "reconnect.backoff.max.ms": 500,
         "socket.timeout.ms": 10_000,
+        **kafka_sasl(args),
     }
     if not idempotent:
         # A retry of a batch whose answer was lost would store it twice (Kafka's at-least-once):
@@ -185,6 +195,7 @@ def kafka_consumer(args) -> None:
         "session.timeout.ms": 6000,
         "heartbeat.interval.ms": 500,
         "reconnect.backoff.max.ms": 500,
+        **kafka_sasl(args),
     }
     seen, progress, errors, joins = Consumed(), Progress(args.out), [], 0
     while not stopped(args):

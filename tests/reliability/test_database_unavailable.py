@@ -20,6 +20,7 @@ from brokercore import selectors
 from console.unavailable import REST_DATABASE_UNAVAILABLE, server_error
 from tests.api.conftest import RestClient
 from tests.conftest import ON_POSTGRES
+from tests.reliability.checks import LOAD_USER
 from tests.reliability.conftest import load_proc, report
 from tests.serve import ServerProcess
 
@@ -109,11 +110,15 @@ class Browser:
             assert "/login/" not in r.url, "login failed"
 
 
-def _kafka_producer(bootstrap: str):
+def _kafka_producer(bootstrap: str, token: str):
     from confluent_kafka import Producer
 
+    # SASL/PLAIN as the load user: a reconnect during the outage cannot authenticate (the token is
+    # checked in the database) and is closed like any other request that meets the outage.
     return Producer({"bootstrap.servers": bootstrap, "acks": "all", "enable.idempotence": True,
-                     "message.timeout.ms": 60_000, "reconnect.backoff.max.ms": 500})
+                     "message.timeout.ms": 60_000, "reconnect.backoff.max.ms": 500,
+                     "security.protocol": "SASL_PLAINTEXT", "sasl.mechanisms": "PLAIN",
+                     "sasl.username": LOAD_USER, "sasl.password": token})
 
 
 @pytest.mark.slow
@@ -132,7 +137,7 @@ def test_a_postgresql_outage_gives_clear_errors_and_recovers_by_itself(own_postg
         browser.login("reliability", "reliability-pw")
         assert browser.get("/topics/")[0] == 200
         assert browser.get("/rest/topics", headers=rest_headers)[0] == 200
-        producer = _kafka_producer(server.bootstrap)
+        producer = _kafka_producer(server.bootstrap, token)
         acked, errors = [], []
 
         def delivered(err, msg):
