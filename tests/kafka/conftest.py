@@ -1,11 +1,14 @@
 """A Kafka listener on a free port for each test, on its own event loop in a background thread."""
 
+import contextlib
 import itertools
+import shutil
 from dataclasses import dataclass
 
 import pytest
 
 from brokercore.kafka.server import KafkaListener, ListenerThread
+from tests.services import required
 
 _users = itertools.count()
 
@@ -67,11 +70,29 @@ def kafka_listener(transactional_db):
     other things need no credentials; anonymous is not staff, so a test that creates or deletes
     topics through Kafka authenticates (`kafka_staff`). tests/kafka/test_sasl.py covers
     authentication with the default (anonymous off)."""
-    thread = ListenerThread(KafkaListener(host="127.0.0.1", port=0, allow_anonymous=True)).start()
+    with listener_running(allow_anonymous=True) as listener:
+        yield listener
+
+
+@contextlib.contextmanager
+def listener_running(**options):
+    """A KafkaListener on a free port of 127.0.0.1 (its options as KafkaListener's), stopped after."""
+    thread = ListenerThread(KafkaListener(host="127.0.0.1", port=0, **options)).start()
     try:
         yield thread.listener
     finally:
         thread.stop()
+
+
+@pytest.fixture
+def kcat():
+    """The kcat executable (Debian's, on librdkafka)."""
+    path = shutil.which("kcat")
+    if path is None:
+        if required("KCAT"):
+            pytest.fail("REQUIRE_KCAT=1 but kcat is not installed (apt-get install kcat)")
+        pytest.skip("kcat is not installed (apt-get install kcat); set REQUIRE_KCAT=1 to fail instead")
+    return path
 
 
 @pytest.fixture

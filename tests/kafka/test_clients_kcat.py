@@ -1,25 +1,13 @@
 """kcat (Debian's, librdkafka) -L, -P and -C against the listener."""
 
-import shutil
 import subprocess
 
 import pytest
 
 from brokercore.selectors import records_fetch
 from brokercore.services.topics import topic_create
-from tests.services import required
 
 pytestmark = pytest.mark.django_db(transaction=True)
-
-
-@pytest.fixture
-def kcat():
-    path = shutil.which("kcat")
-    if path is None:
-        if required("KCAT"):
-            pytest.fail("REQUIRE_KCAT=1 but kcat is not installed (apt-get install kcat)")
-        pytest.skip("kcat is not installed (apt-get install kcat); set REQUIRE_KCAT=1 to fail instead")
-    return path
 
 
 def run(*args, stdin=None):

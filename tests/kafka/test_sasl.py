@@ -3,7 +3,6 @@ with every real client; what an unauthenticated, anonymous or non-staff client m
 
 import asyncio
 import logging
-import shutil
 import struct
 import subprocess
 import time
@@ -12,16 +11,14 @@ import pytest
 from django.contrib.auth import get_user_model
 
 from brokercore.kafka.apis import sasl
-from brokercore.kafka.server import KafkaListener, ListenerThread
 from brokercore.models import Topic
 from brokercore.selectors import records_fetch, topic_describe
 from brokercore.services.topics import topic_create
 from brokercore.types import RecordIn
 from console.api.tokens import token_revoke
 from console.models import ApiToken
-from tests.kafka.conftest import Credentials, Wire, user_create
+from tests.kafka.conftest import Credentials, Wire, listener_running, user_create
 from tests.kafka.test_records import producer_batch
-from tests.services import required
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
@@ -34,11 +31,8 @@ HANDSHAKE, AUTHENTICATE = 17, 36
 def secure_listener(transactional_db, settings):
     """A listener as `serve` runs one by default: anonymous clients refused."""
     settings.BROKER = {**settings.BROKER, "KAFKA_ALLOW_ANONYMOUS": False}
-    thread = ListenerThread(KafkaListener(host="127.0.0.1", port=0)).start()
-    try:
-        yield thread.listener
-    finally:
-        thread.stop()
+    with listener_running() as listener:
+        yield listener
 
 
 @pytest.fixture
@@ -261,13 +255,10 @@ def test_sasl_requests_on_an_authenticated_connection_are_illegal_but_harmless(c
 
 def test_the_setting_decides_when_the_listener_is_not_told(transactional_db, settings):
     settings.BROKER = {**settings.BROKER, "KAFKA_ALLOW_ANONYMOUS": True}
-    thread = ListenerThread(KafkaListener(host="127.0.0.1", port=0)).start()
-    try:
-        w = Wire(thread.listener.bootstrap)
+    with listener_running() as listener:
+        w = Wire(listener.bootstrap)
         assert metadata(w).brokers
         w.close()
-    finally:
-        thread.stop()
 
 
 # --- Anonymous clients (BROKER_KAFKA_ALLOW_ANONYMOUS=1) -------------------------------------
@@ -516,16 +507,6 @@ def test_aiokafka_reports_authentication_failure(bootstrap, kind, caplog):
     with caplog.at_level(logging.ERROR, logger="aiokafka"), pytest.raises(KafkaConnectionError):
         asyncio.run(start())
     assert f"[Error 58] SaslAuthenticationFailed: {expected}" in caplog.text
-
-
-@pytest.fixture
-def kcat():
-    path = shutil.which("kcat")
-    if path is None:
-        if required("KCAT"):
-            pytest.fail("REQUIRE_KCAT=1 but kcat is not installed (apt-get install kcat)")
-        pytest.skip("kcat is not installed (apt-get install kcat); set REQUIRE_KCAT=1 to fail instead")
-    return path
 
 
 @pytest.mark.parametrize("kind", ["token", "password"])
