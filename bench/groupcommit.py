@@ -7,13 +7,18 @@ keyed record each, the next as soon as the last returned, for a fixed time. Off
 baseline, measured in the same run, alternating with on. Also one lone producer, on and off: what
 group commit costs a caller nobody else is writing beside.
 
+Where the time goes: CPU time and context switches per record of each round, how many callers
+the groups held, and the in-process ceilings (no database, no grouping: see `ceilings`).
+
 REST: the same through `manage.py serve` (started once with group commit on, once off): 4 client
 processes of 8 threads each, every thread a keep-alive connection sending one-record v2 produce
 requests back to back.
 """
 
 import multiprocessing
+import os
 import random
+import resource
 import threading
 import time
 from dataclasses import dataclass
@@ -92,23 +97,33 @@ def _round(cfg: Config, producers: int, on: bool) -> dict:
         ready.wait()
     except threading.BrokenBarrierError:
         pass
-    before = group_commit.counts()
+    before, sizes_before = group_commit.counts(), group_commit.group_sizes()
+    cpu0, ru0 = os.times(), resource.getrusage(resource.RUSAGE_SELF)
     t0 = perf_counter()
     time.sleep(cfg.seconds)
     stop.set()
     for t in threads:
         t.join()
     elapsed = perf_counter() - t0
-    after = group_commit.counts()
+    cpu1, ru1 = os.times(), resource.getrusage(resource.RUSAGE_SELF)
+    after, sizes_after = group_commit.counts(), group_commit.group_sizes()
     settings.BROKER["GROUP_COMMIT"] = True
     every = sorted(x for lat in latencies for x in lat)
     groups = after["groups"] - before["groups"]
+    n = max(1, len(every))
+    sizes = {k: v - sizes_before.get(k, 0) for k, v in sizes_after.items() if v - sizes_before.get(k, 0)}
     return {
         "rate": len(every) / elapsed,
         "appends": len(every),
         "p50_ms": _percentile(every, 0.5) * 1000,
         "p99_ms": _percentile(every, 0.99) * 1000,
         "callers_per_commit": (after["callers"] - before["callers"]) / groups if groups else 1.0,
+        # The whole process's, over the timed window, per record written: with one core's worth
+        # of GIL, CPU per record bounds the rate; switches are what handing the GIL around costs.
+        "cpu_us_per_record": (cpu1.user + cpu1.system - cpu0.user - cpu0.system) / n * 1e6,
+        "cpu_cores": (cpu1.user + cpu1.system - cpu0.user - cpu0.system) / elapsed,
+        "switches_per_record": (ru1.ru_nvcsw + ru1.ru_nivcsw - ru0.ru_nvcsw - ru0.ru_nivcsw) / n,
+        "group_sizes": {str(k): v for k, v in sorted(sizes.items())} if on else {},
         "errors": errors[:3],
     }
 
@@ -136,6 +151,111 @@ def in_process(cfg: Config, backend: str) -> list[dict]:
     return out
 
 
+def _threads_rate(producers: int, seconds: float, call) -> float:
+    """Calls per second of `producers` threads each running `call(i, n)` back to back."""
+    from django.db import connection
+
+    counts = [0] * producers
+    ready = threading.Barrier(producers + 1)
+    stop = threading.Event()
+
+    def run(i: int) -> None:
+        try:
+            call(i, 0)
+            ready.wait()
+            n = 0
+            while not stop.is_set():
+                n += 1
+                call(i, n)
+            counts[i] = n
+        finally:
+            connection.close()
+
+    threads = [threading.Thread(target=run, args=(i,)) for i in range(producers)]
+    for t in threads:
+        t.start()
+    ready.wait()
+    t0 = perf_counter()
+    time.sleep(seconds)
+    stop.set()
+    for t in threads:
+        t.join()
+    return sum(counts) / (perf_counter() - t0)
+
+
+def ceilings(cfg: Config) -> dict:
+    """What the in-process loop could reach at best, each part measured on its own.
+
+    - python: `producers` threads run `records_append` with the database write replaced by an
+      instant answer and group commit off: everything a caller does in Python, nothing else.
+    - handoff: `producers` threads each hand a request to one thread and wait for its answer
+      (a lock per request, the way group commit wakes a caller); no database, no Python work.
+    - write: one thread writes groups of `producers` one-record batches with the real write, as a
+      group-commit leader does (records per second of the database alone).
+    - serial: the rate if every record costs its share of Python and of the write one after the
+      other (1 / (1/python + 1/write)): what grouping can reach while one thread at a time holds
+      the GIL and the write needs most of a core of its own.
+    """
+    from django.conf import settings
+
+    from brokercore import storage
+    from brokercore.services import log
+    from brokercore.types import RecordIn
+
+    rnd = random.Random(7)
+    records = [[RecordIn(key=rnd.randbytes(16), value=rnd.randbytes(100))] for _ in range(1000)]
+    out = {}
+
+    # Private names of the log, on purpose: the point is to take the database out of the path.
+    real_write = log._append_write
+    log._append_write = lambda batches, meta, acks, log_append_time: {pid: 0 for pid in batches}
+    settings.BROKER["GROUP_COMMIT"] = False
+    try:
+        out["python"] = _threads_rate(
+            cfg.producers,
+            cfg.seconds,
+            lambda i, n: log.records_append(topic=TOPIC, records=records[(i * 31 + n) % 1000]),
+        )
+    finally:
+        log._append_write = real_write
+        settings.BROKER["GROUP_COMMIT"] = True
+
+    import queue as queue_mod
+
+    inbox: queue_mod.SimpleQueue = queue_mod.SimpleQueue()
+
+    def answer() -> None:
+        while (lock := inbox.get()) is not None:
+            lock.release()
+
+    def hand(i: int, n: int) -> None:
+        lock = threading.Lock()
+        lock.acquire()
+        inbox.put(lock)
+        lock.acquire()
+
+    server = threading.Thread(target=answer)
+    server.start()
+    try:
+        out["handoff"] = _threads_rate(cfg.producers, cfg.seconds, hand)
+    finally:
+        inbox.put(None)
+        server.join()
+
+    meta = storage.topic_for_append(TOPIC)
+    batch = [r[0] for r in records[: cfg.producers]]
+    _, _, groups = log._place(TOPIC, meta, batch, None, "round_robin", log.ACKS_ALL)
+    log._append_write(groups, meta, log.ACKS_ALL, False)
+    writes, t0 = 0, perf_counter()
+    while perf_counter() - t0 < cfg.seconds:
+        log._append_write(groups, meta, log.ACKS_ALL, False)
+        writes += 1
+    out["write"] = writes * len(batch) / (perf_counter() - t0)
+    out["serial"] = 1 / (1 / out["python"] + 1 / out["write"])
+    progress("  ceilings: " + ", ".join(f"{k} {v:,.0f}/s" for k, v in out.items()))
+    return out
+
+
 # --- Through the REST proxy ------------------------------------------------------------------
 
 
@@ -158,7 +278,9 @@ def _rest_client(port, token, threads, seconds, start, queue, seed):
             n = 0
             while perf_counter() - t0 < seconds:
                 t = perf_counter()
-                status, answer = clients[i].call("POST", f"/rest/topics/{REST_TOPIC}", bodies[n % len(bodies)], content_type=V2_BINARY)
+                status, answer = clients[i].call(
+                    "POST", f"/rest/topics/{REST_TOPIC}", bodies[n % len(bodies)], content_type=V2_BINARY
+                )
                 latencies[i].append(perf_counter() - t)
                 if status != 200:
                     failures.append(f"produce answered {status}: {answer}")
@@ -250,6 +372,7 @@ def run(ctx) -> dict:
         "config": {k: getattr(cfg, k) for k in cfg.__dataclass_fields__},
         "settings": {k: settings.BROKER[k] for k in ("GROUP_COMMIT_LINGER_US", "GROUP_COMMIT_MAX_RECORDS")},
         "in_process": in_process(cfg, ctx.backend),
+        "ceilings": ceilings(cfg),
     }
     progress(f"[{ctx.backend}] group commit: through the REST proxy")
     result["rest"] = over_rest(cfg, ctx.backend)
@@ -283,8 +406,12 @@ def render(results: dict, machine: dict) -> str:
     parts = [
         machine_markdown(machine),
         METHOD.format(
-            producers=c["producers"], seconds=c["seconds"], rounds=c["rounds"], rest_procs=c["rest_procs"],
-            rest_threads=c["rest_threads"], rest_seconds=c["rest_seconds"],
+            producers=c["producers"],
+            seconds=c["seconds"],
+            rounds=c["rounds"],
+            rest_procs=c["rest_procs"],
+            rest_threads=c["rest_threads"],
+            rest_seconds=c["rest_seconds"],
             linger=any_result["settings"]["GROUP_COMMIT_LINGER_US"],
             max_records=any_result["settings"]["GROUP_COMMIT_MAX_RECORDS"],
         ),
@@ -297,11 +424,19 @@ def render(results: dict, machine: dict) -> str:
             who = f"{e['producers']} threads" if e["producers"] > 1 else "1 thread (lone)"
             for mode in ("off", "on"):
                 m = e[mode]
-                rows.append((
-                    label, who, mode, fmt_int(m["rate"]), fmt_ms(m["p50_ms"]), fmt_ms(m["p99_ms"]),
-                    f"{m['callers_per_commit']:.1f}" if mode == "on" else "1",
-                    fmt_ratio(e["ratio"]) if mode == "on" else "", "; ".join(m["errors"]),
-                ))
+                rows.append(
+                    (
+                        label,
+                        who,
+                        mode,
+                        fmt_int(m["rate"]),
+                        fmt_ms(m["p50_ms"]),
+                        fmt_ms(m["p99_ms"]),
+                        f"{m['callers_per_commit']:.1f}" if mode == "on" else "1",
+                        fmt_ratio(e["ratio"]) if mode == "on" else "",
+                        "; ".join(m["errors"]),
+                    )
+                )
             if e["producers"] > 1:
                 met = e["ratio"] >= TARGET_RATIO
                 verdicts.append(f"- {label}: {'met' if met else '**not met**'} ({e['ratio']:.2f}x).")
@@ -309,16 +444,132 @@ def render(results: dict, machine: dict) -> str:
         if rest:
             for mode in ("off", "on"):
                 m = rest[mode]
-                rows.append((
-                    label, f"REST, {rest['clients']} clients", mode, fmt_int(m["rate"]), fmt_ms(m["p50_ms"]),
-                    fmt_ms(m["p99_ms"]), "", fmt_ratio(rest["ratio"]) if mode == "on" else "", "; ".join(m["errors"]),
-                ))
-    parts.append("### Results\n\n" + table(
-        ["Backend", "Producers", "Group commit", "rec/s", "p50 ms", "p99 ms", "callers/commit", "on/off", "errors"],
-        rows, align="lllrrrrrl",
-    ))
+                rows.append(
+                    (
+                        label,
+                        f"REST, {rest['clients']} clients",
+                        mode,
+                        fmt_int(m["rate"]),
+                        fmt_ms(m["p50_ms"]),
+                        fmt_ms(m["p99_ms"]),
+                        "",
+                        fmt_ratio(rest["ratio"]) if mode == "on" else "",
+                        "; ".join(m["errors"]),
+                    )
+                )
+    parts.append(
+        "### Results\n\n"
+        + table(
+            ["Backend", "Producers", "Group commit", "rec/s", "p50 ms", "p99 ms", "callers/commit", "on/off", "errors"],
+            rows,
+            align="lllrrrrrl",
+        )
+    )
     parts.append(
         f"**Target: {c['producers']} concurrent single-record producers at least {TARGET_RATIO:g}x the "
         "one-commit-per-record rate of the same run.**\n\n" + "\n".join(verdicts)
     )
-    return "\n\n".join(parts)
+    parts.append(_where_the_time_goes(results, labels))
+    return "\n\n".join(p for p in parts if p)
+
+
+def _caller_percentile(sizes: dict, q: float) -> float:
+    """The size of the group the caller at quantile `q` was in (callers, not groups, counted)."""
+    by_caller = sorted((int(k), int(k) * v) for k, v in sizes.items())
+    total = sum(n for _, n in by_caller)
+    if not total:
+        return float("nan")
+    seen = 0
+    for size, n in by_caller:
+        seen += n
+        if seen >= total * q:
+            return size
+    return by_caller[-1][0]
+
+
+def _where_the_time_goes(results: dict, labels: dict) -> str:
+    rows, ceiling_rows = [], []
+    for backend, r in results.items():
+        label = labels.get(backend, backend)
+        many = [e for e in r["in_process"] if e["producers"] > 1]
+        lone = next((e for e in r["in_process"] if e["producers"] == 1), None)
+        for e in many:
+            for mode in ("off", "on"):
+                m = e[mode]
+                if "cpu_us_per_record" not in m:  # a run saved before these were measured
+                    continue
+                sizes = m.get("group_sizes") or {}
+                rows.append(
+                    (
+                        label,
+                        mode,
+                        " / ".join(fmt_int(x) for x in m.get("rates", [m["rate"]])),
+                        f"{m['cpu_us_per_record']:.0f}",
+                        f"{m['cpu_cores']:.2f}",
+                        f"{m['switches_per_record']:.1f}",
+                        f"{_caller_percentile(sizes, 0.1):.0f} / {_caller_percentile(sizes, 0.5):.0f}" if sizes else "",
+                    )
+                )
+            if lone and lone["off"]["rate"]:
+                rows.append(
+                    (
+                        label,
+                        "on / lone off",
+                        f"{e['on']['rate'] / lone['off']['rate']:.2f}x",
+                        "",
+                        "",
+                        "",
+                        "",
+                    )
+                )
+        cl = r.get("ceilings")
+        if cl:
+            ceiling_rows.append((label, *(fmt_int(cl[k]) for k in ("python", "handoff", "write", "serial"))))
+    if not rows:
+        return ""
+    out = [
+        "### Where the time goes\n\n"
+        + table(
+            [
+                "Backend",
+                "Group commit",
+                "rec/s, each round",
+                "CPU µs/record",
+                "cores busy",
+                "switches/record",
+                "group of the p10 / p50 caller",
+            ],
+            rows,
+            align="llrrrrr",
+        )
+    ]
+    if ceiling_rows:
+        out.append(
+            table(
+                [
+                    "Backend",
+                    "Python only, rec/s",
+                    "handoff only, calls/s",
+                    "write of one group, rec/s",
+                    "serial bound, rec/s",
+                ],
+                ceiling_rows,
+                align="lrrrr",
+            )
+        )
+    out.append(CEILINGS)
+    return "\n\n".join(out)
+
+
+CEILINGS = """\
+CPU and switches are the benchmark process's (all its threads) over the timed window, divided by
+the records written; "cores busy" is that CPU over the wall time (the GIL lets one thread run
+Python at a time; the database's own work, and psycopg's or sqlite3's waits, run without it).
+"On / lone off" compares the grouped rate with one thread committing each record alone, the
+fastest the one-commit-per-record path goes here. Ceilings, each measured alone in the same
+process ({producers} threads unless said): *Python only* is `records_append` with the write
+replaced by an instant answer and group commit off; *handoff only* is every thread handing a
+request to one thread and waiting on a lock for its answer, nothing else; *write of one group* is
+one thread writing a group of one-record batches as a leader does; *serial bound* is
+1 / (1/Python + 1/write), the best a design reaches when each record's Python and its share of
+the write run one after the other.""".replace("{producers}", "32")
