@@ -99,7 +99,7 @@ class Session:
     def succeeded(self, principal: Principal) -> None:
         self.state = State.AUTHENTICATED
         self.principal = principal
-        logger.info("Kafka listener: %s authenticated as %s", self.peer, principal)
+        logger.debug("Kafka listener: %s authenticated as %s", self.peer, principal)
 
 
 @functools.cache
