@@ -231,10 +231,11 @@ BROKER = {
     # or delete topics). Off, a connection authenticates with SASL/PLAIN (a console user's name and
     # password or API token) before it may send anything but ApiVersions.
     "KAFKA_ALLOW_ANONYMOUS": _env_bool("BROKER_KAFKA_ALLOW_ANONYMOUS", False),
-    # What checks a SASL/PLAIN username and password: f(username, password) -> active user or
-    # None. A dotted path because the rule (tokens or passwords, as REST basic auth) lives in the
-    # console, which depends on brokercore, not the other way round.
-    "KAFKA_SASL_PLAIN_CHECK": "console.api.tokens.credentials_user",
+    # What checks a SASL/PLAIN username and password: f(username, password) -> None or (active
+    # user, a cheap re-check the listener runs on a connection every few seconds). A dotted path
+    # because the rule (tokens or passwords, as REST basic auth) lives in the console, which
+    # depends on brokercore, not the other way round.
+    "KAFKA_SASL_PLAIN_CHECK": "console.api.tokens.credentials_session",
     # Kafka's auto.create.topics.enable and num.partitions / default.replication.factor for
     # topics created by Metadata requests (and CreateTopics with -1).
     "AUTO_CREATE_TOPICS": _env_bool("BROKER_AUTO_CREATE_TOPICS", True),

@@ -140,6 +140,8 @@ class KafkaListener:
                 if session.state is sasl.State.TOKEN:
                     response = await sasl.token_exchange(session, frame, functools.partial(run_sync, self._executor))
                 else:
+                    if session.recheck_due:
+                        await sasl.session_recheck(session, functools.partial(run_sync, self._executor))
                     response = await self._handle(frame, peer[0], session)
                 if response:
                     writer.write(response)

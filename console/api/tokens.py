@@ -6,6 +6,7 @@ from datetime import timedelta
 
 from django.contrib.auth import authenticate, get_user_model
 from django.utils import timezone
+from django.utils.crypto import constant_time_compare
 
 from console.models import ApiToken, token_hash
 
@@ -77,6 +78,27 @@ def credentials_user(username: str, password: str, *, request=None):
         user = token_user(password)
         return user if user is not None and username in ("", user.username) else None
     return authenticate(request, username=username, password=password)
+
+
+def credentials_session(username: str, password: str):
+    """For a long-lived connection (the Kafka listener's SASL/PLAIN): (user, still_valid) when the
+    pair names an active user by credentials_user's rule, else None. `still_valid()` answers
+    cheaply whether the pair would still be accepted: for a token, the token check again (cached
+    _CACHE_SECONDS, then one query); for a password, whether the user is still active with the same
+    password (Django's session auth hash, which logs browser sessions out on a password change),
+    without hashing the password again."""
+    user = credentials_user(username, password)
+    if user is None:
+        return None
+    if password.startswith("kc_"):
+        return user, lambda: getattr(token_user(password), "pk", None) == user.pk
+    fingerprint = user.get_session_auth_hash()
+
+    def password_unchanged() -> bool:
+        now = get_user_model().objects.filter(pk=user.pk, is_active=True).first()
+        return now is not None and constant_time_compare(now.get_session_auth_hash(), fingerprint)
+
+    return user, password_unchanged
 
 
 def user_get(username: str):

@@ -345,7 +345,9 @@ def test_staff_topic_changes_and_auto_create(connect, kafka_staff):
     assert [r.error_code for r in deleted.responses] == [0]
 
 
-def test_a_demoted_or_deactivated_user_loses_staff_rights_on_a_live_connection(connect):
+def test_a_demoted_or_deactivated_user_loses_staff_rights_at_once(connect, monkeypatch):
+    """Staff is read at each request that needs it, not at the session's next re-check."""
+    monkeypatch.setattr(sasl, "SESSION_RECHECK_S", 3600)
     u, _, token = user_create(staff=True)
     w = connect()
     assert w.authenticate(Credentials(u.username, token)).error_code == 0
@@ -354,8 +356,68 @@ def test_a_demoted_or_deactivated_user_loses_staff_rights_on_a_live_connection(c
     assert [t.error_code for t in _create(w, "after-demotion")] == [29]
     get_user_model().objects.filter(pk=u.pk).update(is_staff=True, is_active=False)
     assert [t.error_code for t in _create(w, "after-deactivation")] == [29]
-    # The session itself lasts as long as the connection (Kafka's connections.max.reauth.ms=0).
+    assert metadata(w).brokers  # the session itself ends at its next re-check
+
+
+def _change(change: str, user, token_raw: str) -> None:
+    from console.api import tokens
+
+    User = get_user_model()
+    if change == "revoke the token":
+        token_revoke(token=ApiToken.objects.get(key_hash=tokens.token_hash(token_raw)))
+    elif change == "change the password":
+        user.set_password("a-new-Password-1")
+        user.save()
+    elif change == "deactivate the user":
+        User.objects.filter(pk=user.pk).update(is_active=False)
+    elif change == "delete the user":
+        User.objects.filter(pk=user.pk).delete()
+    else:
+        assert change == "nothing"
+    # What REST and the listener see of a token is cached for tokens._CACHE_SECONDS: as if they
+    # had passed.
+    tokens._cache.clear()
+
+
+@pytest.mark.parametrize("kind, change, closed", [
+    ("token", "revoke the token", True),
+    ("token", "deactivate the user", True),
+    ("token", "delete the user", True),
+    ("token", "change the password", False),
+    ("token", "nothing", False),
+    ("password", "change the password", True),
+    ("password", "deactivate the user", True),
+    ("password", "delete the user", True),
+    ("password", "revoke the token", False),
+    ("password", "nothing", False),
+])
+def test_a_session_ends_when_its_credentials_are_no_longer_accepted(connect, monkeypatch, caplog, kind, change, closed):
+    monkeypatch.setattr(sasl, "SESSION_RECHECK_S", 0)
+    user, password, token = user_create()
+    w = connect()
+    assert w.authenticate(Credentials(user.username, token if kind == "token" else password)).error_code == 0
     assert metadata(w).brokers
+    _change(change, user, token)
+    with caplog.at_level(logging.WARNING, logger="brokercore.kafka.server"):
+        if closed:
+            w.send(METADATA, 12, topics=None, allow_auto_topic_creation=False)
+            assert w.closed_by_peer()
+            assert f"User:{user.username}'s credentials are no longer accepted" in caplog.text
+        else:
+            assert metadata(w).brokers and metadata(w).brokers
+            assert not caplog.records
+
+
+def test_credentials_are_rechecked_only_every_session_recheck_s(connect, monkeypatch):
+    monkeypatch.setattr(sasl, "SESSION_RECHECK_S", 3600)
+    user, _, token = user_create()
+    w = connect()
+    assert w.authenticate(Credentials(user.username, token)).error_code == 0
+    _change("revoke the token", user, token)
+    assert metadata(w).brokers  # not yet: the check is due in an hour
+    monkeypatch.setattr(sasl, "SESSION_RECHECK_S", 0)
+    w.send(METADATA, 12, topics=None, allow_auto_topic_creation=False)
+    assert w.closed_by_peer()
 
 
 # --- Real clients ------------------------------------------------------------------------------
@@ -402,6 +464,25 @@ def test_confluent_kafka_reports_authentication_failure(bootstrap, kind):
         producer.poll(0.1)
     assert errors and errors[0].code() == KafkaError._AUTHENTICATION
     assert expected in errors[0].str()
+
+
+def test_confluent_kafka_producer_whose_token_is_revoked_gets_authentication_errors(bootstrap, monkeypatch):
+    from confluent_kafka import KafkaError, Producer
+
+    monkeypatch.setattr(sasl, "SESSION_RECHECK_S", 0)
+    topic_create(name="revoked", partitions=1)
+    user, _, token = user_create()
+    errors, delivered = [], []
+    producer = Producer({"bootstrap.servers": bootstrap, "error_cb": errors.append, "linger.ms": 0,
+                         "message.timeout.ms": 3000, **Credentials(user.username, token).confluent()})
+    producer.produce("revoked", value=b"before", on_delivery=lambda err, msg: delivered.append(err))
+    assert producer.flush(10) == 0 and delivered == [None]
+    _change("revoke the token", user, token)
+    producer.produce("revoked", value=b"after", on_delivery=lambda err, msg: delivered.append(err))
+    producer.flush(10)
+    assert delivered[1] is not None  # never stored
+    assert any(e.code() == KafkaError._AUTHENTICATION and sasl.INVALID_CREDENTIALS in e.str() for e in errors)
+    assert [r.value for r in records_fetch(topic="revoked", partition=0, offset=0).records] == [b"before"]
 
 
 @pytest.mark.parametrize("kind", ["token", "password"])

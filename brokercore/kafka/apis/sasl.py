@@ -9,15 +9,20 @@ SASL_AUTHENTICATION_FAILED (v1; v0 has no way to say it) and closes the connecti
 does. The username and password are checked by BROKER["KAFKA_SASL_PLAIN_CHECK"]: the same rule
 as REST basic auth (a console user's password, or one of their API tokens).
 
-A session lasts as long as its connection (Kafka's default, connections.max.reauth.ms=0): a
-token revoked or a password changed later does not close it. What needs staff is re-checked on
-each request (registry.principal_is_staff), so a user demoted or deactivated loses that at once.
+There is no re-authentication (KIP-368: session_lifetime_ms is 0). Instead the listener re-runs
+the check's cheap `still_valid` before a request when SESSION_RECHECK_S have passed since the last
+time, and closes the connection when the credentials are no longer accepted (a token revoked, the
+password changed, the user deactivated or deleted): the client reconnects and its authentication
+fails. What needs staff is read at each such request (registry.principal_is_staff).
 """
 
 import asyncio
 import enum
 import functools
 import logging
+import time
+from collections.abc import Callable
+from typing import NamedTuple
 
 from django.conf import settings
 from django.utils.module_loading import import_string
@@ -36,6 +41,9 @@ MECHANISMS = ("PLAIN",)
 # Kafka's connection.failed.authentication.delay.ms: a failed authentication is answered this
 # late, which slows down guessing passwords over one connection.
 FAILED_AUTHENTICATION_DELAY_S = 0.1
+# How often a connection's credentials are checked again (on its next request): REST sees a token
+# revoked by another process within the same time (console.api.tokens._CACHE_SECONDS).
+SESSION_RECHECK_S = 5.0
 # Kafka's sasl.server.max.receive.size: the largest frame a connection may send before it has
 # authenticated, so that nobody can make the broker buffer 100 MB without credentials.
 MAX_RECEIVE_SIZE = 524288
@@ -62,13 +70,15 @@ class Session:
     `principal` is None while the connection may do nothing but authenticate; `close` asks the
     listener to close the connection once the response in hand is sent."""
 
-    __slots__ = ("state", "principal", "close", "peer")
+    __slots__ = ("state", "principal", "close", "peer", "still_valid", "checked_at")
 
     def __init__(self, *, allow_anonymous: bool, peer: str = "?") -> None:
         self.state = State.HANDSHAKE
         self.principal: Principal | None = ANONYMOUS if allow_anonymous else None
         self.close = False
         self.peer = peer
+        self.still_valid: Callable[[], bool] | None = None
+        self.checked_at = 0.0
 
     @property
     def authenticated(self) -> bool:
@@ -96,10 +106,31 @@ class Session:
         logger.warning("Kafka listener: failed authentication from %s%s: %s", self.peer,
                        f" as {username!r}" if username else "", why)
 
-    def succeeded(self, principal: Principal) -> None:
+    def succeeded(self, principal: Principal, still_valid: Callable[[], bool]) -> None:
         self.state = State.AUTHENTICATED
         self.principal = principal
+        self.still_valid = still_valid
+        self.checked_at = time.monotonic()
         logger.debug("Kafka listener: %s authenticated as %s", self.peer, principal)
+
+    @property
+    def recheck_due(self) -> bool:
+        return self.authenticated and time.monotonic() - self.checked_at >= SESSION_RECHECK_S
+
+
+class CredentialsRevoked(ProtocolError):
+    """The credentials a connection authenticated with are no longer accepted: it is closed."""
+
+
+async def session_recheck(session: Session, run_sync) -> None:
+    """Check the session's credentials again (database work, through `run_sync`); raise
+    CredentialsRevoked when they no longer hold."""
+    if not await run_sync(session.still_valid):
+        raise CredentialsRevoked(
+            f"{session.principal}'s credentials are no longer accepted (API token revoked, password changed, "
+            f"or user deactivated or deleted)"
+        )
+    session.checked_at = time.monotonic()
 
 
 @functools.cache
@@ -107,24 +138,31 @@ def _plain_check():
     return import_string(settings.BROKER["KAFKA_SASL_PLAIN_CHECK"])
 
 
-def plain_authenticate(message: bytes) -> tuple[Principal | None, str, str | None]:
-    """(principal, "", username) for a PLAIN message [authzid] NUL authcid NUL passwd whose
-    credentials check out, else (None, Kafka's message, the username if one was read). Reads the
-    database (and hashes a password): call through run_sync."""
+class PlainOutcome(NamedTuple):
+    principal: Principal | None  # None: refused
+    still_valid: Callable[[], bool] | None
+    message: str  # Kafka's message when refused
+    username: str | None  # as the client sent it, for the log
+
+
+def plain_authenticate(message: bytes) -> PlainOutcome:
+    """Check a PLAIN message, [authzid] NUL authcid NUL passwd. Reads the database (and hashes a
+    password): call through run_sync."""
     try:
         authzid, username, password = message.decode("utf-8").split("\0")
     except ValueError:  # not UTF-8, or not exactly three fields
-        return None, MALFORMED, None
+        return PlainOutcome(None, None, MALFORMED, None)
     if not username:
-        return None, NO_USERNAME, None
+        return PlainOutcome(None, None, NO_USERNAME, None)
     if not password:
-        return None, NO_PASSWORD, username
-    user = _plain_check()(username, password)
-    if user is None:
-        return None, INVALID_CREDENTIALS, username
+        return PlainOutcome(None, None, NO_PASSWORD, username)
+    accepted = _plain_check()(username, password)
+    if accepted is None:
+        return PlainOutcome(None, None, INVALID_CREDENTIALS, username)
     if authzid and authzid != username:
-        return None, OTHER_AUTHZID, username
-    return Principal(user.get_username(), user.pk), "", username
+        return PlainOutcome(None, None, OTHER_AUTHZID, username)
+    user, still_valid = accepted
+    return PlainOutcome(Principal(user.get_username(), user.pk), still_valid, "", username)
 
 
 @api(SASL_HANDSHAKE, versions=(0, 1))
@@ -148,13 +186,13 @@ async def sasl_authenticate(ctx, request):
         message = ("SaslAuthenticate request received after successful authentication" if session.authenticated
                    else "SaslAuthenticate request received without a SaslHandshake v1 first")
         return ctx.response(error_code=ILLEGAL_SASL_STATE, error_message=message, auth_bytes=b"")
-    principal, message, username = await ctx.run_sync(plain_authenticate, request.auth_bytes)
-    if principal is None:
-        session.failed(username, message)
+    outcome = await ctx.run_sync(plain_authenticate, request.auth_bytes)
+    if outcome.principal is None:
+        session.failed(outcome.username, outcome.message)
         await asyncio.sleep(FAILED_AUTHENTICATION_DELAY_S)
-        return ctx.response(error_code=SASL_AUTHENTICATION_FAILED, error_message=message, auth_bytes=b"")
-    session.succeeded(principal)
-    # session_lifetime 0: the session lasts as long as the connection (no KIP-368 re-authentication).
+        return ctx.response(error_code=SASL_AUTHENTICATION_FAILED, error_message=outcome.message, auth_bytes=b"")
+    session.succeeded(outcome.principal, outcome.still_valid)
+    # session_lifetime 0: no KIP-368 re-authentication (the listener re-checks the credentials itself).
     return ctx.response(error_code=0, error_message=None, auth_bytes=b"", session_lifetime=0)
 
 
@@ -162,10 +200,10 @@ async def token_exchange(session: Session, token: bytes, run_sync) -> bytes:
     """The answer frame to a bare PLAIN token sent after SaslHandshake v0: an empty token when the
     credentials check out. On failure nothing, and `session.close` is set: v0 has no error frame,
     so Kafka just closes the connection."""
-    principal, message, username = await run_sync(plain_authenticate, token)
-    if principal is None:
-        session.failed(username, message)
+    outcome = await run_sync(plain_authenticate, token)
+    if outcome.principal is None:
+        session.failed(outcome.username, outcome.message)
         await asyncio.sleep(FAILED_AUTHENTICATION_DELAY_S)
         return b""
-    session.succeeded(principal)
+    session.succeeded(outcome.principal, outcome.still_valid)
     return b"\0\0\0\0"
