@@ -30,7 +30,7 @@ class Command(BaseCommand):
             f"  username: {username}\n  password: {password}\n"
             f"Kafka clients authenticate with SASL/PLAIN as a console user, e.g.\n"
             f"  kcat -b {bootstrap} {sasl} -L\n"
-            f"  (librdkafka and Java: security.protocol=SASL_PLAINTEXT, sasl.mechanism(s)=PLAIN, the username\n"
-            f"  and password; an API token, from manage.py tokens create {username} --name ..., is cheaper to check.)\n"
+            f"  (other clients: security.protocol=SASL_PLAINTEXT, SASL mechanism PLAIN, this username and password;\n"
+            f"  applications better use an API token as the password: manage.py tokens create {username} --name ...)\n"
             f"This password is shown only once. Change it with: manage.py changepassword {username}\n{bar}"
         )
