@@ -632,3 +632,19 @@ def test_ensure_admin_prints_a_kcat_line_that_works(kcat, secure_listener, setti
     done = subprocess.run([kcat, *args[1:]], timeout=30, capture_output=True)
     assert done.returncode == 0, done.stderr
     assert b"1 brokers:" in done.stdout
+
+
+@pytest.mark.parametrize("anonymous, protocol", [(False, "SASL_PLAINTEXT"), (True, "PLAINTEXT")])
+def test_describe_configs_names_the_security_protocol_clients_set(transactional_db, settings, anonymous, protocol):
+    settings.BROKER = {**settings.BROKER, "KAFKA_ALLOW_ANONYMOUS": anonymous}
+    with listener_running() as listener:
+        w = Wire(listener.bootstrap)
+        try:
+            if not anonymous:
+                assert w.authenticate(credentials("token")).error_code == 0
+            r = w.call(32, 4, include_synonyms=False, include_documentation=False, resources=[
+                {"resource_type": 4, "resource_name": "1", "configuration_keys": ["advertised.listeners"]}])
+        finally:
+            w.close()
+    [entry] = r.results[0].configs
+    assert entry.value == f"{protocol}://{listener.bootstrap}"
