@@ -37,8 +37,8 @@ REST_TOPIC = "bench-gc-rest"
 class Config:
     partitions: int = 8
     producers: int = 32
-    seconds: float = 3.0
-    rounds: int = 3  # off and on alternate, this many times each; the median round counts
+    seconds: float = 2.0
+    rounds: int = 5  # off and on alternate, this many times each; the median round counts
     rest_procs: int = 4
     rest_threads: int = 8
     rest_seconds: float = 4.0
@@ -140,6 +140,11 @@ def in_process(cfg: Config, backend: str) -> list[dict]:
             best = sorted(rs, key=lambda r: r["rate"])[len(rs) // 2]  # the median round
             entry[mode] = {**best, "rates": [r["rate"] for r in rs]}
         entry["ratio"] = entry["on"]["rate"] / entry["off"]["rate"] if entry["off"]["rate"] else float("nan")
+        # Each on round against the off round just before it: the two shared the machine's load,
+        # which on a shared 2-core machine moves single rounds by a third.
+        entry["paired_ratios"] = [
+            on["rate"] / off["rate"] for off, on in zip(rounds["off"], rounds["on"]) if off["rate"]
+        ]
         progress(
             f"  [{backend}] {producers:>2} producers: off {entry['off']['rate']:>8,.0f} rec/s "
             f"(p50 {entry['off']['p50_ms']:.2f} ms, p99 {entry['off']['p99_ms']:.1f} ms), "
@@ -510,6 +515,9 @@ def _where_the_time_goes(results: dict, labels: dict) -> str:
                         f"{_caller_percentile(sizes, 0.1):.0f} / {_caller_percentile(sizes, 0.5):.0f}" if sizes else "",
                     )
                 )
+            paired = sorted(e.get("paired_ratios", []))
+            if paired:
+                rows.append((label, "on / off, each round", " / ".join(f"{x:.2f}x" for x in paired), "", "", "", ""))
             if lone and lone["off"]["rate"]:
                 rows.append(
                     (
@@ -565,6 +573,7 @@ CEILINGS = """\
 CPU and switches are the benchmark process's (all its threads) over the timed window, divided by
 the records written; "cores busy" is that CPU over the wall time (the GIL lets one thread run
 Python at a time; the database's own work, and psycopg's or sqlite3's waits, run without it).
+"On / off, each round" divides each on round by the off round run just before it, sorted.
 "On / lone off" compares the grouped rate with one thread committing each record alone, the
 fastest the one-commit-per-record path goes here. Ceilings, each measured alone in the same
 process ({producers} threads unless said): *Python only* is `records_append` with the write
