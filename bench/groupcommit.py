@@ -518,10 +518,10 @@ def _where_the_time_goes(results: dict, labels: dict) -> str:
         many = [e for e in r["in_process"] if e["producers"] > 1]
         lone = next((e for e in r["in_process"] if e["producers"] == 1), None)
         for e in many:
+            if "cpu_us_per_record" not in e["on"]:  # a run saved before these were measured
+                continue
             for mode in ("off", "on"):
                 m = e[mode]
-                if "cpu_us_per_record" not in m:  # a run saved before these were measured
-                    continue
                 sizes = m.get("group_sizes") or {}
                 rows.append(
                     (
