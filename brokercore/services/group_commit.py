@@ -39,12 +39,12 @@ Write = Callable[[object, dict[int, list]], dict[int, int] | None]
 _WAITING, _DONE, _LEAD, _ALONE = range(4)
 
 # Callers of a finished group the leader wakes itself; each of them wakes the one this far behind
-# it. Woken all at once, a group's threads queue for the GIL together, each sleeping again on it
-# and, on an idle second core, taking the GIL across cores: with 32 single-record producers on
-# SQLite this halved the context switches per record (3.3-5.5 to 1.6-2.8) and, paired runs in
-# one process, gave 1.3-1.4x the records per second when the write itself holds no GIL and
-# 1.0-1.2x with the real write. One at a time was as good on an idle machine but stalled when
-# another process held the core the next thread was to run on; 2 and 4 measured alike.
+# it. Woken all at once, a group's threads queue for the GIL together, each sleeping again on it.
+# With 32 single-record producers on SQLite, in runs alternating both ways in one process: context
+# switches per record 1.5-1.9 against 2.8-4.1 (loaded or one-core runs), 1.3-1.4x the records
+# per second when the write holds no GIL, 0.9-1.2x with the real write (docs/BENCHMARKS.md).
+# One at a time was as good on an idle machine but stalled when another process held the core
+# the next thread was to run on; 2 and 4 measured alike.
 _WAKE_WIDTH = 2
 
 
