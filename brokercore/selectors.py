@@ -138,6 +138,29 @@ def brokers_live_count() -> int:
     return len(cluster_nodes())
 
 
+def broker_configs(*, node_id: int, host: str, port: int) -> list[tuple[str, str, str, str]]:
+    """(name, value, type, documentation) of the broker settings a client may want to see: the
+    Kafka listener's DescribeConfigs and the REST proxy's broker configs answer from this."""
+    b = settings.BROKER
+    # The security protocol a Kafka client sets for this listener (it always takes SASL/PLAIN).
+    protocol = "PLAINTEXT" if b["KAFKA_ALLOW_ANONYMOUS"] else "SASL_PLAINTEXT"
+    return [
+        ("node.id", str(node_id), "int", "This broker's node id (BROKER_NODE_ID)."),
+        ("broker.id", str(node_id), "int", "Same as node.id."),
+        ("advertised.listeners", f"{protocol}://{host}:{port}", "string", "Where clients connect to this broker."),
+        ("auto.create.topics.enable", str(b["AUTO_CREATE_TOPICS"]).lower(), "boolean", "Metadata requests create unknown topics (BROKER_AUTO_CREATE_TOPICS)."),
+        ("num.partitions", str(b["DEFAULT_PARTITIONS"]), "int", "Partitions of auto-created topics (BROKER_DEFAULT_PARTITIONS)."),
+        ("default.replication.factor", str(b["DEFAULT_REPLICATION_FACTOR"]), "short", "Replication factor of auto-created topics."),
+        ("message.max.bytes", str(b["MESSAGE_MAX_BYTES"]), "int", "Default max.message.bytes of topics (BROKER_MESSAGE_MAX_BYTES)."),
+        ("socket.request.max.bytes", str(b["KAFKA_MAX_REQUEST_BYTES"]), "int", "Largest request frame (BROKER_KAFKA_MAX_REQUEST_BYTES)."),
+        ("group.min.session.timeout.ms", str(b["GROUP_MIN_SESSION_TIMEOUT_MS"]), "int", "Shortest session timeout a group member may ask for."),
+        ("group.max.session.timeout.ms", str(b["GROUP_MAX_SESSION_TIMEOUT_MS"]), "int", "Longest session timeout a group member may ask for."),
+        ("offset.metadata.max.bytes", str(b["OFFSET_METADATA_MAX_BYTES"]), "int", "Largest metadata string of a committed offset."),
+        ("producer.id.expiration.ms", str(b["PRODUCER_ID_EXPIRATION_MS"]), "int", "How long an idle idempotent producer's state is kept."),
+        ("log.cleaner.backoff.ms", str(b["LOG_CLEANER_INTERVAL_S"] * 1000), "long", "How often retention and compaction run."),
+    ]
+
+
 def topic_get(*, name: str) -> Topic:
     try:
         return Topic.objects.get(name=name, deleted_at__isnull=True)

@@ -31,8 +31,6 @@ from pydantic import Field
 
 from brokercore import selectors
 from brokercore.errors import BrokerError
-from brokercore.kafka.apis.meta import _broker_configs as kafka_broker_configs
-from brokercore.kafka.apis.registry import Node
 from brokercore.services import log as log_service
 from brokercore.services import topics as topic_service
 from brokercore.topic_rules import CONFIG_DEFS, LEGAL_NAME_PATTERN, MAX_NAME_LENGTH
@@ -1427,8 +1425,8 @@ _PER_BROKER = ("node.id", "broker.id", "advertised.listeners")
 
 
 def _broker_configs(b: dict) -> dict[str, str]:
-    node = Node(b["node_id"], b["host"] or "", b["port"] or 0, b["rack"] or None)
-    return {name: value for name, value, _type, _doc in kafka_broker_configs(node)}
+    configs = selectors.broker_configs(node_id=b["node_id"], host=b["host"] or "", port=b["port"] or 0)
+    return {name: value for name, value, _type, _doc in configs}
 
 
 def _config_fields(name: str, value: str, source: str) -> dict:

@@ -7,7 +7,6 @@ from urllib.parse import urlsplit
 import pytest
 
 from brokercore import selectors
-from brokercore.kafka.apis.meta import _broker_configs as kafka_broker_configs
 from brokercore.services.groups import group_join
 from brokercore.services.log import records_append
 from brokercore.services.offsets import offsets_commit
@@ -95,7 +94,7 @@ def test_broker_configs_are_the_kafka_listeners_read_only_settings(rest, world, 
     assert rest.get(base + "/brokers/1/configs/message.max.bytes").json() == configs["message.max.bytes"]
     # The same names and values a Kafka AdminClient's describe_configs gets.
     node = selectors.node_embedded()
-    assert {n: v for n, v, _, _ in kafka_broker_configs(node)} == {n: c["value"] for n, c in configs.items()}
+    assert {n: v for n, v, _, _ in selectors.broker_configs(node_id=node.node_id, host=node.host, port=node.port)} == {n: c["value"] for n, c in configs.items()}
 
     cluster = rest.get(base + "/broker-configs").json()
     assert cluster["kind"] == "KafkaClusterConfigList"

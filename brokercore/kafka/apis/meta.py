@@ -16,7 +16,7 @@ from brokercore.kafka.apis.registry import (
     error_code,
     principal_is_staff,
 )
-from brokercore.selectors import cluster_id, cluster_nodes, partition_replicas, topics_partition_counts
+from brokercore.selectors import broker_configs, cluster_id, cluster_nodes, partition_replicas, topics_partition_counts
 from brokercore.services.topics import topic_create
 from brokercore.topic_rules import topic_name_validate
 
@@ -262,28 +262,6 @@ def topic_configs_entries(overrides: dict[str, str], *, keys, synonyms: bool, do
     return out
 
 
-def _broker_configs(node: Node) -> list[tuple[str, str, str, str]]:
-    """(name, value, type, documentation) of the broker settings a client may want to see."""
-    b = settings.BROKER
-    # The security protocol a Kafka client sets for this listener (it always takes SASL/PLAIN).
-    protocol = "PLAINTEXT" if b["KAFKA_ALLOW_ANONYMOUS"] else "SASL_PLAINTEXT"
-    return [
-        ("node.id", str(node.node_id), "int", "This broker's node id (BROKER_NODE_ID)."),
-        ("broker.id", str(node.node_id), "int", "Same as node.id."),
-        ("advertised.listeners", f"{protocol}://{node.host}:{node.port}", "string", "Where clients connect to this broker."),
-        ("auto.create.topics.enable", str(b["AUTO_CREATE_TOPICS"]).lower(), "boolean", "Metadata requests create unknown topics (BROKER_AUTO_CREATE_TOPICS)."),
-        ("num.partitions", str(b["DEFAULT_PARTITIONS"]), "int", "Partitions of auto-created topics (BROKER_DEFAULT_PARTITIONS)."),
-        ("default.replication.factor", str(b["DEFAULT_REPLICATION_FACTOR"]), "short", "Replication factor of auto-created topics."),
-        ("message.max.bytes", str(b["MESSAGE_MAX_BYTES"]), "int", "Default max.message.bytes of topics (BROKER_MESSAGE_MAX_BYTES)."),
-        ("socket.request.max.bytes", str(b["KAFKA_MAX_REQUEST_BYTES"]), "int", "Largest request frame (BROKER_KAFKA_MAX_REQUEST_BYTES)."),
-        ("group.min.session.timeout.ms", str(b["GROUP_MIN_SESSION_TIMEOUT_MS"]), "int", "Shortest session timeout a group member may ask for."),
-        ("group.max.session.timeout.ms", str(b["GROUP_MAX_SESSION_TIMEOUT_MS"]), "int", "Longest session timeout a group member may ask for."),
-        ("offset.metadata.max.bytes", str(b["OFFSET_METADATA_MAX_BYTES"]), "int", "Largest metadata string of a committed offset."),
-        ("producer.id.expiration.ms", str(b["PRODUCER_ID_EXPIRATION_MS"]), "int", "How long an idle idempotent producer's state is kept."),
-        ("log.cleaner.backoff.ms", str(b["LOG_CLEANER_INTERVAL_S"] * 1000), "long", "How often retention and compaction run."),
-    ]
-
-
 def describe_configs_answer(resources, node: Node, *, synonyms: bool, documentation: bool) -> list[dict]:
     from brokercore.selectors import topic_get
 
@@ -303,7 +281,7 @@ def describe_configs_answer(resources, node: Node, *, synonyms: bool, documentat
                         "documentation": doc if documentation else None,
                         "synonyms": [{"name": name, "value": value, "source": STATIC_BROKER_CONFIG}] if synonyms else [],
                     }
-                    for name, value, kind, doc in _broker_configs(node)
+                    for name, value, kind, doc in broker_configs(node_id=node.node_id, host=node.host, port=node.port)
                     if keys is None or name in keys
                 ]
             else:
