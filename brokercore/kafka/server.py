@@ -77,6 +77,13 @@ class KafkaListener:
         assert self.node is not None, "the listener is not started"
         return f"{self.node.host}:{self.node.port}"
 
+    @property
+    def client_settings(self) -> str:
+        """What a client sets to connect, for start-up lines."""
+        if self.allow_anonymous:
+            return "security.protocol=PLAINTEXT (anonymous clients allowed)"
+        return "security.protocol=SASL_PLAINTEXT sasl.mechanism=PLAIN (a console username and an API token or password)"
+
     async def start(self) -> None:
         """Bind and start accepting on the running loop (port 0 picks a free port)."""
         apis.load()

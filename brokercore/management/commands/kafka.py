@@ -94,7 +94,10 @@ class Command(BaseCommand):
         stopping = asyncio.Event()
         for sig in (signal.SIGINT, signal.SIGTERM):
             loop.add_signal_handler(sig, stopping.set)
-        self.stdout.write(f"Kafka listener is up: bootstrap.servers={listener.bootstrap}  (node {listener.node_id}; Ctrl-C to stop)")
+        self.stdout.write(
+            f"Kafka listener is up: bootstrap.servers={listener.bootstrap} {listener.client_settings}  "
+            f"(node {listener.node_id}; Ctrl-C to stop)"
+        )
         try:
             await stopping.wait()
         finally:

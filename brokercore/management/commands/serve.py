@@ -46,7 +46,8 @@ class Command(BaseCommand):
                 logger.critical("Kafka listener could not start on %s:%s: %s", options["kafka_host"], options["kafka_port"], e)
                 reactor.stop()
                 return
-            self.stdout.write(f"Kafka listener is up: bootstrap.servers={kafka['listener'].bootstrap}")
+            listener = kafka["listener"]
+            self.stdout.write(f"Kafka listener is up: bootstrap.servers={listener.bootstrap} {listener.client_settings}")
 
         def kafka_stop():
             import asyncio
