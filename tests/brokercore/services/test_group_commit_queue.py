@@ -49,7 +49,9 @@ class FakeLog:
 
 
 def _append(log, batches, *, key="k", meta=META, linger_s=0.0, max_records=1000):
-    return group_commit.append(key=key, meta=meta, batches=batches, write=log.write, linger_s=linger_s, max_records=max_records)
+    return group_commit.append(
+        key=key, meta=meta, batches=batches, write=log.write, linger_s=linger_s, max_records=max_records
+    )
 
 
 def _run_behind_leader(log, followers: list[dict], *, key="k", metas=None, max_records=1000):
@@ -272,3 +274,71 @@ def test_a_leader_interrupted_while_writing_still_wakes_its_whole_group():
     assert all(isinstance(results[i], Interrupted) for i in range(n))
     # Nobody is left leading: the next caller writes at once.
     assert _append(log, {1: ["after"]}) == {1: 1}
+
+
+# --- Linger: while callers keep joining, at most four linger times ------------------------------
+
+
+def _group_of(log, n):
+    """Make the queue's last group hold `n` callers (the leader then lingers for as many)."""
+    _run_behind_leader(log, [{1: [f"warm{i}"]} for i in range(n)])  # the leader alone, then n together
+    assert group_commit._queue("k").last_group == n
+
+
+def _join_at(log, delays, linger_s, out):
+    """Callers appending one record each at the given seconds from now; returns their threads."""
+    t0 = time.monotonic()
+
+    def call(v, at):
+        time.sleep(max(0.0, at - (time.monotonic() - t0)))
+        out.append(_append(log, {1: [v]}, linger_s=linger_s))
+
+    threads = [threading.Thread(target=call, args=(f"c{i}", at)) for i, at in enumerate(delays)]
+    for t in threads:
+        t.start()
+    return threads
+
+
+def test_a_leader_keeps_lingering_while_callers_keep_joining():
+    log = FakeLog()
+    _group_of(log, 4)
+    out = []
+    # The second and third join 0.6 s and 1.2 s after the leader: each within a linger time
+    # (0.9 s) of the one before, the third after the first linger time has passed.
+    threads = _join_at(log, [0.0, 0.6, 1.2], 0.9, out)
+    for t in threads:
+        t.join(10)
+    assert log.calls[-1] == {1: ["c0", "c1", "c2"]}  # one write: the leader waited for the third
+    assert len(out) == 3
+
+
+def test_a_leader_stops_lingering_after_a_linger_time_without_a_caller():
+    log = FakeLog()
+    _group_of(log, 4)
+    out = []
+    t0 = time.monotonic()
+    threads = _join_at(log, [0.0, 0.1], 0.4, out)
+    threads[0].join(10)
+    waited = time.monotonic() - t0
+    threads[1].join(10)
+    # The second joined at 0.1 s; nobody came in the next linger time, so the group (two of the
+    # four expected) was written then, well before four linger times (1.6 s).
+    assert log.calls[-1] == {1: ["c0", "c1"]}
+    assert waited < 1.2
+
+
+def test_a_leader_lingers_at_most_four_linger_times_however_steadily_callers_join():
+    log = FakeLog()
+    _group_of(log, 20)
+    out = []
+    t0 = time.monotonic()
+    # A caller every 0.15 s: 20 would take 2.85 s; the leader writes after 4 x 0.25 s = 1 s.
+    threads = _join_at(log, [i * 0.15 for i in range(20)], 0.25, out)
+    threads[0].join(10)
+    waited = time.monotonic() - t0
+    for t in threads:
+        t.join(10)
+    first = next(c for c in log.calls if "c0" in c.get(1, []))
+    assert 3 <= len(first[1]) < 20
+    assert 0.9 <= waited < 2.0
+    assert len(out) == 20
