@@ -5,9 +5,11 @@ import time
 from datetime import timedelta
 
 from django.contrib.auth import authenticate, get_user_model
+from django.http import HttpRequest
 from django.utils import timezone
 from django.utils.crypto import constant_time_compare
 
+from console import login_limit
 from console.models import ApiToken, token_hash
 
 # last_used_at is written at most this often per token, so authenticating stays a read.
@@ -80,15 +82,25 @@ def credentials_user(username: str, password: str, *, request=None):
     return authenticate(request, username=username, password=password)
 
 
-def credentials_session(username: str, password: str):
+def credentials_session(username: str, password: str, *, client_host: str | None = None):
     """For a long-lived connection (the Kafka listener's SASL/PLAIN): (user, still_valid) when the
     pair names an active user by credentials_user's rule, else None. `still_valid()` answers
     cheaply whether the pair would still be accepted: for a token, the token check again (cached
     _CACHE_SECONDS, then one query); for a password, whether the user is still active with the same
     password (Django's session auth hash, which logs browser sessions out on a password change),
-    without hashing the password again."""
-    user = credentials_user(username, password)
+    without hashing the password again.
+
+    `client_host` (the connection's address) counts failures per address as well as per username,
+    as the console's and REST's logins do (console.login_limit): a password through the
+    authentication backend, a wrong token here."""
+    request = None
+    if client_host:
+        request = HttpRequest()
+        request.META["REMOTE_ADDR"] = client_host
+    user = credentials_user(username, password, request=request)
     if user is None:
+        if client_host and password.startswith("kc_"):
+            login_limit.failure(ip=client_host)
         return None
     if password.startswith("kc_"):
         return user, lambda: getattr(token_user(password), "pk", None) == user.pk

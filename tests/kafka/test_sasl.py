@@ -181,6 +181,27 @@ def test_bad_credentials_fail_and_close_the_connection(connect, kind, caplog):
     assert b"secret" not in line.encode() and b"not-the-password" not in line.encode()
 
 
+def test_failed_logins_count_against_the_clients_address_too(connect, settings):
+    """As the console's and REST's logins (console.login_limit): wrong passwords and tokens for
+    any usernames from one address lock that address out; a valid token is still accepted."""
+    settings.LOGIN_LIMIT = {**settings.LOGIN_LIMIT, "FAILURES_PER_USERNAME": 100, "FAILURES_PER_IP": 3}
+
+    def attempt(message: bytes) -> int:
+        w = connect()
+        w.call(HANDSHAKE, 1, mechanism="PLAIN")
+        code = w.call(AUTHENTICATE, 2, auth_bytes=message).error_code
+        w.close()
+        return code
+
+    good_password, good_token = credentials("password"), credentials("token")
+    assert attempt(_bad("wrong password")[0]) == sasl.SASL_AUTHENTICATION_FAILED
+    assert attempt(b"\0nobody\0kc_not-a-token") == sasl.SASL_AUTHENTICATION_FAILED
+    assert attempt(f"\0{good_password.username}\0nope".encode()) == sasl.SASL_AUTHENTICATION_FAILED
+    # Three failures from 127.0.0.1: even the right password is refused now, from this address.
+    assert attempt(f"\0{good_password.username}\0{good_password.password}".encode()) == sasl.SASL_AUTHENTICATION_FAILED
+    assert attempt(f"\0{good_token.username}\0{good_token.password}".encode()) == 0
+
+
 def test_unauthenticated_requests_close_the_connection_and_write_nothing(connect, caplog):
     topic_create(name="locked", partitions=1)
     with caplog.at_level(logging.WARNING, logger="brokercore.kafka.server"):

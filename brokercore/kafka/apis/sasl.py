@@ -81,6 +81,12 @@ class Session:
         self.checked_at = 0.0
 
     @property
+    def host(self) -> str | None:
+        """The client's address without the port."""
+        host = self.peer.rsplit(":", 1)[0]
+        return None if host in ("", "?") else host
+
+    @property
     def authenticated(self) -> bool:
         return self.state is State.AUTHENTICATED
 
@@ -145,9 +151,9 @@ class PlainOutcome(NamedTuple):
     username: str | None  # as the client sent it, for the log
 
 
-def plain_authenticate(message: bytes) -> PlainOutcome:
+def plain_authenticate(message: bytes, client_host: str | None = None) -> PlainOutcome:
     """Check a PLAIN message, [authzid] NUL authcid NUL passwd. Reads the database (and hashes a
-    password): call through run_sync."""
+    password): call through run_sync. `client_host` lets failed logins count per address too."""
     try:
         authzid, username, password = message.decode("utf-8").split("\0")
     except ValueError:  # not UTF-8, or not exactly three fields
@@ -156,7 +162,7 @@ def plain_authenticate(message: bytes) -> PlainOutcome:
         return PlainOutcome(None, None, NO_USERNAME, None)
     if not password:
         return PlainOutcome(None, None, NO_PASSWORD, username)
-    accepted = _plain_check()(username, password)
+    accepted = _plain_check()(username, password, client_host=client_host)
     if accepted is None:
         return PlainOutcome(None, None, INVALID_CREDENTIALS, username)
     if authzid and authzid != username:
@@ -186,7 +192,7 @@ async def sasl_authenticate(ctx, request):
         message = ("SaslAuthenticate request received after successful authentication" if session.authenticated
                    else "SaslAuthenticate request received without a SaslHandshake v1 first")
         return ctx.response(error_code=ILLEGAL_SASL_STATE, error_message=message, auth_bytes=b"")
-    outcome = await ctx.run_sync(plain_authenticate, request.auth_bytes)
+    outcome = await ctx.run_sync(plain_authenticate, request.auth_bytes, session.host)
     if outcome.principal is None:
         session.failed(outcome.username, outcome.message)
         await asyncio.sleep(FAILED_AUTHENTICATION_DELAY_S)
@@ -200,7 +206,7 @@ async def token_exchange(session: Session, token: bytes, run_sync) -> bytes:
     """The answer frame to a bare PLAIN token sent after SaslHandshake v0: an empty token when the
     credentials check out. On failure nothing, and `session.close` is set: v0 has no error frame,
     so Kafka just closes the connection."""
-    outcome = await run_sync(plain_authenticate, token)
+    outcome = await run_sync(plain_authenticate, token, session.host)
     if outcome.principal is None:
         session.failed(outcome.username, outcome.message)
         await asyncio.sleep(FAILED_AUTHENTICATION_DELAY_S)
