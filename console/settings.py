@@ -246,6 +246,12 @@ BROKER = {
 }
 
 # --- Auth, static, i18n ---------------------------------------------------------------------
+# The test suite (tests/conftest.py, and every server it starts, which inherits the environment):
+# Django's PBKDF2 costs ~0.2 s a password by design, and the suite creates and checks hundreds.
+if _env_bool("TEST_FAST_PASSWORD_HASHER", False):
+    if PRODUCTION:
+        raise ImproperlyConfigured("TEST_FAST_PASSWORD_HASHER is for the test suite only, never with PRODUCTION=1.")
+    PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
 AUTH_PASSWORD_VALIDATORS = [
     {"NAME": "django.contrib.auth.password_validation.UserAttributeSimilarityValidator"},
     {"NAME": "django.contrib.auth.password_validation.MinimumLengthValidator"},

@@ -1,3 +1,4 @@
+import os
 
 import pytest
 from django.conf import settings
@@ -12,6 +13,11 @@ hsettings.register_profile(
 hsettings.load_profile("default")
 
 ON_POSTGRES = settings.DATABASES["default"]["ENGINE"].endswith("postgresql")
+
+# A password hash that costs microseconds (Django's own advice for tests), here and, through the
+# environment, in every server process a test starts (console/settings.py reads it there).
+os.environ["TEST_FAST_PASSWORD_HASHER"] = "1"
+settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
 
 
 def pytest_collection_modifyitems(config, items):

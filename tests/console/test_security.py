@@ -55,6 +55,7 @@ def test_deploy_check_fails_without_production(tmp_path):
     ({"DEBUG": "1"}, "PRODUCTION=1 and DEBUG=1 cannot go together"),
     ({"REST_ALLOW_ANONYMOUS": "1"}, "PRODUCTION=1 refuses REST_ALLOW_ANONYMOUS=1"),
     ({"BROKER_KAFKA_ALLOW_ANONYMOUS": "1"}, "PRODUCTION=1 refuses BROKER_KAFKA_ALLOW_ANONYMOUS=1"),
+    ({"TEST_FAST_PASSWORD_HASHER": "1"}, "TEST_FAST_PASSWORD_HASHER is for the test suite only"),
 ])
 def test_production_refuses_to_start_when_misconfigured(tmp_path, change, message):
     env = {k: v for k, v in {**PRODUCTION_ENV, **change}.items() if v is not None}
