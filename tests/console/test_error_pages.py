@@ -11,6 +11,7 @@ def _boom(request):
 
 
 urlpatterns = [path("boom/", _boom)]
+handler500 = "console.unavailable.server_error"  # the project's, as console/urls.py sets it
 
 
 @pytest.mark.django_db
