@@ -143,7 +143,7 @@ def _append_commit(topic: str, batches: dict[int, list[storage.Item]], meta, ack
 def _place(topic: str, meta, records, partition, null_key_strategy: str, acks: int, batch_bytes: int | None = None):
     """Validate every record and choose its partition, in one pass: (config, placements, rows to
     write by partition pk)."""
-    cfg = LogConfig.from_overrides(meta.configs)
+    cfg = meta.log_config()
     if batch_bytes is not None and batch_bytes > cfg.max_message_bytes:
         raise MessageTooLarge(
             f"The record batch is {batch_bytes} bytes, larger than the topic's max.message.bytes of {cfg.max_message_bytes}."

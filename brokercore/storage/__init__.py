@@ -12,11 +12,13 @@ import sqlite3
 import struct
 import uuid
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
+from django.conf import settings
 from django.db import connection
 
 from brokercore.models import Partition, Record
+from brokercore.topic_rules import LogConfig
 
 RECORD_TABLE = Record._meta.db_table
 PARTITION_TABLE = Partition._meta.db_table
@@ -38,6 +40,16 @@ class TopicMeta:
     replication_factor: int
     configs: dict
     partition_ids: list[int]  # partition pks by index
+    # The parsed configs, per broker-level default of max.message.bytes (the one default that comes
+    # from settings): parsed once per cached metadata instead of on every append.
+    _log_configs: dict = field(default_factory=dict, compare=False, repr=False)
+
+    def log_config(self) -> LogConfig:
+        default = settings.BROKER["MESSAGE_MAX_BYTES"]
+        cfg = self._log_configs.get(default)
+        if cfg is None:
+            cfg = self._log_configs[default] = LogConfig.from_overrides(self.configs)
+        return cfg
 
 
 # name -> TopicMeta. Every append re-checks as it writes that the topic is live and has the same
