@@ -28,6 +28,7 @@ import logging
 import re
 import time
 import uuid
+from collections.abc import Sequence
 from dataclasses import dataclass
 
 from django.conf import settings
@@ -377,8 +378,12 @@ def seek_to(inst: RestConsumer, partitions: list[TP], *, end: bool) -> None:
     _positions_write(inst, {tp: selectors.offset_for(topic=tp[0], partition=tp[1], spec=spec)[0] for tp in partitions}, strict=True)
 
 
-def rewind(inst: RestConsumer, offsets: dict[TP, int]) -> None:
-    """Put positions back after records could not be returned (no assignment check: best effort)."""
+def rewind(inst: RestConsumer, unreturned: Sequence[RecordOut]) -> None:
+    """Put each partition's position back to its first record of `unreturned` (polled but not
+    returned), so nothing from there on counts as consumed (no assignment check: best effort)."""
+    offsets: dict[TP, int] = {}
+    for r in unreturned:
+        offsets.setdefault((r.topic, r.partition), r.offset)
     _positions_write(inst, offsets, strict=False)
 
 

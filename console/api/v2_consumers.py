@@ -11,7 +11,6 @@ from pydantic import field_validator
 
 from brokercore.errors import InvalidTopic
 from brokercore.topic_rules import LEGAL_NAME_PATTERN, MAX_NAME_LENGTH, topic_name_validate
-from brokercore.types import RecordOut
 from console.api import body_limit, negotiation
 from console.api import rest_consumers as svc
 from console.api.errors import INVALID_PAYLOAD, RECORD_NOT_IN_FORMAT, RestError
@@ -336,18 +335,18 @@ def _b64(data: bytes | None) -> str | None:
     return None if data is None else base64.b64encode(data).decode()
 
 
-def _json(data: bytes | None, r: RecordOut, what: str):
+def _json(data: bytes | None, what: str):
     if data is None:
         return None
     try:
         return json.loads(data)
     except (ValueError, UnicodeDecodeError):
-        raise _NotJson(r, what) from None
+        raise _NotJson(what) from None
 
 
 class _NotJson(Exception):
-    def __init__(self, record: RecordOut, what: str):
-        self.record, self.what = record, what
+    def __init__(self, what: str):
+        self.what = what
 
 
 @router.get(
@@ -388,17 +387,13 @@ def records_get(
                 "topic": r.topic,
                 "partition": r.partition,
                 "offset": r.offset,
-                "key": convert(r.key) if convert else _json(r.key, r, "key"),
-                "value": convert(r.value) if convert else _json(r.value, r, "value"),
+                "key": convert(r.key) if convert else _json(r.key, "key"),
+                "value": convert(r.value) if convert else _json(r.value, "value"),
             })
         except _NotJson as e:
             # As Kafka's consumer does with a record its deserializer refuses: what came before it
-            # is returned, and the position of each partition goes back to its first record not
-            # returned, so the bad record is next and nothing after it counts as consumed.
-            unread: dict[tuple[str, int], int] = {}
-            for later in records[i:]:
-                unread.setdefault((later.topic, later.partition), later.offset)
-            svc.rewind(inst, unread)
+            # is returned, and the bad record is next.
+            svc.rewind(inst, records[i:])
             if out:
                 break
             raise RestError(
