@@ -66,22 +66,25 @@ def failure(*, username: str | None = None, ip: str | None = None) -> int | None
     """Count one failed login; returns when the lockout ends if it is now locked out."""
     _, _, cooloff = _limits()
     now = clock.now_ms()
+    until = None
     for key, limit in _keys(username, ip):
         with transaction.atomic():
             row, _ = LoginFailure.objects.select_for_update().get_or_create(
                 key=key, defaults={"failures": 0, "window_start_ms": now}
             )
-            if row.locked_until_ms > now:
-                continue  # a failure while locked out does not push the end further away
-            if row.window_start_ms + cooloff <= now:
-                row.failures, row.window_start_ms = 0, now
-            row.failures += 1
-            if row.failures >= limit:
-                row.locked_until_ms = now + cooloff
-            row.save(update_fields=["failures", "window_start_ms", "locked_until_ms"])
+            # A failure while locked out does not push the end further away.
+            if row.locked_until_ms <= now:
+                if row.window_start_ms + cooloff <= now:
+                    row.failures, row.window_start_ms = 0, now
+                row.failures += 1
+                if row.failures >= limit:
+                    row.locked_until_ms = now + cooloff
+                row.save(update_fields=["failures", "window_start_ms", "locked_until_ms"])
+        if row.locked_until_ms > now:
+            until = max(until or 0, row.locked_until_ms)
     # Forget counts nobody added to within a cool-off (and ended lockouts), so the table stays small.
     LoginFailure.objects.filter(window_start_ms__lte=now - cooloff, locked_until_ms__lte=now).delete()
-    return locked_until_ms(username=username, ip=ip)
+    return until
 
 
 def success(*, username: str) -> None:
