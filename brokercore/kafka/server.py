@@ -126,7 +126,9 @@ class KafkaListener:
         task = asyncio.current_task()
         self._connections.add(task)
         peer = writer.get_extra_info("peername") or ("?", 0)
-        session = sasl.Session(allow_anonymous=self.allow_anonymous, peer=f"{peer[0]}:{peer[1]}")
+        session = sasl.Session(
+            allow_anonymous=self.allow_anonymous, peer=f"{peer[0]}:{peer[1]}", host=peer[0] if peer[0] != "?" else None
+        )
         try:
             sock = writer.get_extra_info("socket")
             if sock is not None:

@@ -70,21 +70,16 @@ class Session:
     `principal` is None while the connection may do nothing but authenticate; `close` asks the
     listener to close the connection once the response in hand is sent."""
 
-    __slots__ = ("state", "principal", "close", "peer", "still_valid", "checked_at")
+    __slots__ = ("state", "principal", "close", "peer", "host", "still_valid", "checked_at")
 
-    def __init__(self, *, allow_anonymous: bool, peer: str = "?") -> None:
+    def __init__(self, *, allow_anonymous: bool, peer: str = "?", host: str | None = None) -> None:
         self.state = State.HANDSHAKE
         self.principal: Principal | None = ANONYMOUS if allow_anonymous else None
         self.close = False
-        self.peer = peer
+        self.peer = peer  # host:port, for log lines
+        self.host = host  # the client's address, for counting failed logins per address
         self.still_valid: Callable[[], bool] | None = None
         self.checked_at = 0.0
-
-    @property
-    def host(self) -> str | None:
-        """The client's address without the port."""
-        host = self.peer.rsplit(":", 1)[0]
-        return None if host in ("", "?") else host
 
     @property
     def authenticated(self) -> bool:
