@@ -640,6 +640,17 @@ def _leaders_by_topic(names: list[str] | None, nodes: list[int]) -> dict[str, li
     return out
 
 
+def broker_replicas(node_id: int) -> list[tuple[str, PartitionInfo]]:
+    """(topic name, partition) of every live partition with a replica on `node_id`, in one query."""
+    nodes = brokers_live_ids()
+    out = []
+    for p in Partition.objects.filter(topic__deleted_at__isnull=True).select_related("topic").order_by("topic__name", "index"):
+        info = _partition_info(p, p.topic, nodes)
+        if node_id in info.replicas:
+            out.append((p.topic.name, info))
+    return out
+
+
 def brokers_list() -> list[dict]:
     """Every broker node ever registered, live or not, with how many partitions each leads now.
 

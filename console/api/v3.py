@@ -20,7 +20,6 @@ import base64
 import binascii
 import json
 from datetime import UTC, datetime
-from types import SimpleNamespace
 from typing import Any, Literal
 
 from django.conf import settings
@@ -1407,14 +1406,7 @@ def broker_get(request, cluster_id: str, broker_id: int):
 def broker_replicas_list(request, cluster_id: str, broker_id: int):
     cid = _cluster(cluster_id)
     _broker(broker_id)
-    live = selectors.brokers_live_ids()
-    data = []
-    for t in selectors.topic_list():
-        for index in range(t["partitions"]):
-            replicas = selectors.partition_replicas(index, t["replication_factor"], live, topic=t["name"])
-            if broker_id in replicas:
-                p = SimpleNamespace(index=index, leader=replicas[0], isr=replicas)
-                data.append(_replica_out(request, cid, t["name"], p, broker_id))
+    data = [_replica_out(request, cid, topic, p, broker_id) for topic, p in selectors.broker_replicas(broker_id)]
     return _list("KafkaReplicaList", request, data)
 
 
