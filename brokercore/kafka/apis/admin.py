@@ -83,9 +83,11 @@ async def create_topics(ctx, request):
 
 
 def delete_topics_answer(names: list[str | None], ids: list, *, principal: Principal) -> list[dict]:
-    known = {t.topic_id: t.name for t in topics_partition_counts(topic_ids=[i for i in ids if i is not None])}
+    # The topics named or referred to by id, in one query.
+    found = topics_partition_counts(names=[n for n in names if n is not None], topic_ids=[i for i in ids if i is not None])
+    known = {t.topic_id: t.name for t in found}
+    existing = {t.name for t in found}
     allowed = principal_is_staff(principal)
-    existing = set() if allowed else {t.name for t in topics_partition_counts(names=[n for n in names if n is not None])}
     out = []
     for name, topic_id in zip(names, ids, strict=True):
         if name is None:
