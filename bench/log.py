@@ -134,6 +134,8 @@ class RawWriter:
     def write(self, batch: list[tuple]) -> None:
         from django.db import transaction
 
+        from brokercore.services.log import ACKS_ALL, acks_durability
+
         ts = int(time.time() * 1000)
         offsets = self.offsets
         rows = []
@@ -141,7 +143,9 @@ class RawWriter:
             o = offsets.get(pid, 0)
             offsets[pid] = o + 1
             rows.append((pid, o, ts, 0, key, value, None, size))
-        with transaction.atomic(), self.connection.cursor() as c:
+        # Committed as durably as the broker's acks=all (SQLite: synchronous=FULL; PostgreSQL's
+        # default synchronous_commit is that already), so the two pay for the same fsync.
+        with acks_durability(ACKS_ALL, self.connection), transaction.atomic(), self.connection.cursor() as c:
             raw = c.cursor  # the driver's cursor under Django's wrapper
             if self.pg:
                 with raw.copy(self.copy_sql) as copy:
@@ -445,7 +449,8 @@ round-trips.
   like the broker's insert) written into `bench_raw_record`, a copy of `brokercore_record`
   with all its indexes and constraints (`CREATE TABLE ... (LIKE brokercore_record INCLUDING
   ALL)` on PostgreSQL, the same DDL on SQLite), by binary `COPY` (PostgreSQL) or
-  `executemany` (SQLite), one transaction per batch, offsets counted in Python. That is what
+  `executemany` (SQLite), one transaction per batch committed as durably as `acks=all` (on
+  SQLite `synchronous=FULL`), offsets counted in Python. That is what
   the database costs with no broker logic; **broker/raw** is the share of it the broker
   keeps. Target (issue 2): at least **{target}x** at batches of 100 and 1000 on both backends.
 - **Fetch**: `brokercore.selectors.records_fetch` reading one partition of {fetch_records}

@@ -535,9 +535,10 @@ def plot_groupcommit(results: dict, machine: dict) -> list:
     def cases(r):
         """[(label, {"off": ..., "on": ...})]: the in-process runs, then REST if it ran."""
         out = []
+        from bench.groupcommit import case_label
+
         for e in r["in_process"]:
-            n = e.get("producers", 0)
-            out.append((f"{n} threads" if n != 1 else "1 thread (lone)", e))
+            out.append((case_label(e).replace(", ", "\n"), e))
         if r.get("rest") and "off" in r["rest"]:
             out.append((f"REST, {r['rest'].get('clients', '?')} clients", r["rest"]))
         return out
@@ -567,7 +568,7 @@ def plot_groupcommit(results: dict, machine: dict) -> list:
                 for bar, ratio, lb in zip(bars, ratios, labels):
                     if isinstance(ratio, (int, float)) and math.isfinite(ratio) and bar.get_height() > 0:
                         # Green/red only where the target applies: many producers in one process.
-                        judged = by_label.get(lb, {}).get("producers", 0) > 1
+                        judged = by_label.get(lb, {}).get("producers", 0) > 1 and by_label[lb].get("acks", "all") == "all"
                         color = ("#1e7b34" if ratio >= target else TARGET_COLOR) if judged else "#333333"
                         axes[0].annotate(f"{ratio:.1f}x", (bar.get_x() + bar.get_width() / 2, bar.get_height()),
                                          xytext=(0, 2), textcoords="offset points", ha="center", va="bottom",

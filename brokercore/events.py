@@ -81,13 +81,33 @@ THROTTLE_S = 0.1
 _last_sent: dict[str, float] = {}
 
 
+def throttled(key: str) -> bool:
+    """Whether an event under `key` went out less than THROTTLE_S ago (skip this one); if not,
+    the caller sends it now and it counts as sent."""
+    now = time.monotonic()
+    if now - _last_sent.get(key, -THROTTLE_S) < THROTTLE_S:
+        return True
+    _last_sent[key] = now
+    return False
+
+
+def after_commit(conn, func) -> None:
+    """Run `func` once `conn`'s transaction commits (at once outside a transaction, without
+    transaction.on_commit's per-call cost on the append path). Robust either way: an exception is
+    logged, never raised, since what it follows is already committed and a caller told of an
+    error would write it again."""
+    if conn.in_atomic_block:
+        transaction.on_commit(func, using=conn.alias, robust=True)
+        return
+    try:
+        func()
+    except Exception:
+        logger.exception("after-commit work failed: %r", func)
+
+
 def publish_on_commit(groups: list[str], event_type: str, payload: dict, *, throttle_key: str | None = None) -> None:
     def send() -> None:
-        if throttle_key is not None:
-            now = time.monotonic()
-            if now - _last_sent.get(throttle_key, -THROTTLE_S) < THROTTLE_S:
-                return
-            _last_sent[throttle_key] = now
-        publish(groups, event_type, payload)
+        if throttle_key is None or not throttled(throttle_key):
+            publish(groups, event_type, payload)
 
     transaction.on_commit(send, robust=True)

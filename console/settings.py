@@ -150,7 +150,10 @@ if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
         # instead of failing with "database is locked" when a read lock is upgraded.
         "transaction_mode": "IMMEDIATE",
         "timeout": 30,
-        "init_command": "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL; PRAGMA foreign_keys=ON;",
+        # temp_store: the append's UPDATE ... FROM (VALUES ...) builds a temporary table; Debian's
+        # SQLite puts those in files (TEMP_STORE=1), which cost an open, unlink and close per
+        # append (a 32-record write 350 -> 218 us at the median).
+        "init_command": "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL; PRAGMA foreign_keys=ON; PRAGMA temp_store=MEMORY;",
     }
 
 # A test run's database is named after its process, so two runs on one machine (a developer's and

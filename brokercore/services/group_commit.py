@@ -41,12 +41,14 @@ _WAITING, _DONE, _LEAD, _ALONE = range(4)
 
 # Callers of a finished group the leader wakes itself; each of them wakes the one this far behind
 # it. Woken all at once, a group's threads queue for the GIL together, each sleeping again on it.
-# With 32 single-record producers on SQLite, in runs alternating both ways in one process: context
-# switches per record 1.5-1.9 against 2.8-4.1 (loaded or one-core runs), 1.3-1.4x the records
-# per second when the write holds no GIL, 0.9-1.2x with the real write (docs/BENCHMARKS.md).
-# One at a time was as good on an idle machine but stalled when another process held the core
-# the next thread was to run on; 2 and 4 measured alike.
-_WAKE_WIDTH = 2
+# One at a time, since the append path's Python got cheaper (2026-11-25, 32 single-record
+# producers on SQLite, three alternating 2-s rounds each): 17.6k/21.9k/22.0k records/s at 1.6
+# context switches a record, against 16.3k/15.7k/17.9k at 3.3 with two at a time and 13.6k-16.8k
+# at 5.1 with the whole group at once; with a busy loop holding one of the two cores,
+# 14.2k/17.1k/20.6k against 11.3k/17.5k/15.9k. (Two at a time had measured best while each
+# caller's Python was twice as long.) PostgreSQL, bound by its WAL flush, measured alike:
+# 7.1k/8.0k/7.2k against 8.6k/8.0k/6.5k.
+_WAKE_WIDTH = 1
 
 # A lingering leader waits at most this many linger times, however steadily callers join.
 _LINGER_ROUNDS = 4
@@ -98,13 +100,13 @@ class _Queue:
 
 
 # Groups written and callers they served in this process (for benchmarks and diagnostics).
-_counts = {"groups": 0, "callers": 0}
 _sizes: dict[int, int] = defaultdict(int)  # callers in a group -> groups of that size
 
 
 def counts() -> dict[str, int]:
     """{"groups": transactions written for queued callers, "callers": callers they served}."""
-    return dict(_counts)
+    sizes = dict(_sizes)
+    return {"groups": sum(sizes.values()), "callers": sum(k * v for k, v in sizes.items())}
 
 
 def group_sizes() -> dict[int, int]:
@@ -216,8 +218,6 @@ def _lead(q: _Queue, own: _Request, write: Write, linger_s: float, max_records: 
             taken += r.count
         q.last_group = len(group)
         # Under this queue's lock only: a rare lost update across topics is harmless.
-        _counts["groups"] += 1
-        _counts["callers"] += len(group)
         _sizes[len(group)] += 1
     try:
         _write_group(group, write)

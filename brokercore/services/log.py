@@ -11,14 +11,16 @@ Invariants:
 """
 
 import base64
+import functools
 import logging
 import time
 from collections import defaultdict
 from collections.abc import Sequence
+from contextlib import nullcontext
 from dataclasses import dataclass, field
 
 from django.conf import settings
-from django.db import connection, transaction
+from django.db import DEFAULT_DB_ALIAS, connection, connections, transaction
 from django.db.models import BooleanField, Case, Max, Min, Q, Sum, Value, When
 from django.utils import timezone
 
@@ -102,7 +104,10 @@ def _record_validate(r: RecordIn, cfg: LogConfig) -> int:
 
 # acks -> synchronous_commit for the append's transaction (PostgreSQL). acks=1: durable on the
 # primary, not waiting for synchronous standbys (a leader's ack); acks=0: the commit does not wait
-# for the WAL flush (lost if PostgreSQL crashes before it).
+# for the WAL flush (lost if PostgreSQL crashes before it). On SQLite, acks=all commits with
+# synchronous=FULL (the WAL is fsynced before the answer, as PostgreSQL's "on" flushes its WAL) and
+# acks 0/1 with the connection's NORMAL (in the WAL, synced at the next checkpoint: survives a
+# crash of the process, not always of the machine).
 _SYNCHRONOUS_COMMIT = {ACKS_ALL: "on", 1: "local", 0: "off"}
 
 # Attempts of the one-statement append before giving up: each retry follows a concurrent change
@@ -110,34 +115,56 @@ _SYNCHRONOUS_COMMIT = {ACKS_ALL: "on", 1: "local", 0: "off"}
 _APPEND_ATTEMPTS = 5
 
 
-def _append_write(batches: dict[int, list[storage.Item]], meta, acks: int, log_append_time: bool) -> dict[int, int] | None:
-    """Reserve offsets for each partition and insert every row; return each partition id's base
-    offset, or None when `meta` went stale (nothing written)."""
+def _append_write(conn, batches: dict[int, list[storage.Item]], meta, acks: int, log_append_time: bool) -> dict[int, int] | None:
+    """Reserve offsets for each partition and insert every row on `conn`; return each partition
+    id's base offset, or None when `meta` went stale (nothing written)."""
     now = timezone.now()
     ts_type = Record.TIMESTAMP_LOG_APPEND if log_append_time else Record.TIMESTAMP_CREATE
-    if connection.vendor == "postgresql":
-        with connection.cursor() as cursor:
+    if conn.vendor == "postgresql":
+        with conn.cursor() as cursor:
             return storage.pg_append(
                 cursor, batches, meta=meta, timestamp_type=ts_type, now=now, synchronous_commit=_SYNCHRONOUS_COMMIT[acks]
             )
-    with transaction.atomic(), connection.cursor() as cursor:
+    with acks_durability(acks, conn), transaction.atomic(using=conn.alias), conn.cursor() as cursor:
         return storage.sqlite_append(cursor, batches, meta=meta, timestamp_type=ts_type, now=now)
 
 
-def _append_commit(topic: str, batches: dict[int, list[storage.Item]], meta, acks: int, log_append_time: bool) -> dict[int, int] | None:
+def acks_durability(acks: int, conn=None):
+    """Wraps a transaction that appends records with `acks` (parsed): on SQLite, acks=all commits
+    with synchronous=FULL. Inside a caller's transaction it does nothing: that one's commit decides
+    (open this around it). PostgreSQL sets synchronous_commit in the append's own statement."""
+    conn = connection if conn is None else conn
+    if acks == ACKS_ALL and conn.vendor == "sqlite" and not conn.in_atomic_block:
+        return storage.sqlite_synchronous_full(conn)
+    return nullcontext()
+
+
+def _append_commit(conn, topic: str, batches: dict[int, list[storage.Item]], meta, acks: int, log_append_time: bool) -> dict[int, int] | None:
     """`_append_write`, shared with other threads appending to the topic at the same time (group
     commit), unless the caller is inside a transaction: then the write must be part of it."""
     broker = settings.BROKER
-    if connection.in_atomic_block or not broker["GROUP_COMMIT"]:
-        return _append_write(batches, meta, acks, log_append_time)
+    if conn.in_atomic_block or not broker["GROUP_COMMIT"]:
+        return _append_write(conn, batches, meta, acks, log_append_time)
+    # The leader writes on its own thread's connection, which for one alias is the same database.
     return group_commit.append(
-        key=(connection.alias, topic, acks, log_append_time),
+        key=(conn.alias, topic, acks, log_append_time),
         meta=meta,
         batches=batches,
-        write=lambda m, b: _append_write(b, m, acks, log_append_time),
+        write=lambda m, b: _append_write(connections[conn.alias], b, m, acks, log_append_time),
         linger_s=broker["GROUP_COMMIT_LINGER_US"] / 1e6,
         max_records=broker["GROUP_COMMIT_MAX_RECORDS"],
     )
+
+
+def _appended(topic: str, topic_id: str, touched: list[int], placed: list, count: int) -> None:
+    """After the commit: wake fetches waiting on the partitions; tell open pages (throttled)."""
+    log_waiters.notify(touched)
+    if not events.throttled(topic_id):
+        events.publish(
+            [events.topic_group(topic_id)],
+            "records.appended",
+            {"topic": topic, "topic_id": topic_id, "partitions": sorted({p[0] for p in placed}), "count": count},
+        )
 
 
 def _place(topic: str, meta, records, partition, null_key_strategy: str, acks: int, batch_bytes: int | None = None):
@@ -213,6 +240,8 @@ def records_append(
     if len(records) > limit:
         raise RecordListTooLarge(f"A batch may hold at most {limit} records, got {len(records)}.")
 
+    # Looked up once: each `connection.<attribute>` is a lookup in a context-local mapping.
+    conn = connections[DEFAULT_DB_ALIAS]
     # Metadata may come from a cache: the write re-checks it, and a stale answer writes nothing
     # and the batch is placed again with fresh metadata.
     cached = not validate_only
@@ -229,21 +258,14 @@ def records_append(
             raise
         if validate_only:
             return [AppendResult(partition=idx, offset=-1, timestamp=ts, reason=reason, key_hash=key_hash) for idx, reason, key_hash, _, ts in placed]
-        bases = _append_commit(topic, groups, meta, acks, cfg.log_append_time)
+        bases = _append_commit(conn, topic, groups, meta, acks, cfg.log_append_time)
         if bases is not None:
             break
         storage.topic_meta_forget(topic)
     else:
         raise NotLeaderOrFollower(f"Topic '{topic}' kept changing while the batch was written; retry it.")
-    topic_id, partition_ids = meta.topic_id, meta.partition_ids
-    touched = list(bases)
-    transaction.on_commit(lambda: log_waiters.notify(touched))
-    events.publish_on_commit(
-        [events.topic_group(topic_id)],
-        "records.appended",
-        {"topic": topic, "topic_id": topic_id, "partitions": sorted({p[0] for p in placed}), "count": len(records)},
-        throttle_key=topic_id,
-    )
+    events.after_commit(conn, functools.partial(_appended, topic, meta.topic_id, list(bases), placed, len(records)))
+    partition_ids = meta.partition_ids
     return [
         AppendResult(partition=idx, offset=bases[partition_ids[idx]] + pos, timestamp=ts, reason=reason, key_hash=key_hash)
         for idx, reason, key_hash, pos, ts in placed

@@ -14,7 +14,7 @@ from brokercore import clock
 from brokercore.errors import InvalidProducerEpoch, OutOfOrderSequenceNumber
 from brokercore.models import KafkaProducer, Partition, ProducerState
 from brokercore.selectors import partition_get
-from brokercore.services.log import records_append
+from brokercore.services.log import acks_durability, acks_parse, records_append
 from brokercore.types import RecordIn
 
 # As many batches as a producer may have in flight per connection (Kafka's limit for idempotence).
@@ -59,7 +59,7 @@ def records_append_idempotent(
     A producer this partition has not seen (or has forgotten) may start at any sequence.
     """
     last_sequence = _sequence_after(base_sequence, len(records) - 1)
-    with transaction.atomic():
+    with acks_durability(acks_parse(acks)), transaction.atomic():
         pk = partition_get(topic=topic, partition=partition).pk
         p = Partition.objects.select_for_update(no_key=True).only("log_start_offset").get(pk=pk)
         state = ProducerState.objects.select_for_update().filter(partition_id=pk, producer_id=producer_id).first()

@@ -8,14 +8,16 @@ write, so the caller may use a cached copy.
 """
 
 import json
+import logging
 import sqlite3
 import struct
 import uuid
 from collections.abc import Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 
 from django.conf import settings
-from django.db import connection
+from django.db import DatabaseError, connection
 
 from brokercore.models import Partition, Record
 from brokercore.topic_rules import LogConfig
@@ -27,6 +29,8 @@ RECORD_COLUMNS = ("partition_id", "offset", "timestamp", "timestamp_type", "key"
 # (partition_id, offset, timestamp, timestamp_type, key, value, headers list or None, size)
 Row = tuple[int, int, int, int, bytes | None, bytes | None, list | None, int]
 
+
+logger = logging.getLogger(__name__)
 
 TOPIC_TABLE = Partition._meta.get_field("topic").related_model._meta.db_table
 
@@ -154,6 +158,30 @@ def sqlite_append(cursor, batches: dict[int, list[Item]], *, meta: TopicMeta, ti
             chunk = params[i : i + step]
             sqlite3.Cursor.execute(raw, _sqlite_insert(len(chunk) // width), chunk)
     return bases
+
+
+# The level console/settings.py's init_command gives every SQLite connection.
+SQLITE_SYNCHRONOUS_DEFAULT = "NORMAL"
+
+
+@contextmanager
+def sqlite_synchronous_full(conn):
+    """Transactions committed inside fsync the WAL before COMMIT returns (PRAGMA synchronous=FULL);
+    the connection goes back to its default after. SQLite refuses the pragma inside a
+    transaction, so this wraps the caller's whole transaction."""
+    with conn.cursor() as cursor:
+        cursor.execute("PRAGMA synchronous=FULL")
+    try:
+        yield
+    finally:
+        try:
+            with conn.cursor() as cursor:
+                cursor.execute(f"PRAGMA synchronous={SQLITE_SYNCHRONOUS_DEFAULT}")
+        except DatabaseError:
+            # What was committed inside stays committed and must be reported so; a connection
+            # that cannot take the pragma is not reused (a new one starts at the default).
+            logger.warning("Could not restore synchronous=%s; closing the connection.", SQLITE_SYNCHRONOUS_DEFAULT, exc_info=True)
+            conn.close()
 
 
 # Multi-row INSERTs rather than executemany: the sqlite3 module releases the GIL around every

@@ -1,3 +1,5 @@
+import asyncio
+
 import pytest
 from asgiref.sync import async_to_sync
 from channels.layers import get_channel_layer
@@ -35,8 +37,10 @@ def test_append_publishes_to_the_topic_group_after_commit(layer, django_capture_
     channel = _listen(layer, events.topic_group(topic.topic_id))
     with django_capture_on_commit_callbacks(execute=False) as callbacks:
         records_append(topic="ev", records=[RecordIn(key=b"a", value=b"1"), RecordIn(key=b"b", value=b"2")])
-    # Both the fetch wake-up and the event wait for the commit.
-    assert len(callbacks) == 2
+    # The fetch wake-up and the event wait for the commit (one callback does both).
+    assert len(callbacks) == 1
+    with pytest.raises(TimeoutError):
+        async_to_sync(asyncio.wait_for)(layer.receive(channel), 0.05)
     for callback in callbacks:
         callback()
     message = _receive(layer, channel)
@@ -65,3 +69,19 @@ def test_group_names_fit_channels_rules():
     import re
 
     assert re.fullmatch(r"[A-Za-z0-9._-]{1,99}", events.topic_group("6c1b7c1e-8d0b-4c43-9a39-0c8f4a1d2e3f"))
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_failing_publish_after_an_append_does_not_fail_the_append(layer, monkeypatch, caplog):
+    """The records are committed: an error after that must not reach the producer, who would
+    write them again."""
+    topic_create(name="ev", partitions=1)
+
+    def broken(*args, **kwargs):
+        raise RuntimeError("channel layer down")
+
+    monkeypatch.setattr(events, "publish", broken)
+    monkeypatch.setattr(events, "throttled", lambda key: False)
+    [result] = records_append(topic="ev", records=[RecordIn(value=b"v")])
+    assert result.offset == 0
+    assert "after-commit work failed" in caplog.text

@@ -136,10 +136,10 @@ def test_a_caller_whose_records_the_database_refuses_fails_alone(monkeypatch, wr
     topic_create(name="gc-bad", partitions=2)
     real = log._append_write
 
-    def refusing(batches, meta, acks, log_append_time):
+    def refusing(conn, batches, meta, acks, log_append_time):
         if any(item[2] == b"poison" for items in batches.values() for item in items):
             raise CheckViolation("the database refused a record")  # an answer: nothing committed
-        return real(batches, meta, acks, log_append_time)
+        return real(conn, batches, meta, acks, log_append_time)
 
     monkeypatch.setattr(log, "_append_write", refusing)
     answers, refused = {}, []
