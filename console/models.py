@@ -79,7 +79,21 @@ class RestConsumer(models.Model):
     created_at = models.DateTimeField(auto_now_add=True)
 
     class Meta:
-        constraints = [models.UniqueConstraint(fields=["group_id", "name"], name="rest_consumer_group_name_unique")]
+        # A name is unique per group for each owner, so one user cannot learn another's instance
+        # names by trying them; anonymous instances (no owner) share one namespace. Two partial
+        # constraints, since a NULL owner would not collide in one over (owner, group, name).
+        constraints = [
+            models.UniqueConstraint(
+                fields=["owner", "group_id", "name"],
+                condition=models.Q(owner__isnull=False),
+                name="rest_consumer_owner_group_name_unique",
+            ),
+            models.UniqueConstraint(
+                fields=["group_id", "name"],
+                condition=models.Q(owner__isnull=True),
+                name="rest_consumer_anonymous_group_name_unique",
+            ),
+        ]
         ordering = ["group_id", "name"]
 
     def __str__(self) -> str:

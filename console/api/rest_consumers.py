@@ -151,7 +151,7 @@ def instance_create(*, group_id: str, config: InstanceConfig, owner=None) -> Res
         group_id_validate(group_id)
     except InvalidGroupId as e:
         raise RestError(INVALID_CONSUMER_CONFIG, str(e)) from None
-    old = RestConsumer.objects.filter(group_id=group_id, name=config.name).first()
+    old = _owned(owner).filter(group_id=group_id, name=config.name).first()
     if old is not None and _idle(old):
         _close(old)
     try:
@@ -173,6 +173,11 @@ def instance_create(*, group_id: str, config: InstanceConfig, owner=None) -> Res
         ) from None
 
 
+def _owned(owner):
+    """The instances `owner` may see: their own (None: the anonymous ones)."""
+    return RestConsumer.objects.filter(owner__isnull=True) if owner is None else RestConsumer.objects.filter(owner=owner)
+
+
 def _idle(inst: RestConsumer) -> bool:
     return inst.last_used_ms + _timeout_ms() < clock.now_ms()
 
@@ -181,8 +186,8 @@ def instance_get(*, group_id: str, name: str, owner=None) -> RestConsumer:
     """`owner`'s instance, marked as used now; an idle one is closed first and is then not found.
     Another caller's instance is not found either, and is left untouched: whether it exists is
     none of their business."""
-    inst = RestConsumer.objects.filter(group_id=group_id, name=name).first()
-    if inst is None or inst.owner_id != (owner.pk if owner is not None else None):
+    inst = _owned(owner).filter(group_id=group_id, name=name).first()
+    if inst is None:
         raise not_found()
     if _idle(inst):
         _close(inst)

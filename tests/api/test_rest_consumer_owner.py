@@ -169,3 +169,31 @@ def test_deleting_a_user_closes_their_instances(orders, alice, mallory):
     # Closed, not only forgotten: it left the group and its auto commit happened.
     assert selectors.group_describe(group_id="g").members == []
     assert selectors.committed_offsets_get(group_id="g", partitions=[("orders", 0)])[("orders", 0)][0] == 3
+
+
+def test_two_users_may_each_have_an_instance_of_the_same_name_in_one_group(orders, alice, mallory, settings):
+    """A taken name answers 40902 only to its owner: anyone else cannot learn it is taken."""
+    a = RestClient(token_create(user=alice, name="a")[1])
+    m = RestClient(token_create(user=mallory, name="m")[1])
+    mine = created_by(a)
+    r = m.generic("POST", f"{BASE}/g", json.dumps({"name": "c1"}), content_type=V2)
+    assert r.status_code == 200, r.content
+    theirs = RestConsumer.objects.get(group_id="g", name="c1", owner=mallory)
+    assert mine.pk != theirs.pk
+    assert call(a, "POST", "/subscription", {"topics": ["orders"]}).status_code == 204
+    assert call(m, "GET", "/subscription").json() == {"topics": []}
+    assert len(selectors.group_describe(group_id="g").members) == 1
+    assert call(m, "POST", "/subscription", {"topics": ["orders"]}).status_code == 204
+    assert len(selectors.group_describe(group_id="g").members) == 2
+    # The owner's own second instance of that name is refused, as in Confluent's proxy.
+    r = a.generic("POST", f"{BASE}/g", json.dumps({"name": "c1"}), content_type=V2)
+    assert r.status_code == 409 and r.json()["error_code"] == 40902
+    assert call(a, "DELETE", "").status_code == 204
+    assert call(m, "GET", "/subscription").json() == {"topics": ["orders"]}
+    assert list(RestConsumer.objects.values_list("owner__username", flat=True)) == ["mallory"]
+    # Anonymous instances share one namespace.
+    settings.REST = {**settings.REST, "ALLOW_ANONYMOUS": True}
+    anonymous = RestClient()
+    assert anonymous.generic("POST", f"{BASE}/g", json.dumps({"name": "c1"}), content_type=V2).status_code == 200
+    r = anonymous.generic("POST", f"{BASE}/g", json.dumps({"name": "c1"}), content_type=V2)
+    assert r.status_code == 409 and r.json()["error_code"] == 40902
