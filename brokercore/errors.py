@@ -176,6 +176,18 @@ class NonEmptyGroup(BrokerError):
     code, name = 68, "NON_EMPTY_GROUP"
 
 
+class TopicAuthorizationFailed(BrokerError):
+    """Topic authorization failed."""
+
+    code, name = 29, "TOPIC_AUTHORIZATION_FAILED"
+
+
+class GroupAuthorizationFailed(BrokerError):
+    """Group authorization failed."""
+
+    code, name = 30, "GROUP_AUTHORIZATION_FAILED"
+
+
 class GroupIdNotFound(BrokerError):
     """The group id does not exist."""
 

@@ -6,6 +6,7 @@ import uuid
 import zlib
 from dataclasses import dataclass
 from datetime import timedelta
+from typing import NamedTuple
 
 from django.conf import settings
 from django.db.models import Count, Q, Sum
@@ -138,26 +139,47 @@ def brokers_live_count() -> int:
     return len(cluster_nodes())
 
 
-def broker_configs(*, node_id: int, host: str, port: int) -> list[tuple[str, str, str, str]]:
-    """(name, value, type, documentation) of the broker settings a client may want to see: the
-    Kafka listener's DescribeConfigs and the REST proxy's broker configs answer from this."""
+def kafka_security_protocol(allow_anonymous: bool, tls: bool = False) -> str:
+    """The security.protocol a Kafka client sets for a listener: SASL/PLAIN is always offered, and
+    required unless anonymous clients are allowed; TLS when the listener has a certificate."""
+    if tls:
+        return "SSL" if allow_anonymous else "SASL_SSL"
+    return "PLAINTEXT" if allow_anonymous else "SASL_PLAINTEXT"
+
+
+class BrokerConfig(NamedTuple):
+    name: str
+    value: str
+    type: str  # Kafka's config type: int, long, short, string, boolean
+    doc: str
+    per_broker: bool = False  # names one broker process; the rest every process shares
+
+
+def cluster_configs() -> list[BrokerConfig]:
+    """The broker settings every server process shares (broker_configs without those naming one)."""
+    e = node_embedded()
+    return [c for c in broker_configs(node_id=e.node_id, host=e.host, port=e.port) if not c.per_broker]
+
+
+def broker_configs(*, node_id: int, host: str, port: int) -> list[BrokerConfig]:
+    """The broker settings a client may want to see: the Kafka listener's DescribeConfigs and the
+    REST proxy's broker and cluster configs answer from this."""
     b = settings.BROKER
-    # The security protocol a Kafka client sets for this listener (it always takes SASL/PLAIN).
-    protocol = "PLAINTEXT" if b["KAFKA_ALLOW_ANONYMOUS"] else "SASL_PLAINTEXT"
+    protocol = kafka_security_protocol(b["KAFKA_ALLOW_ANONYMOUS"], bool(b["KAFKA_TLS_CERT"]))
     return [
-        ("node.id", str(node_id), "int", "This broker's node id (BROKER_NODE_ID)."),
-        ("broker.id", str(node_id), "int", "Same as node.id."),
-        ("advertised.listeners", f"{protocol}://{host}:{port}", "string", "Where clients connect to this broker."),
-        ("auto.create.topics.enable", str(b["AUTO_CREATE_TOPICS"]).lower(), "boolean", "Metadata requests create unknown topics (BROKER_AUTO_CREATE_TOPICS)."),
-        ("num.partitions", str(b["DEFAULT_PARTITIONS"]), "int", "Partitions of auto-created topics (BROKER_DEFAULT_PARTITIONS)."),
-        ("default.replication.factor", str(b["DEFAULT_REPLICATION_FACTOR"]), "short", "Replication factor of auto-created topics."),
-        ("message.max.bytes", str(b["MESSAGE_MAX_BYTES"]), "int", "Default max.message.bytes of topics (BROKER_MESSAGE_MAX_BYTES)."),
-        ("socket.request.max.bytes", str(b["KAFKA_MAX_REQUEST_BYTES"]), "int", "Largest request frame (BROKER_KAFKA_MAX_REQUEST_BYTES)."),
-        ("group.min.session.timeout.ms", str(b["GROUP_MIN_SESSION_TIMEOUT_MS"]), "int", "Shortest session timeout a group member may ask for."),
-        ("group.max.session.timeout.ms", str(b["GROUP_MAX_SESSION_TIMEOUT_MS"]), "int", "Longest session timeout a group member may ask for."),
-        ("offset.metadata.max.bytes", str(b["OFFSET_METADATA_MAX_BYTES"]), "int", "Largest metadata string of a committed offset."),
-        ("producer.id.expiration.ms", str(b["PRODUCER_ID_EXPIRATION_MS"]), "int", "How long an idle idempotent producer's state is kept."),
-        ("log.cleaner.backoff.ms", str(b["LOG_CLEANER_INTERVAL_S"] * 1000), "long", "How often retention and compaction run."),
+        BrokerConfig("node.id", str(node_id), "int", "This broker's node id (BROKER_NODE_ID).", per_broker=True),
+        BrokerConfig("broker.id", str(node_id), "int", "Same as node.id.", per_broker=True),
+        BrokerConfig("advertised.listeners", f"{protocol}://{host}:{port}", "string", "Where clients connect to this broker.", per_broker=True),
+        BrokerConfig("auto.create.topics.enable", str(b["AUTO_CREATE_TOPICS"]).lower(), "boolean", "Metadata requests create unknown topics (BROKER_AUTO_CREATE_TOPICS)."),
+        BrokerConfig("num.partitions", str(b["DEFAULT_PARTITIONS"]), "int", "Partitions of auto-created topics (BROKER_DEFAULT_PARTITIONS)."),
+        BrokerConfig("default.replication.factor", str(b["DEFAULT_REPLICATION_FACTOR"]), "short", "Replication factor of auto-created topics."),
+        BrokerConfig("message.max.bytes", str(b["MESSAGE_MAX_BYTES"]), "int", "Default max.message.bytes of topics (BROKER_MESSAGE_MAX_BYTES)."),
+        BrokerConfig("socket.request.max.bytes", str(b["KAFKA_MAX_REQUEST_BYTES"]), "int", "Largest request frame (BROKER_KAFKA_MAX_REQUEST_BYTES)."),
+        BrokerConfig("group.min.session.timeout.ms", str(b["GROUP_MIN_SESSION_TIMEOUT_MS"]), "int", "Shortest session timeout a group member may ask for."),
+        BrokerConfig("group.max.session.timeout.ms", str(b["GROUP_MAX_SESSION_TIMEOUT_MS"]), "int", "Longest session timeout a group member may ask for."),
+        BrokerConfig("offset.metadata.max.bytes", str(b["OFFSET_METADATA_MAX_BYTES"]), "int", "Largest metadata string of a committed offset."),
+        BrokerConfig("producer.id.expiration.ms", str(b["PRODUCER_ID_EXPIRATION_MS"]), "int", "How long an idle idempotent producer's state is kept."),
+        BrokerConfig("log.cleaner.backoff.ms", str(b["LOG_CLEANER_INTERVAL_S"] * 1000), "long", "How often retention and compaction run."),
     ]
 
 
@@ -203,6 +225,11 @@ def _partition_info(p: Partition, topic: Topic, nodes: list[int]) -> PartitionIn
         replicas=replicas,
         isr=replicas,
     )
+
+
+def partition_describe(p: Partition) -> PartitionInfo:
+    """One partition (from partition_get) as topic_describe shows it: offsets, leader, replicas."""
+    return _partition_info(p, p.topic, brokers_live_ids())
 
 
 def topic_describe(*, name: str) -> TopicInfo:
@@ -651,8 +678,10 @@ def broker_replicas(node_id: int) -> list[tuple[str, PartitionInfo]]:
     return out
 
 
-def brokers_list() -> list[dict]:
-    """Every broker node ever registered, live or not, with how many partitions each leads now.
+def brokers_list(*, node_id: int | None = None) -> list[dict]:
+    """Every broker node ever registered, live or not, with how many partitions each leads now
+    (`leader_count`); with `node_id`, only that node and its `leader_count` None (counting would
+    place every partition of the cluster).
 
     `host`/`port` are the Kafka listener's advertised address (what clients connect to);
     `web_host`/`web_port` the console served by the same process, if any.
@@ -660,15 +689,20 @@ def brokers_list() -> list[dict]:
     from brokercore import clock
 
     now = clock.now()
-    live_q = nodes_live_q(now)
-    live = brokers_live_ids()
-    leaders: dict[int, int] = dict.fromkeys(live, 0)
-    for partitions in _leaders_by_topic(None, live).values():
-        for _, leader in partitions:
-            leaders[leader] += 1
-    alive = set(BrokerNode.objects.filter(live_q).values_list("node_id", flat=True))
+    leader_counts = node_id is None
+    leaders: dict[int, int] = {}
+    if leader_counts:
+        live = brokers_live_ids()
+        leaders = dict.fromkeys(live, 0)
+        for partitions in _leaders_by_topic(None, live).values():
+            for _, leader in partitions:
+                leaders[leader] += 1
+    alive = set(BrokerNode.objects.filter(nodes_live_q(now)).values_list("node_id", flat=True))
+    nodes = BrokerNode.objects.order_by("node_id")
+    if node_id is not None:
+        nodes = nodes.filter(node_id=node_id)
     out = []
-    for n in BrokerNode.objects.order_by("node_id"):
+    for n in nodes:
         is_alive = n.node_id in alive
         out.append({
             "node_id": n.node_id,
@@ -685,19 +719,26 @@ def brokers_list() -> list[dict]:
             "started_at": n.started_at,
             "down_at": n.down_at,
             "heartbeat_age_s": max(0.0, (now - n.heartbeat_at).total_seconds()),
-            "leader_count": leaders.get(n.node_id, 0) if is_alive else 0,
+            "leader_count": (leaders.get(n.node_id, 0) if is_alive else 0) if leader_counts else None,
         })
     if not alive:
         # No server process is alive (or none ever registered: CLI-only use): the embedded broker
         # stands in under this process's node id, in place of that id's old row.
         e = node_embedded()
         out = [b for b in out if b["node_id"] != e.node_id]
-        out.append({"node_id": e.node_id, "host": e.host, "port": e.port, "web_host": "", "web_port": None,
-                    "rack": "", "process": "", "alive": True, "status": "alive", "embedded": True,
-                    "started_at": None, "down_at": None, "heartbeat_age_s": None,
-                    "leader_count": leaders.get(e.node_id, 0)})
-        out.sort(key=lambda b: b["node_id"])
+        if node_id is None or node_id == e.node_id:
+            out.append({"node_id": e.node_id, "host": e.host, "port": e.port, "web_host": "", "web_port": None,
+                        "rack": "", "process": "", "alive": True, "status": "alive", "embedded": True,
+                        "started_at": None, "down_at": None, "heartbeat_age_s": None,
+                        "leader_count": leaders.get(e.node_id, 0) if leader_counts else None})
+            out.sort(key=lambda b: b["node_id"])
     return out
+
+
+def broker_get(node_id: int) -> dict | None:
+    """One node as `brokers_list` shows it, without counting the partitions it leads."""
+    found = brokers_list(node_id=node_id)
+    return found[0] if found else None
 
 
 # --- Console: messages -------------------------------------------------------------------------

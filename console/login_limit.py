@@ -46,7 +46,7 @@ def _keys(username: str | None, ip: str | None) -> list[tuple[str, int]]:
 
 
 def client_ip(request) -> str | None:
-    if request is None:  # no HTTP request: the Kafka listener's SASL, the test client's login()
+    if request is None:  # no HTTP request: the test client's login(), a SASL check without an address
         return None
     return request.META.get("REMOTE_ADDR") or None
 

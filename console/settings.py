@@ -234,8 +234,14 @@ BROKER = {
     # or delete topics). Off, a connection authenticates with SASL/PLAIN (a console user's name and
     # password or API token) before it may send anything but ApiVersions.
     "KAFKA_ALLOW_ANONYMOUS": _env_bool("BROKER_KAFKA_ALLOW_ANONYMOUS", False),
-    # What checks a SASL/PLAIN username and password: f(username, password) -> None or (active
-    # user, a cheap re-check the listener runs on a connection every few seconds). A dotted path
+    # TLS on the Kafka listener (security.protocol SASL_SSL): a PEM certificate chain and its
+    # private key (the key may be in the certificate file). Without them the listener speaks
+    # plain TCP (SASL_PLAINTEXT), and passwords and tokens cross the network in clear text.
+    "KAFKA_TLS_CERT": os.environ.get("BROKER_KAFKA_TLS_CERT", ""),
+    "KAFKA_TLS_KEY": os.environ.get("BROKER_KAFKA_TLS_KEY", ""),
+    # What checks a SASL/PLAIN username and password: f(username, password, *, client_host=None)
+    # -> None or (active user, a cheap re-check the listener runs on a connection every few
+    # seconds); client_host counts failures per address too. A dotted path
     # because the rule (tokens or passwords, as REST basic auth) lives in the console, which
     # depends on brokercore, not the other way round.
     "KAFKA_SASL_PLAIN_CHECK": "console.api.tokens.credentials_session",
@@ -247,6 +253,8 @@ BROKER = {
     # Kafka's producer.id.expiration.ms: an idempotent producer silent this long is forgotten.
     "PRODUCER_ID_EXPIRATION_MS": _env_int("BROKER_PRODUCER_ID_EXPIRATION_MS", 86_400_000),
 }
+if BROKER["KAFKA_TLS_KEY"] and not BROKER["KAFKA_TLS_CERT"]:
+    raise ImproperlyConfigured("BROKER_KAFKA_TLS_KEY is set without BROKER_KAFKA_TLS_CERT: give the certificate too.")
 
 # --- Auth, static, i18n ---------------------------------------------------------------------
 # The test suite (tests/conftest.py, and every server it starts, which inherits the environment):

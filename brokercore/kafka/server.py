@@ -13,6 +13,7 @@ import asyncio
 import functools
 import logging
 import socket
+import ssl
 import threading
 from concurrent.futures import ThreadPoolExecutor
 
@@ -30,6 +31,7 @@ from brokercore.kafka.protocol import (
     request_decode,
     response_encode,
 )
+from brokercore.selectors import kafka_security_protocol
 
 logger = logging.getLogger(__name__)
 
@@ -44,8 +46,13 @@ def _advertised_host(bind_host: str) -> str:
     return socket.getfqdn() if bind_host in _WILDCARD_HOSTS else bind_host
 
 
+class ListenerConfigError(Exception):
+    """The listener's configuration cannot work (a TLS certificate that does not load)."""
+
+
 class KafkaListener:
-    """Kafka's protocol on host:port, advertised to clients as advertised_host:advertised_port."""
+    """Kafka's protocol on host:port, advertised to clients as advertised_host:advertised_port;
+    over TLS when given a certificate (`tls_cert`, `tls_key`: PEM files, default BROKER_KAFKA_TLS_*)."""
 
     def __init__(
         self,
@@ -57,6 +64,8 @@ class KafkaListener:
         *,
         workers: int | None = None,
         allow_anonymous: bool | None = None,
+        tls_cert: str | None = None,
+        tls_key: str | None = None,
     ) -> None:
         self.host = host
         self.port = port
@@ -66,6 +75,8 @@ class KafkaListener:
         self.workers = workers or settings.BROKER["KAFKA_WORKER_THREADS"]
         self.max_request_bytes = settings.BROKER["KAFKA_MAX_REQUEST_BYTES"]
         self.allow_anonymous = settings.BROKER["KAFKA_ALLOW_ANONYMOUS"] if allow_anonymous is None else allow_anonymous
+        self.tls_cert = settings.BROKER["KAFKA_TLS_CERT"] if tls_cert is None else tls_cert
+        self.tls_key = (settings.BROKER["KAFKA_TLS_KEY"] if tls_key is None else tls_key) or None
         self.node: Node | None = None
         self._server: asyncio.Server | None = None
         self._executor: ThreadPoolExecutor | None = None
@@ -80,18 +91,34 @@ class KafkaListener:
     @property
     def client_settings(self) -> str:
         """What a client sets to connect, for start-up lines."""
+        protocol = kafka_security_protocol(self.allow_anonymous, bool(self.tls_cert))
+        trust = " ssl.ca.location=<the CA that signed BROKER_KAFKA_TLS_CERT>" if self.tls_cert else ""
         if self.allow_anonymous:
-            return "security.protocol=PLAINTEXT (anonymous clients allowed)"
-        return "security.protocol=SASL_PLAINTEXT sasl.mechanism=PLAIN (a console username and an API token or password)"
+            return f"security.protocol={protocol}{trust} (anonymous clients allowed)"
+        return f"security.protocol={protocol} sasl.mechanism=PLAIN{trust} (a console username and an API token or password)"
+
+    def _tls_context(self) -> ssl.SSLContext | None:
+        if not self.tls_cert:
+            return None
+        # The standard library's server defaults: TLS 1.2 at least, its vetted ciphers, no client
+        # certificates (clients authenticate with SASL/PLAIN inside the encrypted connection).
+        context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
+        try:
+            context.load_cert_chain(self.tls_cert, self.tls_key)
+        except (OSError, ssl.SSLError) as e:
+            files = self.tls_cert + (f" and key {self.tls_key}" if self.tls_key else "")
+            raise ListenerConfigError(f"Cannot load the Kafka listener's TLS certificate {files}: {e}") from None
+        return context
 
     async def start(self) -> None:
         """Bind and start accepting on the running loop (port 0 picks a free port)."""
         apis.load()
+        tls = self._tls_context()
         self._worker_connections = []
         self._executor = ThreadPoolExecutor(
             max_workers=self.workers, thread_name_prefix="kafka-db", initializer=self._worker_start
         )
-        self._server = await asyncio.start_server(self._serve, self.host, self.port, reuse_address=True)
+        self._server = await asyncio.start_server(self._serve, self.host, self.port, reuse_address=True, ssl=tls)
         bound_port = self._server.sockets[0].getsockname()[1]
         self.node = Node(
             node_id=self.node_id,
@@ -127,8 +154,10 @@ class KafkaListener:
         self._connections.add(task)
         peer = writer.get_extra_info("peername") or ("?", 0)
         session = sasl.Session(
-            allow_anonymous=self.allow_anonymous, peer=f"{peer[0]}:{peer[1]}", host=peer[0] if peer[0] != "?" else None
+            allow_anonymous=self.allow_anonymous, peer=f"{peer[0]}:{peer[1]}", host=peer[0] if peer[0] != "?" else None,
+            tls=bool(self.tls_cert),
         )
+        in_worker = functools.partial(run_sync, self._executor)  # the connection's database work
         try:
             sock = writer.get_extra_info("socket")
             if sock is not None:
@@ -147,10 +176,10 @@ class KafkaListener:
                     size = frame_length(prefix, max_bytes=self.max_request_bytes)
                 frame = await reader.readexactly(size)
                 if session.state is sasl.State.TOKEN:
-                    response = await sasl.token_exchange(session, frame, functools.partial(run_sync, self._executor))
+                    response = await sasl.token_exchange(session, frame, in_worker)
                 else:
                     if session.recheck_due:
-                        await sasl.session_recheck(session, functools.partial(run_sync, self._executor))
+                        await sasl.session_recheck(session, in_worker)
                     response = await self._handle(frame, peer[0], session)
                 if response:
                     writer.write(response)

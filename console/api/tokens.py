@@ -10,7 +10,7 @@ from django.utils import timezone
 from django.utils.crypto import constant_time_compare
 
 from console import login_limit
-from console.models import ApiToken, token_hash
+from console.models import TOKEN_PREFIX, ApiToken, token_hash
 
 # last_used_at is written at most this often per token, so authenticating stays a read.
 _LAST_USED_GRANULARITY = timedelta(minutes=1)
@@ -48,9 +48,30 @@ def token_revoke(*, token: ApiToken) -> None:
         _cache.pop(token.key_hash, None)
 
 
-def token_user(raw: str):
-    """The active user a raw token belongs to, or None."""
-    if not raw or not raw.startswith("kc_"):
+def is_token(secret: str) -> bool:
+    """Whether a secret is an API token (by its prefix) rather than a password."""
+    return secret.startswith(TOKEN_PREFIX)
+
+
+def _token_failed(request) -> None:
+    """Count a wrong token against the caller's address (console.login_limit), as the
+    authentication backend counts a wrong password; a lockout's end goes on the request as the
+    backend puts it there (`login_locked_until_ms`)."""
+    if request is not None:
+        request.login_locked_until_ms = login_limit.failure(ip=login_limit.client_ip(request))
+
+
+def token_user(raw: str, *, request=None):
+    """The active user a raw token belongs to, or None; with `request`, a failure is counted
+    against its address."""
+    user = _token_owner(raw)
+    if user is None:
+        _token_failed(request)
+    return user
+
+
+def _token_owner(raw: str):
+    if not raw or not is_token(raw):
         return None
     key_hash = token_hash(raw)
     now_mono = time.monotonic()
@@ -76,9 +97,12 @@ def credentials_user(username: str, password: str, *, request=None):
     listener's SASL/PLAIN accept the same pairs. A password starting "kc_" is an API token and
     only ever checked as one (the username then empty or the token owner's); anything else is the
     user's password, checked by Django's authentication backends."""
-    if password.startswith("kc_"):
-        user = token_user(password)
-        return user if user is not None and username in ("", user.username) else None
+    if is_token(password):
+        user = _token_owner(password)
+        if user is not None and username in ("", user.username):
+            return user
+        _token_failed(request)
+        return None
     return authenticate(request, username=username, password=password)
 
 
@@ -91,19 +115,16 @@ def credentials_session(username: str, password: str, *, client_host: str | None
     without hashing the password again.
 
     `client_host` (the connection's address) counts failures per address as well as per username,
-    as the console's and REST's logins do (console.login_limit): a password through the
-    authentication backend, a wrong token here."""
+    as the console's and REST's logins do (console.login_limit, through credentials_user)."""
     request = None
     if client_host:
         request = HttpRequest()
         request.META["REMOTE_ADDR"] = client_host
     user = credentials_user(username, password, request=request)
     if user is None:
-        if client_host and password.startswith("kc_"):
-            login_limit.failure(ip=client_host)
         return None
-    if password.startswith("kc_"):
-        return user, lambda: getattr(token_user(password), "pk", None) == user.pk
+    if is_token(password):
+        return user, lambda: getattr(_token_owner(password), "pk", None) == user.pk
     fingerprint = user.get_session_auth_hash()
 
     def password_unchanged() -> bool:

@@ -226,9 +226,8 @@ _resp, _extra = _responses(V2PartitionOut, _READ_ERRORS)
 @router.get("/topics/{topic}/partitions/{partition}", response=_resp, openapi_extra=_extra, summary="Describe a partition")
 def partition_get(request, topic: str, partition: int):
     _accept(request)
-    p = _partition_get(topic, partition)
-    nodes = selectors.brokers_live_ids()
-    return _partition_out(p.index, selectors.partition_replicas(p.index, p.topic.replication_factor, nodes, topic=p.topic.name))
+    info = selectors.partition_describe(_partition_get(topic, partition))
+    return _partition_out(info.index, info.replicas)
 
 
 _resp, _extra = _responses(PartitionOffsets, _READ_ERRORS)

@@ -1384,10 +1384,10 @@ def brokers_list(request, cluster_id: str):
 
 
 def _broker(broker_id: int) -> dict:
-    for b in selectors.brokers_list():
-        if b["node_id"] == broker_id:
-            return b
-    raise RestError(BROKER_NOT_FOUND, f"Broker {broker_id} not found.")
+    b = selectors.broker_get(broker_id)
+    if b is None:
+        raise RestError(BROKER_NOT_FOUND, f"Broker {broker_id} not found.")
+    return b
 
 
 @router.get(
@@ -1412,13 +1412,9 @@ def broker_replicas_list(request, cluster_id: str, broker_id: int):
 
 # --- Broker configs (read-only) ----------------------------------------------------------------
 
-# Settings that name one broker process, not the cluster.
-_PER_BROKER = ("node.id", "broker.id", "advertised.listeners")
-
-
 def _broker_configs(b: dict) -> dict[str, str]:
     configs = selectors.broker_configs(node_id=b["node_id"], host=b["host"] or "", port=b["port"] or 0)
-    return {name: value for name, value, _type, _doc in configs}
+    return {c.name: c.value for c in configs}
 
 
 def _config_fields(name: str, value: str, source: str) -> dict:
@@ -1461,10 +1457,7 @@ def _cluster_config_out(request, cid: str, name: str, value: str) -> dict:
 
 
 def _cluster_configs() -> dict[str, str]:
-    """The settings every server process shares: this process's, without those naming the node."""
-    e = selectors.node_embedded()
-    b = {"node_id": e.node_id, "host": e.host, "port": e.port, "rack": e.rack}
-    return {k: v for k, v in _broker_configs(b).items() if k not in _PER_BROKER}
+    return {c.name: c.value for c in selectors.cluster_configs()}
 
 
 def _known(configs: dict[str, str], name: str) -> str:

@@ -94,7 +94,7 @@ def test_broker_configs_are_the_kafka_listeners_read_only_settings(rest, world, 
     assert rest.get(base + "/brokers/1/configs/message.max.bytes").json() == configs["message.max.bytes"]
     # The same names and values a Kafka AdminClient's describe_configs gets.
     node = selectors.node_embedded()
-    assert {n: v for n, v, _, _ in selectors.broker_configs(node_id=node.node_id, host=node.host, port=node.port)} == {n: c["value"] for n, c in configs.items()}
+    assert {c.name: c.value for c in selectors.broker_configs(node_id=node.node_id, host=node.host, port=node.port)} == {n: c["value"] for n, c in configs.items()}
 
     cluster = rest.get(base + "/broker-configs").json()
     assert cluster["kind"] == "KafkaClusterConfigList"

@@ -34,3 +34,18 @@ def test_brokers_list_embedded_then_registered():
     (node,) = selectors.brokers_list()
     assert (node["node_id"], node["alive"], node["leader_count"], node["port"], node["web_port"]) == (1, True, 3, 9092, 8000)
     assert not node["embedded"]
+
+
+def test_broker_get_is_the_listed_row_without_counting_leaders():
+    topic_factory(name="t", partitions=3)
+    (embedded,) = selectors.brokers_list()
+    assert selectors.broker_get(embedded["node_id"]) == {**embedded, "leader_count": None}
+    assert selectors.broker_get(embedded["node_id"] + 1) is None
+    node_register(kafka_host="127.0.0.1", kafka_port=9092, web_host="127.0.0.1", web_port=8000)
+    node_register(node_id=2, kafka_host="127.0.0.1", kafka_port=9093, process="other")
+    listed = {b["node_id"]: b for b in selectors.brokers_list()}
+    assert sorted(listed) == [1, 2]
+    for node_id, row in listed.items():
+        got = selectors.broker_get(node_id)
+        assert {**got, "heartbeat_age_s": 0} == {**row, "leader_count": None, "heartbeat_age_s": 0}
+    assert selectors.broker_get(3) is None

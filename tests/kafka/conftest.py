@@ -3,6 +3,7 @@
 import contextlib
 import itertools
 import shutil
+import time
 from dataclasses import dataclass
 
 import pytest
@@ -46,6 +47,42 @@ def user_create(*, staff: bool = False, active: bool = True, name: str | None = 
     user = get_user_model().objects.create_user(username=name, password=password, is_staff=staff, is_active=active)
     _, raw = token_create(user=user, name="kafka")
     return user, password, raw
+
+
+def confluent_consume_all(bootstrap: str, topic: str, partitions: int, n: int, **config) -> list:
+    """Up to `n` messages of `topic`'s first `partitions` partitions from the beginning, with
+    confluent-kafka, waiting at most 10 s; `config` adds to or overrides the consumer's."""
+    from confluent_kafka import Consumer, TopicPartition
+
+    consumer = Consumer({"bootstrap.servers": bootstrap, "group.id": "unused-manual-assign",
+                         "enable.auto.commit": False, "fetch.wait.max.ms": 100, **config})
+    try:
+        consumer.assign([TopicPartition(topic, p, -2) for p in range(partitions)])  # -2: beginning
+        got, deadline = [], time.monotonic() + 10
+        while len(got) < n and time.monotonic() < deadline:
+            msg = consumer.poll(0.2)
+            if msg is not None and not msg.error():
+                got.append(msg)
+        return got
+    finally:
+        consumer.close()
+
+
+def kafka_python_consume_all(bootstrap: str, topic: str, partitions: int, n: int, **config) -> list:
+    """The same with kafka-python (its keyword arguments in `config`): up to `n` records."""
+    from kafka import KafkaConsumer, TopicPartition
+
+    consumer = KafkaConsumer(bootstrap_servers=bootstrap, enable_auto_commit=False, fetch_max_wait_ms=100, **config)
+    try:
+        consumer.assign([TopicPartition(topic, p) for p in range(partitions)])
+        consumer.seek_to_beginning()
+        got, deadline = [], time.monotonic() + 10
+        while len(got) < n and time.monotonic() < deadline:
+            for records in consumer.poll(timeout_ms=200).values():
+                got += records
+        return got
+    finally:
+        consumer.close()
 
 
 @pytest.fixture

@@ -1,9 +1,8 @@
 """confluent-kafka (librdkafka) against the listener: admin, every compression codec, keys."""
 
-import time
 
 import pytest
-from confluent_kafka import Consumer, Producer, TopicPartition
+from confluent_kafka import Producer
 from confluent_kafka.admin import AdminClient, ConfigResource, NewPartitions, NewTopic
 
 from brokercore.partitioner import murmur2, to_positive
@@ -11,23 +10,9 @@ from brokercore.selectors import records_fetch, topic_describe
 from brokercore.services.log import records_append
 from brokercore.services.topics import topic_create
 from brokercore.types import RecordIn
+from tests.kafka.conftest import confluent_consume_all
 
 pytestmark = pytest.mark.django_db(transaction=True)
-
-
-def consume_all(bootstrap, topic, partitions, n):
-    consumer = Consumer({"bootstrap.servers": bootstrap, "group.id": "unused-manual-assign",
-                         "enable.auto.commit": False, "fetch.wait.max.ms": 100})
-    try:
-        consumer.assign([TopicPartition(topic, p, -2) for p in range(partitions)])  # -2: beginning
-        got, deadline = [], time.monotonic() + 10
-        while len(got) < n and time.monotonic() < deadline:
-            msg = consumer.poll(0.2)
-            if msg is not None and not msg.error():
-                got.append(msg)
-        return got
-    finally:
-        consumer.close()
 
 
 def test_admin_client(kafka_bootstrap, kafka_staff):
@@ -68,12 +53,12 @@ def test_produce_every_codec_with_java_compatible_keys(kafka_bootstrap, codec):
     stored = [r for p in range(3) for r in records_fetch(topic="cc", partition=p, offset=0).records]
     assert sorted(r.key for r in stored) == sorted(keys)
     assert stored[0].headers == (("codec", codec.encode()),)
-    got = consume_all(kafka_bootstrap, "cc", 3, 30)
+    got = confluent_consume_all(kafka_bootstrap, "cc", 3, 30)
     assert sorted(m.key() for m in got) == sorted(keys)
 
 
 def test_consumes_records_appended_by_brokercore(kafka_bootstrap):
     topic_create(name="rest-made")
     records_append(topic="rest-made", records=[RecordIn(key=b"k", value=b"v%d" % i, timestamp=1_700_000_000_000 + i) for i in range(5)])
-    got = consume_all(kafka_bootstrap, "rest-made", 1, 5)
+    got = confluent_consume_all(kafka_bootstrap, "rest-made", 1, 5)
     assert [(m.offset(), m.value(), m.timestamp()[1]) for m in got] == [(i, b"v%d" % i, 1_700_000_000_000 + i) for i in range(5)]

@@ -1,31 +1,17 @@
 """kafka-python 3.x (idempotent, acks=all by default) against the listener."""
 
-import time
 
 import pytest
-from kafka import KafkaAdminClient, KafkaConsumer, KafkaProducer, TopicPartition
+from kafka import KafkaAdminClient, KafkaProducer
 from kafka.admin import NewPartitions, NewTopic
 
 from brokercore.partitioner import murmur2, to_positive
 from brokercore.selectors import records_fetch, topic_describe
 from brokercore.services.log import records_append
 from brokercore.types import RecordIn
+from tests.kafka.conftest import kafka_python_consume_all
 
 pytestmark = pytest.mark.django_db(transaction=True)
-
-
-def consume_all(bootstrap, topic, partitions, n, **config):
-    consumer = KafkaConsumer(bootstrap_servers=bootstrap, enable_auto_commit=False, fetch_max_wait_ms=100, **config)
-    try:
-        consumer.assign([TopicPartition(topic, p) for p in range(partitions)])
-        consumer.seek_to_beginning()
-        got, deadline = [], time.monotonic() + 10
-        while len(got) < n and time.monotonic() < deadline:
-            for records in consumer.poll(timeout_ms=200).values():
-                got += records
-        return got
-    finally:
-        consumer.close()
 
 
 def test_admin_produce_keyed_consume_and_console_view(kafka_bootstrap, kafka_staff):
@@ -57,7 +43,7 @@ def test_admin_produce_keyed_consume_and_console_view(kafka_bootstrap, kafka_sta
             seen[r.key] = (r.partition, r.value, r.headers)
     assert seen == {k: (to_positive(murmur2(k)) % 4, b"v-" + k, (("src", b"kafka-python"),)) for k in keys}
 
-    got = consume_all(kafka_bootstrap, "kp", 4, 40, auto_offset_reset="earliest")
+    got = kafka_python_consume_all(kafka_bootstrap, "kp", 4, 40, auto_offset_reset="earliest")
     assert sorted(r.key for r in got) == sorted(keys)
     assert all(r.headers == [("src", b"kafka-python")] for r in got)
 
@@ -67,7 +53,7 @@ def test_consumes_records_appended_by_brokercore(kafka_bootstrap):
 
     topic_create(name="from-console", partitions=2)
     records_append(topic="from-console", records=[RecordIn(key=b"k%d" % i, value=b"console", headers=(("h", None),)) for i in range(10)])
-    got = consume_all(kafka_bootstrap, "from-console", 2, 10)
+    got = kafka_python_consume_all(kafka_bootstrap, "from-console", 2, 10)
     assert sorted(r.key for r in got) == sorted(b"k%d" % i for i in range(10))
     assert all(r.value == b"console" and r.headers == [("h", None)] for r in got)
 
@@ -81,5 +67,5 @@ def test_gzip_and_auto_created_topic(kafka_bootstrap, kafka_staff):
     producer.flush(10)
     producer.close()
     assert topic_describe(name="auto-gz").records == 20
-    got = consume_all(kafka_bootstrap, "auto-gz", 1, 20)
+    got = kafka_python_consume_all(kafka_bootstrap, "auto-gz", 1, 20)
     assert len(got) == 20 and got[0].value == b"compressible " * 20

@@ -17,7 +17,14 @@ from brokercore.services.topics import topic_create
 from brokercore.types import RecordIn
 from console.api.tokens import token_revoke
 from console.models import ApiToken
-from tests.kafka.conftest import Credentials, Wire, listener_running, user_create
+from tests.kafka.conftest import (
+    Credentials,
+    Wire,
+    confluent_consume_all,
+    kafka_python_consume_all,
+    listener_running,
+    user_create,
+)
 from tests.kafka.test_records import producer_batch
 
 pytestmark = pytest.mark.django_db(transaction=True)
@@ -446,7 +453,7 @@ def test_credentials_are_rechecked_only_every_session_recheck_s(connect, monkeyp
 
 @pytest.mark.parametrize("kind", ["token", "password"])
 def test_confluent_kafka(bootstrap, kind):
-    from confluent_kafka import Consumer, Producer, TopicPartition
+    from confluent_kafka import Producer
     from confluent_kafka.admin import AdminClient, NewTopic
 
     creds = credentials(kind, staff=True)
@@ -457,17 +464,7 @@ def test_confluent_kafka(bootstrap, kind):
     for i in range(5):
         producer.produce("ck-sasl", value=b"v%d" % i)
     assert producer.flush(10) == 0
-    consumer = Consumer({"bootstrap.servers": bootstrap, "group.id": "ck-sasl", "enable.auto.commit": False,
-                         **creds.confluent()})
-    try:
-        consumer.assign([TopicPartition("ck-sasl", 0, -2)])
-        got, deadline = [], time.monotonic() + 10
-        while len(got) < 5 and time.monotonic() < deadline:
-            msg = consumer.poll(0.2)
-            if msg is not None and not msg.error():
-                got.append(msg.value())
-    finally:
-        consumer.close()
+    got = [m.value() for m in confluent_consume_all(bootstrap, "ck-sasl", 1, 5, **creds.confluent())]
     assert got == [b"v%d" % i for i in range(5)]
 
 
@@ -508,7 +505,7 @@ def test_confluent_kafka_producer_whose_token_is_revoked_gets_authentication_err
 
 @pytest.mark.parametrize("kind", ["token", "password"])
 def test_kafka_python(bootstrap, kind):
-    from kafka import KafkaAdminClient, KafkaConsumer, KafkaProducer, TopicPartition
+    from kafka import KafkaAdminClient, KafkaProducer
     from kafka.admin import NewTopic
 
     creds = credentials(kind, staff=True)
@@ -523,17 +520,7 @@ def test_kafka_python(bootstrap, kind):
             producer.send("kp-sasl", value=b"v%d" % i).get(10)
     finally:
         producer.close()
-    consumer = KafkaConsumer(bootstrap_servers=bootstrap, enable_auto_commit=False, fetch_max_wait_ms=100,
-                             **creds.kafka_python())
-    try:
-        consumer.assign([TopicPartition("kp-sasl", 0)])
-        consumer.seek_to_beginning()
-        got, deadline = [], time.monotonic() + 10
-        while len(got) < 5 and time.monotonic() < deadline:
-            for records in consumer.poll(timeout_ms=200).values():
-                got += [r.value for r in records]
-    finally:
-        consumer.close()
+    got = [r.value for r in kafka_python_consume_all(bootstrap, "kp-sasl", 1, 5, **creds.kafka_python())]
     assert got == [b"v%d" % i for i in range(5)]
 
 

@@ -3,11 +3,10 @@ brokercore's topic services (the same rules and events as the console's)."""
 
 from django.conf import settings
 
-from brokercore.errors import BrokerError, InvalidRequest, UnknownTopicOrPartition
+from brokercore.errors import BrokerError, InvalidRequest, TopicAuthorizationFailed, UnknownTopicOrPartition
 from brokercore.kafka.apis.meta import UNKNOWN_TOPIC_ID, topic_configs_entries
 from brokercore.kafka.apis.registry import (
     Principal,
-    TopicAuthorizationFailed,
     api,
     error_code,
     principal_is_staff,
@@ -86,27 +85,22 @@ def delete_topics_answer(names: list[str | None], ids: list, *, principal: Princ
     # The topics named or referred to by id, in one query.
     found = topics_partition_counts(names=[n for n in names if n is not None], topic_ids=[i for i in ids if i is not None])
     known = {t.topic_id: t.name for t in found}
-    existing = {t.name for t in found}
+    existing = set(known.values())
     allowed = principal_is_staff(principal)
     out = []
     for name, topic_id in zip(names, ids, strict=True):
+        name = known.get(topic_id) if name is None else name
         if name is None:
-            name = known.get(topic_id)
-            if name is None:
-                out.append({"name": None, "topic_id": topic_id, "error_code": UNKNOWN_TOPIC_ID,
-                            "error_message": f"Topic id {topic_id} does not exist."})
-                continue
-        elif not allowed and name not in existing:
-            # Kafka tells who may describe a topic but not delete it that it does not exist,
-            # before refusing the deletion.
-            out.append({"name": name, "topic_id": topic_id, "error_code": UnknownTopicOrPartition.code,
-                        "error_message": UnknownTopicOrPartition.__doc__})
-            continue
-        if not allowed:
-            e = TopicAuthorizationFailed(staff_only(principal, "delete topics"))
-            out.append({"name": name, "topic_id": topic_id, "error_code": e.code, "error_message": str(e)})
+            out.append({"name": None, "topic_id": topic_id, "error_code": UNKNOWN_TOPIC_ID,
+                        "error_message": f"Topic id {topic_id} does not exist."})
             continue
         try:
+            if not allowed:
+                if name not in existing:
+                    # Kafka tells who may describe a topic but not delete it that it does not
+                    # exist, before refusing the deletion.
+                    raise UnknownTopicOrPartition(UnknownTopicOrPartition.__doc__)
+                raise TopicAuthorizationFailed(staff_only(principal, "delete topics"))
             topic_delete(name=name)
             out.append({"name": name, "topic_id": topic_id, "error_code": 0})
         except BrokerError as e:

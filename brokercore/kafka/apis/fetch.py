@@ -10,12 +10,11 @@ import uuid
 
 from django.conf import settings
 
-from brokercore.errors import BrokerError, NotLeaderOrFollower
+from brokercore.errors import BrokerError, NotLeaderOrFollower, TopicAuthorizationFailed
 from brokercore.kafka.apis.meta import leadership
 from brokercore.kafka.apis.registry import (
     Node,
     Principal,
-    TopicAuthorizationFailed,
     api,
     error_code,
     principal_is_staff,

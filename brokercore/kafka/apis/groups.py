@@ -10,9 +10,8 @@ another server process completed the round, as Kafka's coordinator parks them in
 import datetime
 import functools
 
-from brokercore.errors import BrokerError, InvalidRequest
+from brokercore.errors import BrokerError, GroupAuthorizationFailed, InvalidRequest
 from brokercore.kafka.apis.registry import (
-    GroupAuthorizationFailed,
     Principal,
     api,
     error_code,
@@ -42,7 +41,7 @@ COORDINATOR_GROUP, COORDINATOR_TRANSACTION = 0, 1
 # AclOperation bits of a group (READ 3, DELETE 6, DESCRIBE 8): every user may read and describe
 # groups; only staff may delete them.
 GROUP_OPERATIONS = (1 << 3) | (1 << 6) | (1 << 8)
-GROUP_OPERATIONS_NON_STAFF = (1 << 3) | (1 << 8)
+GROUP_OPERATIONS_NON_STAFF = GROUP_OPERATIONS & ~(1 << 6)
 AUTHORIZED_OPERATIONS_OMITTED = -(2**31)
 _MS = datetime.timedelta(milliseconds=1)
 
@@ -284,13 +283,19 @@ def _described(group_id: str, operations: int) -> dict:
     }
 
 
+def describe_groups_answer(group_ids, *, include_operations: bool, principal: Principal) -> list[dict]:
+    operations = AUTHORIZED_OPERATIONS_OMITTED
+    if include_operations:
+        operations = GROUP_OPERATIONS if principal_is_staff(principal) else GROUP_OPERATIONS_NON_STAFF
+    return [_described(group_id, operations) for group_id in group_ids]
+
+
 @api(DESCRIBE_GROUPS, versions=(0, 5))
 async def describe_groups(ctx, request):
-    operations = AUTHORIZED_OPERATIONS_OMITTED
-    if getattr(request, "include_authorized_operations", False):
-        staff = await ctx.run_sync(principal_is_staff, ctx.principal)
-        operations = GROUP_OPERATIONS if staff else GROUP_OPERATIONS_NON_STAFF
-    groups = [await ctx.run_sync(_described, group_id, operations) for group_id in request.groups]
+    groups = await ctx.run_sync(
+        describe_groups_answer, request.groups,
+        include_operations=getattr(request, "include_authorized_operations", False), principal=ctx.principal,
+    )
     return ctx.response(groups=groups)
 
 

@@ -276,13 +276,13 @@ def describe_configs_answer(resources, node: Node, *, synonyms: bool, documentat
             elif r.resource_type == BROKER:
                 result["configs"] = [
                     {
-                        "name": name, "value": value, "read_only": True, "config_source": STATIC_BROKER_CONFIG,
-                        "is_default": False, "is_sensitive": False, "config_type": _CONFIG_TYPES[kind],
-                        "documentation": doc if documentation else None,
-                        "synonyms": [{"name": name, "value": value, "source": STATIC_BROKER_CONFIG}] if synonyms else [],
+                        "name": c.name, "value": c.value, "read_only": True, "config_source": STATIC_BROKER_CONFIG,
+                        "is_default": False, "is_sensitive": False, "config_type": _CONFIG_TYPES[c.type],
+                        "documentation": c.doc if documentation else None,
+                        "synonyms": [{"name": c.name, "value": c.value, "source": STATIC_BROKER_CONFIG}] if synonyms else [],
                     }
-                    for name, value, kind, doc in broker_configs(node_id=node.node_id, host=node.host, port=node.port)
-                    if keys is None or name in keys
+                    for c in broker_configs(node_id=node.node_id, host=node.host, port=node.port)
+                    if keys is None or c.name in keys
                 ]
             else:
                 result.update(error_code=42, error_message=f"Resource type {r.resource_type} is not supported by this broker.")

@@ -68,18 +68,6 @@ def principal_is_staff(principal: Principal) -> bool:
     return get_user_model().objects.filter(pk=principal.user_id, is_active=True, is_staff=True).exists()
 
 
-class TopicAuthorizationFailed(BrokerError):
-    """Topic authorization failed."""
-
-    code, name = 29, "TOPIC_AUTHORIZATION_FAILED"
-
-
-class GroupAuthorizationFailed(BrokerError):
-    """Group authorization failed."""
-
-    code, name = 30, "GROUP_AUTHORIZATION_FAILED"
-
-
 def staff_only(principal: Principal, action: str) -> str:
     """Why `principal` may not `action` (the error message of an authorization failure)."""
     return (f"Topic and group changes need a staff user: {principal} may not {action}; "

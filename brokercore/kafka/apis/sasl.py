@@ -29,6 +29,7 @@ from django.utils.module_loading import import_string
 
 from brokercore.kafka.apis.registry import ANONYMOUS, Principal, api
 from brokercore.kafka.protocol import API_VERSIONS, ProtocolError
+from brokercore.selectors import kafka_security_protocol
 
 logger = logging.getLogger("brokercore.kafka.server")
 
@@ -70,14 +71,15 @@ class Session:
     `principal` is None while the connection may do nothing but authenticate; `close` asks the
     listener to close the connection once the response in hand is sent."""
 
-    __slots__ = ("state", "principal", "close", "peer", "host", "still_valid", "checked_at")
+    __slots__ = ("state", "principal", "close", "peer", "host", "tls", "still_valid", "checked_at")
 
-    def __init__(self, *, allow_anonymous: bool, peer: str = "?", host: str | None = None) -> None:
+    def __init__(self, *, allow_anonymous: bool, peer: str = "?", host: str | None = None, tls: bool = False) -> None:
         self.state = State.HANDSHAKE
         self.principal: Principal | None = ANONYMOUS if allow_anonymous else None
         self.close = False
         self.peer = peer  # host:port, for log lines
         self.host = host  # the client's address, for counting failed logins per address
+        self.tls = tls  # the connection came through the listener's TLS (for messages)
         self.still_valid: Callable[[], bool] | None = None
         self.checked_at = 0.0
 
@@ -99,7 +101,7 @@ class Session:
         elif self.principal is None and api_key not in (API_VERSIONS, SASL_HANDSHAKE):
             raise ProtocolError(
                 f"request (API key {api_key}) before SASL authentication: this listener needs SASL/PLAIN "
-                f"(security.protocol=SASL_PLAINTEXT) and BROKER_KAFKA_ALLOW_ANONYMOUS is off"
+                f"(security.protocol={kafka_security_protocol(False, self.tls)}) and BROKER_KAFKA_ALLOW_ANONYMOUS is off"
             )
 
     def failed(self, username: str | None, why: str) -> None:
@@ -166,6 +168,18 @@ def plain_authenticate(message: bytes, client_host: str | None = None) -> PlainO
     return PlainOutcome(Principal(user.get_username(), user.pk), still_valid, "", username)
 
 
+async def _session_authenticate(session: Session, message: bytes, run_sync) -> PlainOutcome:
+    """Check a PLAIN message for the session: on success it is authenticated; on failure it is
+    marked to close, after a delay that slows guessing (Kafka's connection.failed.authentication.delay.ms)."""
+    outcome = await run_sync(plain_authenticate, message, session.host)
+    if outcome.principal is None:
+        session.failed(outcome.username, outcome.message)
+        await asyncio.sleep(FAILED_AUTHENTICATION_DELAY_S)
+    else:
+        session.succeeded(outcome.principal, outcome.still_valid)
+    return outcome
+
+
 @api(SASL_HANDSHAKE, versions=(0, 1))
 async def sasl_handshake(ctx, request):
     session = ctx.session
@@ -187,12 +201,9 @@ async def sasl_authenticate(ctx, request):
         message = ("SaslAuthenticate request received after successful authentication" if session.authenticated
                    else "SaslAuthenticate request received without a SaslHandshake v1 first")
         return ctx.response(error_code=ILLEGAL_SASL_STATE, error_message=message, auth_bytes=b"")
-    outcome = await ctx.run_sync(plain_authenticate, request.auth_bytes, session.host)
+    outcome = await _session_authenticate(session, request.auth_bytes, ctx.run_sync)
     if outcome.principal is None:
-        session.failed(outcome.username, outcome.message)
-        await asyncio.sleep(FAILED_AUTHENTICATION_DELAY_S)
         return ctx.response(error_code=SASL_AUTHENTICATION_FAILED, error_message=outcome.message, auth_bytes=b"")
-    session.succeeded(outcome.principal, outcome.still_valid)
     # session_lifetime 0: no KIP-368 re-authentication (the listener re-checks the credentials itself).
     return ctx.response(error_code=0, error_message=None, auth_bytes=b"", session_lifetime=0)
 
@@ -201,10 +212,5 @@ async def token_exchange(session: Session, token: bytes, run_sync) -> bytes:
     """The answer frame to a bare PLAIN token sent after SaslHandshake v0: an empty token when the
     credentials check out. On failure nothing, and `session.close` is set: v0 has no error frame,
     so Kafka just closes the connection."""
-    outcome = await run_sync(plain_authenticate, token, session.host)
-    if outcome.principal is None:
-        session.failed(outcome.username, outcome.message)
-        await asyncio.sleep(FAILED_AUTHENTICATION_DELAY_S)
-        return b""
-    session.succeeded(outcome.principal, outcome.still_valid)
-    return b"\0\0\0\0"
+    outcome = await _session_authenticate(session, token, run_sync)
+    return b"" if outcome.principal is None else b"\0\0\0\0"

@@ -74,9 +74,11 @@ class Command(BaseCommand):
                             help="Do not run the node heartbeat, group sweeper and log cleaner in this process.")
 
     def handle(self, *args, **options):
+        from brokercore.kafka.server import ListenerConfigError
+
         try:
             asyncio.run(self._run(options))
-        except BrokerError as e:  # e.g. another live process holds this node id
+        except (BrokerError, ListenerConfigError) as e:  # another live process holds this node id, a bad certificate
             raise CommandError(str(e)) from None
         except OSError as e:
             raise CommandError(f"Cannot listen on {options['kafka_host']}:{options['kafka_port']}: {e}") from None
