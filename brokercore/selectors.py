@@ -161,11 +161,13 @@ def cluster_configs() -> list[BrokerConfig]:
     return [c for c in broker_configs(node_id=e.node_id, host=e.host, port=e.port) if not c.per_broker]
 
 
-def broker_configs(*, node_id: int, host: str, port: int) -> list[BrokerConfig]:
+def broker_configs(*, node_id: int, host: str, port: int, protocol: str | None = None) -> list[BrokerConfig]:
     """The broker settings a client may want to see: the Kafka listener's DescribeConfigs and the
-    REST proxy's broker and cluster configs answer from this."""
+    REST proxy's broker and cluster configs answer from this. `protocol`: the security.protocol of
+    the listener asked (default: a listener built from the settings, as `serve` starts one)."""
     b = settings.BROKER
-    protocol = kafka_security_protocol(b["KAFKA_ALLOW_ANONYMOUS"], bool(b["KAFKA_TLS_CERT"]))
+    if protocol is None:
+        protocol = kafka_security_protocol(b["KAFKA_ALLOW_ANONYMOUS"], bool(b["KAFKA_TLS_CERT"]))
     return [
         BrokerConfig("node.id", str(node_id), "int", "This broker's node id (BROKER_NODE_ID).", per_broker=True),
         BrokerConfig("broker.id", str(node_id), "int", "Same as node.id.", per_broker=True),

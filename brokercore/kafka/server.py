@@ -36,6 +36,9 @@ from brokercore.selectors import kafka_security_protocol
 logger = logging.getLogger(__name__)
 
 _WILDCARD_HOSTS = {"", "0.0.0.0", "::"}
+# A client that connects and does not finish its TLS handshake is closed after this long (what
+# asyncio uses by default).
+TLS_HANDSHAKE_TIMEOUT_S = 60.0
 
 
 def _advertised_host(bind_host: str) -> str:
@@ -80,6 +83,7 @@ class KafkaListener:
         self.node: Node | None = None
         self._server: asyncio.Server | None = None
         self._executor: ThreadPoolExecutor | None = None
+        self._tls: ssl.SSLContext | None = None
         self._connections: set[asyncio.Task] = set()
 
     @property
@@ -113,12 +117,14 @@ class KafkaListener:
     async def start(self) -> None:
         """Bind and start accepting on the running loop (port 0 picks a free port)."""
         apis.load()
-        tls = self._tls_context()
+        self._tls = self._tls_context()
         self._worker_connections = []
         self._executor = ThreadPoolExecutor(
             max_workers=self.workers, thread_name_prefix="kafka-db", initializer=self._worker_start
         )
-        self._server = await asyncio.start_server(self._serve, self.host, self.port, reuse_address=True, ssl=tls)
+        # Plain TCP even with TLS on: _serve starts TLS itself, so that a failed handshake is
+        # logged (asyncio's server-side TLS drops those silently outside its debug mode).
+        self._server = await asyncio.start_server(self._serve, self.host, self.port, reuse_address=True)
         bound_port = self._server.sockets[0].getsockname()[1]
         self.node = Node(
             node_id=self.node_id,
@@ -162,6 +168,12 @@ class KafkaListener:
             sock = writer.get_extra_info("socket")
             if sock is not None:
                 sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+            if self._tls is not None:
+                try:
+                    await writer.start_tls(self._tls, ssl_handshake_timeout=TLS_HANDSHAKE_TIMEOUT_S)
+                except (OSError, TimeoutError) as e:  # ssl.SSLError is an OSError
+                    logger.warning("Kafka listener: TLS handshake with %s:%s failed: %s", peer[0], peer[1], _tls_failure(e))
+                    return
             while True:
                 try:
                     prefix = await reader.readexactly(4)
@@ -210,7 +222,7 @@ class KafkaListener:
             writer.close()
             try:
                 await writer.wait_closed()
-            except (ConnectionError, asyncio.CancelledError):
+            except (OSError, asyncio.CancelledError):  # how the connection ended, told above if at all
                 pass
 
     async def _handle(self, frame: bytes, client_host: str, session: sasl.Session) -> bytes | None:
@@ -270,6 +282,20 @@ def _executor_close(executor: ThreadPoolExecutor, wrappers: list) -> None:
             wrapper.close()
         finally:
             wrapper.dec_thread_sharing()
+
+
+def _tls_failure(e: BaseException) -> str:
+    """Why a TLS handshake failed, in the words an operator acts on."""
+    if isinstance(e, TimeoutError):
+        return f"no handshake within {TLS_HANDSHAKE_TIMEOUT_S:g} s"
+    reason = getattr(e, "reason", None) or ""
+    if reason in ("WRONG_VERSION_NUMBER", "HTTP_REQUEST", "UNKNOWN_PROTOCOL", "UNSUPPORTED_PROTOCOL", "RECORD_LAYER_FAILURE"):
+        return f"the client does not speak TLS ({reason}): it should set security.protocol=SASL_SSL"
+    if reason.endswith(("ALERT_UNKNOWN_CA", "ALERT_BAD_CERTIFICATE", "ALERT_CERTIFICATE_UNKNOWN")):
+        return f"the client does not trust this listener's certificate ({reason}): give it the CA in ssl.ca.location"
+    if isinstance(e, ConnectionError) or reason == "UNEXPECTED_EOF_WHILE_READING":
+        return "the client closed the connection during the handshake"
+    return str(e) or type(e).__name__
 
 
 class ListenerThread:

@@ -656,3 +656,16 @@ def test_describe_configs_names_the_security_protocol_clients_set(transactional_
             w.close()
     [entry] = r.results[0].configs
     assert entry.value == f"{protocol}://{listener.bootstrap}"
+
+
+def test_describe_configs_names_the_protocol_of_the_listener_asked_not_the_settings(transactional_db, settings):
+    settings.BROKER = {**settings.BROKER, "KAFKA_ALLOW_ANONYMOUS": False}
+    with listener_running(allow_anonymous=True) as listener:
+        w = Wire(listener.bootstrap)
+        try:
+            r = w.call(32, 4, include_synonyms=False, include_documentation=False, resources=[
+                {"resource_type": 4, "resource_name": "1", "configuration_keys": ["advertised.listeners"]}])
+        finally:
+            w.close()
+    [entry] = r.results[0].configs
+    assert entry.value == f"PLAINTEXT://{listener.bootstrap}"

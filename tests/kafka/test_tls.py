@@ -8,6 +8,7 @@ import socket
 import ssl
 import subprocess
 import sys
+import time
 
 import pytest
 
@@ -130,8 +131,20 @@ def test_the_listener_advertises_sasl_ssl(tls_listener, certificate):
     assert "ssl.ca.location" in tls_listener.client_settings
 
 
+def _logged(caplog, text: str, timeout: float = 10) -> str:
+    """The listener's first log line containing `text` (it logs from its own thread)."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        for r in caplog.records:
+            if r.name.startswith("brokercore") and text in r.getMessage():
+                return r.getMessage()
+        time.sleep(0.05)
+    raise AssertionError(f"no log line with {text!r}:\n{caplog.text}")
+
+
 def test_a_plaintext_client_is_refused_and_others_are_still_served(tls_listener, certificate, staff, caplog):
-    """A client that does not speak TLS gets no Kafka answer; the listener goes on serving."""
+    """A client that does not speak TLS gets no Kafka answer, the operator a line saying why; the
+    listener goes on serving."""
     from confluent_kafka.admin import AdminClient
 
     caplog.set_level(logging.WARNING)
@@ -142,6 +155,8 @@ def test_a_plaintext_client_is_refused_and_others_are_still_served(tls_listener,
         assert wire.closed_by_peer()
     finally:
         wire.close()
+    line = _logged(caplog, "TLS handshake with")
+    assert "does not speak TLS" in line and "security.protocol=SASL_SSL" in line, line
     # A TLS client still connects and authenticates.
     context = ssl.create_default_context(cafile=certificate["cert"])
     with socket.create_connection((host, int(port)), timeout=5) as raw, context.wrap_socket(raw, server_hostname=host):
@@ -151,10 +166,11 @@ def test_a_plaintext_client_is_refused_and_others_are_still_served(tls_listener,
     assert not [r for r in caplog.records if r.levelno >= logging.ERROR], caplog.text
 
 
-def test_a_client_that_does_not_trust_the_certificate_refuses_it(tls_listener, certificate, staff):
+def test_a_client_that_does_not_trust_the_certificate_refuses_it(tls_listener, certificate, staff, caplog):
     from confluent_kafka import KafkaError, KafkaException
     from confluent_kafka.admin import AdminClient
 
+    caplog.set_level(logging.WARNING)
     errors = []
     admin = AdminClient({"bootstrap.servers": tls_listener.bootstrap, **staff.confluent(),
                          "security.protocol": "SASL_SSL", "error_cb": errors.append})
@@ -162,6 +178,8 @@ def test_a_client_that_does_not_trust_the_certificate_refuses_it(tls_listener, c
         admin.list_topics(timeout=3)
     admin.poll(1)  # error callbacks are served from poll()
     assert any(e.code() == KafkaError._SSL or "certificate verify failed" in e.str() for e in errors), errors
+    line = _logged(caplog, "TLS handshake with")
+    assert "does not trust this listener's certificate" in line and "ssl.ca.location" in line, line
 
 
 @pytest.mark.parametrize("problem", ["missing certificate", "key that does not match", "not a certificate"])
@@ -206,3 +224,12 @@ def test_a_request_before_authenticating_is_told_the_tls_protocol():
         sasl.Session(allow_anonymous=False, tls=True).admit(3)
     with pytest.raises(ProtocolError, match=r"security\.protocol=SASL_PLAINTEXT"):
         sasl.Session(allow_anonymous=False).admit(3)
+
+
+def test_handshake_failures_are_told_in_the_words_an_operator_acts_on():
+    from brokercore.kafka.server import TLS_HANDSHAKE_TIMEOUT_S, _tls_failure
+
+    assert _tls_failure(TimeoutError()) == f"no handshake within {TLS_HANDSHAKE_TIMEOUT_S:g} s"
+    assert _tls_failure(ConnectionResetError()) == "the client closed the connection during the handshake"
+    unknown = ssl.SSLError(1, "[SSL: NO_SHARED_CIPHER] no shared cipher")
+    assert "no shared cipher" in _tls_failure(unknown)

@@ -262,7 +262,8 @@ def topic_configs_entries(overrides: dict[str, str], *, keys, synonyms: bool, do
     return out
 
 
-def describe_configs_answer(resources, node: Node, *, synonyms: bool, documentation: bool) -> list[dict]:
+def describe_configs_answer(resources, node: Node, *, synonyms: bool, documentation: bool,
+                            protocol: str | None = None) -> list[dict]:
     from brokercore.selectors import topic_get
 
     out = []
@@ -281,7 +282,7 @@ def describe_configs_answer(resources, node: Node, *, synonyms: bool, documentat
                         "documentation": c.doc if documentation else None,
                         "synonyms": [{"name": c.name, "value": c.value, "source": STATIC_BROKER_CONFIG}] if synonyms else [],
                     }
-                    for c in broker_configs(node_id=node.node_id, host=node.host, port=node.port)
+                    for c in broker_configs(node_id=node.node_id, host=node.host, port=node.port, protocol=protocol)
                     if keys is None or c.name in keys
                 ]
             else:
@@ -298,5 +299,7 @@ async def describe_configs(ctx, request):
         describe_configs_answer, request.resources, ctx.node,
         synonyms=request.include_synonyms,
         documentation=getattr(request, "include_documentation", False),
+        # advertised.listeners as the client reached this listener, whatever the settings say.
+        protocol=ctx.session.protocol if ctx.session is not None else None,
     )
     return ctx.response(results=results)

@@ -71,7 +71,7 @@ class Session:
     `principal` is None while the connection may do nothing but authenticate; `close` asks the
     listener to close the connection once the response in hand is sent."""
 
-    __slots__ = ("state", "principal", "close", "peer", "host", "tls", "still_valid", "checked_at")
+    __slots__ = ("state", "principal", "close", "peer", "host", "tls", "protocol", "still_valid", "checked_at")
 
     def __init__(self, *, allow_anonymous: bool, peer: str = "?", host: str | None = None, tls: bool = False) -> None:
         self.state = State.HANDSHAKE
@@ -80,6 +80,8 @@ class Session:
         self.peer = peer  # host:port, for log lines
         self.host = host  # the client's address, for counting failed logins per address
         self.tls = tls  # the connection came through the listener's TLS (for messages)
+        # What a client sets for the listener this connection came through (DescribeConfigs).
+        self.protocol = kafka_security_protocol(allow_anonymous, tls)
         self.still_valid: Callable[[], bool] | None = None
         self.checked_at = 0.0
 
