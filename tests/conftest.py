@@ -7,8 +7,16 @@ from hypothesis import settings as hsettings
 
 from tests.services import redis_url, required
 
+# The suite's property tests draw the same examples every run (derandomize, no example database):
+# a red build then means a change broke something, never that a new random draw found an old
+# bug, and a failure replays the same on every machine. To hunt for new counterexamples run
+# `pytest --hypothesis-profile=explore` (random draws, more of them).
 hsettings.register_profile(
-    "default", deadline=None, max_examples=50, suppress_health_check=[HealthCheck.too_slow]
+    "default", deadline=None, max_examples=50, suppress_health_check=[HealthCheck.too_slow],
+    derandomize=True, database=None,
+)
+hsettings.register_profile(
+    "explore", deadline=None, max_examples=500, suppress_health_check=[HealthCheck.too_slow],
 )
 hsettings.load_profile("default")
 

@@ -43,6 +43,7 @@ _local: dict[str, set[str]] = {}  # channel-layer group -> this process's page c
 _task: asyncio.Task | None = None
 _seen: dict[str, object] | None = None  # channel-layer group -> the view its pages were last told
 _pending: dict[tuple, asyncio.Future] = {}  # re-reads asked for and not yet started, to share
+_rebased: set[tuple[str, object]] = set()  # (group, key) re-read by a page during the current poll
 
 
 async def client_connected(channel: str, groups: list[str]) -> None:
@@ -183,6 +184,7 @@ def view_read(group: str, target: tuple) -> tuple[str, object]:
 def _rebase(group: str, key, value) -> None:
     if _seen is None or key is None:
         return
+    _rebased.add((group, key))
     if group != events.CLUSTER_GROUP:
         _seen[group] = value
         return
@@ -228,14 +230,35 @@ def _event_type(group: str) -> str:
     return next(t for prefix, t in EVENT_TYPES.items() if group.startswith(prefix))
 
 
+def _keep_rebased(current: dict[str, object]) -> None:
+    """Keep in a poll's views what pages re-read while its snapshot was being taken.
+
+    A page re-reads its baseline after the event it renders, so that re-read is never older than
+    what the page shows, and may be newer than the snapshot (begun before the event's write
+    committed): comparing with the snapshot would announce that write again, and once more at the
+    next poll. A write after the re-read is announced at the next poll."""
+    for group, key in _rebased:
+        if group != events.CLUSTER_GROUP:
+            current[group] = _seen.get(group)
+            continue
+        cluster = current.setdefault(events.CLUSTER_GROUP, {})
+        value = _seen.get(events.CLUSTER_GROUP, {}).get(key)
+        if value is None:
+            cluster.pop(key, None)
+        else:
+            cluster[key] = value
+
+
 async def _run() -> None:
     global _seen
     layer = get_channel_layer()
     while _local:
         await asyncio.sleep(POLL_S)
         try:
+            _rebased.clear()
             current = views(await database_sync_to_async(snapshot)())
             if _seen is not None:
+                _keep_rebased(current)
                 for group in changes(_seen, current):
                     for channel in list(_local.get(group, ())):
                         await layer.send(channel, {"type": _event_type(group), "_group": group, FROM_WATCHER: True})
