@@ -276,5 +276,15 @@ def doc_update(name: str, title: str, block: str, path: Path = DOC) -> None:
     path.write_text(text if text.endswith("\n") else text + "\n")
 
 
+def api_token(username: str, *, staff: bool) -> str:
+    """A new API token of user `username` (made if missing), as an operator gives an application."""
+    from django.contrib.auth import get_user_model
+
+    from console.api.tokens import token_create
+
+    user, _ = get_user_model().objects.get_or_create(username=username, defaults={"is_staff": staff})
+    return token_create(user=user, name="bench")[1]
+
+
 def progress(msg: str) -> None:
     print(msg, file=sys.stderr, flush=True)

@@ -24,7 +24,17 @@ import time
 from dataclasses import dataclass
 from time import perf_counter
 
-from bench.common import ManagedProcess, fmt_int, fmt_ms, fmt_ratio, free_port, machine_markdown, progress, table
+from bench.common import (
+    ManagedProcess,
+    api_token,
+    fmt_int,
+    fmt_ms,
+    fmt_ratio,
+    free_port,
+    machine_markdown,
+    progress,
+    table,
+)
 
 NAME = "groupcommit"
 TITLE = "Group commit: concurrent single-record producers (issue 7)"
@@ -149,11 +159,15 @@ def _round(cfg: Config, producers: int, on: bool, acks) -> dict:
 CASES = (("many", "all"), (1, "all"), ("many", 1))
 
 
+def _acks_note(entry: dict) -> str:
+    acks = entry.get("acks", "all")  # runs saved before acks=1 was measured: all
+    return "" if acks == "all" else f", acks={acks}"
+
+
 def case_label(entry: dict) -> str:
     n = entry["producers"]
     who = f"{n} threads" if n > 1 else "1 thread (lone)"
-    acks = entry.get("acks", "all")  # runs saved before acks=1 was measured: all
-    return who if acks == "all" else f"{who}, acks={acks}"
+    return who + _acks_note(entry)
 
 
 def in_process(cfg: Config, backend: str) -> list[dict]:
@@ -370,15 +384,12 @@ def _rest_round(cfg: Config, token: str, on: bool) -> dict:
 
 
 def over_rest(cfg: Config, backend: str) -> dict:
-    from django.contrib.auth import get_user_model
     from django.db import connections
 
     from brokercore.services.topics import topic_create
-    from console.api.tokens import token_create
 
     topic_create(name=REST_TOPIC, partitions=cfg.partitions)
-    user = get_user_model().objects.create_user(username="bench-gc", password=None, is_staff=True)
-    token = token_create(user=user, name="bench-gc")[1]
+    token = api_token("bench-gc", staff=True)
     connections.close_all()
     entry = {"clients": cfg.rest_procs * cfg.rest_threads}
     for mode in ("off", "on"):
@@ -525,11 +536,6 @@ def _caller_percentile(sizes: dict, q: float) -> float:
         if seen >= total * q:
             return size
     return by_caller[-1][0]
-
-
-def _acks_note(entry: dict) -> str:
-    acks = entry.get("acks", "all")
-    return "" if acks == "all" else f", acks={acks}"
 
 
 def _where_the_time_goes(results: dict, labels: dict, producers: int) -> str:

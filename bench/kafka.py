@@ -16,7 +16,7 @@ import time
 from dataclasses import dataclass
 from time import perf_counter
 
-from bench.common import ManagedProcess, fmt_int, fmt_ms, free_port, machine_markdown, progress, table
+from bench.common import ManagedProcess, api_token, fmt_int, fmt_ms, free_port, machine_markdown, progress, table
 
 NAME = "kafka"
 TITLE = "Kafka protocol: producer and consumer throughput with confluent-kafka (issue 6)"
@@ -130,14 +130,8 @@ def baseline(cfg: Config, batch: int) -> float:
 def _sasl() -> dict:
     """librdkafka's settings for SASL/PLAIN with a new API token of a (non-staff) bench user: the
     clients authenticate as an application does (the topics exist already)."""
-    from django.contrib.auth import get_user_model
-
-    from console.api.tokens import token_create
-
-    user, _ = get_user_model().objects.get_or_create(username="bench-kafka")
-    _, token = token_create(user=user, name="bench")
-    return {"security.protocol": "SASL_PLAINTEXT", "sasl.mechanisms": "PLAIN", "sasl.username": user.username,
-            "sasl.password": token}
+    return {"security.protocol": "SASL_PLAINTEXT", "sasl.mechanisms": "PLAIN", "sasl.username": "bench-kafka",
+            "sasl.password": api_token("bench-kafka", staff=False)}
 
 
 def run(ctx) -> dict:

@@ -20,7 +20,17 @@ import time
 from dataclasses import dataclass
 from time import perf_counter
 
-from bench.common import ManagedProcess, fmt_int, fmt_ms, free_port, machine_markdown, median, progress, table
+from bench.common import (
+    ManagedProcess,
+    api_token,
+    fmt_int,
+    fmt_ms,
+    free_port,
+    machine_markdown,
+    median,
+    progress,
+    table,
+)
 
 NAME = "rest"
 TITLE = "REST proxy: produce and consume throughput (issue 5)"
@@ -170,12 +180,9 @@ def baseline(cfg: Config) -> float:
 
 
 def _setup(cfg: Config) -> str:
-    from django.contrib.auth import get_user_model
-
     from brokercore.services.log import records_append
     from brokercore.services.topics import topic_create
     from brokercore.types import RecordIn
-    from console.api.tokens import token_create
 
     topic_create(name=TOPIC, partitions=cfg.partitions)
     topic_create(name=CONSUME_TOPIC, partitions=cfg.partitions)
@@ -183,8 +190,7 @@ def _setup(cfg: Config) -> str:
     for start in range(0, cfg.consume_records, 1000):
         n = min(1000, cfg.consume_records - start)
         records_append(topic=CONSUME_TOPIC, records=[RecordIn(key=rnd.randbytes(16), value=rnd.randbytes(100)) for _ in range(n)])
-    user = get_user_model().objects.create_user(username="bench", password=None, is_staff=True)
-    return token_create(user=user, name="bench")[1]
+    return api_token("bench", staff=True)
 
 
 def run(ctx) -> dict:
