@@ -204,7 +204,9 @@ def test_embedded_node_replaces_the_dead_row_of_its_own_id(fake_clock):
     assert [(b["node_id"], b["embedded"], b["status"]) for b in rows] == [(1, True, "alive"), (2, False, "dead")]
 
 
-def test_cluster_nodes_is_cached_briefly_but_own_changes_show_at_once():
+def test_cluster_nodes_is_cached_briefly_but_own_changes_show_at_once(monkeypatch):
+    # Long enough that no stall between the two reads lets the cache run out (read per call).
+    monkeypatch.setattr(selectors, "CLUSTER_CACHE_S", 60.0)
     register(1)
     assert [n.node_id for n in selectors.cluster_nodes()] == [1]
     BrokerNode.objects.create(node_id=2, kafka_host="h", kafka_port=1, started_at=nodes.clock.now(), heartbeat_at=nodes.clock.now())

@@ -175,7 +175,7 @@ def test_long_poll_waits_for_max_wait_and_wakes_on_append(wire):
     topic_create(name="lp")
     start = time.monotonic()
     assert fetch(wire, "lp", 0, max_wait_ms=300).records == b""
-    assert 0.25 <= time.monotonic() - start < 2
+    assert 0.25 <= time.monotonic() - start < 5  # ends at max_wait, not at the next append
 
     def append_later():
         from django.db import connection
@@ -192,7 +192,7 @@ def test_long_poll_waits_for_max_wait_and_wakes_on_append(wire):
     part = fetch(wire, "lp", 0, max_wait_ms=10_000)
     t.join()
     assert part.high_watermark == 1 and part.records
-    assert time.monotonic() - start < 3  # woken by the append, not the 10 s max wait
+    assert time.monotonic() - start < 8  # woken by the append, not the 10 s max wait
 
 
 def test_list_offsets_and_delete_records(staff_wire):

@@ -89,6 +89,15 @@ def _wait_queued(key, n):
         time.sleep(0.001)
 
 
+def _wait_lingering(key):
+    """Until a leader of `key` lingers (it holds its linger lock)."""
+    q = group_commit._queue(key)
+    deadline = time.monotonic() + 5
+    while q.linger is None:
+        assert time.monotonic() < deadline, "the leader did not linger"
+        time.sleep(0.001)
+
+
 @pytest.fixture(autouse=True)
 def fresh_queues():
     group_commit._forget_all()
@@ -183,19 +192,26 @@ def test_the_leader_lingers_for_as_many_callers_as_its_previous_group_held():
     log = FakeLog()
     _run_behind_leader(log, [{1: ["a"]}, {1: ["b"]}, {1: ["c"]}])  # the last group held 3
     done = []
+    linger_s = 5.0
 
     def call(v):
-        done.append(_append(log, {1: [v]}, linger_s=2.0))
+        done.append(_append(log, {1: [v]}, linger_s=linger_s))
 
-    threads = [threading.Thread(target=call, args=(v,)) for v in "xyz"]
-    for t in threads:
-        t.start()
-        time.sleep(0.02)
-    for t in threads:
-        t.join(5)
-    # The first lingered until the other two queued (well before 2 s): one shared write.
+    threads = {v: threading.Thread(target=call, args=(v,)) for v in "xyz"}
+    t0 = time.monotonic()
+    threads["x"].start()
+    _wait_lingering("k")  # x leads and lingers: y and z queue behind it, in this order
+    threads["y"].start()
+    _wait_queued("k", 1)
+    threads["z"].start()
+    for t in threads.values():
+        t.join(3 * linger_s)
+    waited = time.monotonic() - t0
+    # The first lingered until the other two queued: one shared write. It ended as the group
+    # filled, well before the linger time (a leader that did not would wait two, 10 s).
     assert log.calls[-1] == {1: ["x", "y", "z"]}
     assert len(done) == 3
+    assert waited < linger_s
 
 
 # --- Waking a group: the leader wakes the first few, each woken caller the next ---------------
@@ -285,60 +301,107 @@ def _group_of(log, n):
     assert group_commit._queue("k").last_group == n
 
 
-def _join_at(log, delays, linger_s, out):
-    """Callers appending one record each at the given seconds from now; returns their threads."""
-    t0 = time.monotonic()
+class _Callers:
+    """Callers appending one record each ("c0", "c1", ...) with the given linger, started by the
+    test one at a time; each records its result and when it returned."""
 
-    def call(v, at):
-        time.sleep(max(0.0, at - (time.monotonic() - t0)))
-        out.append(_append(log, {1: [v]}, linger_s=linger_s))
+    def __init__(self, log, linger_s):
+        self.log, self.linger_s = log, linger_s
+        self.q = group_commit._queue("k")
+        self.threads: list[threading.Thread] = []
+        self.out: list = []
+        self.returned: dict[str, float] = {}
 
-    threads = [threading.Thread(target=call, args=(f"c{i}", at)) for i, at in enumerate(delays)]
-    for t in threads:
+    def start(self):
+        v = f"c{len(self.threads)}"
+
+        def call():
+            self.out.append(_append(self.log, {1: [v]}, linger_s=self.linger_s))
+            self.returned[v] = time.monotonic()
+
+        t = threading.Thread(target=call)
+        self.threads.append(t)
         t.start()
-    return threads
+        return t
+
+    def lead(self):
+        """Start c0 and return once it leads and lingers."""
+        assert not self.threads
+        self.start()
+        _wait_lingering("k")
+
+    def join_one(self):
+        """Start the next caller; return once it queued behind the leader (or the leader is gone)."""
+        joined = self.q.joined
+        self.start()
+        deadline = time.monotonic() + 5
+        while self.q.joined == joined and self.q.linger is not None:
+            assert time.monotonic() < deadline, "the caller did not queue"
+            time.sleep(0.001)
+
+    def wait(self, timeout=30):
+        for t in self.threads:
+            t.join(timeout)
+            assert not t.is_alive()
+
+
+def _sleep_until(t):
+    time.sleep(max(0.0, t - time.monotonic()))
 
 
 def test_a_leader_keeps_lingering_while_callers_keep_joining():
     log = FakeLog()
     _group_of(log, 4)
-    out = []
-    # The second and third join 0.6 s and 1.2 s after the leader: each within a linger time
-    # (0.9 s) of the one before, the third after the first linger time has passed.
-    threads = _join_at(log, [0.0, 0.6, 1.2], 0.9, out)
-    for t in threads:
-        t.join(10)
-    assert log.calls[-1] == {1: ["c0", "c1", "c2"]}  # one write: the leader waited for the third
-    assert len(out) == 3
+    linger_s = 2.0
+    callers = _Callers(log, linger_s)
+    callers.lead()
+    lingering = time.monotonic()  # the leader began lingering no later than this
+    callers.join_one()  # well within the first linger time
+    # The third joins after the first linger time has passed (a leader that lingered one linger
+    # time in all would have written without it), with most of the second still to go.
+    _sleep_until(lingering + 1.25 * linger_s)
+    callers.join_one()
+    callers.join_one()  # the fourth fills the group as the last one held: the write goes now
+    callers.wait()
+    # One write: the leader was still lingering when the third joined.
+    assert log.calls[-1] == {1: ["c0", "c1", "c2", "c3"]}
+    assert len(callers.out) == 4
 
 
 def test_a_leader_stops_lingering_after_a_linger_time_without_a_caller():
     log = FakeLog()
     _group_of(log, 4)
-    out = []
+    linger_s = 1.5
+    callers = _Callers(log, linger_s)
     t0 = time.monotonic()
-    threads = _join_at(log, [0.0, 0.1], 0.4, out)
-    threads[0].join(10)
-    waited = time.monotonic() - t0
-    threads[1].join(10)
-    # The second joined at 0.1 s; nobody came in the next linger time, so the group (two of the
-    # four expected) was written then, well before four linger times (1.6 s).
+    callers.lead()
+    callers.join_one()  # within the first linger time; then nobody comes
+    callers.wait()
+    waited = callers.returned["c0"] - t0
+    # The group (two of the four expected) was written once a whole linger time passed with
+    # nobody joining: after the second, not the fourth, linger time (the cap, 6 s).
     assert log.calls[-1] == {1: ["c0", "c1"]}
-    assert waited < 1.2
+    assert 2 * linger_s - 0.05 <= waited < 3.5 * linger_s
 
 
 def test_a_leader_lingers_at_most_four_linger_times_however_steadily_callers_join():
     log = FakeLog()
-    _group_of(log, 20)
-    out = []
+    _group_of(log, 40)
+    linger_s = 1.0
+    every_s = 0.2
+    callers = _Callers(log, linger_s)
     t0 = time.monotonic()
-    # A caller every 0.15 s: 20 would take 2.85 s; the leader writes after 4 x 0.25 s = 1 s.
-    threads = _join_at(log, [i * 0.15 for i in range(20)], 0.25, out)
-    threads[0].join(10)
-    waited = time.monotonic() - t0
-    for t in threads:
-        t.join(10)
+    callers.lead()
+    # A caller every 0.2 s while the leader lingers: five a linger time, so it never goes one
+    # without a caller; the 39 it waits for would take 7.8 s. It writes after 4 x 1 s.
+    while len(callers.threads) < 40:
+        callers.join_one()
+        time.sleep(every_s)
+        if callers.q.linger is None or "c0" in callers.returned:
+            break  # (a caller queued after the leader's group leads the next one: not fed)
+    callers.wait()
+    waited = callers.returned["c0"] - t0
     first = next(c for c in log.calls if "c0" in c.get(1, []))
-    assert 3 <= len(first[1]) < 20
-    assert 0.9 <= waited < 2.0
-    assert len(out) == 20
+    assert 3 <= len(first[1]) < 40
+    assert 4 * linger_s - 0.05 <= waited < 6.0
+    assert len(callers.out) == len(callers.threads)

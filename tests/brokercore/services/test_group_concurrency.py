@@ -17,13 +17,19 @@ from tests.factories import records_factory
 pytestmark = pytest.mark.slow
 
 PARTITIONS = 6
+# Members that must stay in the group until the test ends them get a session longer than any
+# stall on a busy machine (one that expired would leave no "left"); only the member the test kills
+# has a short one, so that its expiry comes soon.
+LIVE_SESSION_MS = 6000
+KILLED_SESSION_MS = 2000
 
 
-def _start(tmp_path, name, env):
+def _start(tmp_path, name, env, session_ms=LIVE_SESSION_MS):
     return subprocess.Popen(
         [
             sys.executable, "-m", "tests.brokercore.consumer_proc", "--group", "workers", "--topic", "jobs",
             "--out", str(tmp_path / f"{name}.txt"), "--stop-file", str(tmp_path / "stop"),
+            "--session-timeout-ms", str(session_ms),
         ],
         env=env,
         stderr=subprocess.PIPE,
@@ -62,7 +68,7 @@ def test_group_of_processes_consumes_everything_through_joins_leaves_and_a_crash
     }
     procs = {name: _start(tmp_path, name, env) for name in ("a", "b")}
     _wait_for(lambda: _members() == 2)
-    procs["c"] = _start(tmp_path, "c", env)  # joins mid-way
+    procs["c"] = _start(tmp_path, "c", env, KILLED_SESSION_MS)  # joins mid-way
     _wait_for(lambda: _members() == 3)
     records_factory("jobs", 600)
     time.sleep(0.5)
