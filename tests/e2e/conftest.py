@@ -5,6 +5,7 @@ makes that a failure. The server runs `manage.py serve` against this test run's 
 """
 
 import os
+import re
 import shutil
 from pathlib import Path
 
@@ -120,6 +121,15 @@ def live_ready(page) -> None:
     expect(page.locator("#live-status")).to_have_attribute("data-state", "open")
     page.wait_for_function("window.__liveMessages > 0")
     page.wait_for_timeout(POLL_S * 1000)
+
+
+def htmx_settled(locator) -> None:
+    """Wait until htmx has set up content it swapped in: it marks new elements htmx-added and
+    removes the class as it processes them (after its settle delay). Typed into before that, a
+    swapped-in input has no triggers yet, so the keys would ask the server nothing."""
+    from playwright.sync_api import expect
+
+    expect(locator).not_to_have_class(re.compile(r"\bhtmx-added\b"))
 
 
 SCREENSHOTS = ROOT / "docs" / "screenshots"

@@ -15,7 +15,7 @@ from brokercore import selectors
 from brokercore.partitioner import murmur2, partition_for_key, to_positive
 from brokercore.services.log import records_append
 from brokercore.types import RecordIn
-from tests.e2e.conftest import live_ready, screenshot
+from tests.e2e.conftest import htmx_settled, live_ready, screenshot
 from tests.factories import topic_factory
 
 pytestmark = pytest.mark.slow
@@ -75,6 +75,7 @@ def test_create_topic_produce_a_keyed_record_and_refuse_shrinking(page):
     expect(page.locator("#name-check .errorlist")).to_contain_text("INVALID_TOPIC_EXCEPTION")
     expect(page.locator("#id_name")).to_have_value("bad name!")
     expect(page).to_have_url(re.compile(r"/new-topic/$"))
+    htmx_settled(page.locator("#topic-create-form"))
 
     # A good name: OK inline, then create it.
     name = page.locator("#id_name")

@@ -642,13 +642,17 @@ def test_ensure_admin_prints_a_kcat_line_that_works(kcat, secure_listener, setti
     assert b"1 brokers:" in done.stdout
 
 
-@pytest.mark.parametrize("anonymous, protocol", [(False, "SASL_PLAINTEXT"), (True, "PLAINTEXT")])
-def test_describe_configs_names_the_security_protocol_clients_set(transactional_db, settings, anonymous, protocol):
+# The last case: a listener built with other options than the settings' (as in tests, or a second
+# listener) names its own protocol.
+@pytest.mark.parametrize("anonymous, listener_anonymous, protocol", [
+    (False, None, "SASL_PLAINTEXT"), (True, None, "PLAINTEXT"), (False, True, "PLAINTEXT")])
+def test_describe_configs_names_the_security_protocol_clients_set(transactional_db, settings, anonymous,
+                                                                  listener_anonymous, protocol):
     settings.BROKER = {**settings.BROKER, "KAFKA_ALLOW_ANONYMOUS": anonymous}
-    with listener_running() as listener:
+    with listener_running(allow_anonymous=listener_anonymous) as listener:
         w = Wire(listener.bootstrap)
         try:
-            if not anonymous:
+            if not listener.allow_anonymous:
                 assert w.authenticate(credentials("token")).error_code == 0
             r = w.call(32, 4, include_synonyms=False, include_documentation=False, resources=[
                 {"resource_type": 4, "resource_name": "1", "configuration_keys": ["advertised.listeners"]}])
@@ -656,16 +660,3 @@ def test_describe_configs_names_the_security_protocol_clients_set(transactional_
             w.close()
     [entry] = r.results[0].configs
     assert entry.value == f"{protocol}://{listener.bootstrap}"
-
-
-def test_describe_configs_names_the_protocol_of_the_listener_asked_not_the_settings(transactional_db, settings):
-    settings.BROKER = {**settings.BROKER, "KAFKA_ALLOW_ANONYMOUS": False}
-    with listener_running(allow_anonymous=True) as listener:
-        w = Wire(listener.bootstrap)
-        try:
-            r = w.call(32, 4, include_synonyms=False, include_documentation=False, resources=[
-                {"resource_type": 4, "resource_name": "1", "configuration_keys": ["advertised.listeners"]}])
-        finally:
-            w.close()
-    [entry] = r.results[0].configs
-    assert entry.value == f"PLAINTEXT://{listener.bootstrap}"
