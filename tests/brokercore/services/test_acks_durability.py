@@ -156,3 +156,17 @@ def test_the_level_acks_0_and_1_go_back_to_is_the_one_every_connection_starts_wi
     if connection.vendor != "sqlite":
         pytest.skip("SQLite's synchronous pragma")
     assert f"PRAGMA synchronous={SQLITE_SYNCHRONOUS_DEFAULT};" in settings.DATABASES["default"]["OPTIONS"]["init_command"]
+
+
+@pytest.mark.skipif(connection.vendor != "sqlite", reason="SQLite's WAL pragmas")
+def test_every_sqlite_connection_has_the_settings_pragmas(transactional_db):
+    """What console/settings.py's init_command asks is what a connection has: WAL, NORMAL as the
+    default sync level, a WAL file cut back to 64 MiB after checkpoints, temporaries in memory."""
+    connection.ensure_connection()
+    with connection.cursor() as cursor:
+        values = {}
+        for pragma in ("journal_mode", "synchronous", "journal_size_limit", "temp_store", "foreign_keys"):
+            cursor.execute(f"PRAGMA {pragma}")
+            values[pragma] = cursor.fetchone()[0]
+    assert values == {"journal_mode": "wal", "synchronous": 1, "journal_size_limit": 64 * 2**20,
+                      "temp_store": 2, "foreign_keys": 1}
