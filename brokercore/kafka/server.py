@@ -164,16 +164,25 @@ class KafkaListener:
             tls=bool(self.tls_cert),
         )
         in_worker = functools.partial(run_sync, self._executor)  # the connection's database work
+        # Until TLS is up: a handshake that fails or is cancelled leaves the stream's protocol
+        # never told the connection was lost (asyncio's SSLProtocol), so wait_closed() would wait
+        # forever; start_tls has closed the socket by then anyway.
+        handshaking = self._tls is not None
         try:
             sock = writer.get_extra_info("socket")
             if sock is not None:
                 sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
             if self._tls is not None:
                 try:
-                    await writer.start_tls(self._tls, ssl_handshake_timeout=TLS_HANDSHAKE_TIMEOUT_S)
+                    # Our own deadline (a TimeoutError to name), before asyncio's (which aborts
+                    # with a ConnectionAbortedError that reads like a hang-up).
+                    async with asyncio.timeout(TLS_HANDSHAKE_TIMEOUT_S):
+                        await writer.start_tls(self._tls, ssl_handshake_timeout=TLS_HANDSHAKE_TIMEOUT_S + 10)
                 except (OSError, TimeoutError) as e:  # ssl.SSLError is an OSError
-                    logger.warning("Kafka listener: TLS handshake with %s:%s failed: %s", peer[0], peer[1], _tls_failure(e))
+                    why, level = _tls_failure(e)
+                    logger.log(level, "Kafka listener: TLS handshake with %s:%s failed: %s", peer[0], peer[1], why)
                     return
+                handshaking = False
             while True:
                 try:
                     prefix = await reader.readexactly(4)
@@ -219,11 +228,12 @@ class KafkaListener:
             logger.exception("Kafka listener: closing connection from %s:%s after an unexpected error", peer[0], peer[1])
         finally:
             self._connections.discard(task)
-            writer.close()
-            try:
-                await writer.wait_closed()
-            except (OSError, asyncio.CancelledError):  # how the connection ended, told above if at all
-                pass
+            if not handshaking:
+                writer.close()
+                try:
+                    await writer.wait_closed()
+                except (OSError, asyncio.CancelledError):  # how the connection ended, told above if at all
+                    pass
 
     async def _handle(self, frame: bytes, client_host: str, session: sasl.Session) -> bytes | None:
         peek = header_peek(frame)
@@ -284,18 +294,20 @@ def _executor_close(executor: ThreadPoolExecutor, wrappers: list) -> None:
             wrapper.dec_thread_sharing()
 
 
-def _tls_failure(e: BaseException) -> str:
-    """Why a TLS handshake failed, in the words an operator acts on."""
+def _tls_failure(e: BaseException) -> tuple[str, int]:
+    """Why a TLS handshake failed, in the words an operator acts on, and how loudly to log it: a
+    client that hangs up before finishing (a TCP health check, a port scan) is routine."""
     if isinstance(e, TimeoutError):
-        return f"no handshake within {TLS_HANDSHAKE_TIMEOUT_S:g} s"
+        return f"no handshake within {TLS_HANDSHAKE_TIMEOUT_S:g} s", logging.WARNING
     reason = getattr(e, "reason", None) or ""
     if reason in ("WRONG_VERSION_NUMBER", "HTTP_REQUEST", "UNKNOWN_PROTOCOL", "UNSUPPORTED_PROTOCOL", "RECORD_LAYER_FAILURE"):
-        return f"the client does not speak TLS ({reason}): it should set security.protocol=SASL_SSL"
+        return f"the client does not speak TLS ({reason}): it should set security.protocol=SASL_SSL", logging.WARNING
     if reason.endswith(("ALERT_UNKNOWN_CA", "ALERT_BAD_CERTIFICATE", "ALERT_CERTIFICATE_UNKNOWN")):
-        return f"the client does not trust this listener's certificate ({reason}): give it the CA in ssl.ca.location"
+        return (f"the client does not trust this listener's certificate ({reason}): give it the CA in ssl.ca.location",
+                logging.WARNING)
     if isinstance(e, ConnectionError) or reason == "UNEXPECTED_EOF_WHILE_READING":
-        return "the client closed the connection during the handshake"
-    return str(e) or type(e).__name__
+        return "the client closed the connection during the handshake", logging.INFO
+    return str(e) or type(e).__name__, logging.WARNING
 
 
 class ListenerThread:

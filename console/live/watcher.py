@@ -257,11 +257,15 @@ async def _run() -> None:
         try:
             _rebased.clear()
             current = views(await database_sync_to_async(snapshot)())
+            changed = []
             if _seen is not None:
                 _keep_rebased(current)
-                for group in changes(_seen, current):
-                    for channel in list(_local.get(group, ())):
-                        await layer.send(channel, {"type": _event_type(group), "_group": group, FROM_WATCHER: True})
+                changed = changes(_seen, current)
+            # The new baseline before the sends, which may yield (Redis): a page's re-read landing
+            # meanwhile then updates this baseline instead of one about to be replaced.
             _seen = current
+            for group in changed:
+                for channel in list(_local.get(group, ())):
+                    await layer.send(channel, {"type": _event_type(group), "_group": group, FROM_WATCHER: True})
         except Exception:
             logger.exception("change watcher poll failed")

@@ -12,7 +12,7 @@ import time
 
 import pytest
 
-from brokercore.kafka.server import KafkaListener, ListenerConfigError
+from brokercore.kafka.server import KafkaListener, ListenerConfigError, ListenerThread
 from brokercore.selectors import broker_configs, records_fetch
 from brokercore.services.topics import topic_create
 from tests.kafka.conftest import (
@@ -227,9 +227,40 @@ def test_a_request_before_authenticating_is_told_the_tls_protocol():
 
 
 def test_handshake_failures_are_told_in_the_words_an_operator_acts_on():
-    from brokercore.kafka.server import TLS_HANDSHAKE_TIMEOUT_S, _tls_failure
+    from brokercore.kafka.server import _tls_failure
 
-    assert _tls_failure(TimeoutError()) == f"no handshake within {TLS_HANDSHAKE_TIMEOUT_S:g} s"
-    assert _tls_failure(ConnectionResetError()) == "the client closed the connection during the handshake"
-    unknown = ssl.SSLError(1, "[SSL: NO_SHARED_CIPHER] no shared cipher")
-    assert "no shared cipher" in _tls_failure(unknown)
+    # A hang-up mid-handshake (a TCP health check, a port scan) is routine: INFO, not a warning.
+    assert _tls_failure(ConnectionResetError()) == ("the client closed the connection during the handshake", logging.INFO)
+    why, level = _tls_failure(ssl.SSLError(1, "[SSL: NO_SHARED_CIPHER] no shared cipher"))
+    assert "no shared cipher" in why and level == logging.WARNING
+
+
+def test_a_client_that_never_starts_its_handshake_is_closed_after_the_timeout(tls_listener, caplog, monkeypatch):
+    """A silent client is closed at the handshake deadline, with a line naming it, and leaves no
+    connection task behind (asyncio never tells a stream whose handshake failed that it closed)."""
+    from brokercore.kafka import server
+
+    caplog.set_level(logging.WARNING)
+    monkeypatch.setattr(server, "TLS_HANDSHAKE_TIMEOUT_S", 0.3)
+    host, port = tls_listener.bootstrap.rsplit(":", 1)
+    with socket.create_connection((host, int(port)), timeout=10) as silent:
+        assert silent.recv(1) == b""  # closed by the listener
+    assert "no handshake within 0.3 s" in _logged(caplog, "TLS handshake with")
+    deadline = time.monotonic() + 5
+    while tls_listener._connections and time.monotonic() < deadline:
+        time.sleep(0.05)
+    assert not tls_listener._connections
+
+
+def test_the_listener_stops_while_a_client_is_mid_handshake(transactional_db, settings, certificate):
+    settings.BROKER = {**settings.BROKER, "KAFKA_TLS_CERT": certificate["cert"], "KAFKA_TLS_KEY": certificate["key"]}
+    thread = ListenerThread(KafkaListener(host="127.0.0.1", port=0)).start()
+    host, port = thread.listener.bootstrap.rsplit(":", 1)
+    with socket.create_connection((host, int(port)), timeout=10):
+        deadline = time.monotonic() + 5
+        while not thread.listener._connections and time.monotonic() < deadline:
+            time.sleep(0.01)
+        assert thread.listener._connections  # the silent client's task is waiting on its handshake
+        started = time.monotonic()
+        thread.stop(timeout=10)  # raises if the listener's stop does not finish
+        assert time.monotonic() - started < 5
