@@ -81,21 +81,22 @@ def _run_behind_leader(log, followers: list[dict], *, key="k", metas=None, max_r
     return results[-1], [results[i] for i in range(len(followers))]
 
 
+def _until(condition, what: str, timeout: float = 5) -> None:
+    deadline = time.monotonic() + timeout
+    while not condition():
+        assert time.monotonic() < deadline, what
+        time.sleep(0.001)
+
+
 def _wait_queued(key, n):
     q = group_commit._queue(key)
-    deadline = time.monotonic() + 5
-    while len(q.waiting) < n:
-        assert time.monotonic() < deadline, "callers did not queue"
-        time.sleep(0.001)
+    _until(lambda: len(q.waiting) >= n, "callers did not queue")
 
 
 def _wait_lingering(key):
     """Until a leader of `key` lingers (it holds its linger lock)."""
     q = group_commit._queue(key)
-    deadline = time.monotonic() + 5
-    while q.linger is None:
-        assert time.monotonic() < deadline, "the leader did not linger"
-        time.sleep(0.001)
+    _until(lambda: q.linger is not None, "the leader did not linger")
 
 
 @pytest.fixture(autouse=True)
@@ -334,10 +335,7 @@ class _Callers:
         """Start the next caller; return once it queued behind the leader (or the leader is gone)."""
         joined = self.q.joined
         self.start()
-        deadline = time.monotonic() + 5
-        while self.q.joined == joined and self.q.linger is not None:
-            assert time.monotonic() < deadline, "the caller did not queue"
-            time.sleep(0.001)
+        _until(lambda: self.q.joined != joined or self.q.linger is None, "the caller did not queue")
 
     def wait(self, timeout=30):
         for t in self.threads:
