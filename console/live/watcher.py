@@ -181,18 +181,29 @@ def view_read(group: str, target: tuple) -> tuple[str, object]:
     return target, reader[kind]().get(target)
 
 
-def _rebase(group: str, key, value) -> None:
-    if _seen is None or key is None:
-        return
-    _rebased.add((group, key))
+def _get(views: dict, group: str, key):
+    """What `views` holds for `group` (for the cluster, its entry `key`)."""
     if group != events.CLUSTER_GROUP:
-        _seen[group] = value
+        return views.get(group)
+    return views.get(events.CLUSTER_GROUP, {}).get(key)
+
+
+def _put(views: dict, group: str, key, value) -> None:
+    if group != events.CLUSTER_GROUP:
+        views[group] = value
         return
-    cluster = _seen.setdefault(events.CLUSTER_GROUP, {})
+    cluster = views.setdefault(events.CLUSTER_GROUP, {})
     if value is None:
         cluster.pop(key, None)
     else:
         cluster[key] = value
+
+
+def _rebase(group: str, key, value) -> None:
+    if _seen is None or key is None:
+        return
+    _rebased.add((group, key))
+    _put(_seen, group, key, value)
 
 
 async def announced(group: str, message: dict) -> None:
@@ -238,15 +249,7 @@ def _keep_rebased(current: dict[str, object]) -> None:
     committed): comparing with the snapshot would announce that write again, and once more at the
     next poll. A write after the re-read is announced at the next poll."""
     for group, key in _rebased:
-        if group != events.CLUSTER_GROUP:
-            current[group] = _seen.get(group)
-            continue
-        cluster = current.setdefault(events.CLUSTER_GROUP, {})
-        value = _seen.get(events.CLUSTER_GROUP, {}).get(key)
-        if value is None:
-            cluster.pop(key, None)
-        else:
-            cluster[key] = value
+        _put(current, group, key, _get(_seen, group, key))
 
 
 async def _run() -> None:
