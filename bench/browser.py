@@ -66,7 +66,7 @@ def _rest_produce(base: str, token: str, marker: int) -> None:
 def _service_produce(marker: int) -> None:
     from django.db import close_old_connections
 
-    from brokercore.services.log import records_append
+    from brokercore.log.append import records_append
     from brokercore.types import RecordIn
 
     close_old_connections()
@@ -90,7 +90,7 @@ def run(ctx) -> dict:
     from django.contrib.auth import get_user_model
     from django.db import connections
 
-    from brokercore.services.topics import topic_create
+    from brokercore.topics.service import topic_create
 
     cfg = QUICK if ctx.quick else Config()
     if not os.path.exists(CHROMIUM):

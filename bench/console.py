@@ -29,6 +29,8 @@ from datetime import UTC, datetime
 from time import perf_counter
 
 from bench.common import fmt_int, fmt_ms, machine_markdown, median, progress, table
+from brokercore.cluster.read import brokers_list
+from brokercore.topics.read import cluster_totals, topic_describe, topic_list, topic_rates
 
 NAME = "console"
 TITLE = "Console: live push latency and page server times"
@@ -97,10 +99,10 @@ def _big_batch(start: int, n: int, t0_ms: int, spacing: int):
 def populate(cfg: Config) -> dict:
     from django.contrib.auth.models import User
 
+    from brokercore.cluster.nodes import throughput_sample
+    from brokercore.log.append import records_append
     from brokercore.models import ThroughputSample, Topic
-    from brokercore.services.log import records_append
-    from brokercore.services.nodes import throughput_sample
-    from brokercore.services.topics import topic_create
+    from brokercore.topics.service import topic_create
     from brokercore.types import RecordIn
 
     out: dict = {}
@@ -154,7 +156,7 @@ _last_sample = [0.0]
 
 def _sampler_tick() -> None:
     """What the server's maintenance thread does every 5 s (so the rate window stays realistic)."""
-    from brokercore.services.nodes import throughput_sample
+    from brokercore.cluster.nodes import throughput_sample
 
     if perf_counter() - _last_sample[0] >= 5.0:
         throughput_sample()
@@ -282,7 +284,6 @@ def pages_time(cfg: Config, setup: dict, phase: str) -> list[dict]:
 
 def selectors_time(cfg: Config) -> list[dict]:
     """The selectors behind the slow parts of the pages and pushes, on their own."""
-    from brokercore import selectors
     from console.live import watcher
 
     def timed(fn, n=5):
@@ -295,11 +296,11 @@ def selectors_time(cfg: Config) -> list[dict]:
         return median(ts)
 
     items = [
-        ("topic_rates() (every topic's msg/s)", selectors.topic_rates),
-        ("topic_list() (every topic, aggregated)", selectors.topic_list),
-        ("cluster_totals()", selectors.cluster_totals),
-        ("brokers_list()", selectors.brokers_list),
-        ("topic_describe(big topic)", lambda: selectors.topic_describe(name=BIG)),
+        ("topic_rates() (every topic's msg/s)", topic_rates),
+        ("topic_list() (every topic, aggregated)", topic_list),
+        ("cluster_totals()", cluster_totals),
+        ("brokers_list()", brokers_list),
+        ("topic_describe(big topic)", lambda: topic_describe(name=BIG)),
         ("change watcher snapshot() (every 0.5 s while a page is open)", watcher.snapshot),
     ]
     return [{"label": label, "s": timed(fn)} for label, fn in items]
@@ -405,7 +406,7 @@ def _summary(mode: str, sub: str, markers, rec: Receiver, since: int, wall_s: fl
 
 
 def _append_one(i: int) -> tuple[int, float, float]:
-    from brokercore.services.log import records_append
+    from brokercore.log.append import records_append
     from brokercore.types import RecordIn
 
     t0 = perf_counter()
@@ -529,7 +530,7 @@ async def _live_async(cfg: Config, user) -> list[dict]:
 
 def renders_time(cfg: Config, user) -> list[dict]:
     """One push's server work (fragments.render, sync), without the channel layer or throttle."""
-    from brokercore.services.log import records_append
+    from brokercore.log.append import records_append
     from brokercore.types import RecordIn
     from console.live import fragments
 

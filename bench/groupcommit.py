@@ -111,8 +111,8 @@ def _run_threads(producers: int, seconds: float, call, on_start=lambda: None) ->
 def _round(cfg: Config, producers: int, on: bool, acks) -> dict:
     from django.conf import settings
 
-    from brokercore.services import group_commit
-    from brokercore.services.log import records_append
+    from brokercore.log import group_commit
+    from brokercore.log.append import records_append
     from brokercore.types import RecordIn
 
     settings.BROKER["GROUP_COMMIT"] = on
@@ -232,8 +232,8 @@ def ceilings(cfg: Config) -> dict:
     from django.conf import settings
     from django.db import connection
 
-    from brokercore import storage
-    from brokercore.services import log
+    from brokercore.log import append as log
+    from brokercore.log import storage
     from brokercore.types import RecordIn
 
     rnd = random.Random(7)
@@ -242,9 +242,9 @@ def ceilings(cfg: Config) -> dict:
 
     def appends_rate(write) -> float:
         """Records per second of `producers` threads calling records_append, the write replaced
-        by `write`. Private names of the log, on purpose: the point is to take the database out."""
-        real_write = log._append_write
-        log._append_write = write
+        by `write`: the point is to take the database out."""
+        real_write = storage.append
+        storage.append = write
         try:
             return _threads_rate(
                 cfg.producers,
@@ -252,11 +252,11 @@ def ceilings(cfg: Config) -> dict:
                 lambda i, n: log.records_append(topic=TOPIC, records=records[(i * 31 + n) % 1000]),
             )
         finally:
-            log._append_write = real_write
+            storage.append = real_write
 
     settings.BROKER["GROUP_COMMIT"] = False
     try:
-        out["python"] = appends_rate(lambda conn, batches, meta, acks, log_append_time: {pid: 0 for pid in batches})
+        out["python"] = appends_rate(lambda conn, batches, **kw: {pid: 0 for pid in batches})
     finally:
         settings.BROKER["GROUP_COMMIT"] = True
 
@@ -285,17 +285,17 @@ def ceilings(cfg: Config) -> dict:
     meta = storage.topic_for_append(TOPIC)
     batch = [r[0] for r in records[: cfg.producers]]
     _, _, groups = log._place(TOPIC, meta, batch, None, "round_robin", log.ACKS_ALL)
-    log._append_write(connection, groups, meta, log.ACKS_ALL, False)
+    storage.append(connection, groups, meta=meta, acks=log.ACKS_ALL, log_append_time=False)
     writes, t0 = 0, perf_counter()
     while perf_counter() - t0 < cfg.seconds:
-        log._append_write(connection, groups, meta, log.ACKS_ALL, False)
+        storage.append(connection, groups, meta=meta, acks=log.ACKS_ALL, log_append_time=False)
         writes += 1
     out["write"] = writes * len(batch) / (perf_counter() - t0)
     out["serial"] = 1 / (1 / out["python"] + 1 / out["write"])
 
     per_write = len(batch) / out["write"]
 
-    def free_write(conn, batches, meta, acks, log_append_time):
+    def free_write(conn, batches, **kw):
         time.sleep(per_write)
         return {pid: 0 for pid in batches}
 
@@ -384,9 +384,8 @@ def _rest_round(cfg: Config, token: str, on: bool) -> dict:
 
 
 def over_rest(cfg: Config, backend: str) -> dict:
-    from django.db import connections
-
     from brokercore.services.topics import topic_create
+    from django.db import connections
 
     topic_create(name=REST_TOPIC, partitions=cfg.partitions)
     token = api_token("bench-gc", staff=True)
@@ -406,9 +405,8 @@ def over_rest(cfg: Config, backend: str) -> dict:
 
 
 def run(ctx) -> dict:
-    from django.conf import settings
-
     from brokercore.services.topics import topic_create
+    from django.conf import settings
 
     cfg = QUICK if ctx.quick else Config()
     progress(f"[{ctx.backend}] group commit: {cfg.producers} producers in one process")

@@ -9,6 +9,8 @@ their poll interval on top; this measures what the broker adds.
 import time
 
 from bench.common import fmt_ms, machine_markdown, median, progress, table
+from brokercore.coordinator.lag import groups_lag_totals
+from brokercore.coordinator.read import group_describe, group_list
 
 NAME = "groups"
 TITLE = "Consumer groups: rebalance latency and lag (issue 3)"
@@ -19,12 +21,11 @@ LAG_PARTITIONS = 10
 
 
 def _settle(group_id: str) -> int:
-    from brokercore import selectors
-    from brokercore.services.groups import member_sync
+    from brokercore.coordinator.group import member_sync
 
     calls = 0
     for _ in range(5):
-        info = selectors.group_describe(group_id=group_id)
+        info = group_describe(group_id=group_id)
         if info.state == "Stable" and not any(m.awaiting_join or m.revoking for m in info.members):
             return calls
         for m in info.members:
@@ -34,8 +35,8 @@ def _settle(group_id: str) -> int:
 
 
 def rebalance(ctx) -> list[dict]:
-    from brokercore.services.groups import group_join, member_leave
-    from brokercore.services.topics import topic_create
+    from brokercore.coordinator.group import group_join, member_leave
+    from brokercore.topics.service import topic_create
 
     topic_create(name="bench-groups", partitions=100)
     rounds = 2 if ctx.quick else 5
@@ -61,11 +62,10 @@ def rebalance(ctx) -> list[dict]:
 
 
 def lag(ctx) -> dict:
-    from brokercore import selectors
-    from brokercore.services.lag import lag_samples_record
-    from brokercore.services.log import records_append
-    from brokercore.services.offsets import offsets_commit
-    from brokercore.services.topics import topic_create
+    from brokercore.coordinator.lag import lag_samples_record
+    from brokercore.coordinator.offsets import offsets_commit
+    from brokercore.log.append import records_append
+    from brokercore.topics.service import topic_create
     from brokercore.types import RecordIn
 
     groups = 100 if ctx.quick else LAG_GROUPS
@@ -88,9 +88,9 @@ def lag(ctx) -> dict:
         "groups": groups,
         "partitions": LAG_PARTITIONS,
         "commit_per_group_s": commit_s / groups,
-        "totals_s": timed(selectors.groups_lag_totals),
-        "list_s": timed(selectors.group_list),
-        "describe_s": timed(lambda: selectors.group_describe(group_id="lag-7")),
+        "totals_s": timed(groups_lag_totals),
+        "list_s": timed(group_list),
+        "describe_s": timed(lambda: group_describe(group_id="lag-7")),
         "sample_s": timed(lag_samples_record, repeat=3),
     }
 

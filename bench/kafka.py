@@ -112,7 +112,7 @@ def consume(bootstrap: str, auth: dict, partitions: int, total: int) -> dict:
 
 
 def baseline(cfg: Config, batch: int) -> float:
-    from brokercore.services.log import records_append
+    from brokercore.log.append import records_append
     from brokercore.types import RecordIn
 
     rnd = random.Random(7)
@@ -137,7 +137,7 @@ def _sasl() -> dict:
 def run(ctx) -> dict:
     from django.db import connections
 
-    from brokercore.services.topics import topic_create
+    from brokercore.topics.service import topic_create
 
     cfg = QUICK if ctx.quick else Config()
     progress(f"[{ctx.backend}] Kafka protocol (confluent-kafka)")

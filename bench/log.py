@@ -95,7 +95,7 @@ def raw_table_create() -> None:
     """`bench_raw_record`: brokercore_record's shape, indexes and constraints, empty."""
     from django.db import connection
 
-    from brokercore.storage import RECORD_TABLE
+    from brokercore.log.storage import RECORD_TABLE
 
     with connection.cursor() as c:
         c.execute(f"DROP TABLE IF EXISTS {RAW_TABLE}")
@@ -134,7 +134,7 @@ class RawWriter:
     def write(self, batch: list[tuple]) -> None:
         from django.db import transaction
 
-        from brokercore.services.log import ACKS_ALL, acks_durability
+        from brokercore.log.append import ACKS_ALL, acks_durability
 
         ts = int(time.time() * 1000)
         offsets = self.offsets
@@ -175,9 +175,9 @@ def _timed(fn, batches: list, size: int, target_records: int, cap_s: float) -> d
 
 
 def produce(cfg: Config, records, placed) -> list[dict]:
+    from brokercore.log.append import records_append
     from brokercore.models import Partition
-    from brokercore.services.log import records_append
-    from brokercore.services.topics import topic_create
+    from brokercore.topics.service import topic_create
 
     t = topic_create(name="bench-produce", partitions=cfg.partitions)
     pids = list(Partition.objects.filter(topic=t).order_by("index").values_list("id", flat=True))
@@ -225,10 +225,10 @@ def produce(cfg: Config, records, placed) -> list[dict]:
 def fetch(cfg: Config, records) -> list[dict]:
     from django.db import connection
 
+    from brokercore.log.append import records_append
+    from brokercore.log.read import records_fetch
     from brokercore.models import Partition
-    from brokercore.selectors import records_fetch
-    from brokercore.services.log import records_append
-    from brokercore.services.topics import topic_create
+    from brokercore.topics.service import topic_create
 
     t = topic_create(name="bench-fetch", partitions=1)
     pid = Partition.objects.get(topic=t, index=0).pk
@@ -301,7 +301,7 @@ def fetch(cfg: Config, records) -> list[dict]:
 def _mp_child(kind, arg, batches, size, seconds, start, queue):
     from django.db import connections
 
-    from brokercore.services.log import records_append
+    from brokercore.log.append import records_append
 
     try:
         if kind == "raw":
@@ -352,7 +352,7 @@ def _mp_run(kind, args_per_proc, batches_per_proc, size, seconds) -> dict:
 
 def multi_process(cfg: Config, records, placed) -> list[dict]:
     from brokercore.models import Partition
-    from brokercore.services.topics import topic_create
+    from brokercore.topics.service import topic_create
 
     n, size = cfg.mp_procs, cfg.mp_batch
     # Each process produces its own slice of the pool, so they do not write identical rows.
@@ -389,8 +389,8 @@ def multi_process(cfg: Config, records, placed) -> list[dict]:
 
 
 def profile(cfg: Config, records) -> str:
-    from brokercore.selectors import records_fetch
-    from brokercore.services.log import records_append
+    from brokercore.log.append import records_append
+    from brokercore.log.read import records_fetch
 
     out = io.StringIO()
     for size in (100, 1000):

@@ -165,7 +165,7 @@ def consume_over_http(port: int, token: str, total: int) -> dict:
 
 def baseline(cfg: Config) -> float:
     """records_append in this process, batches of 100 of the same shape, best of three runs."""
-    from brokercore.services.log import records_append
+    from brokercore.log.append import records_append
     from brokercore.types import RecordIn
 
     rnd = random.Random(7)
@@ -180,8 +180,8 @@ def baseline(cfg: Config) -> float:
 
 
 def _setup(cfg: Config) -> str:
-    from brokercore.services.log import records_append
-    from brokercore.services.topics import topic_create
+    from brokercore.log.append import records_append
+    from brokercore.topics.service import topic_create
     from brokercore.types import RecordIn
 
     topic_create(name=TOPIC, partitions=cfg.partitions)

@@ -2,9 +2,9 @@
 
 Daemon threads, each with its own database connection, run jobs each on its own period: the broker
 node heartbeat and sweep (nodes silent past the session timeout are marked dead; in a thread of
-their own), the group sweeper (expire silent members, finish timed-out rebalances), the expiry of idle
-REST consumer instances, the lag and throughput samplers, and the log cleaner (retention,
-compaction, physical deletes). All are safe with several server processes. A failure is logged and
+their own), the group sweeper (expire silent members, finish timed-out rebalances), the lag and
+throughput samplers, the log cleaner (retention, compaction, physical deletes), and whatever jobs
+the composition root adds (console's `serve` adds the expiry of idle REST consumer instances). All are safe with several server processes. A failure is logged and
 retried on the next tick, never fatal to the server.
 """
 
@@ -16,19 +16,12 @@ from collections.abc import Callable
 from django.conf import settings
 from django.db import close_old_connections, connection
 
-from brokercore.services.groups import groups_sweep
-from brokercore.services.lag import lag_samples_record
-from brokercore.services.log import log_clean
-from brokercore.services.nodes import node_heartbeat, nodes_sweep, throughput_sample
+from brokercore.cluster.nodes import node_heartbeat, nodes_sweep, throughput_sample
+from brokercore.coordinator.group import groups_sweep
+from brokercore.coordinator.lag import lag_samples_record
+from brokercore.log.cleaner import log_clean
 
 logger = logging.getLogger(__name__)
-
-
-def rest_consumers_expire():
-    # Imported late: REST consumer instances belong to the console, which depends on brokercore.
-    from console.api.rest_consumers import instances_expire
-
-    return instances_expire()
 
 
 class PeriodicThread(threading.Thread):
@@ -71,14 +64,14 @@ class MaintenanceThread(PeriodicThread):
     past its session timeout, which would move its partitions to other nodes.
     """
 
-    def __init__(self) -> None:
+    def __init__(self, extra_jobs: list[tuple[str, float, Callable[[], object]]] = ()) -> None:
         b = settings.BROKER
         super().__init__("broker-maintenance", [
             ("throughput sampler", 5, throughput_sample),
             ("group sweeper", b["GROUP_SWEEP_INTERVAL_S"], groups_sweep),
-            ("REST consumer expiry", b["GROUP_SWEEP_INTERVAL_S"], rest_consumers_expire),
             ("lag sampler", b["LAG_SAMPLE_INTERVAL_S"], lag_samples_record),
             ("log cleaner", b["LOG_CLEANER_INTERVAL_S"], log_clean),
+            *extra_jobs,
         ])
         # Heartbeats the node(s) this process registered (node_register at start); a process
         # that registered none heartbeats nothing but still sweeps: any live process may find a

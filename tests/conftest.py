@@ -5,6 +5,7 @@ from django.conf import settings
 from hypothesis import HealthCheck
 from hypothesis import settings as hsettings
 
+from brokercore.cluster.read import cluster_cache_clear
 from tests.services import redis_url, required
 
 # The suite's property tests draw the same examples every run (derandomize, no example database):
@@ -86,11 +87,10 @@ def fake_clock(monkeypatch):
 def broker_nodes_fresh():
     """Per-process broker-node state (the ~1 s live-node cache, this process's registrations)
     outlives a test's database; start and end every test without it."""
-    from brokercore import selectors
-    from brokercore.services import nodes
+    from brokercore.cluster import nodes
 
-    selectors.cluster_cache_clear()
+    cluster_cache_clear()
     nodes._registrations.clear()
     yield
-    selectors.cluster_cache_clear()
+    cluster_cache_clear()
     nodes._registrations.clear()

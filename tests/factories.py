@@ -2,8 +2,8 @@
 
 import itertools
 
-from brokercore.services.log import records_append
-from brokercore.services.topics import topic_create
+from brokercore.log.append import records_append
+from brokercore.topics.service import topic_create
 from brokercore.types import RecordIn
 
 _names = itertools.count()

@@ -20,6 +20,7 @@ from concurrent.futures import ThreadPoolExecutor
 from django.conf import settings
 from django.db import DataError, InterfaceError, OperationalError, connections
 
+from brokercore.cluster.read import kafka_security_protocol
 from brokercore.kafka import apis
 from brokercore.kafka.apis import sasl
 from brokercore.kafka.apis.registry import HANDLERS, Node, RequestContext, run_sync
@@ -31,7 +32,6 @@ from brokercore.kafka.protocol import (
     request_decode,
     response_encode,
 )
-from brokercore.selectors import kafka_security_protocol
 
 logger = logging.getLogger(__name__)
 

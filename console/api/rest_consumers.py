@@ -34,11 +34,9 @@ from dataclasses import dataclass
 from django.conf import settings
 from django.db import IntegrityError, transaction
 
-from brokercore import clock, selectors
-from brokercore.errors import BrokerError, GroupIdNotFound, InvalidGroupId, UnknownMemberId
-from brokercore.models import GroupMember, Partition
-from brokercore.services.consumer import initial_position, member_poll, positions_fetch
-from brokercore.services.groups import (
+from brokercore import clock
+from brokercore.coordinator.consumer import initial_position, member_poll, positions_fetch
+from brokercore.coordinator.group import (
     group_id_validate,
     group_join,
     member_leave,
@@ -46,7 +44,12 @@ from brokercore.services.groups import (
     tp_key,
     tp_split,
 )
-from brokercore.services.offsets import offsets_commit
+from brokercore.coordinator.offsets import offsets_commit
+from brokercore.coordinator.read import committed_offsets_get
+from brokercore.errors import BrokerError, GroupIdNotFound, InvalidGroupId, UnknownMemberId
+from brokercore.log.read import EARLIEST, LATEST, offset_for
+from brokercore.models import GroupMember, Partition
+from brokercore.topics.read import partition_get, topic_get, topic_names_list
 from brokercore.types import RecordOut
 from console.api.errors import (
     CONSUMER_ALREADY_EXISTS,
@@ -255,7 +258,7 @@ def _save(inst: RestConsumer, *fields: str) -> None:
 
 def _pattern_topics(pattern: str) -> list[str]:
     rx = re.compile(pattern)
-    return sorted(t for t in selectors.topic_names_list() if rx.fullmatch(t))
+    return sorted(t for t in topic_names_list() if rx.fullmatch(t))
 
 
 def _join(inst: RestConsumer, topics: list[str], client_host: str = "") -> None:
@@ -310,12 +313,12 @@ def unsubscribe(inst: RestConsumer) -> None:
 def _partitions_check(tps: list[TP]) -> None:
     for topic in sorted({t for t, _ in tps}):
         try:
-            selectors.topic_get(name=topic)
+            topic_get(name=topic)
         except BrokerError as e:
             raise rest_error(e, not_found=TOPIC_NOT_FOUND) from None
     for topic, partition in tps:
         try:
-            selectors.partition_get(topic=topic, partition=partition)
+            partition_get(topic=topic, partition=partition)
         except BrokerError as e:
             raise rest_error(e, not_found=PARTITION_NOT_FOUND) from None
 
@@ -379,8 +382,8 @@ def seek(inst: RestConsumer, offsets: dict[TP, int]) -> None:
 
 def seek_to(inst: RestConsumer, partitions: list[TP], *, end: bool) -> None:
     _partitions_check(sorted(set(partitions)))
-    spec = selectors.LATEST if end else selectors.EARLIEST
-    _positions_write(inst, {tp: selectors.offset_for(topic=tp[0], partition=tp[1], spec=spec)[0] for tp in partitions}, strict=True)
+    spec = LATEST if end else EARLIEST
+    _positions_write(inst, {tp: offset_for(topic=tp[0], partition=tp[1], spec=spec)[0] for tp in partitions}, strict=True)
 
 
 def rewind(inst: RestConsumer, unreturned: Sequence[RecordOut]) -> None:
@@ -444,7 +447,7 @@ def committed_get(inst: RestConsumer, partitions: list[TP] | None) -> list[tuple
     if partitions is None:
         partitions = assignment_get(inst)
     _partitions_check(sorted(set(partitions)))
-    found = selectors.committed_offsets_get(group_id=inst.group_id, partitions=list(partitions))
+    found = committed_offsets_get(group_id=inst.group_id, partitions=list(partitions))
     # Kafka answers -1 for a partition the group never committed; so does the proxy.
     return [(t, p, *found.get((t, p), (-1, ""))) for t, p in partitions]
 
@@ -456,7 +459,7 @@ def _manual_positions(inst: RestConsumer, parts: dict[TP, Partition]) -> dict[st
     positions = dict(inst.positions)
     missing = [tp for tp in parts if tp_key(*tp) not in positions]
     if missing:
-        committed = selectors.committed_offsets_get(group_id=inst.group_id, partitions=missing)
+        committed = committed_offsets_get(group_id=inst.group_id, partitions=missing)
         for tp in missing:
             positions[tp_key(*tp)] = initial_position(parts[tp], committed.get(tp, (None,))[0], inst.offset_reset)
     return positions

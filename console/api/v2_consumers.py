@@ -10,7 +10,7 @@ from ninja import Field, Query, Router, Schema, Status
 from pydantic import field_validator
 
 from brokercore.errors import InvalidTopic
-from brokercore.topic_rules import LEGAL_NAME_PATTERN, MAX_NAME_LENGTH, topic_name_validate
+from brokercore.topics.rules import LEGAL_NAME_PATTERN, MAX_NAME_LENGTH, topic_name_validate
 from console.api import body_limit, negotiation
 from console.api import rest_consumers as svc
 from console.api.errors import INVALID_PAYLOAD, RECORD_NOT_IN_FORMAT, RestError

@@ -11,10 +11,12 @@ import json
 from django.conf import settings
 from ninja import Router, Schema
 
-from brokercore import selectors
+from brokercore.cluster.read import brokers_live_ids
 from brokercore.errors import BrokerError, InvalidTopic, UnknownTopicOrPartition
-from brokercore.services.log import records_append
-from brokercore.topic_rules import topic_name_validate
+from brokercore.log.append import records_append
+from brokercore.topics import read as topics_read
+from brokercore.topics.read import partition_describe, topic_describe, topic_names_list
+from brokercore.topics.rules import topic_name_validate
 from brokercore.types import RecordIn
 from console.api import api, body_limit, negotiation
 from console.api.errors import INVALID_PAYLOAD, PARTITION_NOT_FOUND, TOO_LARGE, TOPIC_NOT_FOUND, RestError, rest_error
@@ -152,7 +154,7 @@ def _topic_checked(topic: str) -> None:
 def _not_found(e: UnknownTopicOrPartition, topic: str) -> RestError:
     """40401 or 40402: the broker's one error code covers both."""
     try:
-        selectors.topic_get(name=topic)
+        topics_read.topic_get(name=topic)
     except UnknownTopicOrPartition:
         return rest_error(e, not_found=TOPIC_NOT_FOUND)
     return rest_error(e, not_found=PARTITION_NOT_FOUND)
@@ -163,7 +165,7 @@ def _partition_get(topic: str, partition: int):
     try:
         if not 0 <= partition <= _INT32_MAX:
             raise UnknownTopicOrPartition(f"Partition {partition} of topic '{topic}' does not exist.")
-        return selectors.partition_get(topic=topic, partition=partition)
+        return topics_read.partition_get(topic=topic, partition=partition)
     except UnknownTopicOrPartition as e:
         raise _not_found(e, topic) from None
 
@@ -180,7 +182,7 @@ def _partition_out(index: int, replicas: tuple[int, ...]) -> dict:
 def _topic_describe(topic: str):
     _topic_checked(topic)
     try:
-        return selectors.topic_describe(name=topic)
+        return topic_describe(name=topic)
     except UnknownTopicOrPartition as e:
         raise rest_error(e, not_found=TOPIC_NOT_FOUND) from None
 
@@ -193,7 +195,7 @@ _resp, _extra = _responses(list[str], _READ_ERRORS)
 @router.get("/topics", response=_resp, openapi_extra=_extra, summary="List topic names")
 def topics_list(request):
     _accept(request)
-    return selectors.topic_names_list()
+    return topic_names_list()
 
 
 _resp, _extra = _responses(V2TopicOut, _READ_ERRORS)
@@ -226,7 +228,7 @@ _resp, _extra = _responses(V2PartitionOut, _READ_ERRORS)
 @router.get("/topics/{topic}/partitions/{partition}", response=_resp, openapi_extra=_extra, summary="Describe a partition")
 def partition_get(request, topic: str, partition: int):
     _accept(request)
-    info = selectors.partition_describe(_partition_get(topic, partition))
+    info = partition_describe(_partition_get(topic, partition))
     return _partition_out(info.index, info.replicas)
 
 
@@ -252,7 +254,7 @@ _resp, _extra = _responses(V2BrokersOut, _READ_ERRORS)
 @router.get("/brokers", response=_resp, openapi_extra=_extra, summary="List live broker ids")
 def brokers_list(request):
     _accept(request)
-    return {"brokers": selectors.brokers_live_ids()}
+    return {"brokers": brokers_live_ids()}
 
 
 # --- Produce --------------------------------------------------------------------------------------

@@ -28,11 +28,16 @@ from django.utils.dateparse import parse_datetime
 from ninja import Router, Schema, Status
 from pydantic import Field
 
-from brokercore import selectors
+from brokercore.cluster import read as cluster_read
+from brokercore.cluster.read import broker_configs, broker_replicas, brokers_live_ids, cluster_configs, cluster_id
+from brokercore.coordinator import read as groups_read
+from brokercore.coordinator.read import group_describe
 from brokercore.errors import BrokerError
-from brokercore.services import log as log_service
-from brokercore.services import topics as topic_service
-from brokercore.topic_rules import CONFIG_DEFS, LEGAL_NAME_PATTERN, MAX_NAME_LENGTH
+from brokercore.log.append import records_append
+from brokercore.topics import read as topics_read
+from brokercore.topics import service as topic_service
+from brokercore.topics.read import topic_describe
+from brokercore.topics.rules import CONFIG_DEFS, LEGAL_NAME_PATTERN, MAX_NAME_LENGTH
 from brokercore.types import RecordIn
 from console.api import API_ROOT, body_limit
 from console.api.auth import STAFF_AUTH
@@ -493,7 +498,7 @@ def _list(kind: str, request, data: list) -> dict:
 
 
 def _cluster(cluster_id: str) -> str:
-    actual = selectors.cluster_id()
+    actual = cluster_read.cluster_id()
     if cluster_id != actual:
         raise RestError(CLUSTER_NOT_FOUND, f"Cluster '{cluster_id}' not found; this proxy serves cluster '{actual}'.")
     return actual
@@ -516,7 +521,7 @@ def _index(value: int, code: int, what: str) -> int:
 def _topic(topic_name: str):
     _name(topic_name, TOPIC_NOT_FOUND, f"Topic '{topic_name}'")
     try:
-        return selectors.topic_describe(name=topic_name)
+        return topic_describe(name=topic_name)
     except BrokerError as e:
         raise rest_error(e) from None
 
@@ -526,7 +531,7 @@ def _topic(topic_name: str):
 
 def _cluster_out(request, cid: str) -> dict:
     base = ("clusters", cid)
-    controller = selectors.brokers_live_ids()[0]
+    controller = brokers_live_ids()[0]
     return {
         "kind": "KafkaCluster",
         "metadata": {"self": _url(request, *base), "resource_name": _crn(cid)},
@@ -542,7 +547,7 @@ def _cluster_out(request, cid: str) -> dict:
 
 @router.get("/clusters", response=_errors() | {200: ClusterList}, summary="List clusters (this proxy serves one)")
 def clusters_list(request):
-    return _list("KafkaClusterList", request, [_cluster_out(request, selectors.cluster_id())])
+    return _list("KafkaClusterList", request, [_cluster_out(request, cluster_id())])
 
 
 @router.get("/clusters/{cluster_id}", response=_errors() | {200: ClusterOut}, summary="Get the cluster")
@@ -576,7 +581,7 @@ def topics_list(request, cluster_id: str):
     return _list(
         "KafkaTopicList",
         request,
-        [_topic_out(request, cid, t["name"], t["replication_factor"], t["partitions"]) for t in selectors.topic_list()],
+        [_topic_out(request, cid, t["name"], t["replication_factor"], t["partitions"]) for t in topics_read.topic_list()],
     )
 
 
@@ -952,7 +957,7 @@ def _topic_exists(topic_name: str) -> str:
     """The topic's name, or 40401: the produce paths need no more of the topic than that."""
     _name(topic_name, TOPIC_NOT_FOUND, f"Topic '{topic_name}'")
     try:
-        return selectors.topic_get(name=topic_name).name
+        return topics_read.topic_get(name=topic_name).name
     except BrokerError as e:
         raise rest_error(e) from None
 
@@ -969,7 +974,7 @@ def _produce_many(cid: str, topic: str, items: list) -> list:
             parsed.append(e)
     good = [p for p in parsed if not isinstance(p, RestError)]
     try:
-        results = iter(log_service.records_append(topic=topic, records=[r for r, _ in good])) if good else iter(())
+        results = iter(records_append(topic=topic, records=[r for r, _ in good])) if good else iter(())
     except BrokerError:
         results = None
     reports = []
@@ -980,7 +985,7 @@ def _produce_many(cid: str, topic: str, items: list) -> list:
             reports.append(_report(cid, topic, next(results), p[1]))
         else:
             try:
-                reports.append(_report(cid, topic, log_service.records_append(topic=topic, records=[p[0]])[0], p[1]))
+                reports.append(_report(cid, topic, records_append(topic=topic, records=[p[0]])[0], p[1]))
             except BrokerError as e:
                 reports.append(rest_error(e, not_found=PARTITION_NOT_FOUND))
     return reports
@@ -1107,7 +1112,7 @@ _STATES = {
 def _group(group_id: str):
     _name(group_id, CONSUMER_GROUP_NOT_FOUND, f"Consumer group '{group_id}'")
     try:
-        return selectors.group_describe(group_id=group_id)
+        return group_describe(group_id=group_id)
     except BrokerError as e:
         raise rest_error(e) from None
 
@@ -1123,7 +1128,7 @@ def _group_out(request, cid: str, group_id: str, state: str, assignor: str, memb
         "is_simple": members == 0 and not assignor,
         "partition_assignor": assignor,
         "state": _STATES.get(state, "UNKNOWN"),
-        "coordinator": _rel(request, "clusters", cid, "brokers", selectors.brokers_live_ids()[0]),
+        "coordinator": _rel(request, "clusters", cid, "brokers", brokers_live_ids()[0]),
         "consumers": _rel(request, *base, "consumers"),
         "lag_summary": _rel(request, *base, "lag-summary"),
     }
@@ -1141,7 +1146,7 @@ def groups_list(request, cluster_id: str):
         request,
         [
             _group_out(request, cid, g["group_id"], g["state"], g["assignor"] if g["members"] else "", g["members"])
-            for g in selectors.group_list()
+            for g in groups_read.group_list()
         ],
     )
 
@@ -1380,11 +1385,11 @@ def _broker_out(request, cid: str, b: dict) -> dict:
 @router.get("/clusters/{cluster_id}/brokers", response=_errors() | {200: BrokerList}, summary="List brokers")
 def brokers_list(request, cluster_id: str):
     cid = _cluster(cluster_id)
-    return _list("KafkaBrokerList", request, [_broker_out(request, cid, b) for b in selectors.brokers_list()])
+    return _list("KafkaBrokerList", request, [_broker_out(request, cid, b) for b in cluster_read.brokers_list()])
 
 
 def _broker(broker_id: int) -> dict:
-    b = selectors.broker_get(broker_id)
+    b = cluster_read.broker_get(broker_id)
     if b is None:
         raise RestError(BROKER_NOT_FOUND, f"Broker {broker_id} not found.")
     return b
@@ -1406,14 +1411,14 @@ def broker_get(request, cluster_id: str, broker_id: int):
 def broker_replicas_list(request, cluster_id: str, broker_id: int):
     cid = _cluster(cluster_id)
     _broker(broker_id)
-    data = [_replica_out(request, cid, topic, p, broker_id) for topic, p in selectors.broker_replicas(broker_id)]
+    data = [_replica_out(request, cid, topic, p, broker_id) for topic, p in broker_replicas(broker_id)]
     return _list("KafkaReplicaList", request, data)
 
 
 # --- Broker configs (read-only) ----------------------------------------------------------------
 
 def _broker_configs(b: dict) -> dict[str, str]:
-    configs = selectors.broker_configs(node_id=b["node_id"], host=b["host"] or "", port=b["port"] or 0)
+    configs = broker_configs(node_id=b["node_id"], host=b["host"] or "", port=b["port"] or 0)
     return {c.name: c.value for c in configs}
 
 
@@ -1457,7 +1462,7 @@ def _cluster_config_out(request, cid: str, name: str, value: str) -> dict:
 
 
 def _cluster_configs() -> dict[str, str]:
-    return {c.name: c.value for c in selectors.cluster_configs()}
+    return {c.name: c.value for c in cluster_configs()}
 
 
 def _known(configs: dict[str, str], name: str) -> str:

@@ -11,7 +11,7 @@ import json
 from django import forms
 
 from brokercore.errors import BrokerError, InvalidConfig
-from brokercore.topic_rules import CONFIG_DEFS, config_value_parse
+from brokercore.topics.rules import CONFIG_DEFS, config_value_parse
 from brokercore.types import RecordIn
 
 CONFIG_SYNTAX = "One name=value a line."

@@ -26,8 +26,18 @@ from dataclasses import dataclass
 
 from django.db import connection
 
-from brokercore import clock, events, selectors
-from brokercore.assignors import ASSIGNOR_NAMES
+from brokercore import clock, events
+from brokercore.coordinator.assignors import ASSIGNOR_NAMES
+from brokercore.coordinator.consumer import member_commit, member_poll
+from brokercore.coordinator.group import (
+    group_assignor_set,
+    group_delete,
+    group_join,
+    member_leave,
+    member_sync,
+    tp_split,
+)
+from brokercore.coordinator.read import group_get, group_list, group_member_ids
 from brokercore.errors import (
     BrokerError,
     GroupIdNotFound,
@@ -36,11 +46,11 @@ from brokercore.errors import (
     UnknownMemberId,
     UnknownTopicOrPartition,
 )
+from brokercore.log.append import records_append
+from brokercore.log.read import partition_offsets_list
 from brokercore.partitioner import partition_for_key
-from brokercore.services.consumer import member_commit, member_poll
-from brokercore.services.groups import group_assignor_set, group_delete, group_join, member_leave, member_sync, tp_split
-from brokercore.services.log import records_append
-from brokercore.services.topics import topic_create, topic_delete, topic_partitions_add
+from brokercore.topics.read import topic_names_list
+from brokercore.topics.service import topic_create, topic_delete, topic_partitions_add
 from brokercore.types import RecordIn
 from console.lab.presets import GroupSpec, Preset
 
@@ -432,7 +442,7 @@ class Lab:
     def partitions_add(self, add: int) -> tuple[int, int]:
         with self.lock:
             self._require_running()
-            before = len(selectors.partition_offsets_list(topic=self.topic))
+            before = len(partition_offsets_list(topic=self.topic))
             _in_range(add, 1, MAX_PARTITIONS, PARTITIONS_RANGE)
             total = before + add
             if total > MAX_PARTITIONS:
@@ -555,7 +565,7 @@ class Lab:
         changed = False
         crashed = [c for c in self.consumers_snapshot() if c.status == "crashed"]
         for g in {c.group.group_id for c in crashed}:
-            present = set(selectors.group_member_ids(group_id=g))
+            present = set(group_member_ids(group_id=g))
             for c in crashed:
                 if c.group.group_id == g and c.member_id not in present:
                     c.status = "expired"
@@ -569,7 +579,7 @@ class Lab:
         generations = []
         for g in self.groups:
             try:
-                generations.append(selectors.group_get(group_id=g.group_id).generation)
+                generations.append(group_get(group_id=g.group_id).generation)
             except GroupIdNotFound:
                 generations.append(None)
         if generations != self.generations:
@@ -600,8 +610,8 @@ def labs_list() -> list[Lab]:
 def _fresh_id() -> int:
     """The next lab number whose default topic and groups do not exist yet (ids restart with the
     process, the topics they created may still be there)."""
-    topics = set(selectors.topic_names_list())
-    groups = {g["group_id"] for g in selectors.group_list()}
+    topics = set(topic_names_list())
+    groups = {g["group_id"] for g in group_list()}
     while True:
         n = next(_ids)
         prefix = f"lab{n}-"
@@ -642,12 +652,12 @@ def lab_start(
         lab_id = _fresh_id()
         topic = topic or f"lab{lab_id}-orders"
         try:
-            existing = len(selectors.partition_offsets_list(topic=topic))
+            existing = len(partition_offsets_list(topic=topic))
         except UnknownTopicOrPartition:
             existing = 0
         if not existing:
             topic_create(name=topic, partitions=partitions, configs=LAB_TOPIC_CONFIGS)
-        known = {g["group_id"] for g in selectors.group_list()}
+        known = {g["group_id"] for g in group_list()}
         groups = []
         for s in specs:
             group_id = group if preset is None and group else f"lab{lab_id}-{s.suffix}"

@@ -5,7 +5,8 @@ from django.contrib.auth.decorators import login_required
 from django.shortcuts import render
 from django.views.decorators.http import require_GET
 
-from brokercore import selectors
+from brokercore.cluster.read import brokers_list
+from brokercore.topics.read import partition_leaders
 from console.live.fragments import fragment
 from console.views._common import live
 
@@ -14,14 +15,14 @@ TEMPLATE = "console/brokers.html"
 
 @fragment("cluster", TEMPLATE + "#nodes", page="brokers")
 def brokers_context(_argument: str = "") -> dict:
-    brokers = selectors.brokers_list()
+    brokers = brokers_list()
     led = sum(b["leader_count"] for b in brokers)
     for b in brokers:
         b["share"] = round(100 * b["leader_count"] / led) if led else 0
     return {
         "brokers": brokers,
         "brokers_alive": sum(1 for b in brokers if b["alive"]),
-        "leaders": selectors.partition_leaders(),
+        "leaders": partition_leaders(),
         "session_timeout_s": settings.BROKER["NODE_SESSION_TIMEOUT_S"],
     }
 

@@ -21,11 +21,21 @@ from django.http import Http404
 from django.shortcuts import redirect, render
 from django.views.decorators.http import require_GET, require_http_methods
 
-from brokercore import clock, selectors
+from brokercore import clock
+from brokercore.coordinator import read as groups_read
+from brokercore.coordinator.group import group_delete as group_delete_service
+from brokercore.coordinator.lag import PartitionLag, lag_history
+from brokercore.coordinator.offsets import RESET_SPECS, offsets_reset
+from brokercore.coordinator.read import (
+    GroupInfo,
+    group_describe,
+    group_members_seen,
+    group_partitions_subscribed,
+    rebalance_history,
+)
 from brokercore.errors import BrokerError, GroupIdNotFound
 from brokercore.models import ConsumerGroup
-from brokercore.services.groups import group_delete as group_delete_service
-from brokercore.services.offsets import RESET_SPECS, offsets_reset
+from brokercore.topics.read import topic_names_list
 from console.live.fragments import fragment
 from console.templatetags.console import colour
 from console.views._common import live, staff_required
@@ -130,11 +140,11 @@ class GridRow:
     cells: list["Cell"]  # one per column
     owner: Who | None
     state: str  # owned, revoking, paused (rebalancing, nobody owns it), unassigned
-    lag: selectors.PartitionLag | None
+    lag: PartitionLag | None
     lag_pct: int
 
 
-def grid_build(info: selectors.GroupInfo, partitions: list[tuple[str, int]], names: dict[str, Who], now_ms: int) -> dict:
+def grid_build(info: GroupInfo, partitions: list[tuple[str, int]], names: dict[str, Who], now_ms: int) -> dict:
     owners = {tp: m.member_id for m in info.members for tp in m.assignment}
     revoking = {tp: m.member_id for m in info.members for tp in m.revoking}
     lags = {(p.topic, p.partition): p for p in info.partitions}
@@ -395,13 +405,13 @@ def lag_chart(samples: list[tuple[int, int]], now_ms: int, current: int | None, 
 def group_context(group_id: str, *, history: int = TIMELINE_LENGTH) -> dict | None:
     """Everything the group's live partials show; None once the group is gone."""
     try:
-        info = selectors.group_describe(group_id=group_id)
+        info = group_describe(group_id=group_id)
     except GroupIdNotFound:
         return None
     now_ms = clock.now_ms()
-    names = members_named([*selectors.group_members_seen(group_id=group_id), *(m.member_id for m in info.members)])
-    grid = grid_build(info, selectors.group_partitions_subscribed(group_id=group_id), names, now_ms)
-    events = selectors.rebalance_history(group_id=group_id, limit=history)
+    names = members_named([*group_members_seen(group_id=group_id), *(m.member_id for m in info.members)])
+    grid = grid_build(info, group_partitions_subscribed(group_id=group_id), names, now_ms)
+    events = rebalance_history(group_id=group_id, limit=history)
     waiting = [names[m.member_id] for m in info.members if m.awaiting_join]
     return {
         "g": info,
@@ -413,7 +423,7 @@ def group_context(group_id: str, *, history: int = TIMELINE_LENGTH) -> dict | No
         "reasons": [_relabel(r, names) for r in info.rebalance_reasons],
         "waiting": waiting,
         "timeline": timeline_build(events, names, grid["single_topic"]),
-        "chart": lag_chart(selectors.lag_history(group_id=group_id), now_ms, info.total_lag if info.partitions else None, events),
+        "chart": lag_chart(lag_history(group_id=group_id), now_ms, info.total_lag if info.partitions else None, events),
         "has_lag": any(p.lag is not None for p in info.partitions),
         "members": [
             (names[m.member_id], m, m.session_deadline_ms, countdown(m.session_deadline_ms, now_ms))
@@ -443,7 +453,7 @@ def _group_or_404(group_id: str) -> dict:
 
 @fragment("cluster", LIST_TEMPLATE + "#table", page="groups")
 def group_list_context(_argument: str = "") -> dict:
-    return {"groups": selectors.group_list()}
+    return {"groups": groups_read.group_list()}
 
 
 @require_GET
@@ -518,11 +528,11 @@ class ResetOffsetsForm(forms.Form):
 def group_reset_offsets(request, group_id: str):
     """GET: the form, and with its fields a dry-run preview. POST: execute the same reset."""
     try:
-        info = selectors.group_describe(group_id=group_id)
+        info = group_describe(group_id=group_id)
     except GroupIdNotFound:
         raise Http404(f"Group '{group_id}' does not exist.") from None
-    group_topics = sorted({t for t, _ in selectors.group_partitions_subscribed(group_id=group_id)})
-    topics = group_topics + [t for t in selectors.topic_names_list() if t not in group_topics]
+    group_topics = sorted({t for t, _ in group_partitions_subscribed(group_id=group_id)})
+    topics = group_topics + [t for t in topic_names_list() if t not in group_topics]
     data = request.POST if request.method == "POST" else (request.GET if "to" in request.GET else None)
     form = ResetOffsetsForm(data, topics=topics, initial={"topic": group_topics[0] if group_topics else None})
     plan, status = None, 200
@@ -555,7 +565,7 @@ def group_reset_offsets(request, group_id: str):
 def group_delete(request, group_id: str):
     """GET: ask for confirmation. POST: delete the group (Kafka allows it only while Empty)."""
     try:
-        info = selectors.group_describe(group_id=group_id)
+        info = group_describe(group_id=group_id)
     except GroupIdNotFound:
         raise Http404(f"Group '{group_id}' does not exist.") from None
     error = None

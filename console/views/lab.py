@@ -14,9 +14,11 @@ from django.http import Http404
 from django.shortcuts import redirect, render
 from django.views.decorators.http import require_GET, require_POST
 
-from brokercore import clock, selectors
-from brokercore.assignors import ASSIGNOR_NAMES
+from brokercore import clock
+from brokercore.coordinator.assignors import ASSIGNOR_NAMES
+from brokercore.coordinator.read import group_describe, group_members_seen, rebalance_history
 from brokercore.errors import BrokerError, UnknownTopicOrPartition
+from brokercore.log.read import partition_offsets_list
 from console.lab import runner
 from console.lab.presets import PRESETS
 from console.lab.runner import Lab, LabError
@@ -78,11 +80,11 @@ def _consumer_rows(lab: Lab) -> list[dict]:
     rows = []
     for g in lab.groups:
         mine = [c for c in consumers if c.group is g]
-        names = members_named([*selectors.group_members_seen(group_id=g.group_id), *(c.member_id for c in mine if c.member_id)])
+        names = members_named([*group_members_seen(group_id=g.group_id), *(c.member_id for c in mine if c.member_id)])
         deadlines = {}
         if any(c.status == "crashed" for c in mine):
             try:
-                info = selectors.group_describe(group_id=g.group_id)
+                info = group_describe(group_id=g.group_id)
             except BrokerError:
                 info = None
             if info is not None:
@@ -107,7 +109,7 @@ def _extras(lab: Lab) -> dict:
     panel = lab.preset.panel if lab.preset else ""
     if panel == "keys":
         try:
-            now = len(selectors.partition_offsets_list(topic=lab.topic))
+            now = len(partition_offsets_list(topic=lab.topic))
         except UnknownTopicOrPartition:
             now = lab.partitions
         keys = lab.key_moves(now)
@@ -115,7 +117,7 @@ def _extras(lab: Lab) -> dict:
     if panel == "compare":
         sides = []
         for g in lab.groups:
-            events = selectors.rebalance_history(group_id=g.group_id, limit=12)
+            events = rebalance_history(group_id=g.group_id, limit=12)
             total = max([len({tuple(tp) for tps in e.assignment_after.values() for tp in tps}) for e in events] + [1])
             rows = [
                 {

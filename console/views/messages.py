@@ -20,9 +20,11 @@ from django.utils.cache import patch_vary_headers
 from django.views.decorators.http import require_GET
 
 import console.live.kinds  # noqa: F401  (registers the "tail" kind this module adds a renderer to)
-from brokercore import selectors
 from brokercore.errors import UnknownTopicOrPartition
+from brokercore.log.browse import MATCH_FIELDS, records_browse, records_tail
+from brokercore.log.read import offset_for, partition_offsets_list
 from brokercore.models import Record
+from brokercore.topics.read import topic_get
 from brokercore.types import RecordOut
 from console.live import fragments
 from console.views._common import live
@@ -42,7 +44,7 @@ LONG_LINES = 6
 HEX_MAX_BYTES = 4096
 
 SEEKS = [("newest", "Newest"), ("oldest", "Oldest"), ("offset", "Offset"), ("timestamp", "Time (UTC)")]
-FIELDS = list(zip(selectors.MATCH_FIELDS, ["key, value or headers", "key", "value", "headers"], strict=True))
+FIELDS = list(zip(MATCH_FIELDS, ["key, value or headers", "key", "value", "headers"], strict=True))
 TIMESTAMP_TYPES = {Record.TIMESTAMP_CREATE: "CreateTime", Record.TIMESTAMP_LOG_APPEND: "LogAppendTime"}
 TIME_FORMATS = ("%Y-%m-%dT%H:%M", "%Y-%m-%dT%H:%M:%S", "%Y-%m-%dT%H:%M:%S.%f", "%Y-%m-%d %H:%M:%S", "%Y-%m-%d %H:%M", "%Y-%m-%d")
 
@@ -246,7 +248,7 @@ def _start(form_data: dict, bounds: dict[int, tuple[int, int]], topic: str) -> t
     if seek == "offset":
         # With every partition, the offset applies to each, clamped to what it holds.
         return {p: min(max(form_data["offset"], lo), hi) for p, (lo, hi) in bounds.items()}, False
-    return {p: selectors.offset_for(topic=topic, partition=p, spec=form_data["time_ms"])[0] for p in bounds}, False
+    return {p: offset_for(topic=topic, partition=p, spec=form_data["time_ms"])[0] for p in bounds}, False
 
 
 def _page_url(params: dict, **cursor: str) -> str:
@@ -257,7 +259,7 @@ def _page_url(params: dict, **cursor: str) -> str:
 
 def _browse(request, name: str) -> tuple[dict, int]:
     try:
-        offsets = selectors.partition_offsets_list(topic=name)
+        offsets = partition_offsets_list(topic=name)
     except UnknownTopicOrPartition:
         raise Http404(f"Topic '{name}' does not exist.") from None
     all_bounds = {o["partition"]: (o["log_start_offset"], o["high_watermark"]) for o in offsets}
@@ -315,7 +317,7 @@ def _browse(request, name: str) -> tuple[dict, int]:
         except UnknownTopicOrPartition:
             raise Http404(f"Topic '{name}' does not exist.") from None
     try:
-        page = selectors.records_browse(
+        page = records_browse(
             topic=name, cursor=cursor, backward=backward, limit=data["size"], text=data["q"], field=data["field"],
             scan_limit=SCAN_LIMIT,
         )
@@ -364,7 +366,7 @@ def tail_stream(argument: str, state: dict) -> str:
     each push carries only what arrived since the last one (at most TAIL_PUSH_MAX records).
     """
     try:
-        batch = selectors.records_tail(
+        batch = records_tail(
             topic=argument, positions=state.get("positions"), initial=TAIL_INITIAL, limit=TAIL_PUSH_MAX
         )
     except UnknownTopicOrPartition:
@@ -388,7 +390,7 @@ fragments.KINDS["tail"].stream = tail_stream
 @login_required
 def messages_tail(request, name: str):
     try:
-        selectors.topic_get(name=name)
+        topic_get(name=name)
     except UnknownTopicOrPartition:
         raise Http404(f"Topic '{name}' does not exist.") from None
     context = {

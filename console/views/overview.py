@@ -6,7 +6,9 @@ from django.contrib.auth.decorators import login_required
 from django.shortcuts import render
 from django.views.decorators.http import require_GET
 
-from brokercore import selectors
+from brokercore.cluster.read import brokers_list
+from brokercore.coordinator.read import group_list
+from brokercore.topics.read import cluster_totals, topic_list, topic_rates
 from console.live.fragments import fragment
 from console.views._common import live
 
@@ -14,15 +16,15 @@ TEMPLATE = "console/overview.html"
 
 
 def overview_context(_argument: str = "") -> dict:
-    rates = selectors.topic_rates()
-    topics = selectors.topic_list()
+    rates = topic_rates()
+    topics = topic_list()
     for t in topics:
         t["rate"] = rates.get(t["name"])
-    groups = selectors.group_list()
+    groups = group_list()
     states = Counter(g["state"] for g in groups)
-    brokers = selectors.brokers_list()
+    brokers = brokers_list()
     return {
-        "totals": selectors.cluster_totals(),
+        "totals": cluster_totals(),
         "rate": sum(rates.values()) if rates else None,
         "topics": sorted(topics, key=lambda t: -(t["rate"] or 0))[:10],
         "topic_count": len(topics),

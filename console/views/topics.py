@@ -14,7 +14,8 @@ from django.urls import reverse
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 from django_htmx.http import HttpResponseClientRedirect
 
-from brokercore import selectors
+from brokercore.cluster.read import brokers_live_count
+from brokercore.coordinator.read import topic_consumer_groups
 from brokercore.errors import (
     BrokerError,
     InvalidConfig,
@@ -26,10 +27,13 @@ from brokercore.errors import (
     TopicAlreadyExists,
     UnknownTopicOrPartition,
 )
+from brokercore.log import cleaner
+from brokercore.log.append import records_append
 from brokercore.partitioner import to_positive
-from brokercore.services import log as log_services
-from brokercore.services import topics as topic_services
-from brokercore.topic_rules import CONFIG_DEFS
+from brokercore.topics import read as topics_read
+from brokercore.topics import service as topic_services
+from brokercore.topics.read import topic_describe, topic_names_list, topic_partitions_add_preview, topic_rates
+from brokercore.topics.rules import CONFIG_DEFS
 from brokercore.types import TopicInfo
 from console.forms.topics import (
     PartitionsAddForm,
@@ -76,7 +80,7 @@ def _redirect(request, url: str):
 
 def _describe_or_404(name: str) -> TopicInfo:
     try:
-        return selectors.topic_describe(name=name)
+        return topic_describe(name=name)
     except UnknownTopicOrPartition as e:
         raise Http404(e.message) from None
 
@@ -103,8 +107,8 @@ LIST_LIMIT = 200  # rows on the topic list; search narrows it
 
 
 def list_context(q: str = "", sort: str = DEFAULT_SORT) -> dict:
-    rates = selectors.topic_rates()
-    topics = selectors.topic_list(search=q)
+    rates = topic_rates()
+    topics = topics_read.topic_list(search=q)
     for t in topics:
         t["rate"] = rates.get(t["name"])
     column = sort.lstrip("-")
@@ -117,7 +121,7 @@ def list_context(q: str = "", sort: str = DEFAULT_SORT) -> dict:
         else:
             next_sort = key if direction == "desc" else f"-{key}"
         columns.append({"key": key, "label": label, "numeric": numeric, "direction": direction, "next": next_sort})
-    total = len(topics) if not q else len(selectors.topic_names_list())
+    total = len(topics) if not q else len(topic_names_list())
     matched = len(topics)
     topics = topics[:LIST_LIMIT]
     # Topic names are URL-safe by Kafka's rules, so the links are built once, not per row with
@@ -170,7 +174,7 @@ def topic_create(request):
                     messages.success(request, f"Created topic {data['name']} with {data['partitions']} "
                                               f"partition{'s' if data['partitions'] != 1 else ''}.")
                     return _redirect(request, _detail_url(data["name"]))
-    context = {"form": form, "brokers": selectors.brokers_live_count(), "config_defs": _config_defs()}
+    context = {"form": form, "brokers": brokers_live_count(), "config_defs": _config_defs()}
     return render(request, TEMPLATE_CREATE + "#form" if request.htmx else TEMPLATE_CREATE, context)
 
 
@@ -196,18 +200,18 @@ def topic_name_check(request):
 def partitions_context(name: str, info: TopicInfo | None = None) -> dict:
     if info is None:
         try:
-            info = selectors.topic_describe(name=name)
+            info = topic_describe(name=name)
         except UnknownTopicOrPartition:
             return {"name": name, "deleted": True}
     most = max((p.records for p in info.partitions), default=0)
     rows = [{"p": p, "width": round(100 * p.records / most) if most else 0,
              "percent": round(100 * p.records / info.records) if info.records else 0} for p in info.partitions]
-    return {"name": name, "info": info, "partition_rows": rows, "rate": selectors.topic_rates(topic=name).get(name)}
+    return {"name": name, "info": info, "partition_rows": rows, "rate": topic_rates(topic=name).get(name)}
 
 
 def groups_context(name: str) -> dict | None:
     try:
-        return {"name": name, "groups": selectors.topic_consumer_groups(name=name)}
+        return {"name": name, "groups": topic_consumer_groups(name=name)}
     except UnknownTopicOrPartition:
         return None
 
@@ -316,7 +320,7 @@ def topic_produce(request, name):
     result = None
     if form.is_valid():
         try:
-            [appended] = log_services.records_append(
+            [appended] = records_append(
                 topic=name, records=[form.record], partition=form.cleaned_data["partition"]
             )
         except BrokerError as e:
@@ -346,7 +350,7 @@ def _preview(name: str, form: PartitionsAddForm) -> dict | None:
     except BrokerError as e:
         broker_error_add(form, e, GROW_ERROR_FIELDS)
         return None
-    p = selectors.topic_partitions_add_preview(name=name, count=count, sample=PREVIEW_SAMPLE)
+    p = topic_partitions_add_preview(name=name, count=count, sample=PREVIEW_SAMPLE)
     return {
         "current": p.current, "count": p.count, "keys": p.keys, "moved": p.moved, "moves": p.moves,
         "percent": round(100 * p.moved / p.keys) if p.keys else 0,
@@ -429,7 +433,7 @@ def topic_purge(request, name):
     info = _describe_or_404(name)
     if request.method == "POST":
         try:
-            log_services.topic_purge(topic=name)
+            cleaner.topic_purge(topic=name)
         except UnknownTopicOrPartition as e:
             raise Http404(e.message) from None
         messages.success(request, f"Purged {info.records} records from {name}; its partitions and configs stay.")

@@ -15,7 +15,8 @@ from django.core.management import CommandError, call_command
 from django.test import Client
 from django.urls import resolve
 
-from brokercore import selectors
+from brokercore.cluster.read import cluster_id
+from brokercore.topics.read import topic_describe, topic_names_list
 from console.api import not_found
 from console.api.tokens import token_create, token_revoke
 from console.models import ApiToken
@@ -46,7 +47,7 @@ def probe():
 @pytest.fixture
 def topics_path():
     """v3 topic creation (staff only), as Confluent documents it."""
-    path = f"/rest/v3/clusters/{selectors.cluster_id()}/topics"
+    path = f"/rest/v3/clusters/{cluster_id()}/topics"
     if not routed(path):
         pytest.skip(f"{path} is not routed yet")
     return path
@@ -139,14 +140,14 @@ def test_session_post_needs_the_csrf_token(topics_path, staff_user):
     client.force_login(staff_user)
     response = client.post(topics_path, json.dumps(new_topic("from-session")), content_type="application/json")
     assert_error(response, 40301)
-    assert "from-session" not in selectors.topic_names_list()
+    assert "from-session" not in topic_names_list()
 
     client.get("/tokens/")  # any console page sets the CSRF cookie, as the browser has it
     csrf = client.cookies["csrftoken"].value
     response = client.post(topics_path, json.dumps(new_topic("from-session")), content_type="application/json",
                            HTTP_X_CSRFTOKEN=csrf)
     assert response.status_code in (200, 201), response.content
-    assert "from-session" in selectors.topic_names_list()
+    assert "from-session" in topic_names_list()
 
 
 @pytest.fixture
@@ -167,7 +168,7 @@ def test_session_produce_needs_the_csrf_token(produce_path, plain_user):
     client.get("/tokens/")
     response = client.post(produce_path, body, content_type=kind, HTTP_X_CSRFTOKEN=client.cookies["csrftoken"].value)
     assert response.status_code == 200, response.content
-    assert selectors.topic_describe(name="session-topic").partitions[0].high_watermark == 1
+    assert topic_describe(name="session-topic").partitions[0].high_watermark == 1
 
 
 def test_token_post_needs_no_csrf_token(topics_path, staff_token):
@@ -197,7 +198,7 @@ def test_anonymous_allowed_when_configured(probe, settings):
 def test_anonymous_allowed_still_cannot_create_topics(topics_path, settings):
     settings.REST = {**settings.REST, "ALLOW_ANONYMOUS": True}
     assert_error(Client().post(topics_path, json.dumps(new_topic("anon")), content_type="application/json"), 40301)
-    assert "anon" not in selectors.topic_names_list()
+    assert "anon" not in topic_names_list()
 
 
 # --- Staff only changes -------------------------------------------------------------------------
@@ -208,12 +209,12 @@ def test_non_staff_token_may_read_but_not_create_topics(probe, topics_path, rest
     response = rest_user.send("POST", topics_path, new_topic("not-yours"))
     assert_error(response, 40301)
     assert "staff" in response.json()["message"]
-    assert "not-yours" not in selectors.topic_names_list()
+    assert "not-yours" not in topic_names_list()
 
 
 def test_staff_token_creates_topics(topics_path, rest):
     assert rest.send("POST", topics_path, new_topic("ours")).status_code in (200, 201)
-    assert "ours" in selectors.topic_names_list()
+    assert "ours" in topic_names_list()
 
 
 # --- The tokens command -------------------------------------------------------------------------

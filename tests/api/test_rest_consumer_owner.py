@@ -8,8 +8,8 @@ import pytest
 from django.contrib.auth import get_user_model
 from django.test import Client
 
-from brokercore import selectors
-from brokercore.services.log import records_append
+from brokercore.coordinator.read import committed_offsets_get, group_describe
+from brokercore.log.append import records_append
 from brokercore.types import RecordIn
 from console.api.tokens import token_create
 from console.models import RestConsumer
@@ -99,7 +99,7 @@ def test_another_user_gets_40403_for_every_operation_and_changes_nothing(orders,
             assert missing.json() == r.json()
     inst.refresh_from_db()
     assert inst.assignment == [["orders", 0]] and inst.positions == {}
-    assert selectors.committed_offsets_get(group_id="g", partitions=[("orders", 0)]) == {}
+    assert committed_offsets_get(group_id="g", partitions=[("orders", 0)]) == {}
     # And the owner's instance still works as before.
     r = call(owner, "GET", "/records?timeout=0")
     assert r.status_code == 200 and len(r.json()) == 3
@@ -162,13 +162,13 @@ def test_deleting_a_user_closes_their_instances(orders, alice, mallory):
     m = RestClient(token_create(user=mallory, name="m")[1])
     r = m.generic("POST", f"{BASE}/g", json.dumps({"name": "kept"}), content_type=V2)
     assert r.status_code == 200
-    [member] = selectors.group_describe(group_id="g").members
+    [member] = group_describe(group_id="g").members
     assert member.member_id.startswith("c1-")
     alice.delete()
     assert list(RestConsumer.objects.values_list("name", flat=True)) == ["kept"]
     # Closed, not only forgotten: it left the group and its auto commit happened.
-    assert selectors.group_describe(group_id="g").members == []
-    assert selectors.committed_offsets_get(group_id="g", partitions=[("orders", 0)])[("orders", 0)][0] == 3
+    assert group_describe(group_id="g").members == []
+    assert committed_offsets_get(group_id="g", partitions=[("orders", 0)])[("orders", 0)][0] == 3
 
 
 def test_two_users_may_each_have_an_instance_of_the_same_name_in_one_group(orders, alice, mallory, settings):
@@ -182,9 +182,9 @@ def test_two_users_may_each_have_an_instance_of_the_same_name_in_one_group(order
     assert mine.pk != theirs.pk
     assert call(a, "POST", "/subscription", {"topics": ["orders"]}).status_code == 204
     assert call(m, "GET", "/subscription").json() == {"topics": []}
-    assert len(selectors.group_describe(group_id="g").members) == 1
+    assert len(group_describe(group_id="g").members) == 1
     assert call(m, "POST", "/subscription", {"topics": ["orders"]}).status_code == 204
-    assert len(selectors.group_describe(group_id="g").members) == 2
+    assert len(group_describe(group_id="g").members) == 2
     # The owner's own second instance of that name is refused, as in Confluent's proxy.
     r = a.generic("POST", f"{BASE}/g", json.dumps({"name": "c1"}), content_type=V2)
     assert r.status_code == 409 and r.json()["error_code"] == 40902

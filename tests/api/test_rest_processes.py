@@ -9,8 +9,8 @@ import urllib.request
 
 import pytest
 
-from brokercore import selectors
-from brokercore.services.log import records_append
+from brokercore.coordinator.read import group_describe
+from brokercore.log.append import records_append
 from brokercore.types import RecordIn
 from console.api.tokens import token_create
 from tests.factories import topic_factory
@@ -42,7 +42,7 @@ class Rest:
 
 
 def _member_partitions() -> dict[str, set[int]]:
-    group = selectors.group_describe(group_id=GROUP)
+    group = group_describe(group_id=GROUP)
     return {m.member_id: {p for _, p in m.assignment} for m in group.members}
 
 

@@ -24,9 +24,9 @@ from schemathesis.config import SchemathesisConfig
 from schemathesis.core.transport import Response
 from schemathesis.specs.openapi.checks import response_schema_conformance, status_code_conformance
 
-from brokercore import selectors
-from brokercore.services.groups import group_join
-from brokercore.services.offsets import offsets_commit
+from brokercore.cluster.read import cluster_id
+from brokercore.coordinator.group import group_join
+from brokercore.coordinator.offsets import offsets_commit
 from console.api import api
 from console.api.tokens import token_create
 from tests.factories import records_factory, topic_factory
@@ -67,7 +67,7 @@ def existing(db):
     member = group_join(group_id="billing", topics=["orders"], client_id="billing-1", session_timeout_ms=60_000)
     EXISTING.clear()
     EXISTING.update(
-        cluster_id=selectors.cluster_id(),
+        cluster_id=cluster_id(),
         topic="orders",
         topic_name="orders",
         partition=0,

@@ -5,8 +5,8 @@ import time
 import pytest
 from django.test import override_settings
 
-from brokercore import selectors
-from brokercore.services.log import records_append
+from brokercore.coordinator.read import committed_offsets_get, group_describe
+from brokercore.log.append import records_append
 from brokercore.types import RecordIn
 from console.api.rest_consumers import instances_expire
 from console.models import RestConsumer
@@ -49,7 +49,7 @@ def get_offsets(rest, group, name, partitions):
 
 
 def assignments(group):
-    return {m.client_id: sorted(m.assignment) for m in selectors.group_describe(group_id=group).members}
+    return {m.client_id: sorted(m.assignment) for m in group_describe(group_id=group).members}
 
 
 # --- Instances ------------------------------------------------------------------------------
@@ -128,14 +128,14 @@ def test_subscription_roundtrip_joins_the_group(rest):
     create(rest, name="c")
     subscribe(rest, "g", "c", ["t"])
     assert rest.get(uri("g", "c", "/subscription")).json() == {"topics": ["t"]}
-    info = selectors.group_describe(group_id="g")
+    info = group_describe(group_id="g")
     assert [m.client_id for m in info.members] == ["c"] and info.kind == "server"
     assert rest.get(uri("g", "c", "/assignments")).json() == {
         "partitions": [{"topic": "t", "partition": 0}, {"topic": "t", "partition": 1}]
     }
     assert rest.delete(uri("g", "c", "/subscription")).status_code == 204
     assert rest.get(uri("g", "c", "/subscription")).json() == {"topics": []}
-    assert selectors.group_describe(group_id="g").members == []
+    assert group_describe(group_id="g").members == []
 
 
 def test_topic_pattern_subscription(rest):
@@ -382,7 +382,7 @@ def test_empty_commit_commits_current_positions(rest):
     subscribe(rest, "g", "a", ["t"])
     assert len(records(rest, "g", "a", timeout=1000).json()) == 3
     assert rest.post(uri("g", "a", "/offsets"), content_type=V2).status_code == 200
-    assert selectors.committed_offsets_get(group_id="g") == {("t", 0): (2, ""), ("t", 1): (1, "")}
+    assert committed_offsets_get(group_id="g") == {("t", 0): (2, ""), ("t", 1): (1, "")}
     # Query parameters instead of a body, and no partitions at all (the assigned ones).
     r = rest.get(uri("g", "a", "/offsets?topic=t&partition=1"))
     assert r.json() == {"offsets": [{"topic": "t", "partition": 1, "offset": 1, "metadata": ""}]}
@@ -402,13 +402,13 @@ def test_auto_commit_commits_what_was_returned_on_the_next_poll_and_on_delete(re
     create(rest, name="a", **{"auto.offset.reset": "earliest"})
     subscribe(rest, "g", "a", ["t"])
     assert len(records(rest, "g", "a", timeout=1000).json()) == 2
-    assert selectors.committed_offsets_get(group_id="g") == {}
+    assert committed_offsets_get(group_id="g") == {}
     records(rest, "g", "a")
-    assert selectors.committed_offsets_get(group_id="g") == {("t", 0): (2, "")}
+    assert committed_offsets_get(group_id="g") == {("t", 0): (2, "")}
     produce("t", [b"2"])
     assert len(records(rest, "g", "a", timeout=1000).json()) == 1
     rest.delete(uri("g", "a"))
-    assert selectors.committed_offsets_get(group_id="g") == {("t", 0): (3, "")}
+    assert committed_offsets_get(group_id="g") == {("t", 0): (3, "")}
 
 
 def test_manual_assignment_commits_outside_the_group(rest):
@@ -418,7 +418,7 @@ def test_manual_assignment_commits_outside_the_group(rest):
     rest.send("POST", uri("solo", "a", "/assignments"), {"partitions": [{"topic": "t", "partition": 0}]}, content_type=V2)
     assert len(records(rest, "solo", "a", timeout=1000).json()) == 2
     assert rest.post(uri("solo", "a", "/offsets"), content_type=V2).status_code == 200
-    assert selectors.committed_offsets_get(group_id="solo") == {("t", 0): (2, "")}
+    assert committed_offsets_get(group_id="solo") == {("t", 0): (2, "")}
 
 
 def test_bad_commit_body_is_422(rest):
@@ -471,12 +471,12 @@ def test_idle_instance_expires_lazily(rest, fake_clock, settings):
     fake_clock.advance(settings.REST["CONSUMER_INSTANCE_TIMEOUT_MS"] + 1)
     r = rest.get(uri("g", "a", "/subscription"))
     assert r.status_code == 404 and r.json()["error_code"] == 40403
-    assert selectors.group_describe(group_id="g").members == []
+    assert group_describe(group_id="g").members == []
     assert not RestConsumer.objects.exists()
 
 
 def test_idle_instances_expire_in_the_maintenance_sweep(rest, fake_clock, settings):
-    from brokercore.maintenance import rest_consumers_expire
+    from console.management.commands.serve import console_jobs
 
     topic_factory(name="t", partitions=2)
     create(rest, name="idle")
@@ -485,9 +485,10 @@ def test_idle_instances_expire_in_the_maintenance_sweep(rest, fake_clock, settin
     create(rest, name="busy")
     subscribe(rest, "g", "busy", ["t"])
     fake_clock.advance(2000)
-    assert rest_consumers_expire() == {"rest_consumers_expired": 1}
+    [(_, _, expire)] = console_jobs()  # what `serve` hands the maintenance thread
+    assert expire() == {"rest_consumers_expired": 1}
     assert list(RestConsumer.objects.values_list("name", flat=True)) == ["busy"]
-    assert [m.client_id for m in selectors.group_describe(group_id="g").members] == ["busy"]
+    assert [m.client_id for m in group_describe(group_id="g").members] == ["busy"]
     assert instances_expire() == {"rest_consumers_expired": 0}
 
 
@@ -497,10 +498,10 @@ def test_member_dropped_by_the_coordinator_rejoins_on_the_next_poll(rest, fake_c
     create(rest, name="a")
     subscribe(rest, "g", "a", ["t"])
     fake_clock.advance(settings.BROKER["GROUP_MAX_SESSION_TIMEOUT_MS"] + 1)
-    from brokercore.services.groups import groups_sweep
+    from brokercore.coordinator.group import groups_sweep
 
     groups_sweep()
-    assert selectors.group_describe(group_id="g").members == []
+    assert group_describe(group_id="g").members == []
     assert records(rest, "g", "a", timeout=200).status_code == 200
     assert assignments("g") == {"a": [("t", 0)]}
 

@@ -5,11 +5,13 @@ import json
 
 import pytest
 
+from brokercore.cluster.read import brokers_live_ids
+from brokercore.log.append import records_append
+from brokercore.log.cleaner import records_delete_before
+from brokercore.log.read import records_fetch
 from brokercore.models import Record
 from brokercore.partitioner import partition_for_key
-from brokercore.selectors import brokers_live_ids, records_fetch
-from brokercore.services.log import records_append, records_delete_before
-from brokercore.services.topics import topic_create
+from brokercore.topics.service import topic_create
 from brokercore.types import RecordIn
 
 pytestmark = pytest.mark.django_db

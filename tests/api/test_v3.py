@@ -5,12 +5,14 @@ import json
 
 import pytest
 
-from brokercore import selectors
+from brokercore.cluster.read import cluster_id
+from brokercore.coordinator.group import group_join
+from brokercore.coordinator.offsets import offsets_commit
+from brokercore.log.append import records_append
+from brokercore.log.read import records_fetch
 from brokercore.partitioner import murmur2, to_positive
-from brokercore.services.groups import group_join
-from brokercore.services.log import records_append
-from brokercore.services.offsets import offsets_commit
-from brokercore.services.topics import topic_create
+from brokercore.topics.read import topic_describe, topic_names_list
+from brokercore.topics.service import topic_create
 from brokercore.types import RecordIn
 
 pytestmark = pytest.mark.django_db
@@ -18,7 +20,7 @@ pytestmark = pytest.mark.django_db
 
 @pytest.fixture
 def cid():
-    return selectors.cluster_id()
+    return cluster_id()
 
 
 @pytest.fixture
@@ -48,7 +50,7 @@ def assert_error(response, status, code):
 
 def test_cluster_id_is_stable(cid):
     assert len(cid) == 22
-    assert selectors.cluster_id() == cid
+    assert cluster_id() == cid
 
 
 def test_clusters_list_and_get(rest, cid, base):
@@ -92,7 +94,7 @@ def test_topic_create_get_list_delete(rest, cid, base):
         "resource_name": f"crn:///kafka={cid}/topic=orders",
     }
     assert topic["partitions"] == {"related": f"http://127.0.0.1{base}/topics/orders/partitions"}
-    assert selectors.topic_describe(name="orders").overrides == {"retention.ms": "1000"}
+    assert topic_describe(name="orders").overrides == {"retention.ms": "1000"}
 
     assert rest.get(base + "/topics/orders").json() == topic
     listed = rest.get(base + "/topics").json()
@@ -106,7 +108,7 @@ def test_topic_create_get_list_delete(rest, cid, base):
 def test_topic_create_validate_only_writes_nothing(rest, base):
     r = rest.send("POST", base + "/topics", {"topic_name": "dry", "partitions_count": 2, "validate_only": True})
     assert r.status_code == 200 and r.json()["partitions_count"] == 2
-    assert selectors.topic_names_list() == []
+    assert topic_names_list() == []
 
 
 def test_topic_create_errors(rest, base):
@@ -130,7 +132,7 @@ def test_non_staff_may_read_but_not_change(rest_user, base):
     assert_error(rest_user.send("PUT", base + "/topics/t/configs/retention.ms", {"value": "5"}), 403, 40301)
     assert_error(rest_user.delete(base + "/topics/t/configs/retention.ms"), 403, 40301)
     assert_error(rest_user.send("POST", base + "/topics/t/configs:alter", {"data": []}), 403, 40301)
-    assert len(selectors.topic_describe(name="t").partitions) == 1
+    assert len(topic_describe(name="t").partitions) == 1
 
 
 def test_topic_partitions_grow_never_shrink(rest, base):
@@ -199,11 +201,11 @@ def test_configs_alter(rest, base):
         {"name": "retention.ms", "operation": "DELETE"},
     ]})
     assert r.status_code == 204, r.content
-    assert selectors.topic_describe(name="t").overrides == {"cleanup.policy": "compact"}
+    assert topic_describe(name="t").overrides == {"cleanup.policy": "compact"}
     r = rest.send("POST", base + "/topics/t/configs:alter",
                   {"data": [{"name": "retention.ms", "value": "5"}], "validate_only": True})
     assert r.status_code == 204
-    assert selectors.topic_describe(name="t").overrides == {"cleanup.policy": "compact"}
+    assert topic_describe(name="t").overrides == {"cleanup.policy": "compact"}
     assert_error(rest.send("POST", base + "/topics/t/configs:alter", {"data": [{"name": "x.y", "value": "1"}]}), 400, 40001)
 
 
@@ -211,7 +213,7 @@ def test_configs_alter(rest, base):
 
 
 def fetch(topic, partition=0):
-    return selectors.records_fetch(topic=topic, partition=partition, offset=0).records
+    return records_fetch(topic=topic, partition=partition, offset=0).records
 
 
 def test_produce_binary_with_headers(rest, cid, base):

@@ -6,11 +6,12 @@ from urllib.parse import urlsplit
 
 import pytest
 
-from brokercore import selectors
-from brokercore.services.groups import group_join
-from brokercore.services.log import records_append
-from brokercore.services.offsets import offsets_commit
-from brokercore.services.topics import topic_create
+from brokercore.cluster.read import broker_configs, cluster_id, node_embedded
+from brokercore.coordinator.group import group_join
+from brokercore.coordinator.offsets import offsets_commit
+from brokercore.coordinator.read import group_describe
+from brokercore.log.append import records_append
+from brokercore.topics.service import topic_create
 from brokercore.types import RecordIn
 
 pytestmark = pytest.mark.django_db
@@ -18,7 +19,7 @@ pytestmark = pytest.mark.django_db
 
 @pytest.fixture
 def base():
-    return f"/rest/v3/clusters/{selectors.cluster_id()}"
+    return f"/rest/v3/clusters/{cluster_id()}"
 
 
 @pytest.fixture
@@ -93,8 +94,8 @@ def test_broker_configs_are_the_kafka_listeners_read_only_settings(rest, world, 
     assert one["metadata"]["resource_name"].endswith("/broker=1/config=group.min.session.timeout.ms")
     assert rest.get(base + "/brokers/1/configs/message.max.bytes").json() == configs["message.max.bytes"]
     # The same names and values a Kafka AdminClient's describe_configs gets.
-    node = selectors.node_embedded()
-    assert {c.name: c.value for c in selectors.broker_configs(node_id=node.node_id, host=node.host, port=node.port)} == {n: c["value"] for n, c in configs.items()}
+    node = node_embedded()
+    assert {c.name: c.value for c in broker_configs(node_id=node.node_id, host=node.host, port=node.port)} == {n: c["value"] for n, c in configs.items()}
 
     cluster = rest.get(base + "/broker-configs").json()
     assert cluster["kind"] == "KafkaClusterConfigList"
@@ -145,7 +146,7 @@ def test_reassignments(rest, world, base):
 
 
 def test_one_assignment_of_a_consumer(rest, world, base):
-    [member] = selectors.group_describe(group_id="billing").members
+    [member] = group_describe(group_id="billing").members
     path = f"{base}/consumer-groups/billing/consumers/{member.member_id}/assignments"
     listed = rest.get(path).json()["data"]
     assert rest.get(path + "/orders/partitions/1").json() == listed[1]

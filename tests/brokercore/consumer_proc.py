@@ -23,9 +23,9 @@ def main() -> None:
     args = parser.parse_args()
     os.environ.setdefault("DJANGO_SETTINGS_MODULE", "console.settings")
     django.setup()
+    from brokercore.coordinator.consumer import member_commit, member_poll
+    from brokercore.coordinator.group import group_join, member_leave
     from brokercore.errors import BrokerError
-    from brokercore.services.consumer import member_commit, member_poll
-    from brokercore.services.groups import group_join, member_leave
 
     stopping = False
 

@@ -17,8 +17,8 @@ def main(topic: str, name: str, threads: int, per_thread: int) -> None:
     django.setup()
     from django.db import connection
 
-    from brokercore.services import group_commit
-    from brokercore.services.log import records_append
+    from brokercore.log import group_commit
+    from brokercore.log.append import records_append
     from brokercore.types import RecordIn
 
     transactions = []

@@ -19,7 +19,7 @@ def main() -> None:
     args = parser.parse_args()
     os.environ.setdefault("DJANGO_SETTINGS_MODULE", "console.settings")
     django.setup()
-    from brokercore.services.log import records_append
+    from brokercore.log.append import records_append
     from brokercore.types import RecordIn
 
     rng = random.Random(args.producer)

@@ -6,8 +6,8 @@ from channels.layers import get_channel_layer
 
 from brokercore import events
 from brokercore.errors import InvalidRecord
-from brokercore.services.log import records_append
-from brokercore.services.topics import topic_create, topic_delete
+from brokercore.log.append import records_append
+from brokercore.topics.service import topic_create, topic_delete
 from brokercore.types import RecordIn
 
 pytestmark = pytest.mark.django_db

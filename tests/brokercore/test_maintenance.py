@@ -1,11 +1,13 @@
 import pytest
 
-from brokercore import clock, selectors
+from brokercore import clock
+from brokercore.coordinator.group import group_join
+from brokercore.coordinator.lag import lag_history
+from brokercore.coordinator.offsets import offsets_commit
+from brokercore.coordinator.read import group_describe
 from brokercore.maintenance import MaintenanceThread
 from brokercore.models import Record
-from brokercore.services.groups import group_join
-from brokercore.services.offsets import offsets_commit
-from brokercore.services.topics import topic_delete
+from brokercore.topics.service import topic_delete
 from tests.factories import records_factory, topic_factory
 
 
@@ -23,6 +25,6 @@ def test_one_pass_expires_members_samples_lag_and_cleans_logs(monkeypatch):
 
     MaintenanceThread().run_due({}, now=1e9)
 
-    assert selectors.group_describe(group_id="g").members == []
-    assert selectors.lag_history(group_id="idle")[-1][1] == 4
+    assert group_describe(group_id="g").members == []
+    assert lag_history(group_id="idle")[-1][1] == 4
     assert Record.objects.count() == 5  # the deleted topic's rows are gone, t's remain

@@ -15,9 +15,10 @@ from django.contrib.auth.views import redirect_to_login
 from django.test import Client
 from django.urls import URLPattern, URLResolver, get_resolver
 
-from brokercore import selectors
-from brokercore.services.groups import group_join
-from brokercore.services.offsets import offsets_commit
+from brokercore.cluster.read import cluster_id
+from brokercore.coordinator.group import group_join
+from brokercore.coordinator.offsets import offsets_commit
+from brokercore.topics.read import topic_describe, topic_names_list
 from console.api import api
 from console.api.tokens import token_create
 from console.lab import runner
@@ -361,7 +362,7 @@ def test_admin_routes_send_anyone_but_staff_to_the_admin_login(world, client, vi
 
 def test_rest_operations_answer_anonymous_and_non_staff_callers_as_classified(world, settings):
     existing = {
-        "cluster_id": selectors.cluster_id(), "topic": "orders", "topic_name": "orders", "partition": 0,
+        "cluster_id": cluster_id(), "topic": "orders", "topic_name": "orders", "partition": 0,
         "partition_id": 0, "broker_id": settings.BROKER["NODE_ID"], "consumer_group_id": "billing",
         "consumer_id": world["member_id"], "name": "retention.ms", "group": "rest-billing", "instance": "rest-1",
     }
@@ -387,7 +388,7 @@ def test_rest_operations_answer_anonymous_and_non_staff_callers_as_classified(wo
 def test_rest_allow_anonymous_lets_anonymous_callers_read_but_never_change_topics(world, settings):
     settings.REST = {**settings.REST, "ALLOW_ANONYMOUS": True}
     anonymous = Client(HTTP_HOST="127.0.0.1")
-    cluster = selectors.cluster_id()
+    cluster = cluster_id()
     assert anonymous.get("/rest/topics").status_code == 200
     assert anonymous.get(f"/rest/v3/clusters/{cluster}/topics/orders").status_code == 200
     for (method, path), cls in REST_OPERATIONS.items():
@@ -419,7 +420,7 @@ async def test_websocket_routes_refuse_anonymous_users():
 def test_staff_operations_refuse_non_staff_before_reading_the_body(world, body):
     """A caller who may not change topics gets 403 whatever they send: the permission check comes
     before validation, so a bad body is never reported to someone who may not send one at all."""
-    cluster = selectors.cluster_id()
+    cluster = cluster_id()
     anonymous = Client(HTTP_HOST="127.0.0.1")
     viewer = Client(HTTP_HOST="127.0.0.1", HTTP_AUTHORIZATION=f"Bearer {world['viewer_token']}")
     staff = Client(HTTP_HOST="127.0.0.1", HTTP_AUTHORIZATION=f"Bearer {world['staff_token']}")
@@ -435,5 +436,5 @@ def test_staff_operations_refuse_non_staff_before_reading_the_body(world, body):
             # Staff are told what is wrong with the body; nothing changed.
             answer = staff.generic(method, url, body, content_type="application/json")
             assert answer.status_code == 422 and answer.json()["error_code"] == 42206, (method, url, answer.content)
-    assert "orders" in selectors.topic_names_list()
-    assert len(selectors.topic_describe(name="orders").partitions) == 2
+    assert "orders" in topic_names_list()
+    assert len(topic_describe(name="orders").partitions) == 2

@@ -8,8 +8,8 @@ from channels.layers import get_channel_layer
 from channels.testing import WebsocketCommunicator
 from django.db import connections
 
-from brokercore import selectors
-from brokercore.services.nodes import node_deregister, node_register, nodes_sweep
+from brokercore.cluster.nodes import node_deregister, node_register, nodes_sweep
+from brokercore.cluster.read import cluster_cache_clear
 from console.live.consumers import LiveConsumer
 from tests.factories import topic_factory
 
@@ -50,8 +50,8 @@ def test_a_node_without_a_heartbeat_is_shown_dead(viewer_client, fake_clock):
     register(1)
     register(2)
     fake_clock.advance(3000)
-    selectors.cluster_cache_clear()
-    from brokercore.services.nodes import node_heartbeat
+    cluster_cache_clear()
+    from brokercore.cluster.nodes import node_heartbeat
 
     node_heartbeat(process="proc-1")
     fake_clock.advance(4000)

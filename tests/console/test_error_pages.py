@@ -3,7 +3,7 @@
 import pytest
 from django.urls import path
 
-from brokercore.services.topics import topic_create
+from brokercore.topics.service import topic_create
 
 
 def _boom(request):

@@ -6,12 +6,12 @@ from channels.layers import get_channel_layer
 from channels.testing import WebsocketCommunicator
 from django.db import connections
 
-from brokercore import selectors
+from brokercore.coordinator.consumer import member_commit, member_poll
+from brokercore.coordinator.group import group_join, member_leave, member_sync
+from brokercore.coordinator.lag import lag_samples_record
+from brokercore.coordinator.offsets import offsets_commit
+from brokercore.coordinator.read import committed_offsets_get, group_describe, group_list
 from brokercore.errors import NonEmptyGroup
-from brokercore.services.consumer import member_commit, member_poll
-from brokercore.services.groups import group_join, member_leave, member_sync
-from brokercore.services.lag import lag_samples_record
-from brokercore.services.offsets import offsets_commit
 from console.live.consumers import LiveConsumer
 from console.views.groups import dom_id, lag_chart, members_named
 from tests.factories import records_factory, topic_factory
@@ -27,9 +27,9 @@ def join(group="g", topics=("t",), client_id="c", **kw):
 def settle(group="g"):
     """Every member polls (as running consumers do) until the group is Stable."""
     for _ in range(6):
-        for m in selectors.group_describe(group_id=group).members:
+        for m in group_describe(group_id=group).members:
             member_sync(group_id=group, member_id=m.member_id)
-        info = selectors.group_describe(group_id=group)
+        info = group_describe(group_id=group)
         if info.state in ("Stable", "Empty") and not any(m.awaiting_join or m.revoking for m in info.members):
             return info
     return info
@@ -81,7 +81,7 @@ def test_viewers_may_look_but_not_change(viewer_client):
     for url in ("/groups/g/reset-offsets/", "/groups/g/delete/"):
         assert viewer_client.get(url).status_code == 403
         assert viewer_client.post(url, {"topic": "t", "to": "earliest"}).status_code == 403
-    assert selectors.group_describe(group_id="g").members  # nothing changed
+    assert group_describe(group_id="g").members  # nothing changed
 
 
 # --- List ------------------------------------------------------------------------------------------
@@ -167,7 +167,7 @@ def test_revoking_partitions_are_striped_in_the_grid(viewer_client):
     a = join(client_id="c1", assignor="cooperative-sticky")
     join(client_id="c2")
     member_sync(group_id="g", member_id=a.member_id)  # c1 rejoins: generation 2 revokes two of its partitions
-    info = selectors.group_describe(group_id="g")
+    info = group_describe(group_id="g")
     assert any(m.revoking for m in info.members)
     html = viewer_client.get("/groups/g/").content.decode()
     assert html.count('class="cell revoking') == 2
@@ -221,15 +221,15 @@ def test_reset_form_then_dry_run_preview_changes_nothing(staff_client):
     assert "Nothing previewed yet." in html and 'value="t"' in html
     html = staff_client.get("/groups/g/reset-offsets/", {"topic": "t", "to": "earliest"}).content.decode()
     assert "Execute: reset 2 offsets" in html and "-6 (re-reads)" in html and "-4 (re-reads)" in html
-    assert selectors.committed_offsets_get(group_id="g") == {("t", 0): (6, ""), ("t", 1): (4, "")}
+    assert committed_offsets_get(group_id="g") == {("t", 0): (6, ""), ("t", 1): (4, "")}
 
 
 def test_reset_executes_on_post(staff_client):
     _empty_group_with_commits()
     response = staff_client.post("/groups/g/reset-offsets/", {"topic": "t", "to": "shift-by", "value": "-2", "partitions": "0"})
     assert response.status_code == 302 and response["Location"] == "/groups/g/"
-    assert selectors.committed_offsets_get(group_id="g")[("t", 0)][0] == 4
-    assert selectors.committed_offsets_get(group_id="g")[("t", 1)][0] == 4
+    assert committed_offsets_get(group_id="g")[("t", 0)][0] == 4
+    assert committed_offsets_get(group_id="g")[("t", 1)][0] == 4
     assert "Reset 1 committed offset of t." in staff_client.get("/groups/g/").content.decode()
 
 
@@ -237,7 +237,7 @@ def test_reset_to_a_datetime(staff_client):
     _empty_group_with_commits()
     response = staff_client.post("/groups/g/reset-offsets/", {"topic": "t", "to": "datetime", "when": "2000-01-01T00:00"})
     assert response.status_code == 302
-    assert selectors.committed_offsets_get(group_id="g")[("t", 0)][0] == 0
+    assert committed_offsets_get(group_id="g")[("t", 0)][0] == 0
 
 
 @pytest.mark.parametrize(
@@ -257,7 +257,7 @@ def test_reset_bad_input_shows_the_error(staff_client, data, message):
     assert preview.status_code == 200 and message in preview.content.decode()
     execute = staff_client.post("/groups/g/reset-offsets/", data)
     assert execute.status_code == 400 and message in execute.content.decode()
-    assert selectors.committed_offsets_get(group_id="g")[("t", 0)][0] == 6
+    assert committed_offsets_get(group_id="g")[("t", 0)][0] == 6
 
 
 def test_reset_is_refused_while_members_are_active(staff_client):
@@ -285,7 +285,7 @@ def test_delete_asks_for_confirmation_then_deletes_an_empty_group(staff_client):
     assert "Delete this group?" in html
     response = staff_client.post("/groups/g/delete/")
     assert response.status_code == 302 and response["Location"] == "/groups/"
-    assert selectors.group_list() == []
+    assert group_list() == []
     assert "Deleted consumer group g" in staff_client.get("/groups/").content.decode()
 
 
@@ -306,7 +306,7 @@ def test_delete_keeps_offsets_the_service_refuses(staff_client):
     topic_factory(name="t", partitions=1)
     join()
     with pytest.raises(NonEmptyGroup):
-        from brokercore.services.groups import group_delete
+        from brokercore.coordinator.group import group_delete
 
         group_delete(group_id="g")
 

@@ -9,9 +9,11 @@ from channels.layers import get_channel_layer
 from channels.testing import WebsocketCommunicator
 from django.db import connections
 
-from brokercore import selectors
+from brokercore.coordinator.read import committed_offsets_get, group_describe, rebalance_history
 from brokercore.errors import GroupIdNotFound, UnknownTopicOrPartition
+from brokercore.log.read import partition_offsets_list
 from brokercore.models import RebalanceEvent
+from brokercore.topics.read import topic_describe, topic_get, topic_names_list
 from console.lab import runner
 from console.lab.presets import PRESETS
 from console.lab.runner import LabError
@@ -40,7 +42,7 @@ def settle(lab, steps=6):
 
 
 def describe(lab, index=0):
-    return selectors.group_describe(group_id=lab.groups[index].group_id)
+    return group_describe(group_id=lab.groups[index].group_id)
 
 
 # --- Runner ---------------------------------------------------------------------------------------
@@ -58,9 +60,9 @@ def test_three_consumers_on_two_partitions_leave_one_idle():
 def test_consumers_poll_what_the_producer_writes_and_commit_it():
     lab = runner.lab_start(partitions=2, consumers=2, consumer_rate=100, producer_rate=40, keys=5)
     settle(lab, steps=8)
-    produced = sum(p["high_watermark"] for p in selectors.partition_offsets_list(topic=lab.topic))
+    produced = sum(p["high_watermark"] for p in partition_offsets_list(topic=lab.topic))
     assert produced == lab.producer.produced > 0
-    committed = sum(o for o, _ in selectors.committed_offsets_get(group_id=lab.groups[0].group_id).values())
+    committed = sum(o for o, _ in committed_offsets_get(group_id=lab.groups[0].group_id).values())
     assert 0 < committed <= produced
     assert sum(c.processed for c in lab.consumers) >= committed - produced  # read at most what was written
 
@@ -126,8 +128,8 @@ def test_eager_range_pauses_every_partition_cooperative_only_the_moving_ones():
     added = lab.consumer_add(rate=20)  # mirrored: one consumer joins each group
     assert [c.name for c in added] == ["r4", "s4"]
     settle(lab)
-    eager = selectors.rebalance_history(group_id=lab.groups[0].group_id, limit=1)[0]
-    coop = selectors.rebalance_history(group_id=lab.groups[1].group_id, limit=2)
+    eager = rebalance_history(group_id=lab.groups[0].group_id, limit=1)[0]
+    coop = rebalance_history(group_id=lab.groups[1].group_id, limit=2)
     assert eager.paused == 6
     # 2,2,2 -> 2,2,1,1: cooperative-sticky moves one partition, revoked in one generation and
     # assigned in the next, while range stops all six.
@@ -167,7 +169,7 @@ def test_limits(monkeypatch):
 
 def test_lab_topics_are_created_with_retention():
     lab = runner.lab_start(partitions=1, consumers=0, producer_rate=0)
-    info = selectors.topic_describe(name=lab.topic)
+    info = topic_describe(name=lab.topic)
     assert info.overrides == {"retention.ms": "600000", "retention.bytes": "1048576"}
 
 
@@ -199,11 +201,11 @@ def test_stop_with_delete_removes_the_groups_and_topic_even_with_a_crashed_membe
     with pytest.raises(GroupIdNotFound):
         describe(lab)
     with pytest.raises(UnknownTopicOrPartition):
-        selectors.topic_get(name=lab.topic)
+        topic_get(name=lab.topic)
 
 
 def test_a_lab_on_existing_topic_and_group_never_deletes_them():
-    from brokercore.services.offsets import offsets_commit
+    from brokercore.coordinator.offsets import offsets_commit
     from tests.factories import topic_factory
 
     topic_factory(name="orders", partitions=2)
@@ -212,12 +214,12 @@ def test_a_lab_on_existing_topic_and_group_never_deletes_them():
     assert not lab.created_topic and not lab.groups[0].created
     settle(lab)
     lab.stop(reason="test", delete=True)
-    assert describe(lab).state == "Empty" and selectors.topic_get(name="orders")
+    assert describe(lab).state == "Empty" and topic_get(name="orders")
 
 
 def test_a_lab_that_cannot_start_cleans_up_only_what_it_created(monkeypatch):
+    from brokercore.coordinator.offsets import offsets_commit
     from brokercore.errors import CoordinatorNotAvailable
-    from brokercore.services.offsets import offsets_commit
     from tests.factories import topic_factory
 
     topic_factory(name="orders", partitions=1)
@@ -230,8 +232,8 @@ def test_a_lab_that_cannot_start_cleans_up_only_what_it_created(monkeypatch):
     with pytest.raises(CoordinatorNotAvailable):
         runner.lab_start(group="billing", consumers=1, producer_rate=0)
     assert runner.labs_list() == []
-    assert selectors.committed_offsets_get(group_id="billing") == {("orders", 0): (0, "")}  # not the lab's to delete
-    assert not [t for t in selectors.topic_names_list() if t.startswith("lab")]  # the topic it created is gone
+    assert committed_offsets_get(group_id="billing") == {("orders", 0): (0, "")}  # not the lab's to delete
+    assert not [t for t in topic_names_list() if t.startswith("lab")]  # the topic it created is gone
 
 
 def test_the_preset_crash_is_scheduled():
@@ -244,7 +246,7 @@ def test_the_preset_crash_is_scheduled():
 
 
 def test_lab_ids_skip_names_left_by_an_earlier_process():
-    from brokercore.services.topics import topic_create
+    from brokercore.topics.service import topic_create
 
     runner._ids = __import__("itertools").count(1)
     topic_create(name="lab1-orders", partitions=1)
@@ -262,7 +264,7 @@ def test_threaded_lab_really_runs_and_stops_all_its_threads(monkeypatch):
     deadline = time.monotonic() + 20
     while time.monotonic() < deadline:
         info = describe(lab)
-        committed = selectors.committed_offsets_get(group_id=lab.groups[0].group_id)
+        committed = committed_offsets_get(group_id=lab.groups[0].group_id)
         if info.state == "Stable" and len(info.idle_members) == 1 and sum(o for o, _ in committed.values()) > 0:
             break
         time.sleep(0.05)

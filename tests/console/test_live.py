@@ -7,7 +7,7 @@ from channels.testing import WebsocketCommunicator
 from django.contrib.auth.models import AnonymousUser
 from django.db import connections
 
-from brokercore.services.log import records_append
+from brokercore.log.append import records_append
 from brokercore.types import RecordIn
 from console.asgi import application
 from console.live.consumers import LiveConsumer

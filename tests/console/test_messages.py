@@ -13,9 +13,11 @@ from channels.testing import WebsocketCommunicator
 from django.db import connection, connections
 from django.test.utils import CaptureQueriesContext
 
-from brokercore import selectors
-from brokercore.services.log import log_clean, records_append, records_delete_before
-from brokercore.services.topics import topic_delete
+from brokercore.log.append import records_append
+from brokercore.log.browse import records_browse, records_tail
+from brokercore.log.cleaner import log_clean, records_delete_before
+from brokercore.log.read import offset_for
+from brokercore.topics.service import topic_delete
 from brokercore.types import RecordIn
 from console.live.consumers import LiveConsumer
 from console.views import messages as views
@@ -243,7 +245,7 @@ def test_filter_scans_a_bounded_number_of_records_and_offers_to_continue(viewer_
 @pytest.mark.django_db
 def test_unfiltered_page_reads_only_what_it_shows(orders, django_assert_max_num_queries):
     with django_assert_max_num_queries(4):
-        page = selectors.records_browse(topic="orders", cursor={0: 60}, limit=10)
+        page = records_browse(topic="orders", cursor={0: 60}, limit=10)
     assert [r.offset for r in page.records] == list(range(60, 70)) and page.end == {0: 70}
 
 
@@ -391,11 +393,11 @@ def test_tail_page_subscribes_to_the_topic(viewer_client, orders):
 
 @pytest.mark.django_db
 def test_records_tail_returns_only_new_records_newest_first(orders):
-    first = selectors.records_tail(topic="orders", initial=3)
+    first = records_tail(topic="orders", initial=3)
     assert [r.offset for r in first.records] == [119, 118, 117] and first.positions == {0: 120}
-    assert selectors.records_tail(topic="orders", positions=first.positions).records == []
+    assert records_tail(topic="orders", positions=first.positions).records == []
     records_factory("orders", 5, partition=0)
-    batch = selectors.records_tail(topic="orders", positions=first.positions, limit=2)
+    batch = records_tail(topic="orders", positions=first.positions, limit=2)
     assert [r.offset for r in batch.records] == [124, 123] and batch.skipped == 3 and batch.positions == {0: 125}
 
 
@@ -495,4 +497,4 @@ def test_seeks_on_a_big_partition_use_the_indexes(viewer_client, django_assert_m
             if label.startswith("filter"):
                 assert f"examined {views.SCAN_LIMIT:,} records, 0 matched" in html
     with django_assert_max_num_queries(6):
-        selectors.offset_for(topic="huge", partition=0, spec=_ts(middle))
+        offset_for(topic="huge", partition=0, spec=_ts(middle))

@@ -11,14 +11,15 @@ from channels.layers import get_channel_layer
 from channels.testing import WebsocketCommunicator
 from django.db import connections
 
-from brokercore import selectors
+from brokercore.cluster.nodes import throughput_sample
+from brokercore.coordinator.group import group_join
+from brokercore.coordinator.offsets import offsets_commit
+from brokercore.coordinator.read import topic_consumer_groups
+from brokercore.log.append import records_append
+from brokercore.log.read import records_fetch
 from brokercore.partitioner import murmur2, partition_for_key, to_positive
-from brokercore.selectors import records_fetch, topic_describe, topic_names_list
-from brokercore.services.groups import group_join
-from brokercore.services.log import records_append
-from brokercore.services.nodes import throughput_sample
-from brokercore.services.offsets import offsets_commit
-from brokercore.services.topics import topic_delete
+from brokercore.topics.read import topic_describe, topic_names_list, topic_partitions_add_preview, topic_recent_keys
+from brokercore.topics.service import topic_delete
 from brokercore.types import RecordIn
 from console.live import fragments
 from console.live.consumers import LiveConsumer
@@ -322,7 +323,7 @@ def test_groups_consuming_the_topic_with_their_lag(viewer_client):
     offsets_commit(group_id="billing", offsets={("orders", 0): 2})
     offsets_commit(group_id="elsewhere", offsets={("other", 0): 0})
     group_join(group_id="shipping", topics=["orders"])
-    groups = {g["group_id"]: g for g in selectors.topic_consumer_groups(name="orders")}
+    groups = {g["group_id"]: g for g in topic_consumer_groups(name="orders")}
     assert set(groups) == {"billing", "shipping"}
     assert groups["billing"]["lag"] == 3 and groups["billing"]["committed_partitions"] == 1
     assert [p["lag"] for p in groups["billing"]["partitions"]] == [3, None]
@@ -413,7 +414,7 @@ def test_preview_counts_the_keys_that_move_as_the_partitioner_does(staff_client)
     records_append(topic="orders", records=[RecordIn(key=None, value=b"no key")])
     moved = [k for k in keys if partition_for_key(k, 3) != partition_for_key(k, 5)]
     assert 0 < len(moved) < 60
-    preview = selectors.topic_partitions_add_preview(name="orders", count=5)
+    preview = topic_partitions_add_preview(name="orders", count=5)
     assert (preview.current, preview.count, preview.keys, preview.moved) == (3, 5, 60, len(moved))
     by_move = {}
     for k in moved:
@@ -478,12 +479,12 @@ def test_recent_keys_are_the_newest_distinct_keys_still_in_the_log(db):
     for i in range(10):
         records_append(topic="orders", records=[RecordIn(key=f"k{i}".encode(), value=b"v", timestamp=1_000 + i)])
     records_append(topic="orders", records=[RecordIn(key=b"k9", value=b"v", timestamp=2_000)])
-    assert selectors.topic_recent_keys(name="orders", limit=3) == [b"k9", b"k8"]
-    assert len(selectors.topic_recent_keys(name="orders")) == 10
-    from brokercore.services.log import topic_purge
+    assert topic_recent_keys(name="orders", limit=3) == [b"k9", b"k8"]
+    assert len(topic_recent_keys(name="orders")) == 10
+    from brokercore.log.cleaner import topic_purge
 
     topic_purge(topic="orders")
-    assert selectors.topic_recent_keys(name="orders") == []
+    assert topic_recent_keys(name="orders") == []
 
 
 # --- Produce -----------------------------------------------------------------------------------

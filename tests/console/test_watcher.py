@@ -11,10 +11,10 @@ from channels.testing import WebsocketCommunicator
 from django.db import connections
 
 from brokercore import events
-from brokercore.services.groups import group_join
-from brokercore.services.log import records_append
-from brokercore.services.nodes import node_register
-from brokercore.services.topics import topic_create, topic_delete
+from brokercore.cluster.nodes import node_register
+from brokercore.coordinator.group import group_join
+from brokercore.log.append import records_append
+from brokercore.topics.service import topic_create, topic_delete
 from brokercore.types import RecordIn
 from console.live import watcher
 from console.live.consumers import LiveConsumer

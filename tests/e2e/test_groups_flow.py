@@ -5,10 +5,10 @@ Empty by itself, and the reset-offsets form previews (dry run) what a reset woul
 import pytest
 from playwright.sync_api import expect
 
-from brokercore import selectors
-from brokercore.services.consumer import member_commit, member_poll
-from brokercore.services.groups import group_join, member_leave, member_sync
-from brokercore.services.lag import lag_samples_record
+from brokercore.coordinator.consumer import member_commit, member_poll
+from brokercore.coordinator.group import group_join, member_leave, member_sync
+from brokercore.coordinator.lag import lag_samples_record
+from brokercore.coordinator.read import committed_offsets_get, group_describe
 from tests.e2e.conftest import live_ready, screenshot
 from tests.factories import records_factory, topic_factory
 
@@ -35,7 +35,7 @@ def _stable_group_with_two_members() -> list[str]:
     for _ in range(6):  # every member polls (as running consumers do) until the group is Stable
         for m in members:
             member_sync(group_id=GROUP, member_id=m)
-        info = selectors.group_describe(group_id=GROUP)
+        info = group_describe(group_id=GROUP)
         if info.state == "Stable" and not any(m.awaiting_join or m.revoking for m in info.members):
             break
     assert info.state == "Stable", info
@@ -73,7 +73,7 @@ def test_group_page_grid_then_reset_offsets_dry_run_once_empty(page):
     assert page.evaluate("window.__marker") == 1
 
     # Reset offsets is offered now; the preview is a dry run.
-    before = selectors.committed_offsets_get(group_id=GROUP)
+    before = committed_offsets_get(group_id=GROUP)
     page.locator(".gactions").get_by_role("link", name="Reset offsets").click()
     page.wait_for_url(f"**/groups/{GROUP}/reset-offsets/")
     expect(page.locator("#reset-body")).to_contain_text("Nothing previewed yet.")
@@ -86,4 +86,4 @@ def test_group_page_grid_then_reset_offsets_dry_run_once_empty(page):
     expect(page.locator("#reset-body")).to_contain_text("(re-reads)")
     expect(page.locator("#reset-body")).to_contain_text("This is a dry run: nothing has changed yet.")
     expect(page.get_by_role("button", name="Execute: reset 3 offsets")).to_be_visible()
-    assert selectors.committed_offsets_get(group_id=GROUP) == before
+    assert committed_offsets_get(group_id=GROUP) == before

@@ -4,9 +4,9 @@ add-partitions page of its own, and a preview never adds a partition."""
 import pytest
 from playwright.sync_api import expect
 
-from brokercore import selectors
+from brokercore.log.append import records_append
 from brokercore.partitioner import partition_for_key
-from brokercore.services.log import records_append
+from brokercore.topics.read import topic_describe
 from brokercore.types import RecordIn
 from tests.factories import topic_factory
 
@@ -21,7 +21,7 @@ def _moved(count: int) -> int:
 
 
 def _partitions() -> int:
-    return len(selectors.topic_describe(name=TOPIC).partitions)
+    return len(topic_describe(name=TOPIC).partitions)
 
 
 @pytest.mark.parametrize("path", [f"/topics/{TOPIC}/", f"/topics/{TOPIC}/partitions/"])

@@ -8,7 +8,7 @@ import urllib.request
 import pytest
 from playwright.sync_api import expect
 
-from brokercore.services.log import records_append
+from brokercore.log.append import records_append
 from brokercore.types import RecordIn
 from console.api.tokens import token_create
 from tests.e2e.conftest import live_ready

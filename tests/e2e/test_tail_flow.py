@@ -5,7 +5,7 @@ pause holds and counts them, resume shows them, and the filter box hides rows th
 import pytest
 from playwright.sync_api import expect
 
-from brokercore.services.log import records_append
+from brokercore.log.append import records_append
 from brokercore.types import RecordIn
 from tests.brokercore.commands.helpers import cli
 from tests.e2e.conftest import live_ready, screenshot

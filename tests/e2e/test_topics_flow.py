@@ -11,9 +11,9 @@ import re
 import pytest
 from playwright.sync_api import expect
 
-from brokercore import selectors
+from brokercore.log.append import records_append
 from brokercore.partitioner import murmur2, partition_for_key, to_positive
-from brokercore.services.log import records_append
+from brokercore.topics.read import topic_describe
 from brokercore.types import RecordIn
 from tests.e2e.conftest import htmx_settled, live_ready, screenshot
 from tests.factories import topic_factory
@@ -39,7 +39,7 @@ def _orders(topic: str, n: int, *, start: int = 0) -> None:
 
 
 def _high_watermarks(topic: str) -> list[int]:
-    return [p.high_watermark for p in selectors.topic_describe(name=topic).partitions]
+    return [p.high_watermark for p in topic_describe(name=topic).partitions]
 
 
 def _hw_cell(page, partition: int):

@@ -5,8 +5,8 @@ import uuid
 import pytest
 from kio.schema.errors import ErrorCode
 
-from brokercore.selectors import topic_describe, topic_names_list
-from brokercore.services.topics import topic_create
+from brokercore.topics.read import topic_describe, topic_names_list
+from brokercore.topics.service import topic_create
 
 pytestmark = pytest.mark.django_db(transaction=True)
 

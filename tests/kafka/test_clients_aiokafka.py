@@ -6,8 +6,8 @@ import pytest
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
 from aiokafka.admin import AIOKafkaAdminClient, NewTopic
 
+from brokercore.log.read import records_fetch
 from brokercore.partitioner import murmur2, to_positive
-from brokercore.selectors import records_fetch
 
 pytestmark = pytest.mark.django_db(transaction=True)
 

@@ -5,10 +5,11 @@ import pytest
 from confluent_kafka import Producer
 from confluent_kafka.admin import AdminClient, ConfigResource, NewPartitions, NewTopic
 
+from brokercore.log.append import records_append
+from brokercore.log.read import records_fetch
 from brokercore.partitioner import murmur2, to_positive
-from brokercore.selectors import records_fetch, topic_describe
-from brokercore.services.log import records_append
-from brokercore.services.topics import topic_create
+from brokercore.topics.read import topic_describe
+from brokercore.topics.service import topic_create
 from brokercore.types import RecordIn
 from tests.kafka.conftest import confluent_consume_all
 

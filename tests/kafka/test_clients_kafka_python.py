@@ -5,9 +5,10 @@ import pytest
 from kafka import KafkaAdminClient, KafkaProducer
 from kafka.admin import NewPartitions, NewTopic
 
+from brokercore.log.append import records_append
+from brokercore.log.read import records_fetch
 from brokercore.partitioner import murmur2, to_positive
-from brokercore.selectors import records_fetch, topic_describe
-from brokercore.services.log import records_append
+from brokercore.topics.read import topic_describe
 from brokercore.types import RecordIn
 from tests.kafka.conftest import kafka_python_consume_all
 
@@ -49,7 +50,7 @@ def test_admin_produce_keyed_consume_and_console_view(kafka_bootstrap, kafka_sta
 
 
 def test_consumes_records_appended_by_brokercore(kafka_bootstrap):
-    from brokercore.services.topics import topic_create
+    from brokercore.topics.service import topic_create
 
     topic_create(name="from-console", partitions=2)
     records_append(topic="from-console", records=[RecordIn(key=b"k%d" % i, value=b"console", headers=(("h", None),)) for i in range(10)])

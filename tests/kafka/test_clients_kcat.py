@@ -4,8 +4,8 @@ import subprocess
 
 import pytest
 
-from brokercore.selectors import records_fetch
-from brokercore.services.topics import topic_create
+from brokercore.log.read import records_fetch
+from brokercore.topics.service import topic_create
 
 pytestmark = pytest.mark.django_db(transaction=True)
 

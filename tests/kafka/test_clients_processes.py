@@ -10,9 +10,9 @@ import time
 
 import pytest
 
-from brokercore.selectors import records_fetch
-from brokercore.services.log import records_append
-from brokercore.services.topics import topic_create
+from brokercore.log.append import records_append
+from brokercore.log.read import records_fetch
+from brokercore.topics.service import topic_create
 from brokercore.types import RecordIn
 from tests.kafka.conftest import Wire
 from tests.kafka.test_produce_fetch import fetch, init_producer, produce
@@ -64,7 +64,7 @@ def test_writes_in_one_process_are_served_by_the_other(other_process):
         batch = producer_batch(4, producer_id=pid, epoch=0, base_sequence=0)
         assert produce(there, "xp", batch).base_offset == 1
         from brokercore.kafka.records import batches_decode
-        from brokercore.services.producers import records_append_idempotent
+        from brokercore.log.producers import records_append_idempotent
 
         [decoded] = batches_decode(batch, max_uncompressed=1 << 20)
         retry = records_append_idempotent(topic="xp", partition=0, records=decoded.records, producer_id=pid,

@@ -18,9 +18,10 @@ from pathlib import Path
 
 import pytest
 
-from brokercore import selectors
+from brokercore.cluster.read import brokers_live_ids, cluster_cache_clear, nodes_live_q, partition_leader
+from brokercore.log.read import records_fetch
 from brokercore.models import BrokerNode
-from brokercore.services.topics import topic_create
+from brokercore.topics.service import topic_create
 
 confluent_kafka = pytest.importorskip("confluent_kafka")
 
@@ -69,8 +70,8 @@ class BrokerProcess:
         while time.monotonic() < deadline:
             if self.proc.poll() is not None:
                 pytest.fail(f"node {self.node_id} exited with {self.proc.returncode}:\n{self.log.read_text()}")
-            selectors.cluster_cache_clear()
-            if BrokerNode.objects.filter(selectors.nodes_live_q(), node_id=self.node_id, kafka_port=self.port).exists():
+            cluster_cache_clear()
+            if BrokerNode.objects.filter(nodes_live_q(), node_id=self.node_id, kafka_port=self.port).exists():
                 return
             time.sleep(0.1)
         pytest.fail(f"node {self.node_id} did not register:\n{self.log.read_text()}")
@@ -171,7 +172,7 @@ def log_contents() -> dict[bytes, list[tuple[int, int]]]:
     for partition in range(PARTITIONS):
         position = 0
         while True:
-            batch = selectors.records_fetch(topic=TOPIC, partition=partition, offset=position, max_records=5000)
+            batch = records_fetch(topic=TOPIC, partition=partition, offset=position, max_records=5000)
             if not batch.records:
                 break
             for r in batch.records:
@@ -183,7 +184,7 @@ def log_contents() -> dict[bytes, list[tuple[int, int]]]:
 def wait_for(predicate, timeout: float, what: str):
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
-        selectors.cluster_cache_clear()
+        cluster_cache_clear()
         if predicate():
             return
         time.sleep(0.1)
@@ -234,7 +235,7 @@ def test_no_acknowledged_record_is_lost_when_a_broker_is_killed(cluster, client_
     # The survivor found the dead node and announced it once; a clean stop is told apart.
     wait_for(lambda: BrokerNode.objects.filter(node_id=victim.node_id, down_reason="expired").exists(),
              SESSION_TIMEOUT_S + 5, "the killed node to be marked dead")
-    assert selectors.brokers_live_ids() == [survivor.node_id]
+    assert brokers_live_ids() == [survivor.node_id]
     assert survivor.stop() == 0
     assert BrokerNode.objects.get(node_id=survivor.node_id).down_reason == "stopped"
 
@@ -245,7 +246,7 @@ def test_metadata_spreads_leaders_and_moves_them_off_a_dead_node(cluster):
     assert sorted(md.brokers) == [1, 2]
     before = leaders(p)
     assert set(before.values()) == {1, 2}
-    assert before == {i: selectors.partition_leader(topic=TOPIC, partition=i) for i in range(PARTITIONS)}
+    assert before == {i: partition_leader(topic=TOPIC, partition=i) for i in range(PARTITIONS)}
 
     cluster[2].kill()
     wait_for(lambda: set(leaders(p).values()) == {1}, SESSION_TIMEOUT_S + 5, "node 1 to lead every partition")

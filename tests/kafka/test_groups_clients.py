@@ -18,11 +18,11 @@ from pathlib import Path
 
 import pytest
 
-from brokercore import selectors
+from brokercore.coordinator.read import committed_offsets_get, group_describe
 from brokercore.errors import GroupIdNotFound
+from brokercore.log.append import records_append
 from brokercore.models import RebalanceEvent
-from brokercore.services.log import records_append
-from brokercore.services.topics import topic_create
+from brokercore.topics.service import topic_create
 from brokercore.types import RecordIn
 
 pytestmark = pytest.mark.django_db(transaction=True)
@@ -158,7 +158,7 @@ def wait_for(condition, timeout: float = 30, what: str = "condition", explain=No
 
 def group_state(group: str, members: list[Member]) -> str:
     try:
-        info = selectors.group_describe(group_id=group)
+        info = group_describe(group_id=group)
     except GroupIdNotFound:
         return "no group"
     held = {m.name: sorted(m.assigned) for m in members}
@@ -175,7 +175,7 @@ def settled(group: str, members: list[Member], partitions: set[tuple[str, int]])
     for m in members:
         assert m.error is None, f"{m.name} failed: {m.error!r}"
     try:
-        info = selectors.group_describe(group_id=group)
+        info = group_describe(group_id=group)
     except GroupIdNotFound:
         return None
     if info.state != "Stable" or len(info.members) != len(members):
@@ -211,10 +211,10 @@ def check_group(bootstrap: str, member_class, group: str, topic: str, partitions
     wait_for(lambda: len({v for m in [first, *members] for v in m.values}) == n, what="every record consumed")
     for m in members:
         m.stop()
-    info = selectors.group_describe(group_id=group)
+    info = group_describe(group_id=group)
     assert info.state == "Empty" and not info.members
     # Everything was consumed and committed: a commit per batch, the last of them after the end.
-    committed = selectors.committed_offsets_get(group_id=group)
+    committed = committed_offsets_get(group_id=group)
     assert {tp: off for tp, (off, _) in committed.items()} == {(topic, p): n // partitions for p in range(partitions)}
 
     events = list(RebalanceEvent.objects.filter(group__group_id=group).order_by("generation"))
@@ -284,7 +284,7 @@ def test_static_member_restart_keeps_its_partitions_without_rebalance(kafka_boot
     def both_assigned():
         a.poll(0.05)
         b.poll(0.05)
-        info = selectors.group_describe(group_id=group)
+        info = group_describe(group_id=group)
         return info if info.state == "Stable" and len(a.assignment()) == 1 and len(b.assignment()) == 1 else None
 
     info = wait_for(both_assigned, what="two static members")
@@ -294,7 +294,7 @@ def test_static_member_restart_keeps_its_partitions_without_rebalance(kafka_boot
     b = consumer("b")
     wait_for(lambda: (a.poll(0.05), b.poll(0.05), len(b.assignment()) == 1)[-1], what="b back")
     assert [(tp.topic, tp.partition) for tp in b.assignment()] == owned_by_b
-    info = selectors.group_describe(group_id=group)
+    info = group_describe(group_id=group)
     assert info.generation == generation and {m.group_instance_id for m in info.members} == {"a", "b"}
     a.close()
     b.close()
@@ -332,7 +332,7 @@ def test_members_in_separate_processes_through_two_broker_nodes(db_url, tmp_path
 
         def split_evenly():
             try:
-                info = selectors.group_describe(group_id=group)
+                info = group_describe(group_id=group)
             except GroupIdNotFound:
                 return False
             last = [next((e["assignment"] for e in reversed(events(out)) if "assignment" in e), None) for _, out in members]
@@ -351,9 +351,9 @@ def test_members_in_separate_processes_through_two_broker_nodes(db_url, tmp_path
         stop.touch()
         for proc, _ in members:
             proc.wait(20)
-        info = selectors.group_describe(group_id=group)
+        info = group_describe(group_id=group)
         assert info.state == "Empty"
-        committed = selectors.committed_offsets_get(group_id=group)
+        committed = committed_offsets_get(group_id=group)
         assert {tp: off for tp, (off, _) in committed.items()} == {(topic, p): 10 for p in range(4)}
     finally:
         stop.touch()

@@ -5,9 +5,10 @@ import time
 
 import pytest
 
-from brokercore import consumer_protocol, selectors
+from brokercore.coordinator import consumer_protocol
+from brokercore.coordinator.read import group_describe
 from brokercore.models import GroupMember
-from brokercore.services.topics import topic_create
+from brokercore.topics.service import topic_create
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
@@ -79,7 +80,7 @@ def test_join_sync_barrier_heartbeat_leave(wires):
     first = join(b)
     b.send(JOIN, 9, group_id="wg", session_timeout=6000, rebalance_timeout=10_000, member_id=first.member_id,
            protocol_type="consumer", protocols=[{"name": "range", "metadata": META}])  # parked at the barrier
-    until(lambda: selectors.group_describe(group_id="wg").state == "PreparingRebalance")
+    until(lambda: group_describe(group_id="wg").state == "PreparingRebalance")
     assert a.call(HEARTBEAT, 4, group_id="wg", generation_id=1, member_id=ra.member_id).error_code.value == 27
     ra2 = join(a, member_id=ra.member_id)
     rb = b.recv(JOIN, 9)
@@ -96,7 +97,7 @@ def test_join_sync_barrier_heartbeat_leave(wires):
     assert consumer_protocol.assignment_decode(r.assignment) == [("w", 0)]
     rb = b.recv(SYNC, 3)
     assert rb.error_code.value == 0 and consumer_protocol.assignment_decode(rb.assignment) == [("w", 1)]
-    info = selectors.group_describe(group_id="wg")
+    info = group_describe(group_id="wg")
     assert info.state == "Stable" and {m.member_id: m.assignment for m in info.members} == halves
 
     assert b.call(HEARTBEAT, 0, group_id="wg", generation_id=1, member_id=first.member_id).error_code.value == 22
@@ -104,7 +105,7 @@ def test_join_sync_barrier_heartbeat_leave(wires):
     assert [(m.member_id, m.error_code.value) for m in r.members] == [(first.member_id, 0), ("ghost", 25)]
     assert a.call(HEARTBEAT, 2, group_id="wg", generation_id=2, member_id=ra.member_id).error_code.value == 27
     assert a.call(LEAVE, 0, group_id="wg", member_id=ra.member_id).error_code.value == 0
-    assert selectors.group_describe(group_id="wg").state == "Empty"
+    assert group_describe(group_id="wg").state == "Empty"
 
 
 def test_join_v0_and_errors(wires):

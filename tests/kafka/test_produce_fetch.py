@@ -6,9 +6,9 @@ import time
 import pytest
 from kio.schema.errors import ErrorCode
 
-from brokercore.selectors import records_fetch
-from brokercore.services.log import records_append
-from brokercore.services.topics import topic_create
+from brokercore.log.append import records_append
+from brokercore.log.read import records_fetch
+from brokercore.topics.service import topic_create
 from brokercore.types import RecordIn
 from tests.kafka.conftest import Wire
 from tests.kafka.test_records import producer_batch
@@ -220,8 +220,8 @@ def test_list_offsets_and_delete_records(staff_wire):
 
 
 def test_partitions_led_by_another_live_node_are_refused(wire, kafka_listener):
-    from brokercore.selectors import partition_leader
-    from brokercore.services.nodes import node_deregister, node_register
+    from brokercore.cluster.nodes import node_deregister, node_register
+    from brokercore.cluster.read import partition_leader
 
     topic_create(name="led", partitions=4)
     me = kafka_listener.node

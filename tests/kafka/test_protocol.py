@@ -123,7 +123,7 @@ def header_id(frame: bytes) -> int:
 
 def test_metadata_auto_creates_when_allowed(staff_wire, settings):
     wire = staff_wire  # only staff may create topics, by Metadata too
-    from brokercore.selectors import topic_describe
+    from brokercore.topics.read import topic_describe
 
     settings.BROKER = {**settings.BROKER, "DEFAULT_PARTITIONS": 3}
     r = wire.call(3, 12, topics=[{"name": "auto.created", "topic_id": None}], allow_auto_topic_creation=True)
@@ -139,7 +139,7 @@ def test_metadata_auto_creates_when_allowed(staff_wire, settings):
 
 
 def test_metadata_by_topic_id_and_unknown_id(wire):
-    from brokercore.services.topics import topic_create
+    from brokercore.topics.service import topic_create
 
     t = topic_create(name="by.id", partitions=2)
     r = wire.call(3, 12, topics=[{"name": None, "topic_id": t.topic_id}, {"name": None, "topic_id": uuid.uuid4()}])
@@ -162,7 +162,7 @@ _FIELDS = {
 def test_every_advertised_version_answers(wire):
     """Each API at each version it advertises decodes a request and answers it (fields that a
     version lacks are never touched)."""
-    from brokercore.services.topics import topic_create
+    from brokercore.topics.service import topic_create
 
     topic_create(name="sweep")
     load()

@@ -5,7 +5,7 @@ import base64
 from confluent_kafka import Consumer, Producer, TopicPartition
 from django.contrib.auth import get_user_model
 
-from brokercore.services.topics import topic_create
+from brokercore.topics.service import topic_create
 from console.api.tokens import token_create
 from tests.api.conftest import RestClient
 

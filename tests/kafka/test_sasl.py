@@ -11,9 +11,10 @@ import pytest
 from django.contrib.auth import get_user_model
 
 from brokercore.kafka.apis import sasl
+from brokercore.log.read import records_fetch
 from brokercore.models import Topic
-from brokercore.selectors import records_fetch, topic_describe
-from brokercore.services.topics import topic_create
+from brokercore.topics.read import topic_describe
+from brokercore.topics.service import topic_create
 from brokercore.types import RecordIn
 from console.api.tokens import token_revoke
 from console.models import ApiToken
@@ -322,8 +323,8 @@ def _create(w, *names, validate_only=False):
 
 
 def test_non_staff_topic_and_group_changes_are_refused_per_item(connect, kafka_user):
-    from brokercore.services.groups import group_join
-    from brokercore.services.log import records_append
+    from brokercore.coordinator.group import group_join
+    from brokercore.log.append import records_append
 
     topic_create(name="keep", partitions=2)
     records_append(topic="keep", partition=0, records=[RecordIn(key=None, value=b"v%d" % i) for i in range(3)])

@@ -12,9 +12,10 @@ import time
 
 import pytest
 
+from brokercore.cluster.read import broker_configs
 from brokercore.kafka.server import KafkaListener, ListenerConfigError, ListenerThread
-from brokercore.selectors import broker_configs, records_fetch
-from brokercore.services.topics import topic_create
+from brokercore.log.read import records_fetch
+from brokercore.topics.service import topic_create
 from tests.kafka.conftest import (
     Credentials,
     Wire,

@@ -7,6 +7,8 @@ process, or `load_proc verify` in a child for a database the test process is not
 
 import time
 
+from brokercore.log.read import partition_offsets_list, records_fetch
+
 # The load's user: REST calls and Kafka connections (SASL/PLAIN) authenticate with its API token.
 LOAD_USER = "reliability"
 
@@ -15,7 +17,7 @@ def load_setup(topic: str, partitions: int, configs: dict | None = None) -> dict
     """The topic under load and a staff user's API token: {"token": ...}."""
     from django.contrib.auth import get_user_model
 
-    from brokercore.services.topics import topic_create
+    from brokercore.topics.service import topic_create
     from console.api.tokens import token_create
 
     topic_create(name=topic, partitions=partitions, configs=configs or None)
@@ -25,14 +27,13 @@ def load_setup(topic: str, partitions: int, configs: dict | None = None) -> dict
 
 def log_read(topic: str) -> dict:
     """Every partition's offsets and record keys, and every group's committed offsets."""
-    from brokercore import selectors
     from brokercore.models import CommittedOffset
 
     partitions = {}
-    for p in selectors.partition_offsets_list(topic=topic):
+    for p in partition_offsets_list(topic=topic):
         index, position, records = p["partition"], p["log_start_offset"], []
         while position < p["high_watermark"]:
-            batch = selectors.records_fetch(topic=topic, partition=index, offset=position, max_records=5000, max_bytes=64 << 20)
+            batch = records_fetch(topic=topic, partition=index, offset=position, max_records=5000, max_bytes=64 << 20)
             if not batch.records:
                 break
             records += [[r.offset, r.key.decode() if r.key is not None else None] for r in batch.records]
@@ -48,12 +49,11 @@ def log_read(topic: str) -> dict:
 
 def wait_drained(topic: str, groups: list[str], timeout: float) -> dict[str, bool]:
     """Wait until each group has committed the high watermark of every partition."""
-    from brokercore import selectors
     from brokercore.models import CommittedOffset
 
     deadline, done = time.monotonic() + timeout, {}
     while True:
-        hws = {p["partition"]: p["high_watermark"] for p in selectors.partition_offsets_list(topic=topic)}
+        hws = {p["partition"]: p["high_watermark"] for p in partition_offsets_list(topic=topic)}
         for group in groups:
             rows = dict(CommittedOffset.objects.filter(group__group_id=group, partition__topic__name=topic)
                         .values_list("partition__index", "offset"))

@@ -16,7 +16,8 @@ import pytest
 from django.db import InterfaceError, OperationalError
 from django.test import RequestFactory
 
-from brokercore import selectors
+from brokercore.topics import read as topics_read
+from console.api import v2_topics
 from console.unavailable import REST_DATABASE_UNAVAILABLE, server_error
 from tests.api.conftest import RestClient
 from tests.conftest import ON_POSTGRES
@@ -44,7 +45,7 @@ def staff_token(db):
 
 @pytest.mark.parametrize("error", [OperationalError, InterfaceError])
 def test_rest_answers_503_with_a_kafka_style_error(staff_token, monkeypatch, error):
-    monkeypatch.setattr(selectors, "topic_names_list", lambda: (_ for _ in ()).throw(error("connection already closed")))
+    monkeypatch.setattr(v2_topics, "topic_names_list", lambda: (_ for _ in ()).throw(error("connection already closed")))
     response = RestClient(staff_token).get("/rest/topics", HTTP_ACCEPT=V2)
     assert response.status_code == 503
     assert response["Retry-After"] == "5"
@@ -55,7 +56,7 @@ def test_rest_answers_503_with_a_kafka_style_error(staff_token, monkeypatch, err
 
 def test_console_page_answers_a_friendly_503(client, django_user_model, monkeypatch):
     client.force_login(django_user_model.objects.create_user("viewer", password="pw-viewer-123"))
-    monkeypatch.setattr(selectors, "topic_list", _fail)
+    monkeypatch.setattr(topics_read, "topic_list", _fail)
     response = client.get("/topics/")
     assert response.status_code == 503
     html = response.content.decode()

@@ -14,6 +14,7 @@ from pathlib import Path
 import pytest
 from django.db import connection
 
+from brokercore.coordinator.read import rebalance_history
 from tests.conftest import ON_POSTGRES
 from tests.reliability.conftest import Load, load_proc, report
 from tests.reliability.test_database_unavailable import Browser
@@ -130,13 +131,12 @@ def test_soak_memory_and_database_stay_bounded_and_nothing_is_lost(db_url, load_
     from tests.reliability.checks import judge
 
     figures, problems = judge(log, producers, {GROUP: consumers})
-    from brokercore import selectors
 
     third = max(1, len(samples) // 3)
     early, late = samples[third: 2 * third] or samples[:1], samples[-third:]
     figures.update(
         soak_s=SOAK_S, samples=samples, joins=sum(c.get("joins", 0) for c in consumers),
-        rebalances_recorded=len(selectors.rebalance_history(group_id=GROUP, limit=10_000)),
+        rebalances_recorded=len(rebalance_history(group_id=GROUP, limit=10_000)),
         log_starts={p: part["log_start"] for p, part in log["partitions"].items()},
         records_retained=sum(part["hw"] - part["log_start"] for part in log["partitions"].values()),
         console_pages=console.pages, console_pushes=console.pushes, console_errors=console.errors[:5],

@@ -12,8 +12,8 @@ from brokercore.kafka.apis.registry import (
     principal_is_staff,
     staff_only,
 )
-from brokercore.selectors import topics_partition_counts
-from brokercore.services.topics import topic_create, topic_delete, topic_partitions_add
+from brokercore.topics.read import topics_partition_counts
+from brokercore.topics.service import topic_create, topic_delete, topic_partitions_add
 
 INVALID_REPLICA_ASSIGNMENT = 39
 _ASSIGNMENT_REFUSED = (

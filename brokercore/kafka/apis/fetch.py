@@ -21,9 +21,10 @@ from brokercore.kafka.apis.registry import (
     staff_only,
 )
 from brokercore.kafka.records import batches_encode, empty_batch_encode
+from brokercore.log.cleaner import records_delete_before
+from brokercore.log.read import offset_for, offset_max_timestamp, records_fetch_many
 from brokercore.notify import log_waiters
-from brokercore.selectors import offset_for, offset_max_timestamp, records_fetch_many, topics_partition_counts
-from brokercore.services.log import records_delete_before
+from brokercore.topics.read import topics_partition_counts
 from brokercore.types import FetchResult
 
 UNKNOWN_TOPIC_ID = 100

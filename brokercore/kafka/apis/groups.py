@@ -10,17 +10,8 @@ another server process completed the round, as Kafka's coordinator parks them in
 import datetime
 import functools
 
-from brokercore.errors import BrokerError, GroupAuthorizationFailed, InvalidRequest
-from brokercore.kafka.apis.registry import (
-    Principal,
-    api,
-    error_code,
-    principal_is_staff,
-    staff_only,
-)
-from brokercore.notify import group_waiters
-from brokercore.services.groups import group_delete
-from brokercore.services.kafka_groups import (
+from brokercore.coordinator.group import group_delete
+from brokercore.coordinator.kafka_members import (
     BARRIER_POLL_S,
     kafka_group_describe,
     kafka_groups_list,
@@ -33,6 +24,15 @@ from brokercore.services.kafka_groups import (
     kafka_offsets_fetch,
     kafka_sync_result,
 )
+from brokercore.errors import BrokerError, GroupAuthorizationFailed, InvalidRequest
+from brokercore.kafka.apis.registry import (
+    Principal,
+    api,
+    error_code,
+    principal_is_staff,
+    staff_only,
+)
+from brokercore.notify import group_waiters
 
 FIND_COORDINATOR, JOIN_GROUP, HEARTBEAT, LEAVE_GROUP, SYNC_GROUP = 10, 11, 12, 13, 14
 OFFSET_COMMIT, OFFSET_FETCH, DESCRIBE_GROUPS, LIST_GROUPS, DELETE_GROUPS = 8, 9, 15, 16, 42

@@ -6,6 +6,7 @@ from dataclasses import dataclass
 
 from django.conf import settings
 
+from brokercore.cluster.read import broker_configs, cluster_id, cluster_nodes, partition_replicas
 from brokercore.errors import BrokerError, InvalidTopic, TopicAlreadyExists
 from brokercore.kafka.apis.registry import (
     HANDLERS,
@@ -16,9 +17,9 @@ from brokercore.kafka.apis.registry import (
     error_code,
     principal_is_staff,
 )
-from brokercore.selectors import broker_configs, cluster_id, cluster_nodes, partition_replicas, topics_partition_counts
-from brokercore.services.topics import topic_create
-from brokercore.topic_rules import topic_name_validate
+from brokercore.topics.read import topics_partition_counts
+from brokercore.topics.rules import topic_name_validate
+from brokercore.topics.service import topic_create
 
 UNKNOWN_TOPIC_OR_PARTITION = 3
 UNSUPPORTED_VERSION = 35
@@ -235,7 +236,7 @@ _CONFIG_TYPES = {"boolean": 1, "string": 2, "int": 3, "short": 4, "long": 5, "do
 
 def topic_configs_entries(overrides: dict[str, str], *, keys, synonyms: bool, documentation: bool) -> list[dict]:
     """A topic's configs as DescribeConfigs (and CreateTopics v5+) report them."""
-    from brokercore.topic_rules import CONFIG_DEFS
+    from brokercore.topics.rules import CONFIG_DEFS
 
     out = []
     for name, d in CONFIG_DEFS.items():
@@ -264,7 +265,7 @@ def topic_configs_entries(overrides: dict[str, str], *, keys, synonyms: bool, do
 
 def describe_configs_answer(resources, node: Node, *, synonyms: bool, documentation: bool,
                             protocol: str | None = None) -> list[dict]:
-    from brokercore.selectors import topic_get
+    from brokercore.topics.read import topic_get
 
     out = []
     for r in resources:

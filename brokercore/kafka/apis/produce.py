@@ -11,8 +11,8 @@ from brokercore.kafka.apis.meta import leadership
 from brokercore.kafka.apis.registry import Node, api, error_code
 from brokercore.kafka.protocol import ProtocolError
 from brokercore.kafka.records import ZSTD, UnsupportedCompression, batches_decode
-from brokercore.services.log import records_append
-from brokercore.services.producers import producer_id_allocate, records_append_idempotent
+from brokercore.log.append import records_append
+from brokercore.log.producers import producer_id_allocate, records_append_idempotent
 
 INVALID_REQUIRED_ACKS = 21
 INVALID_TXN_STATE = 48

@@ -27,9 +27,9 @@ from typing import NamedTuple
 from django.conf import settings
 from django.utils.module_loading import import_string
 
+from brokercore.cluster.read import kafka_security_protocol
 from brokercore.kafka.apis.registry import ANONYMOUS, Principal, api
 from brokercore.kafka.protocol import API_VERSIONS, ProtocolError
-from brokercore.selectors import kafka_security_protocol
 
 logger = logging.getLogger("brokercore.kafka.server")
 

@@ -10,9 +10,9 @@ from argparse import ArgumentTypeError
 from django.conf import settings
 from django.core.management.base import CommandError
 
+from brokercore.log.read import EARLIEST, LATEST, offset_for, partition_offsets_list, records_fetch
 from brokercore.management.commands._cli import BrokerCommand
 from brokercore.models import Record
-from brokercore.selectors import EARLIEST, LATEST, offset_for, partition_offsets_list, records_fetch
 from brokercore.types import RecordOut
 
 FETCH_RECORDS = 500

@@ -4,10 +4,11 @@ from datetime import UTC, datetime
 
 from django.core.management.base import CommandError
 
-from brokercore import clock, selectors
+from brokercore import clock
+from brokercore.coordinator.group import group_delete
+from brokercore.coordinator.offsets import offsets_delete, offsets_reset
+from brokercore.coordinator.read import group_describe, group_list
 from brokercore.management.commands._cli import BrokerCommand, table
-from brokercore.services.groups import group_delete
-from brokercore.services.offsets import offsets_delete, offsets_reset
 
 
 def _topic_partitions(text: str) -> tuple[str, list[int] | None]:
@@ -65,7 +66,7 @@ class Command(BrokerCommand):
         getattr(self, "handle_" + action.replace("-", "_"))(**options)
 
     def handle_list(self, **options):
-        rows = selectors.group_list()
+        rows = group_list()
         if not rows:
             self.stdout.write("No consumer groups.")
             return
@@ -78,7 +79,7 @@ class Command(BrokerCommand):
         )
 
     def handle_describe(self, *, group, **options):
-        info = selectors.group_describe(group_id=group)
+        info = group_describe(group_id=group)
         members = {m.member_id: m for m in info.members}
         idle = len(info.idle_members)
         self.stdout.write(

@@ -3,66 +3,10 @@
 import asyncio
 import signal
 
-from django.conf import settings
 from django.core.management.base import BaseCommand, CommandError
 
 from brokercore.errors import BrokerError
-
-
-def kafka_arguments(parser, *, prefix: str = "") -> None:
-    """The listener's options; `serve` takes the same ones as --kafka-host, --kafka-port, ..."""
-    b = settings.BROKER
-    parser.add_argument(f"--{prefix}host", dest="kafka_host", default=b["KAFKA_HOST"],
-                        help="Interface the Kafka listener binds (BROKER_KAFKA_HOST; 0.0.0.0 for all).")
-    parser.add_argument(f"--{prefix}port", dest="kafka_port", type=int, default=b["KAFKA_PORT"],
-                        help="Kafka listener port (BROKER_KAFKA_PORT, default 9092).")
-    parser.add_argument(f"--{prefix}advertised-host", dest="kafka_advertised_host", default=b["KAFKA_ADVERTISED_HOST"] or None,
-                        help="Host clients are told to connect to (Kafka's advertised.listeners).")
-    parser.add_argument(f"--{prefix}advertised-port", dest="kafka_advertised_port", type=int,
-                        default=b["KAFKA_ADVERTISED_PORT"] or None, help="Port clients are told to connect to.")
-
-
-async def listener_start(options: dict, *, web_host: str = "", web_port: int | None = None):
-    """Start a listener on the running loop and register this process as its broker node."""
-    from brokercore.kafka.server import KafkaListener
-    from brokercore.services.nodes import node_register
-
-    listener = KafkaListener(
-        host=options["kafka_host"],
-        port=options["kafka_port"],
-        advertised_host=options["kafka_advertised_host"],
-        advertised_port=options["kafka_advertised_port"],
-    )
-    await listener.start()
-    node = listener.node
-    try:
-        await asyncio.get_running_loop().run_in_executor(None, lambda: _in_thread(
-            node_register, kafka_host=node.host, kafka_port=node.port, web_host=web_host, web_port=web_port,
-            rack=node.rack or "", node_id=node.node_id,
-        ))
-    except BaseException:
-        await listener.stop()
-        raise
-    return listener
-
-
-async def listener_stop(listener) -> None:
-    """A clean stop: deregister the node first, so its partitions get other leaders at once."""
-    from brokercore.services.nodes import node_deregister
-
-    try:
-        await asyncio.get_running_loop().run_in_executor(None, lambda: _in_thread(node_deregister, listener.node.node_id))
-    finally:
-        await listener.stop()
-
-
-def _in_thread(fn, *args, **kwargs):
-    from django.db import connection
-
-    try:
-        return fn(*args, **kwargs)
-    finally:
-        connection.close()  # a short-lived executor thread: do not leave its connection open
+from brokercore.kafka.node import kafka_arguments, listener_start, listener_stop
 
 
 class Command(BaseCommand):

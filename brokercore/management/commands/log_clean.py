@@ -2,7 +2,7 @@
 
 from django.core.management.base import BaseCommand
 
-from brokercore.services.log import log_clean
+from brokercore.log.cleaner import log_clean
 
 
 class Command(BaseCommand):

@@ -6,10 +6,10 @@ from collections.abc import Iterable, Iterator
 from django.conf import settings
 from django.core.management.base import CommandError
 
+from brokercore.log.append import records_append
 from brokercore.management.commands._cli import BrokerCommand, key_value_parse
 from brokercore.partitioner import NULL_KEY_STRATEGIES
-from brokercore.selectors import topic_get
-from brokercore.services.log import records_append
+from brokercore.topics.read import topic_get
 from brokercore.types import RecordIn
 
 BATCH_RECORDS = 1000

@@ -5,14 +5,9 @@ from django.db import transaction
 
 from brokercore.errors import TopicAlreadyExists, UnknownTopicOrPartition
 from brokercore.management.commands._cli import BrokerCommand, key_values_parse
-from brokercore.selectors import topic_describe, topic_names_list
-from brokercore.services.topics import (
-    topic_configs_alter,
-    topic_create,
-    topic_delete,
-    topic_partitions_add,
-)
-from brokercore.topic_rules import CONFIG_DEFS
+from brokercore.topics.read import topic_describe, topic_names_list
+from brokercore.topics.rules import CONFIG_DEFS
+from brokercore.topics.service import topic_configs_alter, topic_create, topic_delete, topic_partitions_add
 
 CONFIG_NAMES = ", ".join(sorted(CONFIG_DEFS))
 

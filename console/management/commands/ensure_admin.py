@@ -7,7 +7,7 @@ from django.conf import settings
 from django.contrib.auth import get_user_model
 from django.core.management.base import BaseCommand
 
-from brokercore.selectors import kafka_security_protocol, node_embedded
+from brokercore.cluster.read import kafka_security_protocol, node_embedded
 
 
 class Command(BaseCommand):

@@ -7,8 +7,9 @@ import time
 import pytest
 from django.core.management.base import CommandError
 
-from brokercore.services.log import records_append, records_delete_before
-from brokercore.services.topics import topic_create
+from brokercore.log.append import records_append
+from brokercore.log.cleaner import records_delete_before
+from brokercore.topics.service import topic_create
 from brokercore.types import RecordIn
 from tests.brokercore.commands.helpers import MANAGE_PY, cli, cli_env, run
 

@@ -1,9 +1,10 @@
 import pytest
 from django.core.management.base import CommandError
 
-from brokercore import selectors
-from brokercore.services.groups import group_join, member_leave
-from brokercore.services.offsets import offsets_commit
+from brokercore.coordinator.group import group_join, member_leave
+from brokercore.coordinator.offsets import offsets_commit
+from brokercore.coordinator.read import committed_offsets_get
+from brokercore.topics.read import topic_describe
 from tests.brokercore.commands.helpers import cli, run
 from tests.factories import records_factory, topic_factory
 
@@ -25,7 +26,7 @@ def test_list_and_describe_show_state_members_and_lag(topic):
     out = run("groups", "describe", "g")
     assert "state Stable, generation 1, assignor range, 1 member." in out
     row = next(line.split() for line in out.splitlines() if line.startswith("g ") and " jobs " in line and line.split()[2] == "0")
-    hw = selectors.topic_describe(name="jobs").partitions[0].high_watermark
+    hw = topic_describe(name="jobs").partitions[0].high_watermark
     assert row[3:6] == ["2", str(hw), str(hw - 2)]
     assert "jobs-0, jobs-1, jobs-2" in out
 
@@ -34,7 +35,7 @@ def test_describe_marks_idle_members():
     topic_factory(name="one", partitions=1)
     a = group_join(group_id="g", topics=["one"])
     b = group_join(group_id="g", topics=["one"])
-    from brokercore.services.groups import member_sync
+    from brokercore.coordinator.group import member_sync
 
     member_sync(group_id="g", member_id=a.member_id)
     out = run("groups", "describe", "g")
@@ -52,13 +53,13 @@ def test_reset_offsets_dry_run_then_execute(topic):
     out = run("groups", "reset-offsets", "g", "--topic", "jobs:0", "--to-earliest")
     assert "Dry run: nothing changed" in out
     assert out.splitlines()[1].split() == ["g", "jobs", "0", "5", "0"]
-    assert selectors.committed_offsets_get(group_id="g")[("jobs", 0)] == (5, "")
+    assert committed_offsets_get(group_id="g")[("jobs", 0)] == (5, "")
     run("groups", "reset-offsets", "g", "--topic", "jobs", "--shift-by", "-2", "--execute")
-    assert {tp: o for tp, (o, _) in selectors.committed_offsets_get(group_id="g").items()} == {
+    assert {tp: o for tp, (o, _) in committed_offsets_get(group_id="g").items()} == {
         ("jobs", 0): 3, ("jobs", 1): 3, ("jobs", 2): 3
     }
     run("groups", "reset-offsets", "g", "--topic", "jobs:1", "--to-datetime", "1970-01-01T00:00:01.005", "--execute")
-    assert selectors.committed_offsets_get(group_id="g")[("jobs", 1)][0] >= 0
+    assert committed_offsets_get(group_id="g")[("jobs", 1)][0] >= 0
 
 
 @pytest.mark.parametrize(
@@ -90,7 +91,7 @@ def test_reset_and_delete_refused_while_members_are_active(topic):
 def test_delete_offsets(topic):
     offsets_commit(group_id="g", offsets={("jobs", 0): 1, ("jobs", 1): 1})
     assert "Deleted 1 committed offset(s)" in run("groups", "delete-offsets", "g", "--topic", "jobs:1")
-    assert list(selectors.committed_offsets_get(group_id="g")) == [("jobs", 0)]
+    assert list(committed_offsets_get(group_id="g")) == [("jobs", 0)]
 
 
 def test_cli_exit_code_and_one_line(db_url):

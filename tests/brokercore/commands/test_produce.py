@@ -2,9 +2,9 @@ import pytest
 from django.core.management.base import CommandError
 from kafka.partitioner.default import murmur2
 
+from brokercore.log.read import partition_offsets_list, records_fetch
 from brokercore.management.commands import produce
-from brokercore.selectors import partition_offsets_list, records_fetch
-from brokercore.services.topics import topic_create
+from brokercore.topics.service import topic_create
 from tests.brokercore.commands.helpers import cli, run
 
 pytestmark = pytest.mark.django_db

@@ -1,10 +1,10 @@
 import pytest
 from django.core.management.base import CommandError
 
+from brokercore.log.append import records_append
 from brokercore.models import Topic
-from brokercore.selectors import topic_describe, topic_names_list
-from brokercore.services.log import records_append
-from brokercore.services.topics import topic_create
+from brokercore.topics.read import topic_describe, topic_names_list
+from brokercore.topics.service import topic_create
 from brokercore.types import RecordIn
 from tests.brokercore.commands.helpers import cli, run
 

@@ -1,0 +1,603 @@
+"""The group coordinator for Kafka-protocol clients: JoinGroup, SyncGroup, Heartbeat, LeaveGroup,
+OffsetCommit, OffsetFetch, DescribeGroups and ListGroups as Kafka's classic GroupCoordinator
+answers them (DeleteGroups is groups.group_delete).
+
+These run on the state machine, locks, expiry and rebalance history of groups.py; the client
+leader computes the assignment. JoinGroup and SyncGroup are barriers: a JoinGroup is answered when
+the round completes (every member rejoined, or the rebalance timeout passed), a follower's
+SyncGroup when the leader's assignment arrives. No transaction waits: `kafka_member_join` and
+`kafka_member_sync` record the request and return the answer or `waiting`; the caller (the Kafka
+listener, in asyncio) then waits for a change of the group (notify.group_waiters, or its own re-read
+every BARRIER_POLL_S, since another server process may complete the round) and asks
+`kafka_join_result` / `kafka_sync_result`, which also finish overdue rounds lazily.
+
+Invariant: a service that answers with an error has still saved what it changed before (lazy
+expiry, a pending member id), as Kafka's coordinator has, then raises the BrokerError.
+"""
+
+import uuid
+from collections.abc import Callable, Iterable, Mapping
+from dataclasses import dataclass, field
+
+from django.db import transaction
+
+from brokercore import clock
+from brokercore.coordinator import consumer_protocol
+from brokercore.coordinator.group import (
+    KAFKA,
+    State,
+    _expire_members,
+    _Group,
+    _lock,
+    _maybe_complete,
+    _member,
+    _parked,
+    _protocol_select,
+    _rebalance_start,
+    _remove_member,
+    _replace_static_member,
+    _save,
+    _session_timeout_validate,
+    _static_member,
+    group_id_validate,
+    kafka_assignment_complete,
+    member_protocols,
+    protocol_candidates,
+    protocols_store,
+    subscription_refresh,
+)
+from brokercore.coordinator.offsets import _upsert, commit_check, commit_group_lock, commit_publish, offset_check
+from brokercore.errors import (
+    BrokerError,
+    GroupIdNotFound,
+    IllegalGeneration,
+    InconsistentGroupProtocol,
+    MemberIdRequired,
+    RebalanceInProgress,
+    UnknownMemberId,
+)
+from brokercore.models import CommittedOffset, ConsumerGroup, GroupMember, Partition
+
+# How often a parked JoinGroup/SyncGroup re-reads its group when no in-process notification came
+# (a round completed by another server process, or a deadline passing).
+BARRIER_POLL_S = 0.1
+
+
+@dataclass(frozen=True)
+class JoinedMember:
+    member_id: str
+    group_instance_id: str | None
+    metadata: bytes
+
+
+@dataclass(frozen=True)
+class JoinResult:
+    """A JoinGroup answer; `waiting_for` set means the round is not complete yet: ask again with
+    kafka_join_result until the group's generation passes it."""
+
+    member_id: str
+    generation: int = -1
+    protocol_type: str = ""
+    protocol_name: str = ""
+    leader: str = ""
+    # Only the leader gets everyone's metadata (for the protocol chosen); followers get none.
+    members: list[JoinedMember] = field(default_factory=list)
+    waiting_for: int | None = None
+
+
+@dataclass(frozen=True)
+class SyncResult:
+    """A SyncGroup answer; `assignment` None means the leader's has not arrived yet."""
+
+    assignment: bytes | None
+    protocol_type: str
+    protocol_name: str
+
+
+def _run(group_id: str, fn: Callable[[_Group], object], *, create: bool = False, missing: BrokerError | None = None):
+    """Lock the group, do the lazy work Kafka's timers would have done, run `fn`, save, and only
+    then raise what `fn` raised (see the module's invariant)."""
+    error = None
+    with transaction.atomic():
+        try:
+            g = _lock(group_id, create=create)
+        except GroupIdNotFound:
+            if missing is None:
+                raise
+            raise missing from None
+        _expire_members(g)
+        _maybe_complete(g)
+        try:
+            result = fn(g)
+        except BrokerError as e:
+            error = e
+        _save(g)
+    if error is not None:
+        raise error
+    return result
+
+
+def _unknown(group_id: str, member_id: str) -> UnknownMemberId:
+    return UnknownMemberId(f"Member '{member_id}' is not in group '{group_id}': join again.")
+
+
+def _join_result(g: _Group, m: GroupMember, *, leader: str | None = None) -> JoinResult:
+    """The JoinGroup answer for the group's current generation. `leader` overrides the leader id
+    given (and then nobody gets the members' metadata)."""
+    group = g.group
+    members = []
+    if group.leader_member_id == m.member_id and leader is None:
+        members = [
+            JoinedMember(x.member_id, x.group_instance_id, next((d for n, d in member_protocols(x) if n == group.protocol_name), b""))
+            for x in sorted(g.members.values(), key=lambda x: (x.joined_at, x.member_id))
+        ]
+    return JoinResult(
+        member_id=m.member_id,
+        generation=group.generation,
+        protocol_type=group.protocol_type,
+        protocol_name=group.protocol_name,
+        leader=group.leader_member_id if leader is None else leader,
+        members=members,
+    )
+
+
+def _supports(g: _Group, protocol_type: str, protocols: list[tuple[str, bytes]]) -> bool:
+    """Kafka's GroupMetadata.supportsProtocols."""
+    if not protocol_type or not protocols:
+        return False
+    if not g.members:
+        return True
+    return protocol_type == g.group.protocol_type and any(n in protocol_candidates(g.members.values()) for n, _ in protocols)
+
+
+def _matches(m: GroupMember, protocols: list[tuple[str, bytes]]) -> bool:
+    return member_protocols(m) == protocols
+
+
+def _member_update(g: _Group, m: GroupMember, protocols, session_timeout_ms: int, rebalance_timeout_ms: int) -> None:
+    m.protocols = protocols_store(protocols)
+    m.session_timeout_ms, m.rebalance_timeout_ms = session_timeout_ms, rebalance_timeout_ms
+    m.awaiting_join = False
+    m.last_heartbeat_ms = g.now_ms
+    subscription_refresh(g, m)
+
+
+def _member_add(g: _Group, *, member_id: str, group_instance_id: str | None, protocol_type: str, protocols,
+                session_timeout_ms: int, rebalance_timeout_ms: int, client_id: str, client_host: str,
+                reason: str) -> GroupMember:
+    group = g.group
+    if not g.members:
+        group.kind = KAFKA
+        group.protocol_type = protocol_type
+    m = GroupMember(
+        group=group,
+        member_id=member_id,
+        group_instance_id=group_instance_id,
+        client_id=client_id,
+        client_host=client_host,
+        session_timeout_ms=session_timeout_ms,
+        rebalance_timeout_ms=rebalance_timeout_ms,
+        protocols=protocols_store(protocols),
+        last_heartbeat_ms=g.now_ms,
+        joined_at=clock.now(),
+    )
+    g.members[member_id] = m
+    if group.leader_member_id not in g.members:
+        group.leader_member_id = member_id
+    subscription_refresh(g, m)
+    g.note("member.joined", member_id=member_id, client_id=client_id)
+    _rebalance_start(g, f"member {member_id} joined{reason}", initiator=member_id)
+    return m
+
+
+def _reason(reason: str | None) -> str:
+    return f" (client reason: {reason})" if reason else ""
+
+
+def kafka_member_join(
+    *,
+    group_id: str,
+    member_id: str,
+    protocol_type: str,
+    protocols: Iterable[tuple[str, bytes]],
+    session_timeout_ms: int,
+    rebalance_timeout_ms: int = -1,
+    group_instance_id: str | None = None,
+    client_id: str = "",
+    client_host: str = "",
+    require_known_member_id: bool = False,
+    reason: str | None = None,
+) -> JoinResult:
+    """JoinGroup (Kafka's handleJoinGroup).
+
+    A new dynamic member gets MEMBER_ID_REQUIRED and its member id first when
+    `require_known_member_id` (JoinGroup v4+, KIP-394). A new static member (group_instance_id,
+    KIP-345) replaces the member holding its instance id; in a Stable group whose protocol does
+    not change that needs no rebalance. A known member joining starts a rebalance unless it is a
+    follower rejoining with unchanged metadata, which gets the current generation at once.
+    """
+    group_id_validate(group_id)
+    session_timeout_ms = _session_timeout_validate(session_timeout_ms)
+    if rebalance_timeout_ms is None or rebalance_timeout_ms < 0:
+        rebalance_timeout_ms = session_timeout_ms  # JoinGroup v0 has none: Kafka uses the session's
+    protocols = [(name, bytes(data)) for name, data in protocols]
+    client_id = (client_id or "")[:255]
+    why = _reason(reason)
+
+    def join(g: _Group) -> JoinResult:
+        group = g.group
+        if group.kind == ConsumerGroup.Kind.SERVER and g.members:
+            raise InconsistentGroupProtocol(
+                f"Group '{group_id}' has server-managed members (REST or lab consumers); a group holds one kind of member."
+            )
+        if not _supports(g, protocol_type, protocols):
+            raise InconsistentGroupProtocol(
+                f"Group '{group_id}' uses protocol type '{group.protocol_type}' with protocols "
+                f"{sorted(protocol_candidates(g.members.values()))}; this member offers '{protocol_type}' "
+                f"{[n for n, _ in protocols]}."
+            )
+        before = group.generation
+        common = dict(protocol_type=protocol_type, protocols=protocols, session_timeout_ms=session_timeout_ms,
+                      rebalance_timeout_ms=rebalance_timeout_ms, client_id=client_id, client_host=client_host)
+        if not member_id:
+            new_id = f"{group_instance_id or client_id[:200]}-{uuid.uuid4()}"
+            static = _static_member(g, group_instance_id)
+            if static is not None:
+                return _static_rejoin(g, static, new_id, before, protocols, session_timeout_ms, rebalance_timeout_ms, why)
+            if group_instance_id is None and require_known_member_id:
+                group.pending_members = {**group.pending_members, new_id: g.now_ms + session_timeout_ms}
+                error = MemberIdRequired(f"Join again with member id {new_id}.")
+                error.member_id = new_id
+                raise error
+            m = _member_add(g, member_id=new_id, group_instance_id=group_instance_id, reason=why, **common)
+        elif group_instance_id is None and member_id in group.pending_members:
+            group.pending_members = {k: v for k, v in group.pending_members.items() if k != member_id}
+            m = _member_add(g, member_id=member_id, group_instance_id=None, reason=why, **common)
+        else:
+            m = _member(g, member_id, group_instance_id)
+            same = _matches(m, protocols)
+            if group.state == State.PREPARING_REBALANCE:
+                _member_update(g, m, protocols, session_timeout_ms, rebalance_timeout_ms)
+            elif same and (group.state == State.COMPLETING_REBALANCE or (
+                group.state == State.STABLE and group.leader_member_id != member_id
+            )):
+                # It missed its JoinGroup answer, or a follower rejoins with nothing new: the
+                # current generation at once, and on to SyncGroup.
+                return _join_result(g, m)
+            elif group.state in (State.COMPLETING_REBALANCE, State.STABLE):
+                # A leader's rejoin always rebalances: it may have seen new partitions, which its
+                # metadata does not show (Kafka's rule).
+                _member_update(g, m, protocols, session_timeout_ms, rebalance_timeout_ms)
+                what = "changed its metadata" if not same else "(the leader) rejoined"
+                _rebalance_start(g, f"member {member_id} {what}{why}", initiator=member_id)
+            else:
+                raise _unknown(group_id, member_id)
+        _maybe_complete(g)
+        if group.generation > before:
+            return _join_result(g, m)
+        return JoinResult(member_id=m.member_id, waiting_for=before)
+
+    return _run(group_id, join, create=not member_id, missing=_unknown(group_id, member_id))
+
+
+def _static_rejoin(g: _Group, old: GroupMember, new_id: str, before: int, protocols, session_timeout_ms: int,
+                   rebalance_timeout_ms: int, why: str) -> JoinResult:
+    """Kafka's updateStaticMemberAndRebalance: the instance's new member id takes the old one's
+    place (and assignment); the old id is fenced."""
+    group = g.group
+    leader_before = group.leader_member_id
+    m = _replace_static_member(g, old, new_id)
+    _member_update(g, m, protocols, session_timeout_ms, rebalance_timeout_ms)
+    state = group.state
+    if state == State.STABLE and _protocol_select(list(g.members.values())) == group.protocol_name:
+        # No rebalance. The old leader id is returned even when this member was the leader, so
+        # that it does not compute an assignment a Stable group would never hand out.
+        return _join_result(g, m, leader=leader_before)
+    if state != State.PREPARING_REBALANCE:
+        _rebalance_start(g, f"static member {m.group_instance_id} rejoined as {new_id}{why}", initiator=new_id)
+    _maybe_complete(g)
+    if group.generation > before:
+        return _join_result(g, m)
+    return JoinResult(member_id=new_id, waiting_for=before)
+
+
+def _read(group_id: str) -> _Group | None:
+    """The group and its members as committed now, without a lock (for parked requests' polls)."""
+    group = ConsumerGroup.objects.filter(group_id=group_id).first()
+    if group is None:
+        return None
+    members = {m.member_id: m for m in GroupMember.objects.filter(group=group)}
+    return _Group(group=group, members=members, now_ms=clock.now_ms(), kafka=group.kind == KAFKA)
+
+
+def _maintenance_due(g: _Group) -> bool:
+    """Whether a timer Kafka would have fired by now has not been applied yet."""
+    group = g.group
+    if group.rebalance_deadline_ms is not None and g.now_ms >= group.rebalance_deadline_ms:
+        return True
+    if any(deadline < g.now_ms for deadline in group.pending_members.values()):
+        return True
+    return any(
+        not _parked(g, m) and m.last_heartbeat_ms + m.session_timeout_ms < g.now_ms for m in g.members.values()
+    )
+
+
+def _read_current(group_id: str) -> _Group | None:
+    g = _read(group_id)
+    if g is not None and _maintenance_due(g):
+        try:
+            with transaction.atomic():
+                locked = _lock(group_id)
+                _expire_members(locked)
+                _maybe_complete(locked)
+                _save(locked)
+        except GroupIdNotFound:  # deleted since the read
+            return None
+        g = _read(group_id)
+    return g
+
+
+def kafka_join_result(*, group_id: str, member_id: str, generation: int, group_instance_id: str | None = None) -> JoinResult:
+    """A parked JoinGroup's answer once the group passed `generation`; else still waiting."""
+    g = _read_current(group_id)
+    if g is None:
+        raise _unknown(group_id, member_id)
+    m = _member(g, member_id, group_instance_id)
+    if g.group.generation > generation:
+        return _join_result(g, m)
+    return JoinResult(member_id=member_id, waiting_for=generation)
+
+
+def kafka_member_sync(
+    *,
+    group_id: str,
+    member_id: str,
+    generation: int,
+    assignments: Mapping[str, bytes],
+    group_instance_id: str | None = None,
+    protocol_type: str | None = None,
+    protocol_name: str | None = None,
+) -> SyncResult:
+    """SyncGroup (Kafka's handleSyncGroup): the leader's assignments make the group Stable; a
+    follower's request waits for them (`assignment` None: ask kafka_sync_result)."""
+
+    def sync(g: _Group) -> SyncResult:
+        group = g.group
+        m = _member(g, member_id, group_instance_id)
+        if generation != group.generation:
+            raise IllegalGeneration(f"Generation {generation} is not group '{group_id}''s current generation {group.generation}.")
+        if protocol_type is not None and protocol_type != group.protocol_type:
+            raise InconsistentGroupProtocol(f"Group '{group_id}' has protocol type '{group.protocol_type}', not '{protocol_type}'.")
+        if protocol_name is not None and protocol_name != group.protocol_name:
+            raise InconsistentGroupProtocol(f"Group '{group_id}' chose protocol '{group.protocol_name}', not '{protocol_name}'.")
+        if group.state == State.PREPARING_REBALANCE:
+            raise RebalanceInProgress(f"Group '{group_id}' is rebalancing: join again.")
+        if group.state not in (State.COMPLETING_REBALANCE, State.STABLE):
+            raise _unknown(group_id, member_id)
+        m.awaiting_sync = False
+        m.last_heartbeat_ms = g.now_ms
+        g.touch(m)
+        if group.state == State.COMPLETING_REBALANCE:
+            if group.leader_member_id != member_id:
+                return SyncResult(None, group.protocol_type, group.protocol_name)
+            kafka_assignment_complete(g, assignments)
+        elif not any(x.awaiting_sync for x in g.members.values()):
+            group.rebalance_deadline_ms = None
+        return SyncResult(bytes(m.assignment_bytes or b""), group.protocol_type, group.protocol_name)
+
+    return _run(group_id, sync, missing=_unknown(group_id, member_id))
+
+
+def kafka_sync_result(*, group_id: str, member_id: str, generation: int, group_instance_id: str | None = None) -> SyncResult:
+    """A parked SyncGroup's answer: the member's assignment once the leader's arrived;
+    REBALANCE_IN_PROGRESS if the group rebalanced first; else still waiting."""
+    g = _read_current(group_id)
+    if g is None:
+        raise _unknown(group_id, member_id)
+    m = _member(g, member_id, group_instance_id)
+    group = g.group
+    if group.generation == generation and m.assignment_bytes is not None:
+        return SyncResult(bytes(m.assignment_bytes), group.protocol_type, group.protocol_name)
+    if group.generation == generation and group.state == State.COMPLETING_REBALANCE:
+        return SyncResult(None, group.protocol_type, group.protocol_name)
+    raise RebalanceInProgress(f"Group '{group_id}' rebalanced before the leader's assignment arrived: join again.")
+
+
+def kafka_member_heartbeat(*, group_id: str, member_id: str, generation: int, group_instance_id: str | None = None) -> None:
+    """Heartbeat (Kafka's handleHeartbeat): REBALANCE_IN_PROGRESS tells the member to rejoin; a
+    stale generation is ILLEGAL_GENERATION and does not count as a heartbeat."""
+
+    def beat(g: _Group) -> None:
+        group = g.group
+        m = _member(g, member_id, group_instance_id)
+        if generation != group.generation:
+            raise IllegalGeneration(f"Generation {generation} is not group '{group_id}''s current generation {group.generation}.")
+        if group.state == State.EMPTY:
+            raise _unknown(group_id, member_id)
+        m.last_heartbeat_ms = g.now_ms
+        g.touch(m)
+        if group.state == State.PREPARING_REBALANCE:
+            raise RebalanceInProgress(f"Group '{group_id}' is rebalancing: join again.")
+
+    _run(group_id, beat, missing=_unknown(group_id, member_id))
+
+
+def kafka_members_leave(*, group_id: str, members: Iterable[tuple[str, str | None]], reason: str | None = None) -> list[int]:
+    """LeaveGroup (Kafka's handleLeaveGroup): each (member id, group instance id) leaves, or an
+    empty member id names a static member by instance id (KIP-345's admin removal). Returns each
+    one's error code (0 when it left)."""
+    members = list(members)
+    why = _reason(reason)
+
+    def leave(g: _Group) -> list[int]:
+        codes = []
+        for member_id, group_instance_id in members:
+            if member_id and group_instance_id is None and member_id in g.group.pending_members:
+                g.group.pending_members = {k: v for k, v in g.group.pending_members.items() if k != member_id}
+                codes.append(0)
+                continue
+            try:
+                if member_id:
+                    target = _member(g, member_id, group_instance_id).member_id
+                else:
+                    holder = _static_member(g, group_instance_id)
+                    if holder is None:
+                        raise _unknown(group_id, f"(instance {group_instance_id})")
+                    target = holder.member_id
+            except BrokerError as e:
+                codes.append(e.code)
+                continue
+            _remove_member(g, target, "left the group", "member.left")
+            if g.group.state != State.EMPTY:
+                _rebalance_start(g, f"member {target} left the group{why}")
+            codes.append(0)
+        _maybe_complete(g)
+        return codes
+
+    try:
+        return _run(group_id, leave)
+    except GroupIdNotFound:
+        return [UnknownMemberId.code] * len(members)
+
+
+def kafka_offsets_commit(
+    *,
+    group_id: str,
+    offsets: Mapping[tuple[str, int], tuple[int, str | None, int | None]],
+    member_id: str = "",
+    generation: int = -1,
+    group_instance_id: str | None = None,
+) -> dict[tuple[str, int], int]:
+    """OffsetCommit: (topic, partition) -> (offset, metadata, leader epoch). Returns each
+    partition's error code, as Kafka answers per partition: unknown partitions and oversize
+    metadata fail alone, the rest together (the member and generation checks of
+    offsets.commit_check, Kafka's validateOffsetCommit)."""
+    codes: dict[tuple[str, int], int] = {}
+    try:
+        group_id_validate(group_id)
+    except BrokerError as e:
+        return {tp: e.code for tp in offsets}
+    parts = {
+        (p.topic.name, p.index): p
+        for p in Partition.objects.filter(
+            topic__name__in={t for t, _ in offsets}, topic__deleted_at__isnull=True
+        ).select_related("topic")
+    }
+    rows, epochs = {}, {}
+    for tp, (offset, metadata, epoch) in offsets.items():
+        if tp not in parts:
+            codes[tp] = 3  # UNKNOWN_TOPIC_OR_PARTITION, answered before the coordinator as Kafka does
+            continue
+        try:
+            offset_check(tp, offset, metadata or "")
+        except BrokerError as e:
+            codes[tp] = e.code
+            continue
+        rows[tp] = (offset, metadata or "")
+        epochs[tp] = epoch if epoch is not None and epoch >= 0 else None
+    if not rows:
+        return codes
+    error = None
+    with transaction.atomic():
+        try:
+            g = commit_group_lock(group_id, generation=generation)
+        except BrokerError as e:
+            error = e
+        else:
+            _expire_members(g)
+            _maybe_complete(g)
+            try:
+                commit_check(g, member_id=member_id, generation=generation, group_instance_id=group_instance_id)
+            except BrokerError as e:
+                error = e
+            else:
+                _upsert(g.group, rows, parts, g.now_ms, epochs)
+                g.note("offsets.committed", member_id=member_id or None, count=len(rows))
+            _save(g)
+    if error is None:
+        commit_publish(group_id, [parts[tp] for tp in rows])
+    for tp in rows:
+        codes[tp] = error.code if error is not None else 0
+    return codes
+
+
+@dataclass(frozen=True)
+class CommittedPartition:
+    topic: str
+    partition: int
+    offset: int  # -1: nothing committed
+    leader_epoch: int | None
+    metadata: str
+
+
+def kafka_offsets_fetch(*, group_id: str, partitions: Iterable[tuple[str, int]] | None = None) -> list[CommittedPartition]:
+    """OffsetFetch: the committed offsets of `partitions` (-1 where none), or every partition the
+    group committed to when None. A group that does not exist has none (not an error, in Kafka)."""
+    rows = CommittedOffset.objects.filter(group__group_id=group_id, partition__topic__deleted_at__isnull=True).values_list(
+        "partition__topic__name", "partition__index", "offset", "leader_epoch", "metadata"
+    )
+    if partitions is not None:
+        partitions = list(dict.fromkeys(partitions))
+        rows = rows.filter(partition__topic__name__in={t for t, _ in partitions})
+    found = {(t, p): CommittedPartition(t, p, o, e, md) for t, p, o, e, md in rows}
+    if partitions is None:
+        return [found[tp] for tp in sorted(found)]
+    return [found.get(tp) or CommittedPartition(tp[0], tp[1], -1, None, "") for tp in partitions]
+
+
+@dataclass(frozen=True)
+class DescribedMember:
+    member_id: str
+    group_instance_id: str | None
+    client_id: str
+    client_host: str
+    metadata: bytes
+    assignment: bytes
+
+
+@dataclass(frozen=True)
+class GroupDescription:
+    group_id: str
+    state: str
+    protocol_type: str
+    protocol_name: str
+    members: list[DescribedMember]
+
+
+def _described_member(group: ConsumerGroup, m: GroupMember, stable: bool) -> DescribedMember:
+    metadata = assignment = b""
+    if stable and group.kind == KAFKA:
+        metadata = next((d for n, d in member_protocols(m) if n == group.protocol_name), b"")
+        assignment = bytes(m.assignment_bytes or b"")
+    elif stable:
+        # A server-managed member, shown to Kafka tools as a consumer-protocol member would be.
+        metadata = consumer_protocol.subscription_encode(m.subscription, [tuple(tp) for tp in m.assignment])
+        assignment = consumer_protocol.assignment_encode([tuple(tp) for tp in m.assignment])
+    return DescribedMember(m.member_id, m.group_instance_id, m.client_id, m.client_host, metadata, assignment)
+
+
+def kafka_group_describe(*, group_id: str) -> GroupDescription:
+    """DescribeGroups (v0-v5): a group that does not exist is described as Dead, as Kafka's classic
+    coordinator does. Member metadata and assignments are given only while Stable."""
+    g = _read_current(group_id)
+    if g is None:
+        return GroupDescription(group_id, State.DEAD, "", "", [])
+    group = g.group
+    stable = group.state == State.STABLE
+    members = sorted(g.members.values(), key=lambda m: (m.joined_at, m.member_id))
+    return GroupDescription(
+        group_id=group.group_id,
+        state=group.state,
+        protocol_type=group.protocol_type,
+        protocol_name=group.protocol_name if stable else "",
+        members=[_described_member(group, m, stable) for m in members],
+    )
+
+
+def kafka_groups_list(*, states: Iterable[str] = ()) -> list[tuple[str, str, str]]:
+    """ListGroups: (group id, protocol type, state) of every group, in the given states if any."""
+    qs = ConsumerGroup.objects.exclude(state=State.DEAD).order_by("group_id")
+    states = list(states)
+    if states:
+        qs = qs.filter(state__in=states)
+    return list(qs.values_list("group_id", "protocol_type", "state"))

@@ -1,0 +1,100 @@
+"""Lag samples: a bounded history of each group's total lag, for the lag-over-time chart."""
+
+from dataclasses import dataclass
+
+from django.conf import settings
+from django.db import transaction
+from django.db.models import Q
+
+from brokercore import clock
+from brokercore.models import CommittedOffset, ConsumerGroup, LagSample, Partition, Record
+
+
+def lag_samples_record() -> int:
+    """Record one sample per group with committed offsets; keep the newest LAG_SAMPLES_PER_GROUP."""
+    now_ms = clock.now_ms()
+    keep = settings.BROKER["LAG_SAMPLES_PER_GROUP"]
+    hw = {pid: (start, high) for pid, start, high in Partition.objects.filter(topic__deleted_at__isnull=True).values_list("id", "log_start_offset", "high_watermark")}
+    per_group: dict[int, dict[str, int]] = {}
+    names = dict(Partition.objects.filter(topic__deleted_at__isnull=True).values_list("id", "topic__name"))
+    indexes = dict(Partition.objects.filter(topic__deleted_at__isnull=True).values_list("id", "index"))
+    for group_pk, pid, offset in CommittedOffset.objects.values_list("group_id", "partition_id", "offset"):
+        if pid in hw:
+            start, high = hw[pid]
+            per_group.setdefault(group_pk, {})[f"{names[pid]}:{indexes[pid]}"] = max(0, high - max(offset, start))
+    with transaction.atomic():
+        LagSample.objects.bulk_create(
+            LagSample(group_id=g, at_ms=now_ms, total_lag=sum(parts.values()), partitions=parts) for g, parts in per_group.items()
+        )
+    for group_pk in per_group:
+        old = list(LagSample.objects.filter(group_id=group_pk).order_by("-at_ms").values_list("id", flat=True)[keep:])
+        if old:
+            LagSample.objects.filter(id__in=old).delete()
+    return len(per_group)
+
+
+@dataclass(frozen=True)
+class PartitionLag:
+    topic: str
+    partition: int
+    committed: int | None
+    log_start_offset: int
+    high_watermark: int
+    owner: str | None
+    lag: int | None  # high watermark - committed; None when nothing is committed
+    lag_ms: int | None  # age of the oldest unconsumed record
+
+    @property
+    def key(self) -> str:
+        return f"{self.topic}:{self.partition}"
+
+
+def _oldest_unconsumed_ms(partition_id: int, committed: int, now_ms: int) -> int | None:
+    ts = (
+        Record.objects.filter(partition_id=partition_id, offset__gte=committed)
+        .order_by("offset")
+        .values_list("timestamp", flat=True)
+        .first()
+    )
+    return None if ts is None else max(0, now_ms - ts)
+
+
+def group_lag(*, group: ConsumerGroup, owners: dict[tuple[str, int], str] | None = None, with_time: bool = True) -> list[PartitionLag]:
+    """Lag of every partition the group has committed to or has assigned, by topic and partition."""
+    from brokercore import clock
+
+    owners = owners or {}
+    committed = {
+        row["partition_id"]: row["offset"]
+        for row in CommittedOffset.objects.filter(group=group).values("partition_id", "offset")
+    }
+    assigned = set(owners)
+    qs = Partition.objects.filter(topic__deleted_at__isnull=True).select_related("topic")
+    parts = qs.filter(Q(id__in=list(committed)) | Q(topic__name__in={t for t, _ in assigned}))
+    now_ms = clock.now_ms()
+    out = []
+    for p in parts:
+        tp = (p.topic.name, p.index)
+        if p.pk not in committed and tp not in assigned:
+            continue
+        c = committed.get(p.pk)
+        lag = None if c is None else max(0, p.high_watermark - max(c, p.log_start_offset))
+        lag_ms = _oldest_unconsumed_ms(p.pk, c, now_ms) if with_time and lag else (0 if lag == 0 else None)
+        out.append(PartitionLag(tp[0], tp[1], c, p.log_start_offset, p.high_watermark, owners.get(tp), lag, lag_ms))
+    return sorted(out, key=lambda x: (x.topic, x.partition))
+
+
+def groups_lag_totals() -> dict[str, int]:
+    """Total lag of every group, in two queries (for lists and the lag sampler)."""
+    hw = dict(Partition.objects.filter(topic__deleted_at__isnull=True).values_list("id", "high_watermark"))
+    starts = dict(Partition.objects.filter(topic__deleted_at__isnull=True).values_list("id", "log_start_offset"))
+    totals: dict[str, int] = {}
+    for group_id, pid, offset in CommittedOffset.objects.values_list("group__group_id", "partition_id", "offset"):
+        if pid in hw:
+            totals[group_id] = totals.get(group_id, 0) + max(0, hw[pid] - max(offset, starts[pid]))
+    return totals
+
+
+def lag_history(*, group_id: str) -> list[tuple[int, int]]:
+    return list(LagSample.objects.filter(group__group_id=group_id).order_by("at_ms").values_list("at_ms", "total_lag"))
+

@@ -1,0 +1,276 @@
+"""Committed offsets: commit (fenced by member and generation), reset, delete.
+
+A committed offset is the next offset the group will read (Kafka's convention), so lag is
+`high watermark - committed`.
+"""
+
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
+
+from django.conf import settings
+from django.db import transaction
+
+from brokercore import events
+from brokercore.coordinator.group import (
+    State,
+    _expire_members,
+    _Group,
+    _lock,
+    _maybe_complete,
+    _member,
+    _save,
+    group_id_validate,
+)
+from brokercore.errors import (
+    GroupIdNotFound,
+    GroupSubscribedToTopic,
+    IllegalGeneration,
+    InvalidRequest,
+    NonEmptyGroup,
+    OffsetMetadataTooLarge,
+    OffsetOutOfRange,
+    RebalanceInProgress,
+    UnknownMemberId,
+    UnknownTopicOrPartition,
+)
+from brokercore.log.read import offset_for
+from brokercore.models import CommittedOffset, ConsumerGroup, GroupMember, Partition
+from brokercore.topics.read import topic_get
+
+
+def _partitions_resolve(keys: Iterable[tuple[str, int]]) -> dict[tuple[str, int], Partition]:
+    keys = set(keys)
+    topics = {t for t, _ in keys}
+    found = {
+        (p.topic.name, p.index): p
+        for p in Partition.objects.filter(topic__name__in=topics, topic__deleted_at__isnull=True).select_related("topic")
+        if (p.topic.name, p.index) in keys
+    }
+    missing = sorted(keys - set(found))
+    if missing:
+        t, p = missing[0]
+        raise UnknownTopicOrPartition(f"Cannot commit to {t}-{p}: that topic-partition does not exist.")
+    return found
+
+
+def offset_check(tp: tuple[str, int], offset, metadata: str) -> None:
+    """One committed offset's own rules: 0 or more, metadata within offset.metadata.max.bytes."""
+    if isinstance(offset, bool) or not isinstance(offset, int) or offset < 0:
+        raise OffsetOutOfRange(
+            f"Cannot commit offset {offset!r} for {tp[0]}-{tp[1]}: a committed offset is the next "
+            "offset to read, 0 or more."
+        )
+    limit = settings.BROKER["OFFSET_METADATA_MAX_BYTES"]
+    if len(metadata.encode()) > limit:
+        raise OffsetMetadataTooLarge(f"Offset metadata is larger than offset.metadata.max.bytes ({limit}).")
+
+
+def _normalise(offsets: Mapping) -> dict[tuple[str, int], tuple[int, str]]:
+    out = {}
+    for tp, value in offsets.items():
+        if not (isinstance(tp, tuple) and len(tp) == 2 and isinstance(tp[0], str) and isinstance(tp[1], int)):
+            raise InvalidRequest(f"Offsets are keyed by (topic, partition), got {tp!r}.")
+        offset, metadata = (value, "") if not isinstance(value, tuple) else value
+        metadata = metadata or ""
+        offset_check(tp, offset, metadata)
+        out[tp] = (offset, metadata)
+    return out
+
+
+def _upsert(
+    group: ConsumerGroup,
+    rows: dict[tuple[str, int], tuple[int, str]],
+    parts: dict,
+    now_ms: int,
+    epochs: Mapping[tuple[str, int], int | None] | None = None,
+) -> None:
+    epochs = epochs or {}
+    CommittedOffset.objects.bulk_create(
+        [
+            CommittedOffset(
+                group=group, partition=parts[tp], offset=o, metadata=md, leader_epoch=epochs.get(tp), committed_ms=now_ms
+            )
+            for tp, (o, md) in rows.items()
+        ],
+        update_conflicts=True,
+        unique_fields=["group", "partition"],
+        update_fields=["offset", "metadata", "leader_epoch", "committed_ms"],
+    )
+
+
+def commit_check(g: _Group, *, member_id: str | None, generation: int, group_instance_id: str | None) -> GroupMember | None:
+    """Who may commit, as Kafka's validateOffsetCommit: a member (its id, instance id and the
+    current generation; REBALANCE_IN_PROGRESS while the group waits for the leader's assignment),
+    or, with generation -1 and no member id, anybody while the group is Empty. A member's commit
+    counts as a heartbeat."""
+    if generation >= 0 or member_id or group_instance_id is not None:
+        m = _member(g, member_id or "", group_instance_id)
+        if generation != g.group.generation:
+            raise IllegalGeneration(
+                f"Commit from generation {generation} refused: group '{g.group.group_id}' is at generation "
+                f"{g.group.generation} (the member was rebalanced out of its old assignment)."
+            )
+        if g.group.state == State.COMPLETING_REBALANCE:
+            raise RebalanceInProgress(f"Group '{g.group.group_id}' is completing a rebalance.")
+        m.last_heartbeat_ms = g.now_ms
+        g.touch(m)
+        return m
+    if g.group.state != State.EMPTY:
+        raise UnknownMemberId(
+            f"Group '{g.group.group_id}' has active members; a commit without a member id "
+            "(generation -1) is only allowed while the group is Empty."
+        )
+    return None
+
+
+def commit_group_lock(group_id: str, *, generation: int) -> _Group:
+    """Lock the group a commit goes to. A commit outside group management (generation -1) creates
+    it; one from a generation of a group that does not exist is ILLEGAL_GENERATION, as in Kafka."""
+    try:
+        return _lock(group_id, create=generation < 0)
+    except GroupIdNotFound:
+        raise IllegalGeneration(
+            f"Commit from generation {generation} refused: group '{group_id}' does not exist."
+        ) from None
+
+
+@transaction.atomic
+def offsets_commit(
+    *,
+    group_id: str,
+    offsets: Mapping[tuple[str, int], int | tuple[int, str]],
+    member_id: str | None = None,
+    generation: int = -1,
+    group_instance_id: str | None = None,
+) -> None:
+    """Commit offsets for a group. All of them are written or none.
+
+    Members commit with their member id and the current generation (a stale generation is
+    ILLEGAL_GENERATION). A consumer outside any group commits with generation -1 and no member id,
+    which Kafka allows only while the group has no members.
+    """
+    group_id_validate(group_id)
+    rows = _normalise(offsets)
+    parts = _partitions_resolve(rows)
+    g = commit_group_lock(group_id, generation=generation)
+    _expire_members(g, keep=member_id)
+    _maybe_complete(g)
+    commit_check(g, member_id=member_id, generation=generation, group_instance_id=group_instance_id)
+    _upsert(g.group, rows, parts, g.now_ms)
+    g.note("offsets.committed", member_id=member_id, count=len(rows))
+    _save(g)
+    commit_publish(group_id, parts.values())
+
+
+def commit_publish(group_id: str, parts: Iterable[Partition]) -> None:
+    """Topic pages show the lag of the groups consuming them: tell them about a commit."""
+    for topic_id in {str(p.topic.topic_id) for p in parts}:
+        events.publish_on_commit(
+            [events.topic_group(topic_id)], "offsets.committed", {"group_id": group_id},
+            throttle_key=f"commit:{topic_id}",
+        )
+
+
+@dataclass(frozen=True)
+class OffsetReset:
+    topic: str
+    partition: int
+    current: int | None
+    new: int
+
+
+RESET_SPECS = ("earliest", "latest", "datetime", "offset", "shift-by")
+
+
+def _reset_target(spec: str, value, p: Partition, current: int | None, topic: str) -> int:
+    low, high = p.log_start_offset, p.high_watermark
+    if spec == "earliest":
+        return low
+    if spec == "latest":
+        return high
+    if spec == "datetime":
+        return offset_for(topic=topic, partition=p.index, spec=int(value))[0]
+    if spec == "offset":
+        target = int(value)
+    else:  # shift-by, from the committed offset (or the log start when nothing was committed)
+        target = (current if current is not None else low) + int(value)
+    # Like kafka-consumer-groups, an offset outside the log is clamped to its ends.
+    return min(max(target, low), high)
+
+
+def offsets_reset(
+    *,
+    group_id: str,
+    topic: str,
+    to: str,
+    value: int | None = None,
+    partitions: Iterable[int] | None = None,
+    dry_run: bool = True,
+) -> list[OffsetReset]:
+    """kafka-consumer-groups --reset-offsets: earliest, latest, datetime (ms), offset, shift-by.
+
+    Refused while the group has members. With dry_run (the default) nothing is written.
+    """
+    group_id_validate(group_id)
+    if to not in RESET_SPECS:
+        raise InvalidRequest(f"Reset to one of {', '.join(RESET_SPECS)}, not {to!r}.")
+    if to in ("datetime", "offset", "shift-by") and (isinstance(value, bool) or not isinstance(value, int)):
+        raise InvalidRequest(f"--{'to-' if to != 'shift-by' else ''}{to} needs an integer value.")
+    t = topic_get(name=topic)
+    all_parts = {p.index: p for p in Partition.objects.filter(topic=t)}
+    chosen = sorted(all_parts) if partitions is None else sorted(set(partitions))
+    for index in chosen:
+        if index not in all_parts:
+            raise UnknownTopicOrPartition(f"Partition {index} of topic '{topic}' does not exist.")
+
+    with transaction.atomic():
+        g = _lock(group_id, create=not dry_run) if not dry_run else None
+        if g is not None:
+            _expire_members(g)
+            _maybe_complete(g)
+            group = g.group
+            members = len(g.members)
+            state = g.group.state
+        else:
+            group = ConsumerGroup.objects.filter(group_id=group_id).first()
+            members = group.members.count() if group else 0
+            state = group.state if group else State.EMPTY
+        if members:
+            raise NonEmptyGroup(
+                f"Assignments can only be reset if the group '{group_id}' is inactive, but the "
+                f"current state is {state}."
+            )
+        committed = {}
+        if group is not None:
+            committed = dict(
+                CommittedOffset.objects.filter(group=group, partition__in=[all_parts[i] for i in chosen]).values_list(
+                    "partition__index", "offset"
+                )
+            )
+        plan = [
+            OffsetReset(topic, i, committed.get(i), _reset_target(to, value, all_parts[i], committed.get(i), topic))
+            for i in chosen
+        ]
+        if not dry_run:
+            _upsert(g.group, {(topic, r.partition): (r.new, "") for r in plan}, {(topic, i): all_parts[i] for i in chosen}, g.now_ms)
+            g.note("offsets.reset", topic=topic, count=len(plan))
+            _save(g)
+    return plan
+
+
+@transaction.atomic
+def offsets_delete(*, group_id: str, topic: str, partitions: Iterable[int] | None = None) -> int:
+    """Kafka's OffsetDelete: forget a topic's committed offsets, unless members consume it."""
+    g = _lock(group_id)
+    _expire_members(g)
+    _maybe_complete(g)
+    if any(topic in m.subscription for m in g.members.values()):
+        raise GroupSubscribedToTopic(f"Group '{group_id}' is subscribed to topic '{topic}'; its offsets stay.")
+    qs = CommittedOffset.objects.filter(group=g.group, partition__topic__name=topic)
+    if partitions is not None:
+        qs = qs.filter(partition__index__in=list(partitions))
+    deleted, _ = qs.delete()
+    g.note("offsets.deleted", topic=topic, count=deleted)
+    _save(g)
+    return deleted
+

@@ -1,0 +1,246 @@
+"""The partitioned log: append, delete-records, retention, compaction and physical cleanup.
+
+Invariants:
+- Offsets of a partition are gapless at append time, unique and in commit order (the partition
+  row is locked by the append that takes them).
+- A batch is all or nothing: every record is validated before the transaction starts, and the
+  transaction either writes every record or none.
+- Consuming never deletes. Only delete-records, retention and topic deletion move the log start
+  offset; the rows below it are removed later in short chunks. Compaction removes superseded
+  records of a key in place (offsets stay, gaps appear), as Kafka's log cleaner does.
+"""
+
+import base64
+import functools
+import logging
+import time
+from collections import defaultdict
+from collections.abc import Sequence
+
+from django.conf import settings
+from django.db import DEFAULT_DB_ALIAS, connection, connections
+
+from brokercore import events
+from brokercore.cluster.read import brokers_live_count
+from brokercore.errors import (
+    BrokerError,
+    InvalidRecord,
+    InvalidRequiredAcks,
+    InvalidTimestamp,
+    MessageTooLarge,
+    NotEnoughReplicas,
+    NotLeaderOrFollower,
+    RecordListTooLarge,
+    UnknownTopicOrPartition,
+)
+from brokercore.log import group_commit, storage
+from brokercore.log.storage import Item, topic_for_append, topic_meta_forget
+from brokercore.notify import log_waiters
+from brokercore.partitioner import NULL_KEY_STRATEGIES, murmur2, round_robin, sticky, to_positive
+from brokercore.topics.rules import LogConfig
+from brokercore.types import AppendResult, RecordIn
+
+logger = logging.getLogger(__name__)
+
+
+ACKS_ALL = -1
+
+
+_ACKS = {0: 0, 1: 1, -1: ACKS_ALL, "0": 0, "1": 1, "-1": ACKS_ALL, "all": ACKS_ALL}
+
+
+def acks_parse(acks) -> int:
+    """0: the caller does not wait; 1: committed on the primary; all (-1): committed durably."""
+    try:
+        return _ACKS[acks]
+    except (KeyError, TypeError):
+        raise InvalidRequiredAcks(f"acks must be 0, 1 or all (-1), got {acks!r}.") from None
+
+
+def record_size(r: RecordIn) -> int:
+    size = len(r.key or b"") + len(r.value or b"")
+    for k, v in r.headers:
+        size += len(k.encode()) + len(v or b"")
+    return size
+
+
+def _headers_encode(headers) -> list | None:
+    if not headers:
+        return None
+    return [[k, None if v is None else base64.b64encode(v).decode()] for k, v in headers]
+
+
+# Kafka's timestamps are Java longs; the column is a bigint.
+_MAX_TIMESTAMP = 2**63 - 1
+
+
+def _record_validate(r: RecordIn, cfg: LogConfig) -> int:
+    if r.key is not None and not isinstance(r.key, (bytes, bytearray)):
+        raise InvalidRecord("A record key must be bytes or null.")
+    if r.value is not None and not isinstance(r.value, (bytes, bytearray)):
+        raise InvalidRecord("A record value must be bytes or null.")
+    for h in r.headers:
+        if len(h) != 2 or not isinstance(h[0], str) or not (h[1] is None or isinstance(h[1], (bytes, bytearray))):
+            raise InvalidRecord("A record header must be a (string key, bytes or null value) pair.")
+        if "\x00" in h[0]:
+            # Legal in Kafka (Java strings), but header keys are stored as JSON text, which
+            # PostgreSQL cannot hold with a NUL in it: refused for every adapter before writing.
+            raise InvalidRecord("A header key contains a NUL character, which this broker cannot store.")
+    if r.timestamp is not None and (
+        isinstance(r.timestamp, bool) or not isinstance(r.timestamp, int) or not -1 <= r.timestamp <= _MAX_TIMESTAMP
+    ):
+        raise InvalidTimestamp(f"Timestamp {r.timestamp!r} is invalid: use milliseconds since the epoch, or -1 for now.")
+    if cfg.cleanup_compact and r.key is None:
+        raise InvalidRecord("Compacted topic cannot accept message without key.")
+    size = record_size(r)
+    if size > cfg.max_message_bytes:
+        raise MessageTooLarge(
+            f"The record is {size} bytes, larger than the topic's max.message.bytes of {cfg.max_message_bytes}."
+        )
+    return size
+
+
+
+# Attempts of the one-statement append before giving up: each retry follows a concurrent change
+# to the topic (partitions added, configs altered, deleted) between placing and writing.
+_APPEND_ATTEMPTS = 5
+
+
+def acks_durability(acks: int, conn=None):
+    """What a transaction appending with `acks` (parsed) commits with: `storage.durability` on
+    `conn` (default: this thread's connection)."""
+    return storage.durability(connection if conn is None else conn, acks)
+
+
+def _append_commit(conn, topic: str, batches: dict[int, list[Item]], meta, acks: int, log_append_time: bool) -> dict[int, int] | None:
+    """`storage.append`, shared with other threads appending to the topic at the same time (group
+    commit), unless the caller is inside a transaction: then the write must be part of it."""
+    broker = settings.BROKER
+    if conn.in_atomic_block or not broker["GROUP_COMMIT"]:
+        return storage.append(conn, batches, meta=meta, acks=acks, log_append_time=log_append_time)
+    # The leader writes on its own thread's connection, which for one alias is the same database.
+    return group_commit.append(
+        key=(conn.alias, topic, acks, log_append_time),
+        meta=meta,
+        batches=batches,
+        write=lambda m, b: storage.append(connections[conn.alias], b, meta=m, acks=acks, log_append_time=log_append_time),
+        linger_s=broker["GROUP_COMMIT_LINGER_US"] / 1e6,
+        max_records=broker["GROUP_COMMIT_MAX_RECORDS"],
+    )
+
+
+def _appended(topic: str, topic_id: str, touched: list[int], placed: list, count: int) -> None:
+    """After the commit: wake fetches waiting on the partitions; tell open pages (throttled)."""
+    log_waiters.notify(touched)
+    if not events.throttled(topic_id):
+        events.publish(
+            [events.topic_group(topic_id)],
+            "records.appended",
+            {"topic": topic, "topic_id": topic_id, "partitions": sorted({p[0] for p in placed}), "count": count},
+        )
+
+
+def _place(topic: str, meta, records, partition, null_key_strategy: str, acks: int, batch_bytes: int | None = None):
+    """Validate every record and choose its partition, in one pass: (config, placements, rows to
+    write by partition pk)."""
+    cfg = meta.log_config()
+    if batch_bytes is not None and batch_bytes > cfg.max_message_bytes:
+        raise MessageTooLarge(
+            f"The record batch is {batch_bytes} bytes, larger than the topic's max.message.bytes of {cfg.max_message_bytes}."
+        )
+    # With min.insync.replicas 1 (the default) acks=all cannot fail: skip counting brokers.
+    if acks == ACKS_ALL and cfg.min_insync_replicas > 1:
+        in_sync = min(meta.replication_factor, brokers_live_count())
+        if in_sync < cfg.min_insync_replicas:
+            raise NotEnoughReplicas(
+                f"acks=all needs min.insync.replicas={cfg.min_insync_replicas} in-sync replicas, "
+                f"but topic '{topic}' has {in_sync}."
+            )
+    partition_ids = meta.partition_ids
+    n = len(partition_ids)
+    now_ms = int(time.time() * 1000)
+    sticky_choice = sticky.for_batch(topic, n) if null_key_strategy == "sticky" else None
+
+    placed: list[tuple[int, str, int | None, int, int]] = []  # partition, reason, hash, position, ts
+    groups: dict[int, list[Item]] = defaultdict(list)
+    for r in records:
+        size = _record_validate(r, cfg)
+        chosen = r.partition if r.partition is not None else partition
+        key_hash = None
+        if chosen is not None:
+            reason = "explicit"
+            if isinstance(chosen, bool) or not isinstance(chosen, int) or not 0 <= chosen < n:
+                raise UnknownTopicOrPartition(f"Partition {chosen} of topic '{topic}' does not exist (it has {n}).")
+        elif r.key is not None:
+            key_hash = murmur2(r.key)
+            chosen, reason = to_positive(key_hash) % n, "key-hash"
+        elif sticky_choice is not None:
+            chosen, reason = sticky_choice, "sticky"
+        else:
+            chosen, reason = round_robin.next(topic, n), "round-robin"
+        ts = now_ms if cfg.log_append_time or r.timestamp in (None, -1) else r.timestamp
+        pid = partition_ids[chosen]
+        placed.append((chosen, reason, key_hash, len(groups[pid]), ts))
+        groups[pid].append((ts, r.key, r.value, _headers_encode(r.headers) if r.headers else None, size))
+
+    return cfg, placed, groups
+
+
+def records_append(
+    *,
+    topic: str,
+    records: Sequence[RecordIn],
+    partition: int | None = None,
+    acks: int | str = "all",
+    null_key_strategy: str = "round_robin",
+    validate_only: bool = False,
+    batch_bytes: int | None = None,
+) -> list[AppendResult]:
+    """Append a batch; return partition and offset of each record, in input order.
+
+    Partition choice per record: its own `partition`, else the call's `partition`, else
+    toPositive(murmur2(key)) % partitions, else (null key) round-robin or sticky. With
+    validate_only, every check runs and nothing is written (offsets are returned as -1), so a
+    caller with many batches can refuse bad input before writing any of them. `batch_bytes`:
+    the size of the Kafka record batch the records came in, which max.message.bytes limits too.
+    """
+    acks = acks_parse(acks)
+    if null_key_strategy not in NULL_KEY_STRATEGIES:
+        raise ValueError(f"null_key_strategy must be one of {NULL_KEY_STRATEGIES}")
+    if not records:
+        return []
+    limit = settings.BROKER["MAX_BATCH_RECORDS"]
+    if len(records) > limit:
+        raise RecordListTooLarge(f"A batch may hold at most {limit} records, got {len(records)}.")
+
+    # Looked up once: each `connection.<attribute>` is a lookup in a context-local mapping.
+    conn = connections[DEFAULT_DB_ALIAS]
+    # Metadata may come from a cache: the write re-checks it, and a stale answer writes nothing
+    # and the batch is placed again with fresh metadata.
+    cached = not validate_only
+    for attempt in range(_APPEND_ATTEMPTS):
+        from_cache = cached and attempt == 0
+        meta = topic_for_append(topic, cached=from_cache)
+        if meta is None:
+            raise UnknownTopicOrPartition(f"Topic '{topic}' does not exist.")
+        try:
+            cfg, placed, groups = _place(topic, meta, records, partition, null_key_strategy, acks, batch_bytes)
+        except BrokerError:
+            if from_cache:  # judged by old metadata (a partition added, a limit raised): ask again
+                continue
+            raise
+        if validate_only:
+            return [AppendResult(partition=idx, offset=-1, timestamp=ts, reason=reason, key_hash=key_hash) for idx, reason, key_hash, _, ts in placed]
+        bases = _append_commit(conn, topic, groups, meta, acks, cfg.log_append_time)
+        if bases is not None:
+            break
+        topic_meta_forget(topic)
+    else:
+        raise NotLeaderOrFollower(f"Topic '{topic}' kept changing while the batch was written; retry it.")
+    events.after_commit(conn, functools.partial(_appended, topic, meta.topic_id, list(bases), placed, len(records)))
+    partition_ids = meta.partition_ids
+    return [
+        AppendResult(partition=idx, offset=bases[partition_ids[idx]] + pos, timestamp=ts, reason=reason, key_hash=key_hash)
+        for idx, reason, key_hash, pos, ts in placed
+    ]
+

@@ -1,0 +1,94 @@
+"""What both storage backends share: the tables, the row shapes and the topic metadata an append
+places records with (cached per process, re-checked by every write).
+"""
+
+import json
+import uuid
+from dataclasses import dataclass, field
+
+from django.conf import settings
+from django.db import connection
+
+from brokercore.models import Partition, Record
+from brokercore.topics.rules import LogConfig
+
+RECORD_TABLE = Record._meta.db_table
+
+
+PARTITION_TABLE = Partition._meta.db_table
+
+
+RECORD_COLUMNS = ("partition_id", "offset", "timestamp", "timestamp_type", "key", "value", "headers", "size")
+
+
+# (partition_id, offset, timestamp, timestamp_type, key, value, headers list or None, size)
+Row = tuple[int, int, int, int, bytes | None, bytes | None, list | None, int]
+
+
+TOPIC_TABLE = Partition._meta.get_field("topic").related_model._meta.db_table
+
+
+@dataclass(frozen=True)
+class TopicMeta:
+    """What the append path needs to know about a topic before it writes."""
+
+    pk: int
+    topic_id: str
+    replication_factor: int
+    configs: dict
+    partition_ids: list[int]  # partition pks by index
+    # The parsed configs, per broker-level default of max.message.bytes (the one default that comes
+    # from settings): parsed once per cached metadata instead of on every append.
+    _log_configs: dict = field(default_factory=dict, compare=False, repr=False)
+
+    def log_config(self) -> LogConfig:
+        default = settings.BROKER["MESSAGE_MAX_BYTES"]
+        cfg = self._log_configs.get(default)
+        if cfg is None:
+            cfg = self._log_configs[default] = LogConfig.from_overrides(self.configs)
+        return cfg
+
+
+# name -> TopicMeta. Every append re-checks as it writes that the topic is live and has the same
+# partitions and configs (_PG_APPEND's `current`, _SQLITE_CURRENT). A stale entry therefore costs
+# one retry, never a record placed or validated with old metadata.
+_meta_cache: dict[str, TopicMeta] = {}
+
+
+_META_CACHE_MAX = 4096
+
+
+def topic_for_append(name: str, *, cached: bool = False) -> TopicMeta | None:
+    """The live topic called `name` in one query (None when there is none); with `cached`, a
+    recent answer for the name instead, if there is one (then no cursor is opened)."""
+    if cached and (meta := _meta_cache.get(name)) is not None:
+        return meta
+    with connection.cursor() as cursor:
+        cursor.execute(
+            f'SELECT t.id, t.topic_id, t.replication_factor, t.configs, p.id FROM {TOPIC_TABLE} t '
+            f'JOIN {PARTITION_TABLE} p ON p.topic_id = t.id '
+            f'WHERE t.name = %s AND t.deleted_at IS NULL ORDER BY p."index"',
+            [name],
+        )
+        rows = cursor.fetchall()
+    if not rows:
+        _meta_cache.pop(name, None)
+        return None
+    pk, topic_id, rf, configs, _ = rows[0]
+    if isinstance(configs, str):  # SQLite returns JSON as text
+        configs = json.loads(configs)
+    # SQLite stores UUIDs as 32 hex digits; channel group names use the canonical form.
+    meta = TopicMeta(pk, str(uuid.UUID(str(topic_id))), rf, configs or {}, [r[4] for r in rows])
+    if len(_meta_cache) >= _META_CACHE_MAX:
+        _meta_cache.clear()
+    _meta_cache[name] = meta
+    return meta
+
+
+def topic_meta_forget(name: str) -> None:
+    _meta_cache.pop(name, None)
+
+
+# (timestamp, key, value, headers list or None, size) of one record, in produce order
+Item = tuple[int, bytes | None, bytes | None, list | None, int]
+

@@ -1,0 +1,172 @@
+"""Topic lifecycle: create, delete, grow partitions, alter configs."""
+
+from typing import Any
+
+from django.conf import settings
+from django.db import IntegrityError, transaction
+from django.utils import timezone
+
+from brokercore import events
+from brokercore.cluster.read import brokers_live_count
+from brokercore.errors import (
+    InvalidConfig,
+    InvalidPartitions,
+    InvalidReplicationFactor,
+    InvalidTopic,
+    TopicAlreadyExists,
+    UnknownTopicOrPartition,
+)
+from brokercore.models import Partition, Topic
+from brokercore.topics.rules import CONFIG_DEFS, configs_parse, topic_name_collision_key, topic_name_validate
+
+
+def _partitions_validate(count: Any) -> int:
+    maximum = settings.BROKER["MAX_PARTITIONS"]
+    if isinstance(count, bool) or not isinstance(count, int):
+        raise InvalidPartitions(f"Number of partitions must be an integer, got {count!r}.")
+    if count < 1:
+        raise InvalidPartitions("Number of partitions must be larger than 0.")
+    if count > maximum:
+        raise InvalidPartitions(
+            f"Number of partitions {count} is above this broker's limit of {maximum} "
+            "(setting BROKER_MAX_PARTITIONS)."
+        )
+    return count
+
+
+def _replication_factor_validate(rf: Any) -> int:
+    if isinstance(rf, bool) or not isinstance(rf, int) or rf < 1:
+        raise InvalidReplicationFactor("Replication factor must be larger than 0.")
+    brokers = brokers_live_count()
+    if rf > brokers:
+        raise InvalidReplicationFactor(
+            f"Replication factor: {rf} larger than available brokers: {brokers}."
+        )
+    return rf
+
+
+def _live_topic_locked(name: str) -> Topic:
+    try:
+        return Topic.objects.select_for_update(no_key=True).get(name=name, deleted_at__isnull=True)
+    except Topic.DoesNotExist:
+        raise UnknownTopicOrPartition(f"Topic '{name}' does not exist.") from None
+
+
+def topic_create(
+    *,
+    name: str,
+    partitions: int = 1,
+    replication_factor: int = 1,
+    configs: dict[str, Any] | None = None,
+    validate_only: bool = False,
+) -> Topic:
+    """Create a topic with `partitions` empty partitions. With validate_only, check and write nothing."""
+    topic_name_validate(name)
+    partitions = _partitions_validate(partitions)
+    replication_factor = _replication_factor_validate(replication_factor)
+    overrides = configs_parse(configs)
+    collision_key = topic_name_collision_key(name)
+
+    with transaction.atomic():
+        existing = (
+            Topic.objects.filter(collision_key=collision_key, deleted_at__isnull=True)
+            .values_list("name", flat=True)
+            .first()
+        )
+        if existing == name:
+            raise TopicAlreadyExists(f"Topic '{name}' already exists.")
+        if existing is not None:
+            raise InvalidTopic(f"Topic '{name}' collides with existing topic: {existing}")
+        topic = Topic(
+            name=name,
+            collision_key=collision_key,
+            replication_factor=replication_factor,
+            configs=overrides,
+        )
+        if validate_only:
+            return topic
+        try:
+            # A savepoint so a lost race reports TOPIC_ALREADY_EXISTS instead of a broken transaction.
+            with transaction.atomic():
+                topic.save()
+        except IntegrityError:
+            raise TopicAlreadyExists(f"Topic '{name}' already exists.") from None
+        Partition.objects.bulk_create(Partition(topic=topic, index=i) for i in range(partitions))
+        events.publish_on_commit(
+            [events.CLUSTER_GROUP],
+            "topic.created",
+            {"topic": name, "topic_id": str(topic.topic_id), "partitions": partitions},
+        )
+    return topic
+
+
+def topic_delete(*, name: str) -> None:
+    """Delete a topic at once for every reader; its records are removed afterwards in chunks.
+
+    The name is free again immediately, as in Kafka. The log cleaner (`log_clean`) removes the
+    rows in short transactions, so a topic of millions of records never holds a long lock.
+    """
+    with transaction.atomic():
+        topic = _live_topic_locked(name)
+        topic.deleted_at = timezone.now()
+        topic.save(update_fields=["deleted_at"])
+        events.publish_on_commit(
+            [events.CLUSTER_GROUP, events.topic_group(topic.topic_id)],
+            "topic.deleted",
+            {"topic": name, "topic_id": str(topic.topic_id)},
+        )
+
+
+def topic_partitions_add(*, name: str, count: int, validate_only: bool = False) -> Topic:
+    """Grow the topic to `count` partitions in total (Kafka's CreatePartitions). Never shrinks."""
+    if isinstance(count, bool) or not isinstance(count, int):
+        raise InvalidPartitions(f"Number of partitions must be an integer, got {count!r}.")
+    with transaction.atomic():
+        topic = _live_topic_locked(name)
+        current = topic.partitions.count()
+        if count < current:
+            raise InvalidPartitions(
+                f"Topic currently has {current} partitions, which is higher than the requested "
+                f"{count}. Partitions can only be added, never removed: removing one would lose "
+                "its records and move its keys to other partitions."
+            )
+        if count == current:
+            raise InvalidPartitions(f"Topic already has {current} partitions.")
+        _partitions_validate(count)
+        if not validate_only:
+            Partition.objects.bulk_create(
+                Partition(topic=topic, index=i) for i in range(current, count)
+            )
+            events.publish_on_commit(
+                [events.CLUSTER_GROUP, events.topic_group(topic.topic_id)],
+                "topic.partitions_added",
+                {"topic": name, "topic_id": str(topic.topic_id), "old": current, "new": count},
+            )
+    return topic
+
+
+def topic_configs_alter(
+    *,
+    name: str,
+    set_configs: dict[str, Any] | None = None,
+    delete_configs: list[str] | tuple[str, ...] = (),
+    validate_only: bool = False,
+) -> dict[str, str]:
+    """Incrementally set and/or remove config overrides; return the topic's new overrides."""
+    parsed = configs_parse(set_configs)
+    for config_name in delete_configs:
+        if config_name not in CONFIG_DEFS:
+            raise InvalidConfig(f"Unknown topic config name: {config_name}")
+    with transaction.atomic():
+        topic = _live_topic_locked(name)
+        overrides = {k: v for k, v in topic.configs.items() if k not in delete_configs}
+        overrides.update(parsed)
+        if not validate_only:
+            topic.configs = overrides
+            topic.save(update_fields=["configs"])
+            events.publish_on_commit(
+                [events.topic_group(topic.topic_id)],
+                "topic.configs_altered",
+                {"topic": name, "topic_id": str(topic.topic_id)},
+            )
+    return overrides
