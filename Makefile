@@ -8,7 +8,7 @@ PORT ?= 8000
 # export TEST_POSTGRES_URL to use another server.
 PYTEST_ARGS ?=
 
-.PHONY: run test test-sqlite bench migrate clean
+.PHONY: run test test-sqlite lint bench migrate clean
 
 $(VENV)/.installed: requirements.txt
 	@test -n "$(PYTHON)" || { echo "Python 3.11 not found: install it or run make PYTHON=/path/to/python3.11"; exit 1; }
@@ -26,6 +26,13 @@ run: migrate
 
 test: $(VENV)/.installed
 	$(PY) -m tests.run_suites $(PYTEST_ARGS)
+
+# Style and errors (ruff), the import contracts of .importlinter (brokercore never imports console;
+# subsystems never import an adapter), and models without a migration.
+lint: $(VENV)/.installed
+	$(VENV)/bin/ruff check .
+	$(VENV)/bin/lint-imports
+	$(PY) manage.py makemigrations --check --dry-run
 
 test-sqlite: $(VENV)/.installed
 	$(PY) -m pytest $(PYTEST_ARGS)

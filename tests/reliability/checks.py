@@ -7,8 +7,6 @@ process, or `load_proc verify` in a child for a database the test process is not
 
 import time
 
-from brokercore.log.read import partition_offsets_list, records_fetch
-
 # The load's user: REST calls and Kafka connections (SASL/PLAIN) authenticate with its API token.
 LOAD_USER = "reliability"
 
@@ -27,6 +25,7 @@ def load_setup(topic: str, partitions: int, configs: dict | None = None) -> dict
 
 def log_read(topic: str) -> dict:
     """Every partition's offsets and record keys, and every group's committed offsets."""
+    from brokercore.log.read import partition_offsets_list, records_fetch
     from brokercore.models import CommittedOffset
 
     partitions = {}
@@ -49,6 +48,7 @@ def log_read(topic: str) -> dict:
 
 def wait_drained(topic: str, groups: list[str], timeout: float) -> dict[str, bool]:
     """Wait until each group has committed the high watermark of every partition."""
+    from brokercore.log.read import partition_offsets_list
     from brokercore.models import CommittedOffset
 
     deadline, done = time.monotonic() + timeout, {}
