@@ -52,6 +52,11 @@ class Console:
     def __init__(self, base: str) -> None:
         self.browser = Browser(base)
         self.browser.login("reliability", "reliability-pw")
+        # The page exists once the first consumer has joined; on a busy machine that can take more
+        # than the first reload's second. From then on every reload must answer 200.
+        deadline = time.monotonic() + 60
+        while self.browser.get(f"/groups/{GROUP}/")[0] == 404 and time.monotonic() < deadline:
+            time.sleep(0.5)
         self.stop = threading.Event()
         self.pages: dict[int, int] = {}
         self.pushes = 0
