@@ -384,7 +384,7 @@ def _rest_round(cfg: Config, token: str, on: bool) -> dict:
 
 
 def over_rest(cfg: Config, backend: str) -> dict:
-    from brokercore.services.topics import topic_create
+    from brokercore.topics.service import topic_create
     from django.db import connections
 
     topic_create(name=REST_TOPIC, partitions=cfg.partitions)
@@ -405,7 +405,7 @@ def over_rest(cfg: Config, backend: str) -> dict:
 
 
 def run(ctx) -> dict:
-    from brokercore.services.topics import topic_create
+    from brokercore.topics.service import topic_create
     from django.conf import settings
 
     cfg = QUICK if ctx.quick else Config()

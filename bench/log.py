@@ -95,7 +95,7 @@ def raw_table_create() -> None:
     """`bench_raw_record`: brokercore_record's shape, indexes and constraints, empty."""
     from django.db import connection
 
-    from brokercore.log.storage import RECORD_TABLE
+    from brokercore.log.storage.meta import RECORD_TABLE
 
     with connection.cursor() as c:
         c.execute(f"DROP TABLE IF EXISTS {RAW_TABLE}")
@@ -440,7 +440,7 @@ PostgreSQL database over TCP on 127.0.0.1), migrated by Django. Times are `time.
 wall-clock on the client side, so they include the driver, the database server and the
 round-trips.
 
-- **Produce**: `brokercore.services.log.records_append` on an 8-partition topic, one call per
+- **Produce**: `brokercore.log.append.records_append` on an 8-partition topic, one call per
   batch of 1, 100 or 1000 records (16-byte random keys, so the Kafka partitioner spreads each
   batch over all 8 partitions; 100-byte random values; no headers; `acks=all`; 10,000 distinct
   records cycled). Each batch size runs {rounds} rounds of up to {round_records} (or
@@ -453,7 +453,7 @@ round-trips.
   SQLite `synchronous=FULL`), offsets counted in Python. That is what
   the database costs with no broker logic; **broker/raw** is the share of it the broker
   keeps. Target (issue 2): at least **{target}x** at batches of 100 and 1000 on both backends.
-- **Fetch**: `brokercore.selectors.records_fetch` reading one partition of {fetch_records}
+- **Fetch**: `brokercore.log.read.records_fetch` reading one partition of {fetch_records}
   records from offset 0 to the high watermark in pages of 500 and 5000 records (`max_bytes`
   large enough not to cut a page), median of {sweeps} sweeps; the raw baseline is the same
   `SELECT ... WHERE partition_id = ? AND offset >= ? ORDER BY offset LIMIT page` through the
