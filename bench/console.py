@@ -29,8 +29,6 @@ from datetime import UTC, datetime
 from time import perf_counter
 
 from bench.common import fmt_int, fmt_ms, machine_markdown, median, progress, table
-from brokercore.cluster.read import brokers_list
-from brokercore.topics.read import cluster_totals, topic_describe, topic_list, topic_rates
 
 NAME = "console"
 TITLE = "Console: live push latency and page server times"
@@ -283,7 +281,9 @@ def pages_time(cfg: Config, setup: dict, phase: str) -> list[dict]:
 
 
 def selectors_time(cfg: Config) -> list[dict]:
-    """The selectors behind the slow parts of the pages and pushes, on their own."""
+    """The reads behind the slow parts of the pages and pushes, on their own."""
+    from brokercore.cluster.read import brokers_list
+    from brokercore.topics.read import cluster_totals, topic_describe, topic_list, topic_rates
     from console.live import watcher
 
     def timed(fn, n=5):

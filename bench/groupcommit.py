@@ -384,8 +384,9 @@ def _rest_round(cfg: Config, token: str, on: bool) -> dict:
 
 
 def over_rest(cfg: Config, backend: str) -> dict:
-    from brokercore.topics.service import topic_create
     from django.db import connections
+
+    from brokercore.topics.service import topic_create
 
     topic_create(name=REST_TOPIC, partitions=cfg.partitions)
     token = api_token("bench-gc", staff=True)
@@ -405,8 +406,9 @@ def over_rest(cfg: Config, backend: str) -> dict:
 
 
 def run(ctx) -> dict:
-    from brokercore.topics.service import topic_create
     from django.conf import settings
+
+    from brokercore.topics.service import topic_create
 
     cfg = QUICK if ctx.quick else Config()
     progress(f"[{ctx.backend}] group commit: {cfg.producers} producers in one process")

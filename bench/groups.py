@@ -9,8 +9,6 @@ their poll interval on top; this measures what the broker adds.
 import time
 
 from bench.common import fmt_ms, machine_markdown, median, progress, table
-from brokercore.coordinator.lag import groups_lag_totals
-from brokercore.coordinator.read import group_describe, group_list
 
 NAME = "groups"
 TITLE = "Consumer groups: rebalance latency and lag (issue 3)"
@@ -22,6 +20,7 @@ LAG_PARTITIONS = 10
 
 def _settle(group_id: str) -> int:
     from brokercore.coordinator.group import member_sync
+    from brokercore.coordinator.read import group_describe
 
     calls = 0
     for _ in range(5):
@@ -62,8 +61,9 @@ def rebalance(ctx) -> list[dict]:
 
 
 def lag(ctx) -> dict:
-    from brokercore.coordinator.lag import lag_samples_record
+    from brokercore.coordinator.lag import groups_lag_totals, lag_samples_record
     from brokercore.coordinator.offsets import offsets_commit
+    from brokercore.coordinator.read import group_describe, group_list
     from brokercore.log.append import records_append
     from brokercore.topics.service import topic_create
     from brokercore.types import RecordIn
