@@ -221,10 +221,14 @@ def _record(obj) -> tuple[RecordIn, dict]:
     return record, sizes
 
 
-def _topic_exists(topic_name: str) -> str:
-    """The topic's name, or 40401: the produce paths need no more of the topic than that."""
+def _produce_target(request, cluster_id: str, topic_name: str) -> tuple[str, str, str]:
+    """(cluster id, topic name, body text) of a produce request, checked in the order the proxy
+    always has: the cluster, the body (size, UTF-8), then the topic (40401), of which the produce
+    paths need no more than its name."""
+    cid = cluster_check(cluster_id)
+    text = _body_text(request)
     name_check(topic_name, TOPIC_NOT_FOUND, f"Topic '{topic_name}'")
-    return topics_read.topic_get(name=topic_name).name
+    return cid, topics_read.topic_get(name=topic_name).name, text
 
 
 def _produce_many(cid: str, topic: str, items: list) -> list:
@@ -311,9 +315,7 @@ def _stream_error(e: RestError) -> dict:
     errors=(400, 413, 422), openapi_extra=_PRODUCE_BODY,
 )
 def records_produce(request, cluster_id: str, topic_name: str):
-    cid = cluster_check(cluster_id)
-    text = _body_text(request)
-    topic = _topic_exists(topic_name)
+    cid, topic, text = _produce_target(request, cluster_id, topic_name)
     items = _concatenated_json(text)
     if not items:
         raise RestError(BAD_REQUEST, "The request body holds no record.")
@@ -334,9 +336,7 @@ def records_produce(request, cluster_id: str, topic_name: str):
     errors=(400, 413, 422), openapi_extra=_BATCH_BODY,
 )
 def records_produce_batch(request, cluster_id: str, topic_name: str):
-    cid = cluster_check(cluster_id)
-    text = _body_text(request)
-    topic = _topic_exists(topic_name)
+    cid, topic, text = _produce_target(request, cluster_id, topic_name)
     try:
         payload = json.loads(text)
     except json.JSONDecodeError as e:
