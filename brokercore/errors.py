@@ -116,6 +116,30 @@ class InvalidRequest(BrokerError):
     code, name = 42, "INVALID_REQUEST"
 
 
+class UnsupportedVersion(BrokerError):
+    """The version of API is not supported."""
+
+    code, name = 35, "UNSUPPORTED_VERSION"
+
+
+class InvalidReplicaAssignment(BrokerError):
+    """Replica assignment in request is not valid."""
+
+    code, name = 39, "INVALID_REPLICA_ASSIGNMENT"
+
+
+class InvalidTxnState(BrokerError):
+    """The producer attempted a transactional operation in an invalid state."""
+
+    code, name = 48, "INVALID_TXN_STATE"
+
+
+class UnknownTopicId(BrokerError):
+    """This server does not host this topic ID."""
+
+    code, name = 100, "UNKNOWN_TOPIC_ID"
+
+
 class InvalidRecord(BrokerError):
     """This record has failed the validation on broker and hence will be rejected."""
 

@@ -6,9 +6,10 @@ one, so a learner can search for them.
 """
 
 import re
-from collections.abc import Callable
+from collections.abc import Callable, Collection, Iterable
 from dataclasses import dataclass
-from typing import Any
+from enum import IntEnum
+from typing import Any, Protocol
 
 from django.conf import settings
 
@@ -40,6 +41,16 @@ def topic_name_validate(name: str) -> None:
 def topic_name_collision_key(name: str) -> str:
     """Kafka refuses two topics whose names differ only by '.' vs '_' (their metric names clash)."""
     return name.replace(".", "_")
+
+
+# Kafka's Topic.INTERNAL_TOPICS: the group and transaction coordinators' own logs. Other names
+# starting with "__" are ordinary topics to Kafka, and so here.
+INTERNAL_TOPICS = frozenset({"__consumer_offsets", "__transaction_state"})
+
+
+def topic_is_internal(name: str) -> bool:
+    """Kafka's Topic.isInternal, which Metadata's is_internal and REST v3's both report."""
+    return name in INTERNAL_TOPICS
 
 
 # --- Configs ---------------------------------------------------------------------------------
@@ -132,6 +143,107 @@ def configs_parse(configs: dict[str, Any] | None) -> dict[str, str]:
 def configs_effective(overrides: dict[str, str]) -> dict[str, str]:
     """Defaults with the topic's overrides on top, every value a string as Kafka reports them."""
     return {name: overrides.get(name, str(d.default())) for name, d in CONFIG_DEFS.items()}
+
+
+class ConfigSource(IntEnum):
+    """Kafka's DescribeConfigs ConfigSource: the wire numbers, with the Admin client's names
+    (ConfigEntry.ConfigSource), which REST v3 reports as strings."""
+
+    UNKNOWN = 0
+    DYNAMIC_TOPIC_CONFIG = 1
+    DYNAMIC_BROKER_CONFIG = 2
+    DYNAMIC_DEFAULT_BROKER_CONFIG = 3
+    STATIC_BROKER_CONFIG = 4
+    DEFAULT_CONFIG = 5
+    DYNAMIC_BROKER_LOGGER_CONFIG = 6
+
+
+class ConfigType(IntEnum):
+    """Kafka's DescribeConfigs ConfigType (v3+)."""
+
+    UNKNOWN = 0
+    BOOLEAN = 1
+    STRING = 2
+    INT = 3
+    SHORT = 4
+    LONG = 5
+    DOUBLE = 6
+    LIST = 7
+    CLASS = 8
+    PASSWORD = 9
+
+
+@dataclass(frozen=True, slots=True)
+class ConfigSynonym:
+    name: str
+    value: str | None
+    source: ConfigSource
+
+
+@dataclass(frozen=True, slots=True)
+class ConfigEntry:
+    """One config as DescribeConfigs reports it; every adapter (Kafka listener, REST v3, the
+    console's topic page) translates these, so they cannot disagree on source or default.
+
+    `synonyms` give the value at each level that sets one, most specific first (Kafka's
+    include_synonyms); the last is the default where Kafka has one.
+    """
+
+    name: str
+    value: str | None
+    source: ConfigSource
+    read_only: bool
+    sensitive: bool
+    synonyms: tuple[ConfigSynonym, ...]
+    type: ConfigType
+    doc: str
+
+    @property
+    def is_default(self) -> bool:
+        """DescribeConfigs v0's is_default: the value is Kafka's default, nothing set it."""
+        return self.source == ConfigSource.DEFAULT_CONFIG
+
+    @property
+    def default(self) -> str | None:
+        """Kafka's default value (the DEFAULT_CONFIG synonym), or None when there is none."""
+        return next((s.value for s in self.synonyms if s.source == ConfigSource.DEFAULT_CONFIG), None)
+
+
+def config_entries(overrides: dict[str, str], *, names: Collection[str] | None = None) -> list[ConfigEntry]:
+    """A topic's configs (those in `names`, or all) in CONFIG_DEFS order: an override is a
+    DYNAMIC_TOPIC_CONFIG (alterable, so not read-only), anything else Kafka's DEFAULT_CONFIG."""
+    out = []
+    for name, d in CONFIG_DEFS.items():
+        if names is not None and name not in names:
+            continue
+        default = ConfigSynonym(name, str(d.default()), ConfigSource.DEFAULT_CONFIG)
+        if name in overrides:
+            value, source = overrides[name], ConfigSource.DYNAMIC_TOPIC_CONFIG
+            synonyms = (ConfigSynonym(name, value, source), default)
+        else:
+            value, source, synonyms = default.value, default.source, (default,)
+        out.append(ConfigEntry(name=name, value=value, source=source, read_only=False, sensitive=False,
+                               synonyms=synonyms, type=ConfigType[d.type.upper()], doc=d.doc))
+    return out
+
+
+class StaticConfig(Protocol):
+    name: str
+    value: str
+    type: str
+    doc: str
+
+
+def static_config_entries(configs: Iterable[StaticConfig]) -> list[ConfigEntry]:
+    """Settings a server process starts with (broker configs): read-only STATIC_BROKER_CONFIGs
+    until a restart, their one synonym themselves."""
+    out = []
+    for c in configs:
+        source = ConfigSource.STATIC_BROKER_CONFIG
+        out.append(ConfigEntry(name=c.name, value=c.value, source=source, read_only=True, sensitive=False,
+                               synonyms=(ConfigSynonym(c.name, c.value, source),),
+                               type=ConfigType[c.type.upper()], doc=c.doc))
+    return out
 
 
 @dataclass(frozen=True)

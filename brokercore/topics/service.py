@@ -55,12 +55,22 @@ def _live_topic_locked(name: str) -> Topic:
 def topic_create(
     *,
     name: str,
-    partitions: int = 1,
-    replication_factor: int = 1,
+    partitions: int | None = None,
+    replication_factor: int | None = None,
     configs: dict[str, Any] | None = None,
     validate_only: bool = False,
 ) -> Topic:
-    """Create a topic with `partitions` empty partitions. With validate_only, check and write nothing."""
+    """Create a topic with `partitions` empty partitions. With validate_only, check and write nothing.
+
+    None is the broker's num.partitions / default.replication.factor (BROKER_DEFAULT_PARTITIONS,
+    BROKER_DEFAULT_REPLICATION_FACTOR), as for a Kafka CreateTopics that leaves them out (KIP-464):
+    adapters pass what the client gave, so every surface applies the same defaults. The Topic
+    returned (unsaved under validate_only) carries `partition_count`, as Topic querysets annotate it.
+    """
+    if partitions is None:
+        partitions = settings.BROKER["DEFAULT_PARTITIONS"]
+    if replication_factor is None:
+        replication_factor = settings.BROKER["DEFAULT_REPLICATION_FACTOR"]
     topic_name_validate(name)
     partitions = _partitions_validate(partitions)
     replication_factor = _replication_factor_validate(replication_factor)
@@ -83,6 +93,7 @@ def topic_create(
             replication_factor=replication_factor,
             configs=overrides,
         )
+        topic.partition_count = partitions
         if validate_only:
             return topic
         try:

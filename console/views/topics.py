@@ -33,7 +33,7 @@ from brokercore.partitioner import to_positive
 from brokercore.topics import read as topics_read
 from brokercore.topics import service as topic_services
 from brokercore.topics.read import topic_describe, topic_names_list, topic_partitions_add_preview, topic_rates
-from brokercore.topics.rules import CONFIG_DEFS
+from brokercore.topics.rules import config_entries
 from brokercore.types import TopicInfo
 from console.forms.topics import (
     PartitionsAddForm,
@@ -149,10 +149,6 @@ def topic_list(request):
 # --- Create ----------------------------------------------------------------------------------
 
 
-def _config_defs() -> list[dict]:
-    return [{"name": n, "default": d.default(), "doc": d.doc} for n, d in CONFIG_DEFS.items()]
-
-
 @require_http_methods(["GET", "POST"])
 @staff_required
 def topic_create(request):
@@ -174,7 +170,7 @@ def topic_create(request):
                     messages.success(request, f"Created topic {data['name']} with {data['partitions']} "
                                               f"partition{'s' if data['partitions'] != 1 else ''}.")
                     return _redirect(request, _detail_url(data["name"]))
-    context = {"form": form, "brokers": brokers_live_count(), "config_defs": _config_defs()}
+    context = {"form": form, "brokers": brokers_live_count(), "config_defs": config_entries({})}
     return render(request, TEMPLATE_CREATE + "#form" if request.htmx else TEMPLATE_CREATE, context)
 
 
@@ -221,16 +217,8 @@ fragment("topic", TEMPLATE_DETAIL + "#groups")(groups_context)
 
 
 def _configs_context(info: TopicInfo, form: TopicConfigsForm | None, saved: str = "") -> dict:
-    rows = []
-    for config, d in CONFIG_DEFS.items():
-        rows.append({
-            "name": config,
-            "value": info.configs[config],
-            "default": str(d.default()),
-            "overridden": config in info.overrides,
-            "doc": d.doc,
-            "field": form[config] if form is not None else None,
-        })
+    # Each row: brokercore's config entry (value, source, Kafka's default) and its form field.
+    rows = [(e, form[e.name] if form is not None else None) for e in config_entries(info.overrides)]
     return {"name": info.name, "config_rows": rows, "configs_form": form, "configs_saved": saved}
 
 

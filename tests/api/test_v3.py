@@ -427,3 +427,51 @@ def test_openapi_describes_v3_bodies_and_responses():
         if path.startswith("/rest/v3/"):
             for op in ops.values():
                 assert {"401", "404"} <= {str(k) for k in op["responses"]}, path
+
+
+# --- Kafka rules the proxy shares with the Kafka listener ---
+
+
+def test_topic_create_without_counts_takes_the_broker_defaults(rest, base, settings):
+    # Kafka's CreateTopics and Metadata auto-creation use num.partitions / default.replication.factor
+    # when the client leaves them out; so does v3 (it used to hard-code 1 and 1).
+    settings.BROKER = {**settings.BROKER, "DEFAULT_PARTITIONS": 3}
+    r = rest.send("POST", base + "/topics", {"topic_name": "defaults", "validate_only": True})
+    assert r.status_code == 200 and r.json()["partitions_count"] == 3
+    r = rest.send("POST", base + "/topics", {"topic_name": "defaults"})
+    assert r.status_code == 201 and (r.json()["partitions_count"], r.json()["replication_factor"]) == (3, 1)
+    assert len(topic_describe(name="defaults").partitions) == 3
+    settings.BROKER = {**settings.BROKER, "DEFAULT_REPLICATION_FACTOR": 2}
+    r = rest.send("POST", base + "/topics", {"topic_name": "rf"})  # one live broker: rf 2 is refused
+    assert_error(r, 400, 40001)
+    assert "Replication factor: 2" in r.json()["message"]
+
+
+def test_is_internal_is_kafkas_internal_topics_only(rest, base):
+    # Kafka's Topic.isInternal: the coordinators' own topics, not every name starting with "__".
+    topic_create(name="__consumer_offsets")
+    topic_create(name="__mine")
+    topics = {t["topic_name"]: t["is_internal"] for t in rest.get(base + "/topics").json()["data"]}
+    assert topics == {"__consumer_offsets": True, "__mine": False}
+
+
+def test_topic_configs_are_what_describe_configs_reports(rest, base):
+    from types import SimpleNamespace
+
+    from brokercore.kafka.apis.meta import TOPIC, describe_configs_answer
+    from brokercore.kafka.apis.registry import Node
+
+    topic_create(name="t", configs={"retention.ms": "1000"})
+    v3 = rest.get(base + "/topics/t/configs").json()["data"]
+    resource = SimpleNamespace(resource_type=TOPIC, resource_name="t", configuration_keys=None)
+    (wire,) = describe_configs_answer([resource], Node(1, "localhost", 9092, None), synonyms=True, documentation=False)
+    sources = {1: "DYNAMIC_TOPIC_CONFIG", 5: "DEFAULT_CONFIG"}
+    assert [
+        (c["name"], c["value"], c["is_default"], c["is_read_only"], c["source"],
+         [(s["value"], s["source"]) for s in c["synonyms"]])
+        for c in v3
+    ] == [
+        (c["name"], c["value"], c["is_default"], c["read_only"], sources[c["config_source"]],
+         [(s["value"], sources[s["source"]]) for s in c["synonyms"]])
+        for c in wire["configs"]
+    ]

@@ -174,3 +174,15 @@ def test_every_advertised_version_answers(wire):
         for version in range(a.min_version, a.max_version + 1):
             response = wire.call(api_key, version, **_FIELDS.get(api_key, {}))
             assert response is not None, (api_key, version)
+
+
+def test_metadata_says_which_topics_are_internal(wire):
+    # Kafka's Topic.isInternal: __consumer_offsets and __transaction_state only (it was always false).
+    from brokercore.topics.service import topic_create
+
+    for name in ("__consumer_offsets", "__transaction_state", "__mine", "plain"):
+        topic_create(name=name)
+    r = wire.call(3, 12, topics=None)
+    assert {t.name: t.is_internal for t in r.topics} == {
+        "__consumer_offsets": True, "__transaction_state": True, "__mine": False, "plain": False,
+    }

@@ -1,10 +1,14 @@
 """CreateTopics, DeleteTopics and CreatePartitions: Kafka admin clients changing topics through
 brokercore's topic services (the same rules and events as the console's)."""
 
-from django.conf import settings
-
-from brokercore.errors import BrokerError, InvalidRequest, TopicAuthorizationFailed, UnknownTopicOrPartition
-from brokercore.kafka.apis.meta import UNKNOWN_TOPIC_ID, topic_configs_entries
+from brokercore.errors import (
+    BrokerError,
+    InvalidReplicaAssignment,
+    InvalidRequest,
+    TopicAuthorizationFailed,
+    UnknownTopicId,
+    UnknownTopicOrPartition,
+)
 from brokercore.kafka.apis.registry import (
     Principal,
     api,
@@ -13,19 +17,13 @@ from brokercore.kafka.apis.registry import (
     staff_only,
 )
 from brokercore.topics.read import topics_partition_counts
+from brokercore.topics.rules import config_entries
 from brokercore.topics.service import topic_create, topic_delete, topic_partitions_add
 
-INVALID_REPLICA_ASSIGNMENT = 39
 _ASSIGNMENT_REFUSED = (
     "Replica assignments are computed by this broker (every replica is the database), "
     "so a request may not choose them."
 )
-
-
-class InvalidReplicaAssignment(BrokerError):
-    """Replica assignment in request is not valid."""
-
-    code, name = INVALID_REPLICA_ASSIGNMENT, "INVALID_REPLICA_ASSIGNMENT"
 
 
 def _topic_create_one(t, *, validate_only: bool) -> dict:
@@ -33,23 +31,26 @@ def _topic_create_one(t, *, validate_only: bool) -> dict:
     try:
         if t.assignments:
             raise InvalidReplicaAssignment(_ASSIGNMENT_REFUSED)
-        # -1: the broker's num.partitions / default.replication.factor (KIP-464).
-        partitions = settings.BROKER["DEFAULT_PARTITIONS"] if t.num_partitions == -1 else t.num_partitions
-        rf = settings.BROKER["DEFAULT_REPLICATION_FACTOR"] if t.replication_factor == -1 else t.replication_factor
         configs = {c.name: c.value for c in t.configs}
+        # -1 on the wire is "the broker's default" (KIP-464); topic_create applies it.
         topic = topic_create(
-            name=t.name, partitions=partitions, replication_factor=rf, configs=configs, validate_only=validate_only
+            name=t.name,
+            partitions=None if t.num_partitions == -1 else t.num_partitions,
+            replication_factor=None if t.replication_factor == -1 else t.replication_factor,
+            configs=configs,
+            validate_only=validate_only,
         )
     except BrokerError as e:
         return {**out, "error_code": error_code(e), "error_message": str(e), "configs": None}
     return {
         **out,
         "topic_id": None if validate_only else topic.topic_id,
-        "num_partitions": partitions,
-        "replication_factor": rf,
+        "num_partitions": topic.partition_count,
+        "replication_factor": topic.replication_factor,
         "configs": [
-            {k: v for k, v in entry.items() if k in ("name", "value", "read_only", "config_source", "is_sensitive")}
-            for entry in topic_configs_entries(topic.configs, keys=None, synonyms=False, documentation=False)
+            {"name": e.name, "value": e.value, "read_only": e.read_only, "config_source": int(e.source),
+             "is_sensitive": e.sensitive}
+            for e in config_entries(topic.configs)
         ],
     }
 
@@ -91,7 +92,7 @@ def delete_topics_answer(names: list[str | None], ids: list, *, principal: Princ
     for name, topic_id in zip(names, ids, strict=True):
         name = known.get(topic_id) if name is None else name
         if name is None:
-            out.append({"name": None, "topic_id": topic_id, "error_code": UNKNOWN_TOPIC_ID,
+            out.append({"name": None, "topic_id": topic_id, "error_code": UnknownTopicId.code,
                         "error_message": f"Topic id {topic_id} does not exist."})
             continue
         try:

@@ -7,7 +7,15 @@ from dataclasses import dataclass
 from django.conf import settings
 
 from brokercore.cluster.read import broker_configs, cluster_id, cluster_nodes, partition_replicas
-from brokercore.errors import BrokerError, InvalidTopic, TopicAlreadyExists
+from brokercore.errors import (
+    BrokerError,
+    InvalidRequest,
+    InvalidTopic,
+    TopicAlreadyExists,
+    UnknownTopicId,
+    UnknownTopicOrPartition,
+    UnsupportedVersion,
+)
 from brokercore.kafka.apis.registry import (
     HANDLERS,
     Node,
@@ -17,13 +25,16 @@ from brokercore.kafka.apis.registry import (
     error_code,
     principal_is_staff,
 )
-from brokercore.topics.read import topics_partition_counts
-from brokercore.topics.rules import topic_name_validate
+from brokercore.topics.read import topic_get, topics_partition_counts
+from brokercore.topics.rules import (
+    ConfigEntry,
+    config_entries,
+    static_config_entries,
+    topic_is_internal,
+    topic_name_validate,
+)
 from brokercore.topics.service import topic_create
 
-UNKNOWN_TOPIC_OR_PARTITION = 3
-UNSUPPORTED_VERSION = 35
-UNKNOWN_TOPIC_ID = 100
 _ZERO_UUID = uuid.UUID(int=0)
 
 
@@ -94,7 +105,7 @@ def api_versions_unsupported():
     from kio.index import load_response_schema
 
     return build_entity(
-        load_response_schema(18, 0), {"error_code": UNSUPPORTED_VERSION, "api_keys": api_versions_list()}
+        load_response_schema(18, 0), {"error_code": UnsupportedVersion.code, "api_keys": api_versions_list()}
     )
 
 
@@ -109,11 +120,7 @@ async def api_versions(ctx, request):
 def _auto_create(name: str) -> int:
     """Create a topic a Metadata request named (Kafka's auto.create.topics.enable); 0 or the error."""
     try:
-        topic_create(
-            name=name,
-            partitions=settings.BROKER["DEFAULT_PARTITIONS"],
-            replication_factor=settings.BROKER["DEFAULT_REPLICATION_FACTOR"],
-        )
+        topic_create(name=name)  # the broker's default partitions and replication factor
     except TopicAlreadyExists:  # created meanwhile by somebody else: just as good
         pass
     except BrokerError as e:
@@ -143,7 +150,7 @@ def _metadata_topics(names: list[str] | None, ids: list[uuid.UUID], auto_create:
             continue
         if auto_create:
             auto_create = principal_is_staff(principal)  # read once, on the first missing topic
-        code = _auto_create(name) if auto_create else UNKNOWN_TOPIC_OR_PARTITION
+        code = _auto_create(name) if auto_create else UnknownTopicOrPartition.code
         out.append({"name": name, "error_code": code})
         if code == 0:
             created.append(name)
@@ -151,7 +158,7 @@ def _metadata_topics(names: list[str] | None, ids: list[uuid.UUID], auto_create:
         by_name.update((t.name, t) for t in topics_partition_counts(names=created))
         out = [{"found": by_name[row["name"]]} if row.get("name") in by_name else row for row in out]
     for topic_id in ids:
-        out.append({"found": by_id[topic_id]} if topic_id in by_id else {"topic_id": topic_id, "error_code": UNKNOWN_TOPIC_ID})
+        out.append({"found": by_id[topic_id]} if topic_id in by_id else {"topic_id": topic_id, "error_code": UnknownTopicId.code})
     return out
 
 
@@ -176,7 +183,7 @@ def _topic_entry(row: dict, view: ClusterView) -> dict:
             "isr_nodes": r.isr,
             "offline_replicas": (),
         })
-    return {"error_code": 0, "name": t.name, "topic_id": t.topic_id, "is_internal": False, "partitions": partitions}
+    return {"error_code": 0, "name": t.name, "topic_id": t.topic_id, "is_internal": topic_is_internal(t.name), "partitions": partitions}
 
 
 def metadata_answer(node: Node, names: list[str] | None, ids: list[uuid.UUID], auto_create: bool,
@@ -228,66 +235,39 @@ async def describe_cluster(ctx, request):
 
 # --- DescribeConfigs ---------------------------------------------------------------------------
 
-TOPIC, BROKER, BROKER_LOGGER = 2, 4, 8
-# Kafka's ConfigSource and ConfigType (DescribeConfigs v1+ / v3+).
-DYNAMIC_TOPIC_CONFIG, STATIC_BROKER_CONFIG, DEFAULT_CONFIG = 1, 4, 5
-_CONFIG_TYPES = {"boolean": 1, "string": 2, "int": 3, "short": 4, "long": 5, "double": 6, "list": 7}
+TOPIC, BROKER, BROKER_LOGGER = 2, 4, 8  # DescribeConfigs resource types
 
 
-def topic_configs_entries(overrides: dict[str, str], *, keys, synonyms: bool, documentation: bool) -> list[dict]:
-    """A topic's configs as DescribeConfigs (and CreateTopics v5+) report them."""
-    from brokercore.topics.rules import CONFIG_DEFS
-
-    out = []
-    for name, d in CONFIG_DEFS.items():
-        if keys is not None and name not in keys:
-            continue
-        default = str(d.default())
-        overridden = name in overrides
-        entry = {
-            "name": name,
-            "value": overrides[name] if overridden else default,
-            "read_only": False,
-            "config_source": DYNAMIC_TOPIC_CONFIG if overridden else DEFAULT_CONFIG,
-            "is_default": not overridden,  # v0's form of config_source
-            "is_sensitive": False,
-            "config_type": _CONFIG_TYPES.get(d.type, 0),
-            "documentation": d.doc if documentation else None,
-            "synonyms": [],
-        }
-        if synonyms:  # what the value would be at each level, most specific first
-            if overridden:
-                entry["synonyms"].append({"name": name, "value": overrides[name], "source": DYNAMIC_TOPIC_CONFIG})
-            entry["synonyms"].append({"name": name, "value": default, "source": DEFAULT_CONFIG})
-        out.append(entry)
-    return out
+def config_entry_wire(e: ConfigEntry, *, synonyms: bool, documentation: bool) -> dict:
+    """A config entry as DescribeConfigs (any version: the builder drops what it lacks) reports it."""
+    return {
+        "name": e.name,
+        "value": e.value,
+        "read_only": e.read_only,
+        "config_source": int(e.source),
+        "is_default": e.is_default,  # v0's form of config_source
+        "is_sensitive": e.sensitive,
+        "config_type": int(e.type),
+        "documentation": e.doc if documentation else None,
+        "synonyms": [{"name": s.name, "value": s.value, "source": int(s.source)} for s in e.synonyms] if synonyms else [],
+    }
 
 
 def describe_configs_answer(resources, node: Node, *, synonyms: bool, documentation: bool,
                             protocol: str | None = None) -> list[dict]:
-    from brokercore.topics.read import topic_get
-
     out = []
     for r in resources:
         keys = None if r.configuration_keys is None else set(r.configuration_keys)
         result = {"error_code": 0, "error_message": None, "resource_type": r.resource_type, "resource_name": r.resource_name, "configs": []}
         try:
             if r.resource_type == TOPIC:
-                topic = topic_get(name=r.resource_name)
-                result["configs"] = topic_configs_entries(topic.configs, keys=keys, synonyms=synonyms, documentation=documentation)
+                entries = config_entries(topic_get(name=r.resource_name).configs, names=keys)
             elif r.resource_type == BROKER:
-                result["configs"] = [
-                    {
-                        "name": c.name, "value": c.value, "read_only": True, "config_source": STATIC_BROKER_CONFIG,
-                        "is_default": False, "is_sensitive": False, "config_type": _CONFIG_TYPES[c.type],
-                        "documentation": c.doc if documentation else None,
-                        "synonyms": [{"name": c.name, "value": c.value, "source": STATIC_BROKER_CONFIG}] if synonyms else [],
-                    }
-                    for c in broker_configs(node_id=node.node_id, host=node.host, port=node.port, protocol=protocol)
-                    if keys is None or c.name in keys
-                ]
+                configs = broker_configs(node_id=node.node_id, host=node.host, port=node.port, protocol=protocol)
+                entries = [e for e in static_config_entries(configs) if keys is None or e.name in keys]
             else:
-                result.update(error_code=42, error_message=f"Resource type {r.resource_type} is not supported by this broker.")
+                raise InvalidRequest(f"Resource type {r.resource_type} is not supported by this broker.")
+            result["configs"] = [config_entry_wire(e, synonyms=synonyms, documentation=documentation) for e in entries]
         except BrokerError as e:
             result.update(error_code=error_code(e), error_message=str(e))
         out.append(result)

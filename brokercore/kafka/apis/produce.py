@@ -6,17 +6,20 @@ through brokercore's services, so the console and REST see them exactly like the
 
 from django.conf import settings
 
-from brokercore.errors import BrokerError, InvalidRecord, NotLeaderOrFollower
+from brokercore.errors import (
+    BrokerError,
+    InvalidRecord,
+    InvalidRequest,
+    InvalidRequiredAcks,
+    InvalidTxnState,
+    NotLeaderOrFollower,
+)
 from brokercore.kafka.apis.meta import leadership
 from brokercore.kafka.apis.registry import Node, api, error_code
 from brokercore.kafka.protocol import ProtocolError
 from brokercore.kafka.records import ZSTD, UnsupportedCompression, batches_decode
 from brokercore.log.append import records_append
 from brokercore.log.producers import producer_id_allocate, records_append_idempotent
-
-INVALID_REQUIRED_ACKS = 21
-INVALID_TXN_STATE = 48
-INVALID_REQUEST = 42
 
 
 def _partition_produce(topic: str, index: int, data: bytes | None, *, version: int, acks: int) -> dict:
@@ -37,7 +40,7 @@ def _partition_produce(topic: str, index: int, data: bytes | None, *, version: i
         if batch.transactional or batch.control:
             # No transaction coordinator here: accepting a transactional batch would expose
             # records a later abort should have hidden.
-            return {**out, "error_code": INVALID_TXN_STATE, "error_message": "Transactions are not supported by this broker."}
+            return {**out, "error_code": InvalidTxnState.code, "error_message": "Transactions are not supported by this broker."}
         if batch.idempotent:
             produced = records_append_idempotent(
                 topic=topic, partition=index, records=batch.records, producer_id=batch.producer_id,
@@ -65,9 +68,9 @@ def produce_answer(topic_data, *, node: Node, version: int, acks: int, transacti
                 entry = {"index": part.index, "error_code": NotLeaderOrFollower.code, "base_offset": -1,
                          "error_message": f"This node does not lead {topic.name}-{part.index}."}
             elif acks not in (0, 1, -1):
-                entry = {"index": part.index, "error_code": INVALID_REQUIRED_ACKS, "base_offset": -1}
+                entry = {"index": part.index, "error_code": InvalidRequiredAcks.code, "base_offset": -1}
             elif transactional:
-                entry = {"index": part.index, "error_code": INVALID_TXN_STATE, "base_offset": -1,
+                entry = {"index": part.index, "error_code": InvalidTxnState.code, "base_offset": -1,
                          "error_message": "Transactions are not supported by this broker."}
             else:
                 entry = _partition_produce(topic.name, part.index, part.records, version=version, acks=acks)
@@ -97,7 +100,7 @@ async def produce(ctx, request):
 async def init_producer_id(ctx, request):
     if request.transactional_id is not None:
         # Transactions need a transaction coordinator, which this broker does not have.
-        return ctx.response(error_code=INVALID_REQUEST, producer_id=-1, producer_epoch=-1)
+        return ctx.response(error_code=InvalidRequest.code, producer_id=-1, producer_epoch=-1)
     # Without a transactional id Kafka hands out a fresh producer id at epoch 0, whatever id and
     # epoch the request carries (KIP-360's bump applies to transactional producers).
     producer_id = await ctx.run_sync(producer_id_allocate, client_id=ctx.client_id or "", client_host=ctx.client_host)

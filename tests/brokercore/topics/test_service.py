@@ -79,7 +79,8 @@ def test_names_colliding_on_dot_and_underscore_are_refused(existing, new):
         topic_create(name=new)
 
 
-@pytest.mark.parametrize("partitions", [0, -1, "3", 1.5, None, True])
+# None is not here: it is the broker's default (test_create_without_counts_takes_the_broker_defaults).
+@pytest.mark.parametrize("partitions", [0, -1, "3", 1.5, True])
 def test_bad_partition_counts_are_refused(partitions):
     with pytest.raises(InvalidPartitions) as exc:
         topic_create(name="p", partitions=partitions)
@@ -178,3 +179,14 @@ def test_delete_hides_topic_at_once_and_frees_the_name():
     # The name is free again, and the new topic starts empty.
     topic_create(name="gone", partitions=1)
     assert topic_describe(name="gone").partitions[0].high_watermark == 0
+
+
+def test_create_without_counts_takes_the_broker_defaults(settings):
+    settings.BROKER = {**settings.BROKER, "DEFAULT_PARTITIONS": 4}
+    topic = topic_create(name="defaults")
+    assert (topic.partition_count, topic.replication_factor) == (4, 1)
+    assert len(topic_describe(name="defaults").partitions) == 4
+    assert topic_create(name="dry", partitions=2, validate_only=True).partition_count == 2
+    settings.BROKER = {**settings.BROKER, "DEFAULT_REPLICATION_FACTOR": 2}
+    with pytest.raises(InvalidReplicationFactor):
+        topic_create(name="rf")

@@ -1,0 +1,41 @@
+"""The cluster this proxy serves (one), with links to everything in it."""
+
+from typing import Literal
+
+from brokercore.cluster import read as cluster_read
+from console.api.v3.shared import Related, Resource, cluster_check, list_out, list_schema, related, resource, route
+
+
+class ClusterOut(Resource):
+    kind: Literal["KafkaCluster"]
+    controller: Related | None
+    brokers: Related
+    broker_configs: Related
+    consumer_groups: Related
+    topics: Related
+    partition_reassignments: Related
+
+
+ClusterList = list_schema("ClusterList", "KafkaClusterList", ClusterOut)
+
+
+def _cluster_out(request, cid: str) -> dict:
+    return resource(
+        request, "KafkaCluster", cid,
+        controller=related(request, cid, "brokers", cluster_read.brokers_live_ids()[0]),
+        brokers=related(request, cid, "brokers"),
+        broker_configs=related(request, cid, "broker-configs"),
+        consumer_groups=related(request, cid, "consumer-groups"),
+        topics=related(request, cid, "topics"),
+        partition_reassignments=related(request, cid, "topics", "-", "partitions", "-", "reassignment"),
+    )
+
+
+@route("GET", "/clusters", ClusterList, summary="List clusters (this proxy serves one)")
+def clusters_list(request):
+    return list_out("KafkaClusterList", request, [_cluster_out(request, cluster_read.cluster_id())])
+
+
+@route("GET", "/clusters/{cluster_id}", ClusterOut, summary="Get the cluster")
+def cluster_get(request, cluster_id: str):
+    return _cluster_out(request, cluster_check(cluster_id))
