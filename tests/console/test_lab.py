@@ -228,7 +228,9 @@ def test_a_lab_that_cannot_start_cleans_up_only_what_it_created(monkeypatch):
     def refuse(**kwargs):
         raise CoordinatorNotAvailable("the coordinator is away")
 
-    monkeypatch.setattr(runner, "group_join", refuse)
+    from brokercore.coordinator import consumer
+
+    monkeypatch.setattr(consumer, "group_join", refuse)  # the virtual consumer's join
     with pytest.raises(CoordinatorNotAvailable):
         runner.lab_start(group="billing", consumers=1, producer_rate=0)
     assert runner.labs_list() == []
