@@ -6,8 +6,6 @@ import secrets
 
 from django.conf import settings
 from django.db import models
-from django.db.models.signals import pre_delete
-from django.dispatch import receiver
 
 TOKEN_PREFIX = "kc_"
 
@@ -46,7 +44,8 @@ class ApiToken(models.Model):
 
 
 class RestConsumer(models.Model):
-    """A REST proxy v2 consumer instance (`console.api.rest_consumers`).
+    """A REST proxy v2 consumer instance (`console.api.rest_consumers`, which also closes a
+    deleted user's instances: console.apps connects its pre_delete receiver).
 
     The group membership itself lives in the broker's coordinator (a server-managed member);
     this row keeps what the coordinator does not know, so any server process can serve the
@@ -99,10 +98,6 @@ class RestConsumer(models.Model):
     def __str__(self) -> str:
         return f"{self.group_id}/{self.name}"
 
-    @property
-    def subscribed(self) -> bool:
-        return bool(self.topics or self.topic_pattern)
-
 
 class LoginFailure(models.Model):
     """Recent failed logins of one username or from one address (`console.login_limit`). In the
@@ -118,12 +113,3 @@ class LoginFailure(models.Model):
     def __str__(self) -> str:
         return f"{self.key}: {self.failures}"
 
-
-@receiver(pre_delete, sender=settings.AUTH_USER_MODEL)
-def _user_rest_consumers_close(sender, instance, **kwargs):
-    """A deleted user's consumer instances go with them, and go as a closed consumer does
-    (auto commit, leave the group so the others rebalance now), not only as deleted rows whose
-    group members would linger until their sessions time out."""
-    from console.api.rest_consumers import instances_close
-
-    instances_close(owner=instance)

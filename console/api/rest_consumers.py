@@ -1,6 +1,9 @@
-"""REST proxy v2 consumer instances, on top of the broker's server-managed group members.
+"""REST proxy v2 consumer instances: the broker's server-side consumer, kept on RestConsumer rows.
 
-An instance that subscribes joins the group coordinator as a server-managed member (its member id
+Each instance is a `brokercore.coordinator.consumer.ServerConsumer` (KafkaConsumer's rules:
+subscribe or assign, poll, seek, commit, auto commit, rejoin); this module gives it what the proxy
+adds: a row per instance (so any server process can serve it), its owner, naming, settings parsed
+from the create request, expiry, and the proxy's error codes. An instance that subscribes joins the group coordinator as a server-managed member (its member id
 is `<instance name>-<uuid>`), so it appears on the console's group pages and rebalances with every
 other member; its fetch positions live on the member. An instance with a manual assignment is
 outside the group, like a Kafka consumer after assign(), and keeps its positions on its own row.
@@ -26,30 +29,19 @@ Semantics chosen where the Confluent proxy leaves room:
 
 import logging
 import re
-import time
 import uuid
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass
 
 from django.conf import settings
 from django.db import IntegrityError, transaction
 
 from brokercore import clock
-from brokercore.coordinator.consumer import initial_position, member_poll, positions_fetch
-from brokercore.coordinator.group import (
-    group_id_validate,
-    group_join,
-    member_leave,
-    member_positions_save,
-    tp_key,
-    tp_split,
-)
-from brokercore.coordinator.offsets import offsets_commit
-from brokercore.coordinator.read import committed_offsets_get
-from brokercore.errors import BrokerError, GroupIdNotFound, InvalidGroupId, UnknownMemberId
-from brokercore.log.read import EARLIEST, LATEST, offset_for
-from brokercore.models import GroupMember, Partition
-from brokercore.topics.read import partition_get, topic_get, topic_names_list
+from brokercore.coordinator.consumer import CommittedOffsetView, ConsumerStateError, ServerConsumer
+from brokercore.coordinator.group import group_id_validate
+from brokercore.errors import BrokerError, InvalidGroupId
+from brokercore.topics.read import partition_get, topic_get
 from brokercore.types import RecordOut
 from console.api.errors import (
     CONSUMER_ALREADY_EXISTS,
@@ -205,19 +197,9 @@ def instance_delete(inst: RestConsumer) -> None:
 
 
 def _close(inst: RestConsumer) -> None:
-    """What KafkaConsumer.close() does: auto commit, leave the group (the others rebalance now)."""
-    _auto_commit(inst)
-    _leave(inst)
+    """What KafkaConsumer.close() does (auto commit, leave the group), then forget the row."""
+    _consumer(inst).close()
     RestConsumer.objects.filter(pk=inst.pk).delete()
-
-
-def _leave(inst: RestConsumer) -> None:
-    if inst.member_id:
-        try:
-            member_leave(group_id=inst.group_id, member_id=inst.member_id)
-        except (UnknownMemberId, GroupIdNotFound):
-            pass  # the coordinator already dropped it (session timeout)
-        inst.member_id = ""
 
 
 def instances_close(*, owner) -> int:
@@ -231,6 +213,13 @@ def instances_close(*, owner) -> int:
             # The row goes with the user anyway (CASCADE); the member then expires with its session.
             logger.warning("Closing REST consumer %s of a deleted user failed: %s", inst, e)
     return len(instances)
+
+
+def user_instances_close(sender, instance, **kwargs) -> None:
+    """pre_delete receiver of the user model (connected in console.apps): a deleted user's
+    instances go as a closed consumer does (auto commit, leave the group so the others rebalance
+    now), not only as deleted rows whose group members would linger until their sessions expire."""
+    instances_close(owner=instance)
 
 
 def instances_expire() -> dict:
@@ -249,68 +238,51 @@ def instances_expire() -> dict:
     return {"rest_consumers_expired": closed}
 
 
-def _save(inst: RestConsumer, *fields: str) -> None:
-    RestConsumer.objects.filter(pk=inst.pk).update(**{f: getattr(inst, f) for f in fields})
+# --- The instance's consumer --------------------------------------------------------------------
 
 
-# --- Subscription and assignment ----------------------------------------------------------------
-
-
-def _pattern_topics(pattern: str) -> list[str]:
-    rx = re.compile(pattern)
-    return sorted(t for t in topic_names_list() if rx.fullmatch(t))
-
-
-def _join(inst: RestConsumer, topics: list[str], client_host: str = "") -> None:
-    """Join, or change the member's subscription (the group rebalances either way)."""
-    if inst.member_id:
-        try:
-            group_join(group_id=inst.group_id, topics=topics, member_id=inst.member_id, session_timeout_ms=_session_timeout_ms())
-            return
-        except UnknownMemberId:
-            pass
-    view = group_join(
+def _consumer(inst: RestConsumer, client_host: str = "") -> ServerConsumer:
+    return ServerConsumer(
         group_id=inst.group_id,
-        topics=topics,
         client_id=inst.name,
-        client_host=client_host,
-        session_timeout_ms=_session_timeout_ms(),
         offset_reset=inst.offset_reset,
+        auto_commit=inst.auto_commit,
+        session_timeout_ms=_session_timeout_ms(),
+        client_host=client_host,
+        member_id=inst.member_id,
+        topics=list(inst.topics),
+        topic_pattern=inst.topic_pattern,
+        assignment=[(t, p) for t, p in inst.assignment],
+        positions=dict(inst.positions),
     )
-    inst.member_id = view.member_id
 
 
-def subscribe(inst: RestConsumer, *, topics: list[str] | None, topic_pattern: str | None, client_host: str = "") -> None:
-    if bool(topics) == bool(topic_pattern):
-        raise RestError(ILLEGAL_STATE, "Give either topics or topic_pattern: subscriptions to topics and to a pattern are mutually exclusive.")
-    if inst.assignment:
-        raise RestError(ILLEGAL_STATE, "Illegal state: the consumer has a manual assignment; subscribing and assigning partitions are mutually exclusive (DELETE the subscription first).")
-    if topic_pattern:
-        try:
-            resolved = _pattern_topics(topic_pattern)
-        except re.error as e:
-            raise RestError(INVALID_PAYLOAD, f"topic_pattern is not a valid regular expression: {e}.") from None
-    else:
-        resolved = sorted(set(topics or []))
-    _auto_commit(inst)
-    _join(inst, resolved, client_host)
-    inst.topics, inst.topic_pattern = resolved, topic_pattern or ""
-    _save(inst, "member_id", "topics", "topic_pattern")
+@contextmanager
+def _using(inst: RestConsumer, client_host: str = "") -> Iterator[ServerConsumer]:
+    """The instance's consumer, whose changes are stored on the row afterwards, also when the call
+    fails part way (a member it joined must not be forgotten); its state errors are 40903."""
+    consumer = _consumer(inst, client_host)
+    try:
+        yield consumer
+    except ConsumerStateError as e:
+        raise RestError(ILLEGAL_STATE, f"Illegal state: {e}") from None
+    finally:
+        stored = {
+            "member_id": consumer.member_id,
+            "topics": consumer.topics,
+            "topic_pattern": consumer.topic_pattern,
+            "assignment": [list(tp) for tp in consumer.assignment],
+            "positions": consumer.positions,
+        }
+        changed = {f: v for f, v in stored.items() if getattr(inst, f) != v}
+        for f, v in changed.items():
+            setattr(inst, f, v)
+        if changed:
+            RestConsumer.objects.filter(pk=inst.pk).update(**changed)
 
 
-def subscription_get(inst: RestConsumer) -> list[str]:
-    return list(inst.topics)
-
-
-def unsubscribe(inst: RestConsumer) -> None:
-    """Kafka's unsubscribe(): leaves the group and drops a manual assignment too."""
-    _auto_commit(inst)
-    _leave(inst)
-    inst.topics, inst.topic_pattern, inst.assignment, inst.positions = [], "", [], {}
-    _save(inst, "member_id", "topics", "topic_pattern", "assignment", "positions")
-
-
-def _partitions_check(tps: list[TP]) -> None:
+def _partitions_check(tps: Sequence[TP]) -> None:
+    """The proxy tells an unknown topic (40401) from an unknown partition (40402)."""
     for topic in sorted({t for t, _ in tps}):
         try:
             topic_get(name=topic)
@@ -323,218 +295,90 @@ def _partitions_check(tps: list[TP]) -> None:
             raise rest_error(e, not_found=PARTITION_NOT_FOUND) from None
 
 
+# --- Subscription and assignment ----------------------------------------------------------------
+
+
+def subscribe(inst: RestConsumer, *, topics: list[str] | None, topic_pattern: str | None, client_host: str = "") -> None:
+    with _using(inst, client_host) as consumer:
+        try:
+            consumer.subscribe(topics=topics, pattern=topic_pattern)
+        except re.error as e:
+            raise RestError(INVALID_PAYLOAD, f"topic_pattern is not a valid regular expression: {e}.") from None
+
+
+def subscription_get(inst: RestConsumer) -> list[str]:
+    return list(inst.topics)
+
+
+def unsubscribe(inst: RestConsumer) -> None:
+    """Kafka's unsubscribe(): leaves the group and drops a manual assignment too."""
+    with _using(inst) as consumer:
+        consumer.unsubscribe()
+
+
 def assign(inst: RestConsumer, partitions: list[TP]) -> None:
-    if inst.subscribed:
-        raise RestError(ILLEGAL_STATE, "Illegal state: the consumer is subscribed; subscribing and assigning partitions are mutually exclusive (DELETE the subscription first).")
-    wanted = sorted(set(partitions))
-    _partitions_check(wanted)
-    _auto_commit(inst)
-    keys = {tp_key(*tp) for tp in wanted}
-    inst.assignment = [list(tp) for tp in wanted]
-    inst.positions = {k: v for k, v in inst.positions.items() if k in keys}
-    _save(inst, "assignment", "positions")
-
-
-def _member_row(inst: RestConsumer) -> GroupMember | None:
-    if not inst.member_id:
-        return None
-    return GroupMember.objects.select_related("group").filter(group__group_id=inst.group_id, member_id=inst.member_id).first()
+    with _using(inst) as consumer:
+        consumer.assign(partitions, validate=_partitions_check)
 
 
 def assignment_get(inst: RestConsumer) -> list[TP]:
     """A manual assignment, or the partitions the group gave the member in its current generation."""
-    if inst.subscribed:
-        row = _member_row(inst)
-        return [tuple(tp) for tp in row.assignment] if row is not None else []
-    return [tuple(tp) for tp in inst.assignment]
+    return _consumer(inst).assigned()
 
 
 # --- Positions ----------------------------------------------------------------------------------
 
 
-def _positions_write(inst: RestConsumer, offsets: dict[TP, int], *, strict: bool) -> None:
-    assigned = set(assignment_get(inst))
-    unknown = sorted(tp for tp in offsets if tp not in assigned)
-    if unknown and strict:
-        t, p = unknown[0]
-        raise RestError(ILLEGAL_STATE, f"Illegal state: no current assignment for partition {t}-{p}.")
-    updates = {tp_key(*tp): o for tp, o in offsets.items() if tp in assigned}
-    if inst.subscribed:
-        row = _member_row(inst)
-        if row is None:
-            return
-        try:
-            member_positions_save(
-                group_id=inst.group_id, member_id=inst.member_id, generation=row.group.generation, positions={**row.positions, **updates}
-            )
-        except UnknownMemberId:
-            if strict:
-                raise RestError(ILLEGAL_STATE, "Illegal state: the group is rebalancing; poll for records, then seek again.") from None
-    else:
-        inst.positions = {**inst.positions, **updates}
-        _save(inst, "positions")
-
-
 def seek(inst: RestConsumer, offsets: dict[TP, int]) -> None:
     _partitions_check(sorted(offsets))
-    _positions_write(inst, offsets, strict=True)
+    with _using(inst) as consumer:
+        consumer.seek(offsets)
 
 
 def seek_to(inst: RestConsumer, partitions: list[TP], *, end: bool) -> None:
     _partitions_check(sorted(set(partitions)))
-    spec = LATEST if end else EARLIEST
-    _positions_write(inst, {tp: offset_for(topic=tp[0], partition=tp[1], spec=spec)[0] for tp in partitions}, strict=True)
+    with _using(inst) as consumer:
+        consumer.seek_to(partitions, end=end)
 
 
 def rewind(inst: RestConsumer, unreturned: Sequence[RecordOut]) -> None:
-    """Put each partition's position back to its first record of `unreturned` (polled but not
-    returned), so nothing from there on counts as consumed (no assignment check: best effort)."""
-    offsets: dict[TP, int] = {}
-    for r in unreturned:
-        offsets.setdefault((r.topic, r.partition), r.offset)
-    _positions_write(inst, offsets, strict=False)
+    """Back to the first of `unreturned` (polled, not returned): none of them counts as consumed."""
+    with _using(inst) as consumer:
+        consumer.rewind(unreturned)
 
 
 # --- Committing ---------------------------------------------------------------------------------
 
 
-def _positions(inst: RestConsumer) -> dict[TP, int]:
-    if inst.subscribed:
-        row = _member_row(inst)
-        return {tp_split(k): v for k, v in row.positions.items()} if row is not None else {}
-    return {tp_split(k): v for k, v in inst.positions.items()}
-
-
-def _commit(inst: RestConsumer, offsets: dict[TP, int | tuple[int, str]]) -> None:
-    if not offsets:
-        return
-    if inst.subscribed:
-        row = _member_row(inst)
-        if row is None:
-            raise RestError(ILLEGAL_STATE, "Illegal state: the consumer is not in its group at the moment (it will rejoin on the next records request).")
-        offsets_commit(group_id=inst.group_id, offsets=offsets, member_id=inst.member_id, generation=row.group.generation)
-        return
-    try:
-        offsets_commit(group_id=inst.group_id, offsets=offsets)
-    except UnknownMemberId:
-        # Kafka's rule: a consumer outside the group may commit only while the group is empty.
-        raise RestError(
-            ILLEGAL_STATE,
-            f"Illegal state: group '{inst.group_id}' has subscribed members, so a consumer with a manual "
-            "assignment cannot commit to it (use another group name for manual assignment).",
-        ) from None
-
-
 def commit(inst: RestConsumer, offsets: dict[TP, tuple[int, str]] | None) -> None:
     """Commit the given offsets (of the last records consumed), or all current positions."""
-    if offsets is None:
-        _commit(inst, _positions(inst))
-    else:
-        _commit(inst, {tp: (o + 1, md) for tp, (o, md) in offsets.items()})
+    with _using(inst) as consumer:
+        if offsets is None:
+            consumer.commit()
+        else:
+            consumer.commit_consumed(offsets)
 
 
-def _auto_commit(inst: RestConsumer) -> None:
-    if not inst.auto_commit:
-        return
-    try:
-        _commit(inst, _positions(inst))
-    except (BrokerError, RestError) as e:
-        # Kafka's auto commit only logs a failed commit; the records come again after a rebalance.
-        logger.info("Auto commit of REST consumer %s/%s skipped: %s", inst.group_id, inst.name, e)
-
-
-def committed_get(inst: RestConsumer, partitions: list[TP] | None) -> list[tuple[str, int, int, str]]:
+def committed_get(inst: RestConsumer, partitions: list[TP] | None) -> list[CommittedOffsetView]:
+    consumer = _consumer(inst)
     if partitions is None:
-        partitions = assignment_get(inst)
+        partitions = consumer.assigned()
     _partitions_check(sorted(set(partitions)))
-    found = committed_offsets_get(group_id=inst.group_id, partitions=list(partitions))
-    # Kafka answers -1 for a partition the group never committed; so does the proxy.
-    return [(t, p, *found.get((t, p), (-1, ""))) for t, p in partitions]
+    return consumer.committed(partitions)
 
 
 # --- Polling ------------------------------------------------------------------------------------
 
 
-def _manual_positions(inst: RestConsumer, parts: dict[TP, Partition]) -> dict[str, int]:
-    positions = dict(inst.positions)
-    missing = [tp for tp in parts if tp_key(*tp) not in positions]
-    if missing:
-        committed = committed_offsets_get(group_id=inst.group_id, partitions=missing)
-        for tp in missing:
-            positions[tp_key(*tp)] = initial_position(parts[tp], committed.get(tp, (None,))[0], inst.offset_reset)
-    return positions
-
-
-def _manual_fetch(inst: RestConsumer, max_bytes: int, wait_s: float) -> list[RecordOut]:
-    parts = {
-        (p.topic.name, p.index): p
-        for p in Partition.objects.filter(topic__name__in={t for t, _ in inst.assignment}, topic__deleted_at__isnull=True).select_related("topic")
-        if [p.topic.name, p.index] in inst.assignment
-    }
-    if not parts:
-        time.sleep(max(0.0, wait_s))
-        return []
-    positions = _manual_positions(inst, parts)
-    records = positions_fetch(
-        parts, sorted(parts), positions, inst.offset_reset, max_records=None, max_bytes=max_bytes, max_wait_ms=int(wait_s * 1000)
-    )
-    inst.positions = positions
-    _save(inst, "positions")
-    return records
-
-
-def _subscribed_fetch(inst: RestConsumer, max_bytes: int, wait_s: float) -> list[RecordOut]:
-    if inst.topic_pattern:
-        # Kafka re-evaluates a pattern subscription against metadata; new matching topics join it.
-        topics = _pattern_topics(inst.topic_pattern)
-        if topics != inst.topics:
-            _auto_commit(inst)
-            _join(inst, topics)
-            inst.topics = topics
-            _save(inst, "member_id", "topics")
-    deadline = time.monotonic() + wait_s
-    poll_s = settings.BROKER["FETCH_POLL_INTERVAL_MS"] / 1000
-    while True:
-        remaining = deadline - time.monotonic()
-        if not inst.member_id:
-            _join(inst, list(inst.topics))
-            _save(inst, "member_id")
-        try:
-            result = member_poll(group_id=inst.group_id, member_id=inst.member_id, max_bytes=max_bytes, max_wait_ms=max(0, int(remaining * 1000)))
-        except (UnknownMemberId, GroupIdNotFound):
-            # Dropped by the coordinator (session timeout): rejoin, as a Kafka consumer does.
-            inst.member_id = ""
-            continue
-        if result.records:
-            return result.records
-        remaining = deadline - time.monotonic()
-        if remaining <= 0:
-            return []
-        # Rebalancing, or no partitions: wait a little and sync again, so the rebalance can finish
-        # inside this request.
-        time.sleep(min(remaining, poll_s))
-
-
 def records_poll(inst: RestConsumer, *, timeout_ms: int | None, max_bytes: int | None) -> list[RecordOut]:
     """Records from the instance's positions: waits up to the timeout for the first ones, then up
-    to it for fetch.min.bytes of them. Every call is a heartbeat of the group member."""
-    if not inst.subscribed and not inst.assignment:
-        raise RestError(ILLEGAL_STATE, "Illegal state: the consumer is not subscribed to any topics or assigned any partitions.")
+    to it for fetch.min.bytes of them. Every call is a heartbeat of the group member. The
+    instance's request timeout and the server's limits bound the wait and the size."""
     rest = settings.REST
     wait_ms = rest["CONSUMER_REQUEST_TIMEOUT_MS"] if inst.request_timeout_ms is None else inst.request_timeout_ms
     if timeout_ms is not None:
         wait_ms = timeout_ms
     wait_ms = max(0, min(wait_ms, rest["CONSUMER_REQUEST_TIMEOUT_MS"]))
     max_bytes = rest["CONSUMER_REQUEST_MAX_BYTES"] if max_bytes is None else max(1, min(max_bytes, rest["CONSUMER_REQUEST_MAX_BYTES"]))
-    _auto_commit(inst)
-    deadline = time.monotonic() + wait_ms / 1000
-    records: list[RecordOut] = []
-    size = 0
-    while True:
-        remaining = max(0.0, deadline - time.monotonic())
-        fetch = _subscribed_fetch if inst.subscribed else _manual_fetch
-        batch = fetch(inst, max_bytes - size, remaining)
-        records.extend(batch)
-        size += sum(r.size for r in batch)
-        if not records or size >= max(1, inst.fetch_min_bytes) or size >= max_bytes or deadline - time.monotonic() <= 0:
-            return records
+    with _using(inst) as consumer:
+        return consumer.poll(wait_ms=wait_ms, max_bytes=max_bytes, min_bytes=inst.fetch_min_bytes).records

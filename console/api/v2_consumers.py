@@ -328,7 +328,7 @@ def offsets_get(request, group: str, instance: str, topic: str | None = None, pa
     else:
         partitions = None
     rows = svc.committed_get(inst, partitions)
-    return {"offsets": [{"topic": t, "partition": p, "offset": o, "metadata": md} for t, p, o, md in rows]}
+    return {"offsets": [{"topic": c.topic, "partition": c.partition, "offset": c.offset, "metadata": c.metadata} for c in rows]}
 
 
 def _b64(data: bytes | None) -> str | None:

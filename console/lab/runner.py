@@ -1,11 +1,9 @@
 """The lab runner: a topic, one or two consumer groups, virtual consumers and a producer.
 
-Virtual consumers are real members of the group coordinator. Each runs in a thread with its own
-database connection and loops: `member_poll` (which heartbeats, and rejoins or revokes when the
-coordinator asks) for at most what its processing rate allows, commit what it read, sleep. Stop =
-`member_leave`, then the thread ends; crash = the thread ends without leaving, so the coordinator
-expires the member once its session timeout (6 s) passes. The producer thread appends N records/s
-over a fixed set of keys. Only brokercore services write; this module only calls them.
+A lab owns its workers (`console.lab.workers`: virtual consumers, which are brokercore's
+server-side consumers, and a producer), schedules the presets' actions, notices crashed members
+expiring, and publishes its page's changes. Only brokercore services write; this module only
+calls them.
 
 Lab state lives in memory in this server process: with several server processes each runs (and
 shows) its own labs. Bounds, so a lab left running cannot grow memory or the database without
@@ -22,44 +20,24 @@ import logging
 import threading
 import time
 from collections import deque
-from dataclasses import dataclass
 
 from django.db import connection
 
 from brokercore import clock, events
 from brokercore.coordinator.assignors import ASSIGNOR_NAMES
-from brokercore.coordinator.consumer import member_commit, member_poll
-from brokercore.coordinator.group import (
-    group_assignor_set,
-    group_delete,
-    group_join,
-    member_leave,
-    member_sync,
-    tp_split,
-)
+from brokercore.coordinator.group import group_assignor_set, group_delete
 from brokercore.coordinator.read import group_get, group_list, group_member_ids
-from brokercore.errors import (
-    BrokerError,
-    GroupIdNotFound,
-    IllegalGeneration,
-    RebalanceInProgress,
-    UnknownMemberId,
-    UnknownTopicOrPartition,
-)
-from brokercore.log.append import records_append
+from brokercore.errors import BrokerError, GroupIdNotFound, UnknownTopicOrPartition
 from brokercore.log.read import partition_offsets_list
 from brokercore.partitioner import partition_for_key
 from brokercore.topics.read import topic_names_list
 from brokercore.topics.service import topic_create, topic_delete, topic_partitions_add
-from brokercore.types import RecordIn
 from console.lab.presets import GroupSpec, Preset
+from console.lab.workers import POLL_INTERVAL_S, SESSION_TIMEOUT_MS, LabGroup, Producer, VirtualConsumer
 
 logger = logging.getLogger(__name__)
 
 THREADED = True
-SESSION_TIMEOUT_MS = 6000  # the broker's minimum (group.min.session.timeout.ms): crashes expire fast
-POLL_INTERVAL_S = 0.5  # a consumer's loop period
-PRODUCER_INTERVAL_S = 0.25
 SUPERVISOR_TICK_S = 1.0
 PRESENCE_TICK_S = 15  # a running lab re-renders its page at least this often (how it knows it is watched)
 MAX_LABS = 3  # running labs per server process
@@ -88,8 +66,6 @@ NOT_RUNNING = "This lab is stopped."
 NO_SUCH_CONSUMER = "No running consumer named {name!r} in this lab."
 NO_SUCH_GROUP = "This lab has no group {group_id!r}."
 
-LIVE = ("running", "leaving")
-
 
 class LabError(Exception):
     """A lab request refused by the lab's own limits (the broker's errors are BrokerError)."""
@@ -99,216 +75,6 @@ def _in_range(value, low: int, high: int, message: str) -> int:
     if isinstance(value, bool) or not isinstance(value, int) or not low <= value <= high:
         raise LabError(message.format(limit=high))
     return value
-
-
-@dataclass
-class LabGroup:
-    group_id: str
-    assignor: str
-    prefix: str
-    created: bool = True  # the lab created it (so "stop and delete" may delete it)
-    next_number: int = 1
-
-
-class _Worker:
-    """A loop in its own thread (THREADED) or stepped by the caller; closes its DB connection."""
-
-    interval_s = POLL_INTERVAL_S
-
-    def __init__(self, lab: "Lab", name: str):
-        self.lab = lab
-        self.name = name
-        self.thread: threading.Thread | None = None
-        self.error = ""
-        self.failures = 0
-        self._stopped = threading.Event()
-
-    def _start_thread(self) -> None:
-        if self.lab.threaded:
-            self.thread = threading.Thread(target=self._run, name=f"lab-{self.lab.id}-{self.name}", daemon=True)
-            self.thread.start()
-
-    def _run(self) -> None:
-        last = time.monotonic()
-        try:
-            while not self._stopped.wait(self.interval_s):
-                now = time.monotonic()
-                try:
-                    self.step(now - last)
-                    self.failures = 0
-                except Exception as e:  # a lab thread must never die silently: show it, retry, give up
-                    self.failures += 1
-                    self.error = str(e)
-                    logger.warning("lab %s %s: %s", self.lab.id, self.name, e)
-                    if self.failures >= 20:
-                        self._failed()
-                        break
-                last = now
-        finally:
-            try:
-                self._finish()
-            except Exception:
-                logger.exception("lab %s %s could not finish cleanly", self.lab.id, self.name)
-            finally:
-                connection.close()
-            self.lab.publish()
-
-    def step(self, dt: float) -> None:
-        raise NotImplementedError
-
-    def _finish(self) -> None:
-        pass
-
-    def _failed(self) -> None:
-        pass
-
-
-class VirtualConsumer(_Worker):
-    """A member of one group that polls at most `rate` records/s and commits what it read."""
-
-    def __init__(self, lab: "Lab", group: LabGroup, name: str, rate: int):
-        super().__init__(lab, name)
-        self.group = group
-        self.rate = rate
-        self.interval_s = lab.interval_s
-        self.member_id: str | None = None
-        self.generation = -1
-        self.status = "joining"  # running, leaving, left, crashed, expired, failed
-        self.processed = 0
-        self.tokens = 0.0
-        self.committed: dict[str, int] = {}
-        self.crashed_ms: int | None = None
-        self._leave_on_stop = True
-
-    @property
-    def live(self) -> bool:
-        return self.status in LIVE
-
-    def start(self) -> None:
-        # Join in the caller's thread, so the member (and its group) exist when the page loads.
-        self._join()
-        self.status = "running"
-        self._start_thread()
-
-    def _join(self) -> None:
-        view = group_join(
-            group_id=self.group.group_id,
-            topics=[self.lab.topic],
-            client_id=self.name,
-            client_host="lab",
-            session_timeout_ms=SESSION_TIMEOUT_MS,
-            offset_reset="earliest",
-        )
-        self.member_id, self.generation, self.committed = view.member_id, view.generation, {}
-
-    def step(self, dt: float) -> None:
-        if not self.live:
-            return
-        if self.member_id is None:
-            self._join()
-            return
-        # A token bucket: at most `rate` records/s on average, bursts of two loop periods.
-        self.tokens = min(self.tokens + self.rate * dt, max(1.0, 2 * self.rate * self.interval_s))
-        try:
-            if self.tokens < 1:
-                view, positions, count = member_sync(group_id=self.group.group_id, member_id=self.member_id), {}, 0
-            else:
-                polled = member_poll(group_id=self.group.group_id, member_id=self.member_id, max_records=int(self.tokens))
-                view, positions, count = polled.member, polled.positions, len(polled.records)
-        except (UnknownMemberId, GroupIdNotFound):
-            # The coordinator dropped the member (its session expired while this process stalled,
-            # or the group was deleted): rejoin under a new member id, as a Kafka consumer does.
-            self.member_id = None
-            self.lab.note(f"{self.name} was no longer a member and rejoins")
-            return
-        self.tokens -= count
-        self.processed += count
-        self.generation = view.generation
-        if positions and positions != self.committed:
-            try:
-                member_commit(
-                    group_id=self.group.group_id,
-                    member_id=self.member_id,
-                    generation=view.generation,
-                    offsets={tp_split(k): v for k, v in positions.items()},
-                )
-                self.committed = dict(positions)
-            except (IllegalGeneration, RebalanceInProgress, UnknownMemberId):
-                pass  # rebalanced meanwhile: the partition's next owner starts from the last commit
-
-    def stop(self) -> None:
-        """Leave the group gracefully (the group rebalances at once), then end."""
-        if not self.live:
-            return
-        self.status = "leaving"
-        self._stopped.set()
-        if self.thread is None:
-            self._finish()
-
-    def crash(self) -> None:
-        """End without leaving: the member stays until its session times out."""
-        if not self.live:
-            return
-        self._leave_on_stop = False
-        self.crashed_ms = clock.now_ms()
-        self.status = "crashed"
-        self._stopped.set()
-
-    def _finish(self) -> None:
-        if self._leave_on_stop and self.member_id is not None and self.status in ("leaving", "failed"):
-            try:
-                member_leave(group_id=self.group.group_id, member_id=self.member_id)
-            except (UnknownMemberId, GroupIdNotFound):
-                pass
-        if self.status == "leaving":
-            self.status = "left"
-
-    def _failed(self) -> None:
-        self.status = "failed"
-        self.lab.note(f"{self.name} failed: {self.error}")
-
-
-class Producer(_Worker):
-    """Appends `rate` records/s with keys key-0 .. key-(keys-1), round robin over the keys."""
-
-    interval_s = PRODUCER_INTERVAL_S
-
-    def __init__(self, lab: "Lab", rate: int, keys: int):
-        super().__init__(lab, "producer")
-        self.rate = rate
-        self.keys = keys
-        self.produced = 0
-        self.seq = 0
-        self.tokens = 0.0
-        self.running = False
-
-    def start(self) -> None:
-        self.running = True
-        self._start_thread()
-
-    def step(self, dt: float) -> None:
-        if not self.running:
-            return
-        self.tokens = min(self.tokens + self.rate * dt, 2.0 * self.rate)
-        n = int(self.tokens)
-        if n < 1:
-            return
-        batch = []
-        for _ in range(n):
-            key = f"key-{self.seq % self.keys}"
-            batch.append(RecordIn(key=key.encode(), value=f'{{"order": {self.seq}, "key": "{key}"}}'.encode()))
-            self.seq += 1
-        records_append(topic=self.lab.topic, records=batch, acks=1)
-        self.tokens -= n
-        self.produced += n
-
-    def stop(self) -> None:
-        self.running = False
-        self._stopped.set()
-
-    def _failed(self) -> None:
-        self.running = False
-        self.lab.note(f"The producer failed: {self.error}")
 
 
 class Lab:
@@ -512,10 +278,7 @@ class Lab:
     def _delete(self) -> None:
         for c in self.consumers:
             if c.status == "crashed" and c.member_id:
-                try:  # the crashed process "restarts" just to leave, so the group can go now
-                    member_leave(group_id=c.group.group_id, member_id=c.member_id)
-                except (UnknownMemberId, GroupIdNotFound):
-                    pass
+                c.leave()  # the crashed process "restarts" just to leave, so the group can go now
                 c.status = "expired"
         for g in self.groups:
             if not g.created:

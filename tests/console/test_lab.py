@@ -111,6 +111,23 @@ def test_a_stopped_consumer_leaves_and_the_group_rebalances_at_once():
     assert next(c for c in lab.consumers if c.name == "c1").status == "left"
 
 
+def test_a_consumer_the_coordinator_dropped_rejoins_within_its_next_poll():
+    """As a Kafka consumer does inside poll() (and as REST consumers did): the lab's consumers
+    used to spend one loop without a member id and rejoin only in the loop after."""
+    from brokercore.coordinator.group import member_leave
+    from brokercore.coordinator.read import group_member_ids
+
+    lab = runner.lab_start(partitions=2, consumers=1, producer_rate=0)
+    settle(lab)
+    c = lab.consumers[0]
+    old = c.member_id
+    member_leave(group_id=c.group.group_id, member_id=old)  # as when its session expired
+    lab.step()
+    assert c.member_id not in (None, old)
+    assert group_member_ids(group_id=c.group.group_id) == [c.member_id]
+    assert lab.log[0][1] == f"{c.name} was no longer a member and rejoins"
+
+
 def test_adding_partitions_rebalances_and_moves_keys():
     lab = runner.lab_start(preset=PRESETS["keys"])
     settle(lab)
@@ -228,7 +245,9 @@ def test_a_lab_that_cannot_start_cleans_up_only_what_it_created(monkeypatch):
     def refuse(**kwargs):
         raise CoordinatorNotAvailable("the coordinator is away")
 
-    monkeypatch.setattr(runner, "group_join", refuse)
+    from brokercore.coordinator import consumer
+
+    monkeypatch.setattr(consumer, "group_join", refuse)  # the virtual consumer's join
     with pytest.raises(CoordinatorNotAvailable):
         runner.lab_start(group="billing", consumers=1, producer_rate=0)
     assert runner.labs_list() == []
