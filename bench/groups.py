@@ -21,7 +21,7 @@ LAG_PARTITIONS = 10
 
 
 def _settle(group_id: str) -> int:
-    from brokercore.coordinator.group import member_sync
+    from brokercore.coordinator.server_members import member_sync
 
     calls = 0
     for _ in range(5):
@@ -35,7 +35,7 @@ def _settle(group_id: str) -> int:
 
 
 def rebalance(ctx) -> list[dict]:
-    from brokercore.coordinator.group import group_join, member_leave
+    from brokercore.coordinator.server_members import group_join, member_leave
     from brokercore.topics.service import topic_create
 
     topic_create(name="bench-groups", partitions=100)

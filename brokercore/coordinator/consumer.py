@@ -11,8 +11,9 @@ from dataclasses import dataclass
 
 from django.conf import settings
 
-from brokercore.coordinator.group import MemberState, member_positions_save, member_sync, tp_key, tp_split
+from brokercore.coordinator.group import MemberState, tp_key, tp_split
 from brokercore.coordinator.offsets import offsets_commit
+from brokercore.coordinator.server_members import member_positions_save, member_sync
 from brokercore.errors import OffsetOutOfRange, UnknownMemberId
 from brokercore.log.read import records_fetch
 from brokercore.models import CommittedOffset, GroupMember, Partition

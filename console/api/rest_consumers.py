@@ -36,16 +36,10 @@ from django.db import IntegrityError, transaction
 
 from brokercore import clock
 from brokercore.coordinator.consumer import initial_position, member_poll, positions_fetch
-from brokercore.coordinator.group import (
-    group_id_validate,
-    group_join,
-    member_leave,
-    member_positions_save,
-    tp_key,
-    tp_split,
-)
+from brokercore.coordinator.group import group_id_validate, tp_key, tp_split
 from brokercore.coordinator.offsets import offsets_commit
 from brokercore.coordinator.read import committed_offsets_get
+from brokercore.coordinator.server_members import group_join, member_leave, member_positions_save
 from brokercore.errors import BrokerError, GroupIdNotFound, InvalidGroupId, UnknownMemberId
 from brokercore.log.read import EARLIEST, LATEST, offset_for
 from brokercore.models import GroupMember, Partition

@@ -29,15 +29,10 @@ from django.db import connection
 from brokercore import clock, events
 from brokercore.coordinator.assignors import ASSIGNOR_NAMES
 from brokercore.coordinator.consumer import member_commit, member_poll
-from brokercore.coordinator.group import (
-    group_assignor_set,
-    group_delete,
-    group_join,
-    member_leave,
-    member_sync,
-    tp_split,
-)
+from brokercore.coordinator.group import tp_split
 from brokercore.coordinator.read import group_get, group_list, group_member_ids
+from brokercore.coordinator.server_members import group_assignor_set, group_join, member_leave, member_sync
+from brokercore.coordinator.sweep import group_delete
 from brokercore.errors import (
     BrokerError,
     GroupIdNotFound,

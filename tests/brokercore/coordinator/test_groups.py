@@ -1,18 +1,17 @@
 import pytest
 
 from brokercore.coordinator.consumer import member_commit, member_poll
-from brokercore.coordinator.group import (
+from brokercore.coordinator.lag import groups_lag_totals, lag_history, lag_samples_record
+from brokercore.coordinator.offsets import offsets_commit, offsets_delete, offsets_reset
+from brokercore.coordinator.read import committed_offsets_get, group_describe, group_list, rebalance_history
+from brokercore.coordinator.server_members import (
     group_assignor_set,
-    group_delete,
     group_join,
-    groups_sweep,
     member_heartbeat,
     member_leave,
     member_sync,
 )
-from brokercore.coordinator.lag import groups_lag_totals, lag_history, lag_samples_record
-from brokercore.coordinator.offsets import offsets_commit, offsets_delete, offsets_reset
-from brokercore.coordinator.read import committed_offsets_get, group_describe, group_list, rebalance_history
+from brokercore.coordinator.sweep import group_delete, groups_sweep
 from brokercore.errors import (
     FencedInstanceId,
     GroupIdNotFound,
