@@ -19,8 +19,8 @@ LAG_PARTITIONS = 10
 
 
 def _settle(group_id: str) -> int:
-    from brokercore.coordinator.group import member_sync
     from brokercore.coordinator.read import group_describe
+    from brokercore.coordinator.server_members import member_sync
 
     calls = 0
     for _ in range(5):
@@ -34,7 +34,7 @@ def _settle(group_id: str) -> int:
 
 
 def rebalance(ctx) -> list[dict]:
-    from brokercore.coordinator.group import group_join, member_leave
+    from brokercore.coordinator.server_members import group_join, member_leave
     from brokercore.topics.service import topic_create
 
     topic_create(name="bench-groups", partitions=100)

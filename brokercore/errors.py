@@ -4,6 +4,9 @@ Every adapter (console, REST, CLI, Kafka listener) maps these to its own shape; 
 name are Kafka's so that users can look them up in Kafka's documentation.
 """
 
+# Kafka's Errors.NONE: the code of an answer (or of one partition's answer) that succeeded.
+NO_ERROR = 0
+
 
 class BrokerError(Exception):
     """Base of all broker errors. `code` is Kafka's error code, `name` its constant name."""

@@ -17,8 +17,8 @@ from django.conf import settings
 from django.db import close_old_connections, connection
 
 from brokercore.cluster.nodes import node_heartbeat, nodes_sweep, throughput_sample
-from brokercore.coordinator.group import groups_sweep
 from brokercore.coordinator.lag import lag_samples_record
+from brokercore.coordinator.sweep import groups_sweep
 from brokercore.log.cleaner import log_clean
 
 logger = logging.getLogger(__name__)

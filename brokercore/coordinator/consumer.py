@@ -20,17 +20,10 @@ from dataclasses import dataclass, field
 
 from django.conf import settings
 
-from brokercore.coordinator.group import (
-    MemberState,
-    group_join,
-    member_leave,
-    member_positions_save,
-    member_sync,
-    tp_key,
-    tp_split,
-)
+from brokercore.coordinator.group import MemberState, tp_key, tp_split
 from brokercore.coordinator.offsets import offsets_commit
 from brokercore.coordinator.read import committed_offsets_get
+from brokercore.coordinator.server_members import group_join, member_leave, member_positions_save, member_sync
 from brokercore.errors import BrokerError, GroupIdNotFound, OffsetOutOfRange, UnknownMemberId
 from brokercore.log.read import EARLIEST, LATEST, offset_for, records_fetch
 from brokercore.models import CommittedOffset, GroupMember, Partition

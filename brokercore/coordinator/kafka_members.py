@@ -1,9 +1,9 @@
 """The group coordinator for Kafka-protocol clients: JoinGroup, SyncGroup, Heartbeat, LeaveGroup,
-OffsetCommit, OffsetFetch, DescribeGroups and ListGroups as Kafka's classic GroupCoordinator
-answers them (DeleteGroups is groups.group_delete).
+DescribeGroups and ListGroups as Kafka's classic GroupCoordinator answers them (OffsetCommit and
+OffsetFetch are in offsets.py, DeleteGroups is sweep.group_delete).
 
-These run on the state machine, locks, expiry and rebalance history of groups.py; the client
-leader computes the assignment. JoinGroup and SyncGroup are barriers: a JoinGroup is answered when
+These run on the group object, locking and expiry of group.py and the join round of rebalance.py
+(which also records the history); the client leader computes the assignment. JoinGroup and SyncGroup are barriers: a JoinGroup is answered when
 the round completes (every member rejoined, or the rebalance timeout passed), a follower's
 SyncGroup when the leader's assignment arrives. No transaction waits: `kafka_member_join` and
 `kafka_member_sync` record the request and return the answer or `waiting`; the caller (the Kafka
@@ -23,31 +23,18 @@ from django.db import transaction
 
 from brokercore import clock
 from brokercore.coordinator import consumer_protocol
-from brokercore.coordinator.group import (
-    KAFKA,
-    State,
-    _expire_members,
-    _Group,
-    _lock,
-    _maybe_complete,
-    _member,
-    _parked,
-    _protocol_select,
-    _rebalance_start,
-    _remove_member,
-    _replace_static_member,
-    _save,
-    _session_timeout_validate,
-    _static_member,
-    group_id_validate,
+from brokercore.coordinator.group import KAFKA, Group, State, group_id_validate, session_timeout_validate
+from brokercore.coordinator.rebalance import (
     kafka_assignment_complete,
     member_protocols,
     protocol_candidates,
+    protocol_select,
     protocols_store,
+    rebalance_maybe_complete,
     subscription_refresh,
 )
-from brokercore.coordinator.offsets import _upsert, commit_check, commit_group_lock, commit_publish, offset_check
 from brokercore.errors import (
+    NO_ERROR,
     BrokerError,
     GroupIdNotFound,
     IllegalGeneration,
@@ -56,7 +43,7 @@ from brokercore.errors import (
     RebalanceInProgress,
     UnknownMemberId,
 )
-from brokercore.models import CommittedOffset, ConsumerGroup, GroupMember, Partition
+from brokercore.models import ConsumerGroup, GroupMember
 
 # How often a parked JoinGroup/SyncGroup re-reads its group when no in-process notification came
 # (a round completed by another server process, or a deadline passing).
@@ -94,24 +81,24 @@ class SyncResult:
     protocol_name: str
 
 
-def _run(group_id: str, fn: Callable[[_Group], object], *, create: bool = False, missing: BrokerError | None = None):
+def _run(group_id: str, fn: Callable[[Group], object], *, create: bool = False, missing: BrokerError | None = None):
     """Lock the group, do the lazy work Kafka's timers would have done, run `fn`, save, and only
     then raise what `fn` raised (see the module's invariant)."""
     error = None
     with transaction.atomic():
         try:
-            g = _lock(group_id, create=create)
+            g = Group.lock(group_id, create=create)
         except GroupIdNotFound:
             if missing is None:
                 raise
             raise missing from None
-        _expire_members(g)
-        _maybe_complete(g)
+        g.expire_members()
+        rebalance_maybe_complete(g)
         try:
             result = fn(g)
         except BrokerError as e:
             error = e
-        _save(g)
+        g.save()
     if error is not None:
         raise error
     return result
@@ -121,7 +108,7 @@ def _unknown(group_id: str, member_id: str) -> UnknownMemberId:
     return UnknownMemberId(f"Member '{member_id}' is not in group '{group_id}': join again.")
 
 
-def _join_result(g: _Group, m: GroupMember, *, leader: str | None = None) -> JoinResult:
+def _join_result(g: Group, m: GroupMember, *, leader: str | None = None) -> JoinResult:
     """The JoinGroup answer for the group's current generation. `leader` overrides the leader id
     given (and then nobody gets the members' metadata)."""
     group = g.group
@@ -129,7 +116,7 @@ def _join_result(g: _Group, m: GroupMember, *, leader: str | None = None) -> Joi
     if group.leader_member_id == m.member_id and leader is None:
         members = [
             JoinedMember(x.member_id, x.group_instance_id, next((d for n, d in member_protocols(x) if n == group.protocol_name), b""))
-            for x in sorted(g.members.values(), key=lambda x: (x.joined_at, x.member_id))
+            for x in g.members_ordered()
         ]
     return JoinResult(
         member_id=m.member_id,
@@ -141,7 +128,7 @@ def _join_result(g: _Group, m: GroupMember, *, leader: str | None = None) -> Joi
     )
 
 
-def _supports(g: _Group, protocol_type: str, protocols: list[tuple[str, bytes]]) -> bool:
+def _supports(g: Group, protocol_type: str, protocols: list[tuple[str, bytes]]) -> bool:
     """Kafka's GroupMetadata.supportsProtocols."""
     if not protocol_type or not protocols:
         return False
@@ -154,7 +141,7 @@ def _matches(m: GroupMember, protocols: list[tuple[str, bytes]]) -> bool:
     return member_protocols(m) == protocols
 
 
-def _member_update(g: _Group, m: GroupMember, protocols, session_timeout_ms: int, rebalance_timeout_ms: int) -> None:
+def _member_update(g: Group, m: GroupMember, protocols, session_timeout_ms: int, rebalance_timeout_ms: int) -> None:
     m.protocols = protocols_store(protocols)
     m.session_timeout_ms, m.rebalance_timeout_ms = session_timeout_ms, rebalance_timeout_ms
     m.awaiting_join = False
@@ -162,7 +149,7 @@ def _member_update(g: _Group, m: GroupMember, protocols, session_timeout_ms: int
     subscription_refresh(g, m)
 
 
-def _member_add(g: _Group, *, member_id: str, group_instance_id: str | None, protocol_type: str, protocols,
+def _member_add(g: Group, *, member_id: str, group_instance_id: str | None, protocol_type: str, protocols,
                 session_timeout_ms: int, rebalance_timeout_ms: int, client_id: str, client_host: str,
                 reason: str) -> GroupMember:
     group = g.group
@@ -186,7 +173,7 @@ def _member_add(g: _Group, *, member_id: str, group_instance_id: str | None, pro
         group.leader_member_id = member_id
     subscription_refresh(g, m)
     g.note("member.joined", member_id=member_id, client_id=client_id)
-    _rebalance_start(g, f"member {member_id} joined{reason}", initiator=member_id)
+    g.rebalance_start(f"member {member_id} joined{reason}", initiator=member_id)
     return m
 
 
@@ -217,14 +204,14 @@ def kafka_member_join(
     follower rejoining with unchanged metadata, which gets the current generation at once.
     """
     group_id_validate(group_id)
-    session_timeout_ms = _session_timeout_validate(session_timeout_ms)
+    session_timeout_ms = session_timeout_validate(session_timeout_ms)
     if rebalance_timeout_ms is None or rebalance_timeout_ms < 0:
         rebalance_timeout_ms = session_timeout_ms  # JoinGroup v0 has none: Kafka uses the session's
     protocols = [(name, bytes(data)) for name, data in protocols]
     client_id = (client_id or "")[:255]
     why = _reason(reason)
 
-    def join(g: _Group) -> JoinResult:
+    def join(g: Group) -> JoinResult:
         group = g.group
         if group.kind == ConsumerGroup.Kind.SERVER and g.members:
             raise InconsistentGroupProtocol(
@@ -241,7 +228,7 @@ def kafka_member_join(
                       rebalance_timeout_ms=rebalance_timeout_ms, client_id=client_id, client_host=client_host)
         if not member_id:
             new_id = f"{group_instance_id or client_id[:200]}-{uuid.uuid4()}"
-            static = _static_member(g, group_instance_id)
+            static = g.static_member(group_instance_id)
             if static is not None:
                 return _static_rejoin(g, static, new_id, before, protocols, session_timeout_ms, rebalance_timeout_ms, why)
             if group_instance_id is None and require_known_member_id:
@@ -254,7 +241,7 @@ def kafka_member_join(
             group.pending_members = {k: v for k, v in group.pending_members.items() if k != member_id}
             m = _member_add(g, member_id=member_id, group_instance_id=None, reason=why, **common)
         else:
-            m = _member(g, member_id, group_instance_id)
+            m = g.member(member_id, group_instance_id)
             same = _matches(m, protocols)
             if group.state == State.PREPARING_REBALANCE:
                 _member_update(g, m, protocols, session_timeout_ms, rebalance_timeout_ms)
@@ -269,10 +256,10 @@ def kafka_member_join(
                 # metadata does not show (Kafka's rule).
                 _member_update(g, m, protocols, session_timeout_ms, rebalance_timeout_ms)
                 what = "changed its metadata" if not same else "(the leader) rejoined"
-                _rebalance_start(g, f"member {member_id} {what}{why}", initiator=member_id)
+                g.rebalance_start(f"member {member_id} {what}{why}", initiator=member_id)
             else:
                 raise _unknown(group_id, member_id)
-        _maybe_complete(g)
+        rebalance_maybe_complete(g)
         if group.generation > before:
             return _join_result(g, m)
         return JoinResult(member_id=m.member_id, waiting_for=before)
@@ -280,37 +267,28 @@ def kafka_member_join(
     return _run(group_id, join, create=not member_id, missing=_unknown(group_id, member_id))
 
 
-def _static_rejoin(g: _Group, old: GroupMember, new_id: str, before: int, protocols, session_timeout_ms: int,
+def _static_rejoin(g: Group, old: GroupMember, new_id: str, before: int, protocols, session_timeout_ms: int,
                    rebalance_timeout_ms: int, why: str) -> JoinResult:
     """Kafka's updateStaticMemberAndRebalance: the instance's new member id takes the old one's
     place (and assignment); the old id is fenced."""
     group = g.group
     leader_before = group.leader_member_id
-    m = _replace_static_member(g, old, new_id)
+    m = g.replace_static_member(old, new_id)
     _member_update(g, m, protocols, session_timeout_ms, rebalance_timeout_ms)
     state = group.state
-    if state == State.STABLE and _protocol_select(list(g.members.values())) == group.protocol_name:
+    if state == State.STABLE and protocol_select(list(g.members.values())) == group.protocol_name:
         # No rebalance. The old leader id is returned even when this member was the leader, so
         # that it does not compute an assignment a Stable group would never hand out.
         return _join_result(g, m, leader=leader_before)
     if state != State.PREPARING_REBALANCE:
-        _rebalance_start(g, f"static member {m.group_instance_id} rejoined as {new_id}{why}", initiator=new_id)
-    _maybe_complete(g)
+        g.rebalance_start(f"static member {m.group_instance_id} rejoined as {new_id}{why}", initiator=new_id)
+    rebalance_maybe_complete(g)
     if group.generation > before:
         return _join_result(g, m)
     return JoinResult(member_id=new_id, waiting_for=before)
 
 
-def _read(group_id: str) -> _Group | None:
-    """The group and its members as committed now, without a lock (for parked requests' polls)."""
-    group = ConsumerGroup.objects.filter(group_id=group_id).first()
-    if group is None:
-        return None
-    members = {m.member_id: m for m in GroupMember.objects.filter(group=group)}
-    return _Group(group=group, members=members, now_ms=clock.now_ms(), kafka=group.kind == KAFKA)
-
-
-def _maintenance_due(g: _Group) -> bool:
+def _maintenance_due(g: Group) -> bool:
     """Whether a timer Kafka would have fired by now has not been applied yet."""
     group = g.group
     if group.rebalance_deadline_ms is not None and g.now_ms >= group.rebalance_deadline_ms:
@@ -318,22 +296,22 @@ def _maintenance_due(g: _Group) -> bool:
     if any(deadline < g.now_ms for deadline in group.pending_members.values()):
         return True
     return any(
-        not _parked(g, m) and m.last_heartbeat_ms + m.session_timeout_ms < g.now_ms for m in g.members.values()
+        not g.parked(m) and m.last_heartbeat_ms + m.session_timeout_ms < g.now_ms for m in g.members.values()
     )
 
 
-def _read_current(group_id: str) -> _Group | None:
-    g = _read(group_id)
+def _read_current(group_id: str) -> Group | None:
+    g = Group.read(group_id)
     if g is not None and _maintenance_due(g):
         try:
             with transaction.atomic():
-                locked = _lock(group_id)
-                _expire_members(locked)
-                _maybe_complete(locked)
-                _save(locked)
+                locked = Group.lock(group_id)
+                locked.expire_members()
+                rebalance_maybe_complete(locked)
+                locked.save()
         except GroupIdNotFound:  # deleted since the read
             return None
-        g = _read(group_id)
+        g = Group.read(group_id)
     return g
 
 
@@ -342,7 +320,7 @@ def kafka_join_result(*, group_id: str, member_id: str, generation: int, group_i
     g = _read_current(group_id)
     if g is None:
         raise _unknown(group_id, member_id)
-    m = _member(g, member_id, group_instance_id)
+    m = g.member(member_id, group_instance_id)
     if g.group.generation > generation:
         return _join_result(g, m)
     return JoinResult(member_id=member_id, waiting_for=generation)
@@ -361,9 +339,9 @@ def kafka_member_sync(
     """SyncGroup (Kafka's handleSyncGroup): the leader's assignments make the group Stable; a
     follower's request waits for them (`assignment` None: ask kafka_sync_result)."""
 
-    def sync(g: _Group) -> SyncResult:
+    def sync(g: Group) -> SyncResult:
         group = g.group
-        m = _member(g, member_id, group_instance_id)
+        m = g.member(member_id, group_instance_id)
         if generation != group.generation:
             raise IllegalGeneration(f"Generation {generation} is not group '{group_id}''s current generation {group.generation}.")
         if protocol_type is not None and protocol_type != group.protocol_type:
@@ -394,7 +372,7 @@ def kafka_sync_result(*, group_id: str, member_id: str, generation: int, group_i
     g = _read_current(group_id)
     if g is None:
         raise _unknown(group_id, member_id)
-    m = _member(g, member_id, group_instance_id)
+    m = g.member(member_id, group_instance_id)
     group = g.group
     if group.generation == generation and m.assignment_bytes is not None:
         return SyncResult(bytes(m.assignment_bytes), group.protocol_type, group.protocol_name)
@@ -407,9 +385,9 @@ def kafka_member_heartbeat(*, group_id: str, member_id: str, generation: int, gr
     """Heartbeat (Kafka's handleHeartbeat): REBALANCE_IN_PROGRESS tells the member to rejoin; a
     stale generation is ILLEGAL_GENERATION and does not count as a heartbeat."""
 
-    def beat(g: _Group) -> None:
+    def beat(g: Group) -> None:
         group = g.group
-        m = _member(g, member_id, group_instance_id)
+        m = g.member(member_id, group_instance_id)
         if generation != group.generation:
             raise IllegalGeneration(f"Generation {generation} is not group '{group_id}''s current generation {group.generation}.")
         if group.state == State.EMPTY:
@@ -429,120 +407,35 @@ def kafka_members_leave(*, group_id: str, members: Iterable[tuple[str, str | Non
     members = list(members)
     why = _reason(reason)
 
-    def leave(g: _Group) -> list[int]:
+    def leave(g: Group) -> list[int]:
         codes = []
         for member_id, group_instance_id in members:
             if member_id and group_instance_id is None and member_id in g.group.pending_members:
                 g.group.pending_members = {k: v for k, v in g.group.pending_members.items() if k != member_id}
-                codes.append(0)
+                codes.append(NO_ERROR)
                 continue
             try:
                 if member_id:
-                    target = _member(g, member_id, group_instance_id).member_id
+                    target = g.member(member_id, group_instance_id).member_id
                 else:
-                    holder = _static_member(g, group_instance_id)
+                    holder = g.static_member(group_instance_id)
                     if holder is None:
                         raise _unknown(group_id, f"(instance {group_instance_id})")
                     target = holder.member_id
             except BrokerError as e:
                 codes.append(e.code)
                 continue
-            _remove_member(g, target, "left the group", "member.left")
+            g.remove_member(target, "left the group", "member.left")
             if g.group.state != State.EMPTY:
-                _rebalance_start(g, f"member {target} left the group{why}")
-            codes.append(0)
-        _maybe_complete(g)
+                g.rebalance_start(f"member {target} left the group{why}")
+            codes.append(NO_ERROR)
+        rebalance_maybe_complete(g)
         return codes
 
     try:
         return _run(group_id, leave)
     except GroupIdNotFound:
         return [UnknownMemberId.code] * len(members)
-
-
-def kafka_offsets_commit(
-    *,
-    group_id: str,
-    offsets: Mapping[tuple[str, int], tuple[int, str | None, int | None]],
-    member_id: str = "",
-    generation: int = -1,
-    group_instance_id: str | None = None,
-) -> dict[tuple[str, int], int]:
-    """OffsetCommit: (topic, partition) -> (offset, metadata, leader epoch). Returns each
-    partition's error code, as Kafka answers per partition: unknown partitions and oversize
-    metadata fail alone, the rest together (the member and generation checks of
-    offsets.commit_check, Kafka's validateOffsetCommit)."""
-    codes: dict[tuple[str, int], int] = {}
-    try:
-        group_id_validate(group_id)
-    except BrokerError as e:
-        return {tp: e.code for tp in offsets}
-    parts = {
-        (p.topic.name, p.index): p
-        for p in Partition.objects.filter(
-            topic__name__in={t for t, _ in offsets}, topic__deleted_at__isnull=True
-        ).select_related("topic")
-    }
-    rows, epochs = {}, {}
-    for tp, (offset, metadata, epoch) in offsets.items():
-        if tp not in parts:
-            codes[tp] = 3  # UNKNOWN_TOPIC_OR_PARTITION, answered before the coordinator as Kafka does
-            continue
-        try:
-            offset_check(tp, offset, metadata or "")
-        except BrokerError as e:
-            codes[tp] = e.code
-            continue
-        rows[tp] = (offset, metadata or "")
-        epochs[tp] = epoch if epoch is not None and epoch >= 0 else None
-    if not rows:
-        return codes
-    error = None
-    with transaction.atomic():
-        try:
-            g = commit_group_lock(group_id, generation=generation)
-        except BrokerError as e:
-            error = e
-        else:
-            _expire_members(g)
-            _maybe_complete(g)
-            try:
-                commit_check(g, member_id=member_id, generation=generation, group_instance_id=group_instance_id)
-            except BrokerError as e:
-                error = e
-            else:
-                _upsert(g.group, rows, parts, g.now_ms, epochs)
-                g.note("offsets.committed", member_id=member_id or None, count=len(rows))
-            _save(g)
-    if error is None:
-        commit_publish(group_id, [parts[tp] for tp in rows])
-    for tp in rows:
-        codes[tp] = error.code if error is not None else 0
-    return codes
-
-
-@dataclass(frozen=True)
-class CommittedPartition:
-    topic: str
-    partition: int
-    offset: int  # -1: nothing committed
-    leader_epoch: int | None
-    metadata: str
-
-
-def kafka_offsets_fetch(*, group_id: str, partitions: Iterable[tuple[str, int]] | None = None) -> list[CommittedPartition]:
-    """OffsetFetch: the committed offsets of `partitions` (-1 where none), or every partition the
-    group committed to when None. A group that does not exist has none (not an error, in Kafka)."""
-    rows = CommittedOffset.objects.filter(group__group_id=group_id, partition__topic__deleted_at__isnull=True).values_list(
-        "partition__topic__name", "partition__index", "offset", "leader_epoch", "metadata"
-    )
-    if partitions is not None:
-        partitions = list(dict.fromkeys(partitions))
-        rows = rows.filter(partition__topic__name__in={t for t, _ in partitions})
-    found = {(t, p): CommittedPartition(t, p, o, e, md) for t, p, o, e, md in rows}
-    if partitions is None:
-        return [found[tp] for tp in sorted(found)]
-    return [found.get(tp) or CommittedPartition(tp[0], tp[1], -1, None, "") for tp in partitions]
 
 
 @dataclass(frozen=True)
@@ -584,7 +477,7 @@ def kafka_group_describe(*, group_id: str) -> GroupDescription:
         return GroupDescription(group_id, State.DEAD, "", "", [])
     group = g.group
     stable = group.state == State.STABLE
-    members = sorted(g.members.values(), key=lambda m: (m.joined_at, m.member_id))
+    members = g.members_ordered()
     return GroupDescription(
         group_id=group.group_id,
         state=group.state,

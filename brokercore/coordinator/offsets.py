@@ -1,4 +1,5 @@
-"""Committed offsets: commit (fenced by member and generation), reset, delete.
+"""Committed offsets (Kafka's OffsetMetadataManager): commit (fenced by member and generation),
+Kafka's OffsetCommit and OffsetFetch, reset, delete.
 
 A committed offset is the next offset the group will read (Kafka's convention), so lag is
 `high watermark - committed`.
@@ -11,17 +12,11 @@ from django.conf import settings
 from django.db import transaction
 
 from brokercore import events
-from brokercore.coordinator.group import (
-    State,
-    _expire_members,
-    _Group,
-    _lock,
-    _maybe_complete,
-    _member,
-    _save,
-    group_id_validate,
-)
+from brokercore.coordinator.group import Group, State, group_id_validate
+from brokercore.coordinator.rebalance import rebalance_maybe_complete
 from brokercore.errors import (
+    NO_ERROR,
+    BrokerError,
     GroupIdNotFound,
     GroupSubscribedToTopic,
     IllegalGeneration,
@@ -98,13 +93,13 @@ def _upsert(
     )
 
 
-def commit_check(g: _Group, *, member_id: str | None, generation: int, group_instance_id: str | None) -> GroupMember | None:
+def commit_check(g: Group, *, member_id: str | None, generation: int, group_instance_id: str | None) -> GroupMember | None:
     """Who may commit, as Kafka's validateOffsetCommit: a member (its id, instance id and the
     current generation; REBALANCE_IN_PROGRESS while the group waits for the leader's assignment),
     or, with generation -1 and no member id, anybody while the group is Empty. A member's commit
     counts as a heartbeat."""
     if generation >= 0 or member_id or group_instance_id is not None:
-        m = _member(g, member_id or "", group_instance_id)
+        m = g.member(member_id or "", group_instance_id)
         if generation != g.group.generation:
             raise IllegalGeneration(
                 f"Commit from generation {generation} refused: group '{g.group.group_id}' is at generation "
@@ -123,11 +118,11 @@ def commit_check(g: _Group, *, member_id: str | None, generation: int, group_ins
     return None
 
 
-def commit_group_lock(group_id: str, *, generation: int) -> _Group:
+def commit_group_lock(group_id: str, *, generation: int) -> Group:
     """Lock the group a commit goes to. A commit outside group management (generation -1) creates
     it; one from a generation of a group that does not exist is ILLEGAL_GENERATION, as in Kafka."""
     try:
-        return _lock(group_id, create=generation < 0)
+        return Group.lock(group_id, create=generation < 0)
     except GroupIdNotFound:
         raise IllegalGeneration(
             f"Commit from generation {generation} refused: group '{group_id}' does not exist."
@@ -153,12 +148,12 @@ def offsets_commit(
     rows = _normalise(offsets)
     parts = _partitions_resolve(rows)
     g = commit_group_lock(group_id, generation=generation)
-    _expire_members(g, keep=member_id)
-    _maybe_complete(g)
+    g.expire_members(keep=member_id)
+    rebalance_maybe_complete(g)
     commit_check(g, member_id=member_id, generation=generation, group_instance_id=group_instance_id)
     _upsert(g.group, rows, parts, g.now_ms)
     g.note("offsets.committed", member_id=member_id, count=len(rows))
-    _save(g)
+    g.save()
     commit_publish(group_id, parts.values())
 
 
@@ -224,10 +219,10 @@ def offsets_reset(
             raise UnknownTopicOrPartition(f"Partition {index} of topic '{topic}' does not exist.")
 
     with transaction.atomic():
-        g = _lock(group_id, create=not dry_run) if not dry_run else None
+        g = Group.lock(group_id, create=not dry_run) if not dry_run else None
         if g is not None:
-            _expire_members(g)
-            _maybe_complete(g)
+            g.expire_members()
+            rebalance_maybe_complete(g)
             group = g.group
             members = len(g.members)
             state = g.group.state
@@ -254,16 +249,16 @@ def offsets_reset(
         if not dry_run:
             _upsert(g.group, {(topic, r.partition): (r.new, "") for r in plan}, {(topic, i): all_parts[i] for i in chosen}, g.now_ms)
             g.note("offsets.reset", topic=topic, count=len(plan))
-            _save(g)
+            g.save()
     return plan
 
 
 @transaction.atomic
 def offsets_delete(*, group_id: str, topic: str, partitions: Iterable[int] | None = None) -> int:
     """Kafka's OffsetDelete: forget a topic's committed offsets, unless members consume it."""
-    g = _lock(group_id)
-    _expire_members(g)
-    _maybe_complete(g)
+    g = Group.lock(group_id)
+    g.expire_members()
+    rebalance_maybe_complete(g)
     if any(topic in m.subscription for m in g.members.values()):
         raise GroupSubscribedToTopic(f"Group '{group_id}' is subscribed to topic '{topic}'; its offsets stay.")
     qs = CommittedOffset.objects.filter(group=g.group, partition__topic__name=topic)
@@ -271,6 +266,95 @@ def offsets_delete(*, group_id: str, topic: str, partitions: Iterable[int] | Non
         qs = qs.filter(partition__index__in=list(partitions))
     deleted, _ = qs.delete()
     g.note("offsets.deleted", topic=topic, count=deleted)
-    _save(g)
+    g.save()
     return deleted
 
+
+# --- Kafka clients: OffsetCommit and OffsetFetch --------------------------------------------------
+
+
+def kafka_offsets_commit(
+    *,
+    group_id: str,
+    offsets: Mapping[tuple[str, int], tuple[int, str | None, int | None]],
+    member_id: str = "",
+    generation: int = -1,
+    group_instance_id: str | None = None,
+) -> dict[tuple[str, int], int]:
+    """OffsetCommit: (topic, partition) -> (offset, metadata, leader epoch). Returns each
+    partition's error code, as Kafka answers per partition: unknown partitions and oversize
+    metadata fail alone, the rest together (the member and generation checks of
+    commit_check, Kafka's validateOffsetCommit)."""
+    codes: dict[tuple[str, int], int] = {}
+    try:
+        group_id_validate(group_id)
+    except BrokerError as e:
+        return {tp: e.code for tp in offsets}
+    parts = {
+        (p.topic.name, p.index): p
+        for p in Partition.objects.filter(
+            topic__name__in={t for t, _ in offsets}, topic__deleted_at__isnull=True
+        ).select_related("topic")
+    }
+    rows, epochs = {}, {}
+    for tp, (offset, metadata, epoch) in offsets.items():
+        if tp not in parts:
+            codes[tp] = UnknownTopicOrPartition.code  # answered before the coordinator, as Kafka does
+            continue
+        try:
+            offset_check(tp, offset, metadata or "")
+        except BrokerError as e:
+            codes[tp] = e.code
+            continue
+        rows[tp] = (offset, metadata or "")
+        epochs[tp] = epoch if epoch is not None and epoch >= 0 else None
+    if not rows:
+        return codes
+    error = None
+    with transaction.atomic():
+        try:
+            g = commit_group_lock(group_id, generation=generation)
+        except BrokerError as e:
+            error = e
+        else:
+            g.expire_members()
+            rebalance_maybe_complete(g)
+            try:
+                commit_check(g, member_id=member_id, generation=generation, group_instance_id=group_instance_id)
+            except BrokerError as e:
+                error = e
+            else:
+                _upsert(g.group, rows, parts, g.now_ms, epochs)
+                g.note("offsets.committed", member_id=member_id or None, count=len(rows))
+            g.save()
+    if error is None:
+        commit_publish(group_id, [parts[tp] for tp in rows])
+    for tp in rows:
+        codes[tp] = error.code if error is not None else NO_ERROR
+    return codes
+
+
+@dataclass(frozen=True, slots=True)
+class CommittedPartition:
+    """One partition of an OffsetFetch answer."""
+
+    topic: str
+    partition: int
+    offset: int  # -1: nothing committed
+    leader_epoch: int | None
+    metadata: str
+
+
+def kafka_offsets_fetch(*, group_id: str, partitions: Iterable[tuple[str, int]] | None = None) -> list[CommittedPartition]:
+    """OffsetFetch: the committed offsets of `partitions` (-1 where none), or every partition the
+    group committed to when None. A group that does not exist has none (not an error, in Kafka)."""
+    rows = CommittedOffset.objects.filter(group__group_id=group_id, partition__topic__deleted_at__isnull=True).values_list(
+        "partition__topic__name", "partition__index", "offset", "leader_epoch", "metadata"
+    )
+    if partitions is not None:
+        partitions = list(dict.fromkeys(partitions))
+        rows = rows.filter(partition__topic__name__in={t for t, _ in partitions})
+    found = {(t, p): CommittedPartition(t, p, o, e, md) for t, p, o, e, md in rows}
+    if partitions is None:
+        return [found[tp] for tp in sorted(found)]
+    return [found.get(tp) or CommittedPartition(tp[0], tp[1], -1, None, "") for tp in partitions]

@@ -25,8 +25,9 @@ from django.db import connection
 
 from brokercore import clock, events
 from brokercore.coordinator.assignors import ASSIGNOR_NAMES
-from brokercore.coordinator.group import group_assignor_set, group_delete
 from brokercore.coordinator.read import group_get, group_list, group_member_ids
+from brokercore.coordinator.server_members import group_assignor_set
+from brokercore.coordinator.sweep import group_delete
 from brokercore.errors import BrokerError, GroupIdNotFound, UnknownTopicOrPartition
 from brokercore.log.read import partition_offsets_list
 from brokercore.partitioner import partition_for_key

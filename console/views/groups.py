@@ -23,7 +23,7 @@ from django.views.decorators.http import require_GET, require_http_methods
 
 from brokercore import clock
 from brokercore.coordinator import read as groups_read
-from brokercore.coordinator.group import group_delete as group_delete_service
+from brokercore.coordinator.history import timeline_classify
 from brokercore.coordinator.lag import PartitionLag, lag_history
 from brokercore.coordinator.offsets import RESET_SPECS, offsets_reset
 from brokercore.coordinator.read import (
@@ -33,6 +33,7 @@ from brokercore.coordinator.read import (
     group_partitions_subscribed,
     rebalance_history,
 )
+from brokercore.coordinator.sweep import group_delete as group_delete_service
 from brokercore.errors import BrokerError, GroupIdNotFound
 from brokercore.models import ConsumerGroup
 from brokercore.topics.read import topic_names_list
@@ -254,58 +255,32 @@ class TimelineEntry:
 
 
 def timeline_build(events, names: dict[str, Who], single_topic: bool) -> list[TimelineEntry]:
-    """One entry per generation, newest first (the order `events` come in)."""
+    """One entry per generation, newest first (the order `events` come in), as
+    brokercore.coordinator.history classifies it."""
 
     def who(mid):
         return names.get(mid) if mid else None
 
     out = []
-    for i, ev in enumerate(events):
-        older = events[i + 1] if i + 1 < len(events) else None
-        cooperative = ev.protocol_name == "cooperative-sticky"
-        revoked = {(t, p) for tps in ev.revoked.values() for t, p in tps}
-        before = {mid: {tuple(tp) for tp in tps} for mid, tps in ev.assignment_before.items()}
-        after = {mid: {tuple(tp) for tp in tps} for mid, tps in ev.assignment_after.items()}
-        revoked_by = {mid: {tuple(tp) for tp in tps} for mid, tps in ev.revoked.items()}
-        moves = []
-        for topic, partition, source, target in ev.moved:
-            if source and target:
-                kind = "move"
-            elif source:
-                kind = "revoke" if (topic, partition) in revoked else "unassign"
-            else:
-                kind = "assign"
-            moves.append(Move(_tp_label(topic, partition, single_topic), who(source), who(target), kind))
-        diff = []
-        for mid in dict.fromkeys([*ev.members, *before]):
-            b, a = before.get(mid, set()), after.get(mid, set())
-            items = []
-            for tp in sorted(b | a | revoked_by.get(mid, set())):
-                if tp in b and tp in a:
-                    status = "kept"
-                elif tp in a:
-                    status = "added"
-                elif tp in revoked_by.get(mid, set()):
-                    status = "revoked"
-                else:
-                    status = "removed"
-                items.append((_tp_label(*tp, single_topic), status))
-            if mid in names:
-                diff.append(DiffRow(names[mid], items, mid not in after, mid not in before))
-        total = len({tp for tps in [*before.values(), *after.values()] for tp in tps} | revoked)
-        step = "revoke" if revoked else ("assign" if cooperative and older is not None and older.revoked else "")
+    for ev, change in zip(events, timeline_classify(events), strict=True):
+        moves = [Move(_tp_label(m.topic, m.partition, single_topic), who(m.source), who(m.target), m.kind) for m in change.moves]
+        diff = [
+            DiffRow(names[c.member_id], [(_tp_label(t, p, single_topic), status) for t, p, status in c.partitions], c.gone, c.new)
+            for c in change.members
+            if c.member_id in names
+        ]
         out.append(
             TimelineEntry(
                 generation=ev.generation,
                 protocol=ev.protocol_name or "–",
-                cooperative=cooperative,
-                step=step,
+                cooperative=change.cooperative,
+                step=change.step,
                 reasons=[_relabel(r, names) for r in ev.reasons],
                 completed_at=datetime.fromtimestamp(ev.completed_ms / 1000, tz=UTC),
                 completed_ms=ev.completed_ms,
                 duration_ms=ev.duration_ms,
                 paused=ev.paused,
-                total=total,
+                total=change.total,
                 members=[names[m] for m in ev.members if m in names],
                 removed=[names[m] for m in ev.removed_members if m in names],
                 moves=moves,

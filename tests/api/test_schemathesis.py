@@ -25,8 +25,8 @@ from schemathesis.core.transport import Response
 from schemathesis.specs.openapi.checks import response_schema_conformance, status_code_conformance
 
 from brokercore.cluster.read import cluster_id
-from brokercore.coordinator.group import group_join
 from brokercore.coordinator.offsets import offsets_commit
+from brokercore.coordinator.server_members import group_join
 from console.api import api
 from console.api.tokens import token_create
 from tests.factories import records_factory, topic_factory

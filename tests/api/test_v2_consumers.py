@@ -498,7 +498,7 @@ def test_member_dropped_by_the_coordinator_rejoins_on_the_next_poll(rest, fake_c
     create(rest, name="a")
     subscribe(rest, "g", "a", ["t"])
     fake_clock.advance(settings.BROKER["GROUP_MAX_SESSION_TIMEOUT_MS"] + 1)
-    from brokercore.coordinator.group import groups_sweep
+    from brokercore.coordinator.sweep import groups_sweep
 
     groups_sweep()
     assert group_describe(group_id="g").members == []

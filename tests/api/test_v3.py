@@ -6,8 +6,8 @@ import json
 import pytest
 
 from brokercore.cluster.read import cluster_id
-from brokercore.coordinator.group import group_join
 from brokercore.coordinator.offsets import offsets_commit
+from brokercore.coordinator.server_members import group_join
 from brokercore.log.append import records_append
 from brokercore.log.read import records_fetch
 from brokercore.partitioner import murmur2, to_positive

@@ -7,9 +7,9 @@ from urllib.parse import urlsplit
 import pytest
 
 from brokercore.cluster.read import broker_configs, cluster_id, node_embedded
-from brokercore.coordinator.group import group_join
 from brokercore.coordinator.offsets import offsets_commit
 from brokercore.coordinator.read import group_describe
+from brokercore.coordinator.server_members import group_join
 from brokercore.log.append import records_append
 from brokercore.topics.service import topic_create
 from brokercore.types import RecordIn

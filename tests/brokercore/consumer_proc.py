@@ -24,7 +24,7 @@ def main() -> None:
     os.environ.setdefault("DJANGO_SETTINGS_MODULE", "console.settings")
     django.setup()
     from brokercore.coordinator.consumer import member_commit, member_poll
-    from brokercore.coordinator.group import group_join, member_leave
+    from brokercore.coordinator.server_members import group_join, member_leave
     from brokercore.errors import BrokerError
 
     stopping = False

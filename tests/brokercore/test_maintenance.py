@@ -1,10 +1,10 @@
 import pytest
 
 from brokercore import clock
-from brokercore.coordinator.group import group_join
 from brokercore.coordinator.lag import lag_history
 from brokercore.coordinator.offsets import offsets_commit
 from brokercore.coordinator.read import group_describe
+from brokercore.coordinator.server_members import group_join
 from brokercore.maintenance import MaintenanceThread
 from brokercore.models import Record
 from brokercore.topics.service import topic_delete

@@ -16,8 +16,8 @@ from django.test import Client
 from django.urls import URLPattern, URLResolver, get_resolver
 
 from brokercore.cluster.read import cluster_id
-from brokercore.coordinator.group import group_join
 from brokercore.coordinator.offsets import offsets_commit
+from brokercore.coordinator.server_members import group_join
 from brokercore.topics.read import topic_describe, topic_names_list
 from console.api import api
 from console.api.tokens import token_create

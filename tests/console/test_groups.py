@@ -7,10 +7,10 @@ from channels.testing import WebsocketCommunicator
 from django.db import connections
 
 from brokercore.coordinator.consumer import member_commit, member_poll
-from brokercore.coordinator.group import group_join, member_leave, member_sync
 from brokercore.coordinator.lag import lag_samples_record
 from brokercore.coordinator.offsets import offsets_commit
 from brokercore.coordinator.read import committed_offsets_get, group_describe, group_list
+from brokercore.coordinator.server_members import group_join, member_leave, member_sync
 from brokercore.errors import NonEmptyGroup
 from console.live.consumers import LiveConsumer
 from console.views.groups import dom_id, lag_chart, members_named
@@ -306,7 +306,7 @@ def test_delete_keeps_offsets_the_service_refuses(staff_client):
     topic_factory(name="t", partitions=1)
     join()
     with pytest.raises(NonEmptyGroup):
-        from brokercore.coordinator.group import group_delete
+        from brokercore.coordinator.sweep import group_delete
 
         group_delete(group_id="g")
 

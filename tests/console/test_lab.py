@@ -114,8 +114,8 @@ def test_a_stopped_consumer_leaves_and_the_group_rebalances_at_once():
 def test_a_consumer_the_coordinator_dropped_rejoins_within_its_next_poll():
     """As a Kafka consumer does inside poll() (and as REST consumers did): the lab's consumers
     used to spend one loop without a member id and rejoin only in the loop after."""
-    from brokercore.coordinator.group import member_leave
     from brokercore.coordinator.read import group_member_ids
+    from brokercore.coordinator.server_members import member_leave
 
     lab = runner.lab_start(partitions=2, consumers=1, producer_rate=0)
     settle(lab)

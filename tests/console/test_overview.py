@@ -1,6 +1,6 @@
 import pytest
 
-from brokercore.coordinator.group import group_join
+from brokercore.coordinator.server_members import group_join
 from tests.factories import records_factory, topic_factory
 
 pytestmark = pytest.mark.django_db

@@ -12,9 +12,9 @@ from channels.testing import WebsocketCommunicator
 from django.db import connections
 
 from brokercore.cluster.nodes import throughput_sample
-from brokercore.coordinator.group import group_join
 from brokercore.coordinator.offsets import offsets_commit
 from brokercore.coordinator.read import topic_consumer_groups
+from brokercore.coordinator.server_members import group_join
 from brokercore.log.append import records_append
 from brokercore.log.read import records_fetch
 from brokercore.partitioner import murmur2, partition_for_key, to_positive

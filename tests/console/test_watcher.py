@@ -12,7 +12,7 @@ from django.db import connections
 
 from brokercore import events
 from brokercore.cluster.nodes import node_register
-from brokercore.coordinator.group import group_join
+from brokercore.coordinator.server_members import group_join
 from brokercore.log.append import records_append
 from brokercore.topics.service import topic_create, topic_delete
 from brokercore.types import RecordIn

@@ -6,9 +6,9 @@ import pytest
 from playwright.sync_api import expect
 
 from brokercore.coordinator.consumer import member_commit, member_poll
-from brokercore.coordinator.group import group_join, member_leave, member_sync
 from brokercore.coordinator.lag import lag_samples_record
 from brokercore.coordinator.read import committed_offsets_get, group_describe
+from brokercore.coordinator.server_members import group_join, member_leave, member_sync
 from tests.e2e.conftest import live_ready, screenshot
 from tests.factories import records_factory, topic_factory
 

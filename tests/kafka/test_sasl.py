@@ -323,7 +323,7 @@ def _create(w, *names, validate_only=False):
 
 
 def test_non_staff_topic_and_group_changes_are_refused_per_item(connect, kafka_user):
-    from brokercore.coordinator.group import group_join
+    from brokercore.coordinator.server_members import group_join
     from brokercore.log.append import records_append
 
     topic_create(name="keep", partitions=2)

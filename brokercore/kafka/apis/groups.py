@@ -1,7 +1,7 @@
 """FindCoordinator, JoinGroup, SyncGroup, Heartbeat, LeaveGroup, OffsetCommit, OffsetFetch,
 DescribeGroups, ListGroups and DeleteGroups: classic consumer groups for Kafka clients.
 
-The rules live in brokercore.services.kafka_groups; these handlers translate requests and answers.
+The rules live in brokercore.coordinator (kafka_members, offsets, sweep); these handlers translate requests and answers.
 JoinGroup and SyncGroup are barriers: the handler records the request, then waits on the event loop
 (no thread, no transaction held) for the group to change, re-reading it every BARRIER_POLL_S in case
 another server process completed the round, as Kafka's coordinator parks them in its purgatory.
@@ -10,7 +10,6 @@ another server process completed the round, as Kafka's coordinator parks them in
 import datetime
 import functools
 
-from brokercore.coordinator.group import group_delete
 from brokercore.coordinator.kafka_members import (
     BARRIER_POLL_S,
     kafka_group_describe,
@@ -20,10 +19,10 @@ from brokercore.coordinator.kafka_members import (
     kafka_member_join,
     kafka_member_sync,
     kafka_members_leave,
-    kafka_offsets_commit,
-    kafka_offsets_fetch,
     kafka_sync_result,
 )
+from brokercore.coordinator.offsets import kafka_offsets_commit, kafka_offsets_fetch
+from brokercore.coordinator.sweep import group_delete
 from brokercore.errors import BrokerError, GroupAuthorizationFailed, InvalidRequest
 from brokercore.kafka.apis.registry import (
     Principal,

@@ -5,9 +5,9 @@ from datetime import UTC, datetime
 from django.core.management.base import CommandError
 
 from brokercore import clock
-from brokercore.coordinator.group import group_delete
 from brokercore.coordinator.offsets import offsets_delete, offsets_reset
 from brokercore.coordinator.read import group_describe, group_list
+from brokercore.coordinator.sweep import group_delete
 from brokercore.management.commands._cli import BrokerCommand, table
 
 

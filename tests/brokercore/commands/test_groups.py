@@ -1,9 +1,9 @@
 import pytest
 from django.core.management.base import CommandError
 
-from brokercore.coordinator.group import group_join, member_leave
 from brokercore.coordinator.offsets import offsets_commit
 from brokercore.coordinator.read import committed_offsets_get
+from brokercore.coordinator.server_members import group_join, member_leave
 from brokercore.topics.read import topic_describe
 from tests.brokercore.commands.helpers import cli, run
 from tests.factories import records_factory, topic_factory
@@ -35,7 +35,7 @@ def test_describe_marks_idle_members():
     topic_factory(name="one", partitions=1)
     a = group_join(group_id="g", topics=["one"])
     b = group_join(group_id="g", topics=["one"])
-    from brokercore.coordinator.group import member_sync
+    from brokercore.coordinator.server_members import member_sync
 
     member_sync(group_id="g", member_id=a.member_id)
     out = run("groups", "describe", "g")

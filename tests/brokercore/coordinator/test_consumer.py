@@ -3,9 +3,9 @@
 import pytest
 
 from brokercore.coordinator.consumer import CommittedOffsetView, ConsumerStateError, ServerConsumer
-from brokercore.coordinator.group import member_leave
 from brokercore.coordinator.offsets import offsets_commit
 from brokercore.coordinator.read import committed_offsets_get, group_member_ids
+from brokercore.coordinator.server_members import member_leave
 from brokercore.errors import OffsetOutOfRange
 from brokercore.models import GroupMember
 from tests.factories import records_factory, topic_factory

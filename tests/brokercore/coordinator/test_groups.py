@@ -1,18 +1,17 @@
 import pytest
 
 from brokercore.coordinator.consumer import member_commit, member_poll
-from brokercore.coordinator.group import (
+from brokercore.coordinator.lag import groups_lag_totals, lag_history, lag_samples_record
+from brokercore.coordinator.offsets import offsets_commit, offsets_delete, offsets_reset
+from brokercore.coordinator.read import committed_offsets_get, group_describe, group_list
+from brokercore.coordinator.server_members import (
     group_assignor_set,
-    group_delete,
     group_join,
-    groups_sweep,
     member_heartbeat,
     member_leave,
     member_sync,
 )
-from brokercore.coordinator.lag import groups_lag_totals, lag_history, lag_samples_record
-from brokercore.coordinator.offsets import offsets_commit, offsets_delete, offsets_reset
-from brokercore.coordinator.read import committed_offsets_get, group_describe, group_list, rebalance_history
+from brokercore.coordinator.sweep import group_delete, groups_sweep
 from brokercore.errors import (
     FencedInstanceId,
     GroupIdNotFound,
@@ -377,15 +376,6 @@ def test_lag_samples_are_bounded(settings, fake_clock):
         fake_clock.advance(1000)
         lag_samples_record()
     assert [lag for _, lag in lag_history(group_id="g")] == [4, 4, 4]
-
-
-def test_rebalance_history_is_bounded(settings):
-    settings.BROKER = {**settings.BROKER, "REBALANCE_HISTORY_PER_GROUP": 3}
-    topic_factory(name="t", partitions=1)
-    for _ in range(4):
-        a = join()
-        member_leave(group_id="g", member_id=a.member_id)
-    assert [e.generation for e in rebalance_history(group_id="g")] == [8, 7, 6]
 
 
 def test_events_published_for_membership(django_capture_on_commit_callbacks):

@@ -16,9 +16,10 @@ from hypothesis.stateful import (
 )
 
 from brokercore import clock
-from brokercore.coordinator.group import group_join, groups_sweep, member_heartbeat, member_leave, member_sync
 from brokercore.coordinator.offsets import offsets_commit
 from brokercore.coordinator.read import group_describe, group_get
+from brokercore.coordinator.server_members import group_join, member_heartbeat, member_leave, member_sync
+from brokercore.coordinator.sweep import groups_sweep
 from brokercore.errors import BrokerError, IllegalGeneration, RebalanceInProgress, UnknownMemberId
 from brokercore.topics.read import topic_describe
 from brokercore.topics.service import topic_create, topic_partitions_add

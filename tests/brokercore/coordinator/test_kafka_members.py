@@ -3,7 +3,6 @@
 import pytest
 
 from brokercore.coordinator import consumer_protocol
-from brokercore.coordinator.group import group_delete, group_join, groups_sweep
 from brokercore.coordinator.kafka_members import (
     kafka_group_describe,
     kafka_groups_list,
@@ -12,11 +11,12 @@ from brokercore.coordinator.kafka_members import (
     kafka_member_join,
     kafka_member_sync,
     kafka_members_leave,
-    kafka_offsets_commit,
-    kafka_offsets_fetch,
     kafka_sync_result,
 )
+from brokercore.coordinator.offsets import kafka_offsets_commit, kafka_offsets_fetch
 from brokercore.coordinator.read import group_describe, group_member_ids
+from brokercore.coordinator.server_members import group_join
+from brokercore.coordinator.sweep import group_delete, groups_sweep
 from brokercore.errors import (
     FencedInstanceId,
     IllegalGeneration,
