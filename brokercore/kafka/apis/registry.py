@@ -10,7 +10,7 @@ import asyncio
 import datetime
 import functools
 import uuid
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Mapping
 from concurrent.futures import Executor
 from dataclasses import MISSING, Field, dataclass, fields, is_dataclass
 from typing import TYPE_CHECKING, Any, ParamSpec, Protocol, TypeVar
@@ -129,7 +129,7 @@ def error_code(exc: BaseException) -> int:
     return exc.code if isinstance(exc, BrokerError) else -1
 
 
-def _db_call(fn: Callable[..., T], args: tuple[Any, ...], kwargs: dict[str, Any]) -> T:
+def _db_call(fn: Callable[..., T], args: tuple[object, ...], kwargs: dict[str, object]) -> T:
     # Pool threads keep their database connection between calls, as request threads do between
     # requests: drop it when it has become unusable or too old, before and after the call.
     close_old_connections()
@@ -181,7 +181,7 @@ class RequestContext:
         """Run ORM/service code in the listener's thread pool and await its result."""
         return await run_sync(self._executor, fn, *args, **kwargs)
 
-    def response(self, **values: Any) -> ResponsePayload:
+    def response(self, **values: object) -> ResponsePayload:
         """The response entity of this request's API and version, built from plain values."""
         return build_entity(load_response_schema(self.api_key, self.api_version), values)
 
@@ -293,7 +293,7 @@ def _plan(entity_type: type) -> tuple[tuple[str, Callable[[Any], Any], Any], ...
     return tuple(_plan_field(f) for f in fields(entity_type))
 
 
-def build_entity(entity_type: type[T], values: dict[str, Any]) -> T:
+def build_entity(entity_type: type[T], values: Mapping[str, object]) -> T:
     """A kio entity from a dict: nested entities from dicts, arrays of them from lists of dicts,
     keys the schema lacks dropped, missing fields given the schema default (else Kafka's zero)."""
     kwargs = {}
