@@ -10,7 +10,7 @@ appended).
 
 import io
 import struct
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from typing import Protocol, TypeVar
 
@@ -113,7 +113,7 @@ def assignment_decode(data: bytes) -> list[tuple[str, int]]:
     return _partitions(_read(data, _ASSIGNMENT_READERS).assigned_partitions)
 
 
-def _grouped(partitions: Iterable[tuple[str, int]], entity_type: type[E]) -> tuple[E, ...]:
+def _grouped(partitions: Iterable[tuple[str, int]], entity_type: Callable[..., E]) -> tuple[E, ...]:
     by_topic: dict[str, list[int]] = {}
     for topic, partition in sorted(partitions):
         by_topic.setdefault(topic, []).append(partition)

@@ -4,6 +4,7 @@ callers are refused unless settings.REST["ALLOW_ANONYMOUS"] is on (local demos).
 
 import inspect
 from collections.abc import Callable
+from typing import TypeAlias
 
 from django.conf import settings
 from django.contrib.auth.models import AbstractUser, AnonymousUser
@@ -18,9 +19,9 @@ from console.api.errors import FORBIDDEN, TOO_MANY_FAILED_LOGINS, RestError
 from console.api.tokens import credentials_user, token_user
 
 # Who a REST request is made by: a user, or anonymous where settings.REST["ALLOW_ANONYMOUS"] lets it.
-Caller = AbstractUser | AnonymousUser
+Caller: TypeAlias = AbstractUser | AnonymousUser
 # One way of authenticating, as ninja takes it: a scheme object or a function; None is 'not this way'.
-Auth = AuthBase | Callable[[HttpRequest], Caller | None]
+Auth: TypeAlias = AuthBase | Callable[[HttpRequest], Caller | None]
 
 
 def _limited(request: HttpRequest, user: AbstractUser | None) -> AbstractUser | None:
