@@ -15,7 +15,7 @@ class BrokerError(Exception):
     name: str = "UNKNOWN_SERVER_ERROR"
     retriable: bool = False
 
-    def __init__(self, message: str | None = None):
+    def __init__(self, message: str | None = None) -> None:
         self.message = message or self.__doc__ or self.name
         super().__init__(self.message)
 

@@ -5,27 +5,31 @@ rolled-back write). Group names use ids, so they stay within Channels' 100-char 
 """
 
 import asyncio
+import concurrent.futures
 import logging
 import time
+import uuid
+from collections.abc import Callable
 
 from asgiref.sync import async_to_sync
 from channels.layers import get_channel_layer
 from django.db import transaction
+from django.db.backends.base.base import BaseDatabaseWrapper
 
 logger = logging.getLogger(__name__)
 
 CLUSTER_GROUP = "cluster"
 
 
-def topic_group(topic_id) -> str:
+def topic_group(topic_id: uuid.UUID | str) -> str:
     return f"topic.{topic_id}"
 
 
-def consumer_group_group(group_pk) -> str:
+def consumer_group_group(group_pk: int | str) -> str:
     return f"group.{group_pk}"
 
 
-def lab_group(lab_id) -> str:
+def lab_group(lab_id: int | str) -> str:
     return f"lab.{lab_id}"
 
 
@@ -43,7 +47,7 @@ def server_loop_set(loop: asyncio.AbstractEventLoop | None) -> None:
     _server_loop = loop
 
 
-def _log_failure(future) -> None:
+def _log_failure(future: concurrent.futures.Future[None]) -> None:
     if not future.cancelled() and future.exception() is not None:
         logger.error("could not publish an event: %s", future.exception())
 
@@ -91,7 +95,7 @@ def throttled(key: str) -> bool:
     return False
 
 
-def after_commit(conn, func) -> None:
+def after_commit(conn: BaseDatabaseWrapper, func: Callable[[], object]) -> None:
     """Run `func` once `conn`'s transaction commits (at once outside a transaction, without
     transaction.on_commit's per-call cost on the append path). Robust either way: an exception is
     logged, never raised, since what it follows is already committed and a caller told of an

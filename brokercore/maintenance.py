@@ -11,7 +11,7 @@ retried on the next tick, never fatal to the server.
 import logging
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 
 from django.conf import settings
 from django.db import close_old_connections, connection
@@ -64,7 +64,7 @@ class MaintenanceThread(PeriodicThread):
     past its session timeout, which would move its partitions to other nodes.
     """
 
-    def __init__(self, extra_jobs: list[tuple[str, float, Callable[[], object]]] = ()) -> None:
+    def __init__(self, extra_jobs: Sequence[tuple[str, float, Callable[[], object]]] = ()) -> None:
         b = settings.BROKER
         super().__init__("broker-maintenance", [
             ("throughput sampler", 5, throughput_sample),

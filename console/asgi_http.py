@@ -22,12 +22,13 @@ import asyncio
 from concurrent.futures import ThreadPoolExecutor
 from functools import partial
 
+from asgiref.typing import ASGIReceiveCallable, ASGISendCallable, HTTPScope, Scope
 from django.conf import settings
 from django.core import signals
 from django.core.handlers.asgi import ASGIHandler, RequestAborted, get_script_prefix
 from django.core.handlers.base import BaseHandler
 from django.db import close_old_connections
-from django.http import FileResponse
+from django.http import FileResponse, HttpRequest, HttpResponseBase
 from django.urls import set_script_prefix
 
 
@@ -37,14 +38,14 @@ class PooledASGIHandler(ASGIHandler):
         self.load_middleware(is_async=False)
         self._pool = ThreadPoolExecutor(max_workers=settings.WEB_THREADS, thread_name_prefix="http")
 
-    async def __call__(self, scope, receive, send):
+    async def __call__(self, scope: Scope, receive: ASGIReceiveCallable, send: ASGISendCallable) -> None:
         if scope["type"] != "http":
             raise ValueError(f"Django can only handle ASGI/HTTP connections, not {scope['type']}.")
         # No per-request ThreadSensitiveContext: the request's sync work runs in one pool thread,
         # so there is nothing for such a context to keep together (and it would start a thread).
         await self.handle(scope, receive, send)
 
-    async def handle(self, scope, receive, send):
+    async def handle(self, scope: HTTPScope, receive: ASGIReceiveCallable, send: ASGISendCallable) -> None:
         """ASGIHandler.handle (Django 5.2), except where the request signals run. Django sends
         request_started and calls response.close() (request_finished) through thread-sensitive
         sync_to_async, which outside a ThreadSensitiveContext is one thread for the whole process:
@@ -64,7 +65,7 @@ class PooledASGIHandler(ASGIHandler):
             await loop.run_in_executor(self._pool, error_response.close)
             return
 
-        async def process_request(request, send):
+        async def process_request(request: HttpRequest, send: ASGISendCallable) -> HttpResponseBase:
             response = await loop.run_in_executor(self._pool, self._get_response_in_thread, request, scope)
             response._handler_class = self.__class__
             if isinstance(response, FileResponse):
@@ -104,7 +105,7 @@ class PooledASGIHandler(ASGIHandler):
             await loop.run_in_executor(self._pool, response.close)
         body_file.close()
 
-    def _get_response_in_thread(self, request, scope):
+    def _get_response_in_thread(self, request: HttpRequest, scope: HTTPScope) -> HttpResponseBase:
         # request_started's receivers include close_old_connections (CONN_MAX_AGE, broken
         # connections); the explicit calls keep that even if a project disconnects it, and close
         # what the request broke before the thread serves another.

@@ -22,9 +22,11 @@ import math
 
 from django.conf import settings
 from django.contrib.auth.backends import ModelBackend
+from django.contrib.auth.models import AbstractUser
 from django.core.exceptions import PermissionDenied
 from django.db import transaction
 from django.db.models import Max
+from django.http import HttpRequest
 
 from brokercore import clock
 from console.models import LoginFailure
@@ -45,7 +47,7 @@ def _keys(username: str | None, ip: str | None) -> list[tuple[str, int]]:
     return keys
 
 
-def client_ip(request) -> str | None:
+def client_ip(request: HttpRequest | None) -> str | None:
     if request is None:  # no HTTP request: the test client's login(), a SASL check without an address
         return None
     return request.META.get("REMOTE_ADDR") or None
@@ -111,7 +113,9 @@ class LoginLimitBackend(ModelBackend):
     is refused before the password is looked at; the request (when there is one) carries
     `login_locked_until_ms` so the caller can say when to retry."""
 
-    def authenticate(self, request, username=None, password=None, **kwargs):
+    def authenticate(
+        self, request: HttpRequest | None, username: str | None = None, password: str | None = None, **kwargs: str
+    ) -> AbstractUser | None:
         if username is None:
             from django.contrib.auth import get_user_model
 

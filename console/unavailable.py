@@ -14,9 +14,10 @@ on an unreachable server.
 
 import logging
 import sys
+from collections.abc import Callable
 
 from django.db import InterfaceError, OperationalError
-from django.http import HttpResponse, JsonResponse
+from django.http import HttpRequest, HttpResponse, JsonResponse
 from django.template import loader
 from django.views import defaults
 
@@ -41,7 +42,7 @@ def first_line(exc: BaseException) -> str:
     return text.splitlines()[0] if text else type(exc).__name__
 
 
-def unavailable_response(request, exc: BaseException) -> HttpResponse:
+def unavailable_response(request: HttpRequest, exc: BaseException) -> HttpResponse:
     """The 503 for `request`: JSON under the REST root, the console's page elsewhere."""
     logger.warning("%s %s: database unavailable: %s", request.method, request.path, first_line(exc))
     if request.path.startswith("/rest/"):
@@ -57,19 +58,19 @@ def unavailable_response(request, exc: BaseException) -> HttpResponse:
 class DatabaseUnavailableMiddleware:
     """Turns a database outage raised by a view into a 503 (see the module docstring)."""
 
-    def __init__(self, get_response):
+    def __init__(self, get_response: Callable[[HttpRequest], HttpResponse]) -> None:
         self.get_response = get_response
 
-    def __call__(self, request):
+    def __call__(self, request: HttpRequest) -> HttpResponse:
         return self.get_response(request)
 
-    def process_exception(self, request, exception):
+    def process_exception(self, request: HttpRequest, exception: Exception) -> HttpResponse | None:
         if is_database_unavailable(exception):
             return unavailable_response(request, exception)
         return None
 
 
-def server_error(request):
+def server_error(request: HttpRequest) -> HttpResponse:
     """handler500: an outage met outside a view (a middleware reading the session) is a 503 too."""
     exc = sys.exc_info()[1]
     if is_database_unavailable(exc):

@@ -8,6 +8,7 @@ broker.up / broker.down are announced exactly once per transition: each is tied 
 UPDATE (or a locked row) that only one process can win.
 """
 
+import datetime
 import os
 import secrets
 import socket
@@ -46,7 +47,7 @@ def _node_event(event_type: str, node_id: int, reason: str = "") -> None:
     events.publish_on_commit(groups, event_type, {"node_id": node_id, "reason": reason})
 
 
-def _is_live(node: BrokerNode, now) -> bool:
+def _is_live(node: BrokerNode, now: datetime.datetime) -> bool:
     return node.down_at is None and node.heartbeat_at >= now - node_session_timeout()
 
 

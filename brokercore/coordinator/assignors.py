@@ -314,7 +314,7 @@ def _resolve_owned(order: Sequence[MemberSubscription], counts: Mapping[str, int
     return _Owned(by_member=by_member, claimed_twice=claimed_twice, all_equal=all_equal)
 
 
-def _remove(items: list, item) -> None:
+def _remove(items: list[TopicPartition], item: TopicPartition) -> None:
     if item in items:
         items.remove(item)
 

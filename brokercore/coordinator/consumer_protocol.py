@@ -10,7 +10,9 @@ appended).
 
 import io
 import struct
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
+from typing import Protocol, TypeVar
 
 from kio.schema.consumer_protocol_assignment import v0 as assignment_v0
 from kio.schema.consumer_protocol_assignment import v1 as assignment_v1
@@ -21,6 +23,7 @@ from kio.schema.consumer_protocol_subscription import v1 as subscription_v1
 from kio.schema.consumer_protocol_subscription import v2 as subscription_v2
 from kio.schema.consumer_protocol_subscription import v3 as subscription_v3
 from kio.serial import entity_reader, entity_writer
+from kio.serial.readers import Reader
 
 # The protocol_type of consumer groups; other types (Kafka Connect's "connect", ...) are opaque.
 PROTOCOL_TYPE = "consumer"
@@ -37,8 +40,33 @@ _ASSIGNMENTS = (
     assignment_v2.ConsumerProtocolAssignment,
     assignment_v3.ConsumerProtocolAssignment,
 )
-_SUBSCRIPTION_READERS = tuple(entity_reader(cls) for cls in _SUBSCRIPTIONS)
-_ASSIGNMENT_READERS = tuple(entity_reader(cls) for cls in _ASSIGNMENTS)
+SubscriptionEntity = (
+    subscription_v0.ConsumerProtocolSubscription
+    | subscription_v1.ConsumerProtocolSubscription
+    | subscription_v2.ConsumerProtocolSubscription
+    | subscription_v3.ConsumerProtocolSubscription
+)
+AssignmentEntity = (
+    assignment_v0.ConsumerProtocolAssignment
+    | assignment_v1.ConsumerProtocolAssignment
+    | assignment_v2.ConsumerProtocolAssignment
+    | assignment_v3.ConsumerProtocolAssignment
+)
+_SUBSCRIPTION_READERS: tuple[Reader[SubscriptionEntity], ...] = tuple(entity_reader(cls) for cls in _SUBSCRIPTIONS)
+_ASSIGNMENT_READERS: tuple[Reader[AssignmentEntity], ...] = tuple(entity_reader(cls) for cls in _ASSIGNMENTS)
+
+
+E = TypeVar("E")
+
+
+class _TopicPartitions(Protocol):
+    """A topic's partitions as every version of both structs holds them."""
+
+    @property
+    def topic(self) -> str: ...
+
+    @property
+    def partitions(self) -> tuple[int, ...]: ...
 
 
 class MalformedConsumerProtocol(ValueError):
@@ -52,7 +80,7 @@ class Subscription:
     owned: list[tuple[str, int]]
 
 
-def _read(data: bytes, readers: tuple):
+def _read(data: bytes, readers: tuple[Reader[E], ...]) -> E:
     if len(data) < 2:
         raise MalformedConsumerProtocol("shorter than its version")
     (version,) = struct.unpack_from(">h", data)
@@ -65,7 +93,7 @@ def _read(data: bytes, readers: tuple):
     return entity
 
 
-def _partitions(topic_partitions) -> list[tuple[str, int]]:
+def _partitions(topic_partitions: Iterable[_TopicPartitions]) -> list[tuple[str, int]]:
     return sorted((tp.topic, int(p)) for tp in topic_partitions for p in tp.partitions)
 
 
@@ -85,14 +113,14 @@ def assignment_decode(data: bytes) -> list[tuple[str, int]]:
     return _partitions(_read(data, _ASSIGNMENT_READERS).assigned_partitions)
 
 
-def _grouped(partitions, entity_type) -> tuple:
+def _grouped(partitions: Iterable[tuple[str, int]], entity_type: Callable[..., E]) -> tuple[E, ...]:
     by_topic: dict[str, list[int]] = {}
     for topic, partition in sorted(partitions):
         by_topic.setdefault(topic, []).append(partition)
     return tuple(entity_type(topic=t, partitions=tuple(ps)) for t, ps in by_topic.items())
 
 
-def subscription_encode(topics, owned=()) -> bytes:
+def subscription_encode(topics: Iterable[str], owned: Iterable[tuple[str, int]] = ()) -> bytes:
     """A version 1 subscription (topics and owned partitions), as Kafka clients send."""
     cls = subscription_v1.ConsumerProtocolSubscription
     entity = cls(
@@ -106,7 +134,7 @@ def subscription_encode(topics, owned=()) -> bytes:
     return out.getvalue()
 
 
-def assignment_encode(partitions) -> bytes:
+def assignment_encode(partitions: Iterable[tuple[str, int]]) -> bytes:
     """A version 1 assignment of `partitions` ([(topic, partition), ...])."""
     cls = assignment_v1.ConsumerProtocolAssignment
     entity = cls(assigned_partitions=_grouped(partitions, assignment_v1.data.TopicPartition), user_data=None)

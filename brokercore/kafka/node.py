@@ -1,12 +1,21 @@
 """A Kafka listener as one broker node: its command-line options, a start that registers the node
 and a stop that deregisters it. The `kafka` command and console's `serve` both run one."""
 
+import argparse
 import asyncio
+from collections.abc import Callable
+from typing import TYPE_CHECKING, Any, ParamSpec, TypeVar
 
 from django.conf import settings
 
+if TYPE_CHECKING:  # imported lazily in listener_start; here for the annotations only
+    from brokercore.kafka.server import KafkaListener
 
-def kafka_arguments(parser, *, prefix: str = "") -> None:
+P = ParamSpec("P")
+T = TypeVar("T")
+
+
+def kafka_arguments(parser: argparse.ArgumentParser, *, prefix: str = "") -> None:
     """The listener's options; `serve` takes the same ones as --kafka-host, --kafka-port, ..."""
     b = settings.BROKER
     parser.add_argument(f"--{prefix}host", dest="kafka_host", default=b["KAFKA_HOST"],
@@ -19,7 +28,9 @@ def kafka_arguments(parser, *, prefix: str = "") -> None:
                         default=b["KAFKA_ADVERTISED_PORT"] or None, help="Port clients are told to connect to.")
 
 
-async def listener_start(options: dict, *, web_host: str = "", web_port: int | None = None):
+async def listener_start(
+    options: dict[str, Any], *, web_host: str = "", web_port: int | None = None
+) -> "KafkaListener":
     """Start a listener on the running loop and register this process as its broker node."""
     from brokercore.cluster.nodes import node_register
     from brokercore.kafka.server import KafkaListener
@@ -43,7 +54,7 @@ async def listener_start(options: dict, *, web_host: str = "", web_port: int | N
     return listener
 
 
-async def listener_stop(listener) -> None:
+async def listener_stop(listener: "KafkaListener") -> None:
     """A clean stop: deregister the node first, so its partitions get other leaders at once."""
     from brokercore.cluster.nodes import node_deregister
 
@@ -53,7 +64,7 @@ async def listener_stop(listener) -> None:
         await listener.stop()
 
 
-def _in_thread(fn, *args, **kwargs):
+def _in_thread(fn: Callable[P, T], *args: P.args, **kwargs: P.kwargs) -> T:
     from django.db import connection
 
     try:

@@ -24,7 +24,7 @@ from kio.serial._introspect import (
     get_schema_field_type,
     is_optional,
 )
-from kio.static.protocol import RequestPayload, ResponsePayload
+from kio.static.protocol import Entity, RequestPayload, ResponsePayload
 
 API_VERSIONS = 18
 
@@ -115,7 +115,7 @@ def _array_plan(entity_type: type) -> tuple[tuple[str, bool, type | None], ...]:
     return tuple(plan)
 
 
-def _null_array(entity) -> str | None:
+def _null_array(entity: Entity) -> str | None:
     """The name of the first non-nullable array that kio read as null, else None."""
     for name, nullable, nested in _array_plan(type(entity)):
         value = getattr(entity, name)

@@ -11,6 +11,7 @@ and its writer wants a datetime per record. The primitive varint readers are kio
 
 import struct
 import zlib
+from collections.abc import Callable
 from dataclasses import dataclass
 
 import cramjam
@@ -87,7 +88,7 @@ class Batch:
 # --- Decoding -----------------------------------------------------------------------------------
 
 
-def _bounded(decompress_into, data: bytes, limit: int) -> memoryview:
+def _bounded(decompress_into: Callable[[bytes, bytearray], int], data: bytes, limit: int) -> memoryview:
     """Decompress into a buffer of at most limit + 1 bytes, so a small block that expands to
     gigabytes (a decompression bomb) costs bounded memory instead of all of it."""
     size = min(limit + 1, max(_MIN_BUFFER, _FIRST_RATIO * len(data)))
@@ -148,7 +149,7 @@ def _gunzip(data: bytes, limit: int) -> bytes:
     return bytes(out)
 
 
-def decompress(codec: int, data: bytes, *, limit: int):
+def decompress(codec: int, data: bytes, *, limit: int) -> bytes | memoryview:
     """The records block of a batch compressed with `codec` (bytes or a memoryview); at most
     `limit` bytes, and never more than about that much memory whatever the block claims."""
     try:
@@ -171,7 +172,7 @@ def decompress(codec: int, data: bytes, *, limit: int):
     return out
 
 
-def _bytes_field(buf, pos: int) -> tuple[bytes | None, int]:
+def _bytes_field(buf: bytes | memoryview, pos: int) -> tuple[bytes | None, int]:
     n, used = read_signed_varint(buf, pos)
     pos += used
     if n < 0:
@@ -184,7 +185,7 @@ def _bytes_field(buf, pos: int) -> tuple[bytes | None, int]:
     return bytes(buf[pos:end]), end
 
 
-def _records_decode(buf, count: int, base_timestamp: int, last_offset_delta: int) -> list[RecordIn]:
+def _records_decode(buf: bytes | memoryview, count: int, base_timestamp: int, last_offset_delta: int) -> list[RecordIn]:
     records: list[RecordIn] = []
     pos = 0
     end_all = len(buf)

@@ -19,6 +19,7 @@ from concurrent.futures import ThreadPoolExecutor
 
 from django.conf import settings
 from django.db import DataError, InterfaceError, OperationalError, connections
+from django.db.backends.base.base import BaseDatabaseWrapper
 
 from brokercore.cluster.read import kafka_security_protocol
 from brokercore.kafka import apis
@@ -118,7 +119,7 @@ class KafkaListener:
         """Bind and start accepting on the running loop (port 0 picks a free port)."""
         apis.load()
         self._tls = self._tls_context()
-        self._worker_connections = []
+        self._worker_connections: list[BaseDatabaseWrapper] = []
         self._executor = ThreadPoolExecutor(
             max_workers=self.workers, thread_name_prefix="kafka-db", initializer=self._worker_start
         )
@@ -281,7 +282,7 @@ async def _linger(reader: asyncio.StreamReader, seconds: float = 1.0) -> None:
         pass
 
 
-def _executor_close(executor: ThreadPoolExecutor, wrappers: list) -> None:
+def _executor_close(executor: ThreadPoolExecutor, wrappers: list[BaseDatabaseWrapper]) -> None:
     """Shut the workers down, then close the database connections they left open: connections are
     per thread and the threads are gone (an open one would, e.g., keep PostgreSQL from dropping a
     test database)."""

@@ -16,9 +16,11 @@ import logging
 import time
 from collections import defaultdict
 from collections.abc import Sequence
+from contextlib import AbstractContextManager
 
 from django.conf import settings
 from django.db import DEFAULT_DB_ALIAS, connection, connections
+from django.db.backends.base.base import BaseDatabaseWrapper
 
 from brokercore import events
 from brokercore.cluster.read import brokers_live_count
@@ -34,7 +36,7 @@ from brokercore.errors import (
     UnknownTopicOrPartition,
 )
 from brokercore.log import group_commit, storage
-from brokercore.log.storage import Item, topic_for_append, topic_meta_forget
+from brokercore.log.storage import Item, TopicMeta, topic_for_append, topic_meta_forget
 from brokercore.notify import log_waiters
 from brokercore.partitioner import NULL_KEY_STRATEGIES, murmur2, round_robin, sticky, to_positive
 from brokercore.topics.rules import LogConfig
@@ -49,7 +51,7 @@ ACKS_ALL = -1
 _ACKS = {0: 0, 1: 1, -1: ACKS_ALL, "0": 0, "1": 1, "-1": ACKS_ALL, "all": ACKS_ALL}
 
 
-def acks_parse(acks) -> int:
+def acks_parse(acks: object) -> int:
     """0: the caller does not wait; 1: committed on the primary; all (-1): committed durably."""
     try:
         return _ACKS[acks]
@@ -64,7 +66,7 @@ def record_size(r: RecordIn) -> int:
     return size
 
 
-def _headers_encode(headers) -> list | None:
+def _headers_encode(headers: Sequence[tuple[str, bytes | None]]) -> list | None:
     if not headers:
         return None
     return [[k, None if v is None else base64.b64encode(v).decode()] for k, v in headers]
@@ -105,14 +107,19 @@ def _record_validate(r: RecordIn, cfg: LogConfig) -> int:
 # to the topic (partitions added, configs altered, deleted) between placing and writing.
 _APPEND_ATTEMPTS = 5
 
+# Where _place put a record: partition index, reason, key hash, position in its partition's run, timestamp.
+Placed = tuple[int, str, int | None, int, int]
 
-def acks_durability(acks: int, conn=None):
+
+def acks_durability(acks: int, conn: BaseDatabaseWrapper | None = None) -> AbstractContextManager[None]:
     """What a transaction appending with `acks` (parsed) commits with: `storage.durability` on
     `conn` (default: this thread's connection)."""
     return storage.durability(connection if conn is None else conn, acks)
 
 
-def _append_commit(conn, topic: str, batches: dict[int, list[Item]], meta, acks: int, log_append_time: bool) -> dict[int, int] | None:
+def _append_commit(
+    conn: BaseDatabaseWrapper, topic: str, batches: dict[int, list[Item]], meta: TopicMeta, acks: int, log_append_time: bool
+) -> dict[int, int] | None:
     """`storage.append`, shared with other threads appending to the topic at the same time (group
     commit), unless the caller is inside a transaction: then the write must be part of it."""
     broker = settings.BROKER
@@ -129,7 +136,7 @@ def _append_commit(conn, topic: str, batches: dict[int, list[Item]], meta, acks:
     )
 
 
-def _appended(topic: str, topic_id: str, touched: list[int], placed: list, count: int) -> None:
+def _appended(topic: str, topic_id: str, touched: list[int], placed: list[Placed], count: int) -> None:
     """After the commit: wake fetches waiting on the partitions; tell open pages (throttled)."""
     log_waiters.notify(touched)
     if not events.throttled(topic_id):
@@ -140,7 +147,10 @@ def _appended(topic: str, topic_id: str, touched: list[int], placed: list, count
         )
 
 
-def _place(topic: str, meta, records, partition, null_key_strategy: str, acks: int, batch_bytes: int | None = None):
+def _place(
+    topic: str, meta: TopicMeta, records: Sequence[RecordIn], partition: int | None, null_key_strategy: str, acks: int,
+    batch_bytes: int | None = None,
+) -> tuple[LogConfig, list[Placed], dict[int, list[Item]]]:
     """Validate every record and choose its partition, in one pass: (config, placements, rows to
     write by partition pk)."""
     cfg = meta.log_config()
@@ -161,7 +171,7 @@ def _place(topic: str, meta, records, partition, null_key_strategy: str, acks: i
     now_ms = int(time.time() * 1000)
     sticky_choice = sticky.for_batch(topic, n) if null_key_strategy == "sticky" else None
 
-    placed: list[tuple[int, str, int | None, int, int]] = []  # partition, reason, hash, position, ts
+    placed: list[Placed] = []
     groups: dict[int, list[Item]] = defaultdict(list)
     for r in records:
         size = _record_validate(r, cfg)

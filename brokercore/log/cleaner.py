@@ -11,6 +11,7 @@ Invariants:
 """
 
 import time
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 
 from django.conf import settings
@@ -100,7 +101,7 @@ class CleanStats:
     topics_purged: list[str] = field(default_factory=list)
 
 
-def _scan(partition_id: int, start: int, end: int, chunk: int = 5000):
+def _scan(partition_id: int, start: int, end: int, chunk: int = 5000) -> Iterator[tuple[int, int, int]]:
     """(offset, timestamp, size) in offset order, read in chunks."""
     while start < end:
         rows = list(

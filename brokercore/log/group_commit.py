@@ -59,7 +59,7 @@ class _Request:
 
     __slots__ = ("meta", "batches", "count", "state", "result", "error", "wake", "next")
 
-    def __init__(self, meta, batches: dict[int, list]) -> None:
+    def __init__(self, meta: object, batches: dict[int, list]) -> None:
         self.meta = meta  # what the caller placed its records with; groups share one
         self.batches = batches
         self.count = sum(map(len, batches.values()))
@@ -147,7 +147,7 @@ os.register_at_fork(after_in_child=_forget_all)
 
 
 def append(
-    *, key: Hashable, meta, batches: dict[int, list], write: Write, linger_s: float, max_records: int
+    *, key: Hashable, meta: object, batches: dict[int, list], write: Write, linger_s: float, max_records: int
 ) -> dict[int, int] | None:
     """Write `batches` (partition pk -> items) together with whatever other callers queue under
     `key`; return this caller's base offset per partition (None: stale metadata, nothing written).

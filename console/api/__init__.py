@@ -13,7 +13,7 @@ from django.conf import settings
 from django.contrib.auth.decorators import login_required
 from django.core.exceptions import RequestDataTooBig
 from django.db import InterfaceError, OperationalError
-from django.http import Http404
+from django.http import Http404, HttpRequest, HttpResponse
 from ninja import NinjaAPI
 from ninja.errors import AuthenticationError, HttpError, ValidationError
 
@@ -27,13 +27,16 @@ logger = logging.getLogger(__name__)
 
 
 class KafkaRestAPI(NinjaAPI):
-    def create_response(self, request, data, *, status=None, temporal_response=None):
+    def create_response(
+        self, request: HttpRequest, data: object, *, status: int | None = None,
+        temporal_response: HttpResponse | None = None,
+    ) -> HttpResponse:
         response = super().create_response(request, data, status=status, temporal_response=temporal_response)
         response["Content-Type"] = response_media_type(request)
         return response
 
 
-def response_media_type(request) -> str:
+def response_media_type(request: HttpRequest) -> str:
     """v3 answers application/json; v2 answers its vendor type unless the client prefers plain
     JSON. A view that negotiated already (records in an embedded format) set it on the request."""
     chosen = getattr(request, "rest_media_type", None)
@@ -67,7 +70,7 @@ api = KafkaRestAPI(
 )
 
 
-def _error(request, e: RestError):
+def _error(request: HttpRequest, e: RestError) -> HttpResponse:
     response = api.create_response(request, e.body(), status=e.status)
     for name, value in e.headers.items():
         response[name] = value
@@ -75,17 +78,17 @@ def _error(request, e: RestError):
 
 
 @api.exception_handler(RestError)
-def _rest_error(request, e: RestError):
+def _rest_error(request: HttpRequest, e: RestError) -> HttpResponse:
     return _error(request, e)
 
 
 @api.exception_handler(BrokerError)
-def _broker_error(request, e: BrokerError):
+def _broker_error(request: HttpRequest, e: BrokerError) -> HttpResponse:
     return _error(request, rest_error(e))
 
 
 @api.exception_handler(AuthenticationError)
-def _unauthenticated(request, e):
+def _unauthenticated(request: HttpRequest, e: AuthenticationError) -> HttpResponse:
     return _error(
         request,
         RestError(
@@ -97,7 +100,7 @@ def _unauthenticated(request, e):
 
 
 @api.exception_handler(ValidationError)
-def _invalid(request, e: ValidationError):
+def _invalid(request: HttpRequest, e: ValidationError) -> HttpResponse:
     problems = []
     for err in e.errors[:5]:
         where = ".".join(str(p) for p in err.get("loc", ()) if p not in ("body", "payload"))
@@ -106,45 +109,45 @@ def _invalid(request, e: ValidationError):
 
 
 @api.exception_handler(HttpError)
-def _http_error(request, e: HttpError):
+def _http_error(request: HttpRequest, e: HttpError) -> HttpResponse:
     return _error(request, RestError(e.status_code, str(e)))
 
 
 @api.exception_handler(Http404)
-def _not_found(request, e):
+def _not_found(request: HttpRequest, e: Http404) -> HttpResponse:
     return _error(request, RestError(404, "Not found."))
 
 
 @api.exception_handler(RequestDataTooBig)
-def _too_big(request, e):
+def _too_big(request: HttpRequest, e: RequestDataTooBig) -> HttpResponse:
     return _error(request, RestError(TOO_LARGE, "The request body is too large."))
 
 
 @api.exception_handler(json.JSONDecodeError)
-def _bad_json(request, e):
+def _bad_json(request: HttpRequest, e: json.JSONDecodeError) -> HttpResponse:
     return _error(request, RestError(400, f"The request body is not valid JSON: {e}"))
 
 
 @api.exception_handler(OperationalError)
 @api.exception_handler(InterfaceError)
-def _database_unavailable(request, e):
+def _database_unavailable(request: HttpRequest, e: InterfaceError | OperationalError) -> HttpResponse:
     logger.warning("REST %s %s: database unavailable: %s", request.method, request.path, first_line(e))
     return _error(request, RestError(REST_DATABASE_UNAVAILABLE, MESSAGE, headers={"Retry-After": RETRY_AFTER_S}))
 
 
 @api.exception_handler(Exception)
-def _unexpected(request, e):
+def _unexpected(request: HttpRequest, e: Exception) -> HttpResponse:
     # Never a traceback to the client; the log has it.
     logger.exception("REST %s %s failed", request.method, request.path)
     return _error(request, RestError(50001, "Internal server error; the server log has the details."))
 
 
-def not_found(request, rest):
+def not_found(request: HttpRequest, rest: str) -> HttpResponse:
     """Any other path under /rest/: the proxy's JSON 404, not the console's HTML page."""
     return _error(request, RestError(404, f"No REST endpoint at {request.path} (the API is described at {API_ROOT}docs)."))
 
 
-def body_limit(request) -> None:
+def body_limit(request: HttpRequest) -> None:
     """Refuse a body over settings.REST["MAX_BODY_BYTES"] before reading it."""
     limit = settings.REST["MAX_BODY_BYTES"]
     try:

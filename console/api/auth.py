@@ -3,19 +3,28 @@ basic auth, or the browser's session (with Django's CSRF check on unsafe methods
 callers are refused unless settings.REST["ALLOW_ANONYMOUS"] is on (local demos)."""
 
 import inspect
+from collections.abc import Callable
+from typing import TypeAlias
 
 from django.conf import settings
-from django.contrib.auth.models import AnonymousUser
+from django.contrib.auth.models import AbstractUser, AnonymousUser
+from django.http import HttpRequest
 from ninja.security import HttpBasicAuth, HttpBearer
 from ninja.security.apikey import APIKeyCookie
+from ninja.security.base import AuthBase
 from ninja.utils import check_csrf
 
 from console import login_limit
 from console.api.errors import FORBIDDEN, TOO_MANY_FAILED_LOGINS, RestError
 from console.api.tokens import credentials_user, token_user
 
+# Who a REST request is made by: a user, or anonymous where settings.REST["ALLOW_ANONYMOUS"] lets it.
+Caller: TypeAlias = AbstractUser | AnonymousUser
+# One way of authenticating, as ninja takes it: a scheme object or a function; None is 'not this way'.
+Auth: TypeAlias = AuthBase | Callable[[HttpRequest], Caller | None]
 
-def _limited(request, user):
+
+def _limited(request: HttpRequest, user: AbstractUser | None) -> AbstractUser | None:
     """A failed check from a locked-out username or address is 429 with Retry-After, not 401.
     The failure was counted where it was checked (console.api.tokens, the authentication
     backend), which leaves the lockout's end on the request."""
@@ -32,12 +41,12 @@ def _limited(request, user):
 
 
 class TokenBearer(HttpBearer):
-    def authenticate(self, request, token):
+    def authenticate(self, request: HttpRequest, token: str) -> AbstractUser | None:
         return _limited(request, token_user(token, request=request))
 
 
 class TokenOrPasswordBasic(HttpBasicAuth):
-    def authenticate(self, request, username, password):
+    def authenticate(self, request: HttpRequest, username: str, password: str) -> AbstractUser | None:
         return _limited(request, credentials_user(username, password, request=request))
 
 
@@ -47,10 +56,10 @@ class Session(APIKeyCookie):
 
     param_name = settings.SESSION_COOKIE_NAME
 
-    def __init__(self):
+    def __init__(self) -> None:
         super().__init__(csrf=False)
 
-    def authenticate(self, request, key):
+    def authenticate(self, request: HttpRequest, key: str | None) -> AbstractUser | None:
         user = getattr(request, "user", None)
         if user is None or not user.is_authenticated:
             return None
@@ -59,16 +68,16 @@ class Session(APIKeyCookie):
         return user
 
 
-def anonymous_if_allowed(request):
+def anonymous_if_allowed(request: HttpRequest) -> AnonymousUser | None:
     if settings.REST["ALLOW_ANONYMOUS"]:
         return AnonymousUser()
     return None
 
 
-AUTH = [TokenBearer(), TokenOrPasswordBasic(), Session(), anonymous_if_allowed]
+AUTH: list[Auth] = [TokenBearer(), TokenOrPasswordBasic(), Session(), anonymous_if_allowed]
 
 
-def _staff_only(user):
+def _staff_only(user: Caller | None) -> Caller | None:
     if user and not getattr(user, "is_staff", False):
         raise RestError(
             FORBIDDEN,
@@ -77,7 +86,7 @@ def _staff_only(user):
     return user
 
 
-def _staff(auth):
+def _staff(auth: Auth) -> Auth:
     """`auth` that also refuses a caller who is not staff. As an operation's auth it runs before
     ninja parses the body, so such a caller learns only that they may not (403), never what was
     wrong with a body they may not send (422)."""
@@ -85,7 +94,7 @@ def _staff(auth):
         return lambda request: _staff_only(auth(request))
 
     class Staff(type(auth)):
-        def __call__(self, request):
+        def __call__(self, request: HttpRequest) -> Caller | None:
             return _staff_only(super().__call__(request))
 
     # The OpenAPI document names security schemes by class: the same scheme, not a new one.
@@ -94,4 +103,4 @@ def _staff(auth):
 
 
 # Topic creation and deletion, partition growth and config changes.
-STAFF_AUTH = [_staff(a) for a in AUTH]
+STAFF_AUTH: list[Auth] = [_staff(a) for a in AUTH]

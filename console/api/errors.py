@@ -36,7 +36,9 @@ KAFKA_RETRIABLE_ERROR = 50003
 
 
 class RestError(Exception):
-    def __init__(self, error_code: int, message: str, *, headers: dict | None = None, details: dict | None = None):
+    def __init__(
+        self, error_code: int, message: str, *, headers: dict[str, str] | None = None, details: dict | None = None
+    ) -> None:
         super().__init__(message)
         self.error_code = error_code
         self.message = message

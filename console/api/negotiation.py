@@ -1,5 +1,7 @@
 """Content negotiation for the REST proxy's media types (weighted Accept, embedded formats)."""
 
+from django.http import HttpRequest
+
 from console.api.errors import NOT_ACCEPTABLE, UNSUPPORTED_MEDIA_TYPE, RestError
 
 JSON = "application/json"
@@ -41,7 +43,7 @@ def _matches(media_range: str, offered: str) -> bool:
     return media_range == offered
 
 
-def negotiate(request, offered: list[str]) -> str:
+def negotiate(request: HttpRequest, offered: list[str]) -> str:
     """The first of `offered` the client's Accept allows, in the client's order of preference."""
     for media_range in accept_parse(request.headers.get("Accept")):
         for media in offered:
@@ -54,11 +56,11 @@ def negotiate(request, offered: list[str]) -> str:
     )
 
 
-def content_type(request) -> str:
+def content_type(request: HttpRequest) -> str:
     return (request.headers.get("Content-Type") or "").split(";")[0].strip().lower()
 
 
-def v2_produce_format(request) -> str:
+def v2_produce_format(request: HttpRequest) -> str:
     """'json' or 'binary', from a v2 produce request's Content-Type."""
     ct = content_type(request)
     if ct in (V2_JSON, JSON, "application/vnd.kafka.v2+json", "application/vnd.kafka+json"):

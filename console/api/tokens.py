@@ -2,9 +2,11 @@
 
 import threading
 import time
+from collections.abc import Callable
 from datetime import timedelta
 
 from django.contrib.auth import authenticate, get_user_model
+from django.contrib.auth.models import AbstractUser
 from django.http import HttpRequest
 from django.utils import timezone
 from django.utils.crypto import constant_time_compare
@@ -20,7 +22,7 @@ class TokenError(ValueError):
     pass
 
 
-def token_create(*, user, name: str) -> tuple[ApiToken, str]:
+def token_create(*, user: AbstractUser, name: str) -> tuple[ApiToken, str]:
     """A new token for `user`; returns it and the raw value (shown once, never stored)."""
     name = (name or "").strip()
     if not name:
@@ -36,7 +38,7 @@ def token_create(*, user, name: str) -> tuple[ApiToken, str]:
 # hundreds of requests a second should not pay a query each time. A revoke in this process clears
 # the cache at once; other server processes see it within _CACHE_SECONDS.
 _CACHE_SECONDS = 5.0
-_cache: dict[str, tuple[object, float]] = {}
+_cache: dict[str, tuple[AbstractUser, float]] = {}
 _cache_lock = threading.Lock()
 
 
@@ -53,7 +55,7 @@ def is_token(secret: str) -> bool:
     return secret.startswith(TOKEN_PREFIX)
 
 
-def _token_failed(request) -> None:
+def _token_failed(request: HttpRequest | None) -> None:
     """Count a wrong token against the caller's address (console.login_limit), as the
     authentication backend counts a wrong password; a lockout's end goes on the request as the
     backend puts it there (`login_locked_until_ms`)."""
@@ -61,7 +63,7 @@ def _token_failed(request) -> None:
         request.login_locked_until_ms = login_limit.failure(ip=login_limit.client_ip(request))
 
 
-def token_user(raw: str, *, request=None):
+def token_user(raw: str, *, request: HttpRequest | None = None) -> AbstractUser | None:
     """The active user a raw token belongs to, or None; with `request`, a failure is counted
     against its address."""
     user = _token_owner(raw)
@@ -70,7 +72,7 @@ def token_user(raw: str, *, request=None):
     return user
 
 
-def _token_owner(raw: str):
+def _token_owner(raw: str) -> AbstractUser | None:
     if not raw or not is_token(raw):
         return None
     key_hash = token_hash(raw)
@@ -92,7 +94,7 @@ def _token_owner(raw: str):
     return token.user
 
 
-def credentials_user(username: str, password: str, *, request=None):
+def credentials_user(username: str, password: str, *, request: HttpRequest | None = None) -> AbstractUser | None:
     """The active user a (username, password) pair names, or None: REST basic auth and the Kafka
     listener's SASL/PLAIN accept the same pairs. A password starting "kc_" is an API token and
     only ever checked as one (the username then empty or the token owner's); anything else is the
@@ -106,7 +108,9 @@ def credentials_user(username: str, password: str, *, request=None):
     return authenticate(request, username=username, password=password)
 
 
-def credentials_session(username: str, password: str, *, client_host: str | None = None):
+def credentials_session(
+    username: str, password: str, *, client_host: str | None = None
+) -> tuple[AbstractUser, Callable[[], bool]] | None:
     """For a long-lived connection (the Kafka listener's SASL/PLAIN): (user, still_valid) when the
     pair names an active user by credentials_user's rule, else None. `still_valid()` answers
     cheaply whether the pair would still be accepted: for a token, the token check again (cached
@@ -134,7 +138,7 @@ def credentials_session(username: str, password: str, *, client_host: str | None
     return user, password_unchanged
 
 
-def user_get(username: str):
+def user_get(username: str) -> AbstractUser:
     User = get_user_model()
     try:
         return User.objects.get(username=username)

@@ -7,6 +7,7 @@ Kafka's message on the field it concerns, so the page shows the broker's own wor
 import base64
 import binascii
 import json
+from typing import Any
 
 from django import forms
 
@@ -62,7 +63,7 @@ class TopicCreateForm(forms.Form):
 class TopicConfigsForm(forms.Form):
     """One field per topic config: a value sets an override, blank means Kafka's default."""
 
-    def __init__(self, *args, overrides: dict[str, str], effective: dict[str, str], **kwargs):
+    def __init__(self, *args: Any, overrides: dict[str, str], effective: dict[str, str], **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
         self.overrides = overrides
         for name, d in CONFIG_DEFS.items():
@@ -81,7 +82,7 @@ class TopicConfigsForm(forms.Form):
             field.overridden = name in overrides
             self.fields[name] = field
 
-    def clean(self):
+    def clean(self) -> dict[str, Any]:
         data = super().clean()
         self.set_configs, self.delete_configs = {}, []
         for name in CONFIG_DEFS:
@@ -120,7 +121,7 @@ class ProduceForm(forms.Form):
         "rows": 2, "spellcheck": "false", "placeholder": "trace-id=abc123"}))
     partition = forms.TypedChoiceField(required=False, coerce=int, empty_value=None)
 
-    def __init__(self, *args, partitions: int, **kwargs):
+    def __init__(self, *args: Any, partitions: int, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
         self.fields["partition"].choices = [("", "auto: by key, or round-robin"), *((i, str(i)) for i in range(partitions))]
 
@@ -149,7 +150,7 @@ class ProduceForm(forms.Form):
             raise forms.ValidationError(errors)
         return tuple((name, value.encode()) for name, value in pairs)
 
-    def clean(self):
+    def clean(self) -> dict[str, Any]:
         data = super().clean()
         if not self.errors:
             key = data.get("key") or None
@@ -161,7 +162,7 @@ class TopicDeleteForm(forms.Form):
     confirm = forms.CharField(label="Type the topic's name to confirm", required=False, strip=True,
                               widget=forms.TextInput(attrs={"autocomplete": "off", "spellcheck": "false"}))
 
-    def __init__(self, *args, topic: str, **kwargs):
+    def __init__(self, *args: Any, topic: str, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
         self.topic = topic
 

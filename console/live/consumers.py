@@ -25,7 +25,7 @@ CLOSE_BAD_SUBSCRIPTION = 4400
 
 
 class LiveConsumer(AsyncWebsocketConsumer):
-    async def connect(self):
+    async def connect(self) -> None:
         user = self.scope.get("user")
         if user is None or not user.is_authenticated:
             await self.close(code=CLOSE_UNAUTHENTICATED)
@@ -59,7 +59,7 @@ class LiveConsumer(AsyncWebsocketConsumer):
             out.setdefault(group, []).append(subscription)
         return out or None
 
-    async def disconnect(self, code):
+    async def disconnect(self, code: int) -> None:
         if not hasattr(self, "subscriptions"):
             return
         if self.flusher:
@@ -68,10 +68,10 @@ class LiveConsumer(AsyncWebsocketConsumer):
             await self.channel_layer.group_discard(group, self.channel_name)
         watcher.client_disconnected(self.channel_name, list(self.subscriptions))
 
-    async def receive(self, text_data=None, bytes_data=None):
+    async def receive(self, text_data: str | None = None, bytes_data: bytes | None = None) -> None:
         pass  # pages only listen; changes go through views and services
 
-    async def dispatch(self, message):
+    async def dispatch(self, message: dict) -> None:
         # Broker events ("records.appended", "group.rebalance.completed", ...) all mean "what
         # this subscription shows may have changed": mark it and let the flusher render once.
         group = message.get("_group")
@@ -86,7 +86,7 @@ class LiveConsumer(AsyncWebsocketConsumer):
             return
         await super().dispatch(message)
 
-    async def flush_later(self):
+    async def flush_later(self) -> None:
         # Leading edge: the first change after a quiet spell goes out at once; changes that
         # follow within THROTTLE_S are coalesced into one push.
         # Subscriptions marked while a push renders are flushed by this same task (a new one is

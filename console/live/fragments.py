@@ -10,6 +10,7 @@ fragments, so the websocket consumer knows nothing about any page.
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
+from django.contrib.auth.models import AbstractUser
 from django.template.loader import render_to_string
 
 
@@ -45,7 +46,7 @@ def parse(subscription: str) -> tuple[str, str]:
     return name, argument
 
 
-def render(subscription: str, state: dict, user) -> str:
+def render(subscription: str, state: dict, user: AbstractUser) -> str:
     """Every fragment of one subscription, concatenated for one websocket message (sync: DB reads)."""
     name, argument = parse(subscription)
     k = KINDS[name]

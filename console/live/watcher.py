@@ -92,7 +92,7 @@ def _topics(topic_id: str | None = None) -> dict:
     return out
 
 
-def _groups(**filters) -> dict:
+def _groups(**filters: object) -> dict:
     rows = list(
         ConsumerGroup.objects.filter(**filters)
         .annotate(n=Count("members"))
@@ -105,7 +105,7 @@ def _groups(**filters) -> dict:
     return {("group", pk): (gen, state, n, newest.get(pk)) for pk, gen, state, n in rows}
 
 
-def _nodes(**filters) -> dict:
+def _nodes(**filters: object) -> dict:
     rows = BrokerNode.objects.filter(**filters).values_list("node_id", "heartbeat_at", "down_at")
     return {("node", i): (hb, down is None) for i, hb, down in rows}
 
@@ -162,7 +162,7 @@ def _target(group: str, message: dict) -> tuple | None:
     return None
 
 
-def view_read(group: str, target: tuple) -> tuple[str, object]:
+def view_read(group: str, target: tuple) -> tuple[object, object]:
     """One group's view as of now, or for the cluster the one key the event named: (key, value)."""
     kind, argument = target
     if group != events.CLUSTER_GROUP:
@@ -181,14 +181,14 @@ def view_read(group: str, target: tuple) -> tuple[str, object]:
     return target, reader[kind]().get(target)
 
 
-def _get(views: dict, group: str, key):
+def _get(views: dict[str, object], group: str, key: object) -> object:
     """What `views` holds for `group` (for the cluster, its entry `key`)."""
     if group != events.CLUSTER_GROUP:
         return views.get(group)
     return views.get(events.CLUSTER_GROUP, {}).get(key)
 
 
-def _put(views: dict, group: str, key, value) -> None:
+def _put(views: dict[str, object], group: str, key: object, value: object) -> None:
     if group != events.CLUSTER_GROUP:
         views[group] = value
         return
@@ -199,7 +199,7 @@ def _put(views: dict, group: str, key, value) -> None:
         cluster[key] = value
 
 
-def _rebase(group: str, key, value) -> None:
+def _rebase(group: str, key: object, value: object) -> None:
     if _seen is None or key is None:
         return
     _rebased.add((group, key))
@@ -220,7 +220,7 @@ async def announced(group: str, message: dict) -> None:
 
 
 async def _reread(ask: tuple) -> None:
-    def read():
+    def read() -> tuple[object, object]:
         # From here on, pages receiving an event start a read of their own: this one may have
         # begun before their event's write committed.
         _pending.pop(ask, None)

@@ -6,7 +6,7 @@ register = template.Library()
 
 
 @register.filter
-def colour(index) -> str:
+def colour(index: int | str | None) -> str:
     """A member-colour class (m0..m9) for a position or id, stable for the same input."""
     try:
         return f"m{int(index) % 10}"

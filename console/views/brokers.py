@@ -2,6 +2,7 @@
 
 from django.conf import settings
 from django.contrib.auth.decorators import login_required
+from django.http import HttpRequest, HttpResponse
 from django.shortcuts import render
 from django.views.decorators.http import require_GET
 
@@ -29,5 +30,5 @@ def brokers_context(_argument: str = "") -> dict:
 
 @require_GET
 @login_required
-def broker_list(request):
+def broker_list(request: HttpRequest) -> HttpResponse:
     return render(request, TEMPLATE, {**brokers_context(), "live_url": live("cluster:brokers")})

@@ -5,12 +5,15 @@ from django.contrib.admin.forms import AdminAuthenticationForm
 from django.contrib.auth import views as auth_views
 from django.contrib.auth.forms import AuthenticationForm
 from django.core.exceptions import ValidationError
+from django.http import HttpRequest, HttpResponse
 
 from console import login_limit
 
 
 class _LockoutMessage:
-    def get_invalid_login_error(self):
+    request: HttpRequest | None  # AuthenticationForm's
+
+    def get_invalid_login_error(self) -> ValidationError:
         until = getattr(self.request, "login_locked_until_ms", None)
         if until is not None:
             return ValidationError(login_limit.lockout_message(until), code="locked_out")
@@ -28,7 +31,7 @@ class AdminLoginForm(_LockoutMessage, AdminAuthenticationForm):
 class LoginView(auth_views.LoginView):
     form_class = LoginForm
 
-    def form_invalid(self, form):
+    def form_invalid(self, form: AuthenticationForm) -> HttpResponse:
         response = super().form_invalid(form)
         until = getattr(self.request, "login_locked_until_ms", None)
         if until is not None:

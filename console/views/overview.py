@@ -3,6 +3,7 @@
 from collections import Counter
 
 from django.contrib.auth.decorators import login_required
+from django.http import HttpRequest, HttpResponse
 from django.shortcuts import render
 from django.views.decorators.http import require_GET
 
@@ -43,5 +44,5 @@ fragment("cluster", TEMPLATE + "#groups", page="overview")(overview_context)
 
 @require_GET
 @login_required
-def overview(request):
+def overview(request: HttpRequest) -> HttpResponse:
     return render(request, TEMPLATE, {**overview_context(), "live_url": live("cluster:overview")})

@@ -8,10 +8,14 @@ The rules (name required, at most 100 characters) live in console.api.tokens, sh
 from django import forms
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
+from django.contrib.auth.models import AbstractUser
+from django.db.models import QuerySet
+from django.http import HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.views.decorators.http import require_GET, require_POST
 
 from console.models import ApiToken
+from console.views._common import HtmxHttpRequest
 
 TEMPLATE = "console/tokens.html"
 NAME_MAX = ApiToken._meta.get_field("name").max_length
@@ -22,12 +26,15 @@ class TokenForm(forms.Form):
     name = forms.CharField(required=False, strip=True)
 
 
-def _visible(user):
+def _visible(user: AbstractUser) -> QuerySet[ApiToken]:
     tokens = ApiToken.objects.select_related("user")
     return tokens if user.is_staff else tokens.filter(user=user)
 
 
-def _page(request, *, form=None, created=None, raw=None, status=200):
+def _page(
+    request: HtmxHttpRequest, *, form: TokenForm | None = None, created: ApiToken | None = None, raw: str | None = None,
+    status: int = 200,
+) -> HttpResponse:
     context = {
         "tokens": _visible(request.user),
         "form": form or TokenForm(),
@@ -43,13 +50,13 @@ def _page(request, *, form=None, created=None, raw=None, status=200):
 
 @require_GET
 @login_required
-def token_list(request):
+def token_list(request: HtmxHttpRequest) -> HttpResponse:
     return _page(request)
 
 
 @require_POST
 @login_required
-def token_new(request):
+def token_new(request: HtmxHttpRequest) -> HttpResponse:
     # Imported here, not at the top: console.apps imports every view module at start-up, and the
     # console.api package loads all REST routers, which no console page needs.
     from console.api.tokens import TokenError, token_create
@@ -70,7 +77,7 @@ def token_new(request):
 
 @require_POST
 @login_required
-def token_revoke_view(request, token_id: int):
+def token_revoke_view(request: HtmxHttpRequest, token_id: int) -> HttpResponse:
     from console.api.tokens import token_revoke  # see token_new
 
     # Someone else's token is a 404 to a non-staff user: its existence is none of their business.

@@ -9,6 +9,10 @@ another server process completed the round, as Kafka's coordinator parks them in
 
 import datetime
 import functools
+from collections.abc import Callable, Iterable
+from typing import TypeVar
+
+from kio.static.protocol import Entity, RequestPayload, ResponsePayload
 
 from brokercore.coordinator.kafka_members import (
     BARRIER_POLL_S,
@@ -26,6 +30,7 @@ from brokercore.coordinator.sweep import group_delete
 from brokercore.errors import BrokerError, GroupAuthorizationFailed, InvalidRequest
 from brokercore.kafka.apis.registry import (
     Principal,
+    RequestContext,
     api,
     error_code,
     principal_is_staff,
@@ -43,6 +48,7 @@ GROUP_OPERATIONS = (1 << 3) | (1 << 6) | (1 << 8)
 GROUP_OPERATIONS_NON_STAFF = GROUP_OPERATIONS & ~(1 << 6)
 AUTHORIZED_OPERATIONS_OMITTED = -(2**31)
 _MS = datetime.timedelta(milliseconds=1)
+R = TypeVar("R")
 
 
 def _ms(value: datetime.timedelta | None) -> int:
@@ -52,7 +58,7 @@ def _ms(value: datetime.timedelta | None) -> int:
 # --- FindCoordinator -------------------------------------------------------------------------------
 
 
-def _coordinator(ctx, key: str, key_type: int) -> dict:
+def _coordinator(ctx: RequestContext, key: str, key_type: int) -> dict:
     """Every node coordinates every group: the group's state is in the shared database."""
     if key_type not in (COORDINATOR_GROUP, COORDINATOR_TRANSACTION):
         return {"key": key, "error_code": InvalidRequest.code, "error_message": f"Unknown coordinator key type {key_type}.",
@@ -62,7 +68,7 @@ def _coordinator(ctx, key: str, key_type: int) -> dict:
 
 
 @api(FIND_COORDINATOR, versions=(0, 4))
-async def find_coordinator(ctx, request):
+async def find_coordinator(ctx: RequestContext, request: RequestPayload) -> ResponsePayload:
     if ctx.api_version >= 4:  # KIP-699: a batch of keys
         return ctx.response(coordinators=[_coordinator(ctx, key, request.key_type) for key in request.coordinator_keys])
     return ctx.response(**_coordinator(ctx, request.key, getattr(request, "key_type", COORDINATOR_GROUP)))
@@ -71,7 +77,10 @@ async def find_coordinator(ctx, request):
 # --- JoinGroup / SyncGroup: the barriers ---------------------------------------------------------
 
 
-async def _parked(ctx, group_id: str, first, *, waiting, again):
+async def _parked(
+    ctx: RequestContext, group_id: str, first: Callable[[], R], *,
+    waiting: Callable[[R], bool], again: Callable[[R], Callable[[], R]],
+) -> R:
     """Run `first` (the join or sync itself), then, while its result says the member is parked at
     the barrier, wait for the group to change (woken at once by this process's commits, else after
     BARRIER_POLL_S, since another process may finish the round) and read the result again. The
@@ -86,7 +95,7 @@ async def _parked(ctx, group_id: str, first, *, waiting, again):
 
 
 @api(JOIN_GROUP, versions=(0, 9))
-async def join_group(ctx, request):
+async def join_group(ctx: RequestContext, request: RequestPayload) -> ResponsePayload:
     group_id = request.group_id
     instance = getattr(request, "group_instance_id", None)
     try:
@@ -139,7 +148,7 @@ async def join_group(ctx, request):
 
 
 @api(SYNC_GROUP, versions=(0, 5))
-async def sync_group(ctx, request):
+async def sync_group(ctx: RequestContext, request: RequestPayload) -> ResponsePayload:
     group_id = request.group_id
     instance = getattr(request, "group_instance_id", None)
     try:
@@ -172,7 +181,7 @@ async def sync_group(ctx, request):
 
 
 @api(HEARTBEAT, versions=(0, 4))
-async def heartbeat(ctx, request):
+async def heartbeat(ctx: RequestContext, request: RequestPayload) -> ResponsePayload:
     try:
         await ctx.run_sync(
             kafka_member_heartbeat, group_id=request.group_id, member_id=request.member_id,
@@ -184,7 +193,7 @@ async def heartbeat(ctx, request):
 
 
 @api(LEAVE_GROUP, versions=(0, 5))
-async def leave_group(ctx, request):
+async def leave_group(ctx: RequestContext, request: RequestPayload) -> ResponsePayload:
     if ctx.api_version < 3:
         codes = await ctx.run_sync(kafka_members_leave, group_id=request.group_id, members=[(request.member_id, None)])
         return ctx.response(error_code=codes[0])
@@ -207,7 +216,7 @@ async def leave_group(ctx, request):
 
 
 @api(OFFSET_COMMIT, versions=(2, 8))
-async def offset_commit(ctx, request):
+async def offset_commit(ctx: RequestContext, request: RequestPayload) -> ResponsePayload:
     offsets = {
         (t.name, p.partition_index): (p.committed_offset, p.committed_metadata, getattr(p, "committed_leader_epoch", -1))
         for t in request.topics
@@ -231,7 +240,7 @@ async def offset_commit(ctx, request):
     )
 
 
-def _fetched_topics(group_id: str, topics) -> list[dict]:
+def _fetched_topics(group_id: str, topics: Iterable[Entity] | None) -> list[dict]:
     """One group's OffsetFetch answer: `topics` None asks for every partition it committed."""
     wanted = None if topics is None else [(t.name, i) for t in topics for i in t.partition_indexes]
     by_topic: dict[str, list[dict]] = {}
@@ -247,7 +256,7 @@ def _fetched_topics(group_id: str, topics) -> list[dict]:
 
 
 @api(OFFSET_FETCH, versions=(1, 8))
-async def offset_fetch(ctx, request):
+async def offset_fetch(ctx: RequestContext, request: RequestPayload) -> ResponsePayload:
     if ctx.api_version >= 8:  # KIP-709: several groups in one request
         groups = []
         for g in request.groups:
@@ -282,7 +291,7 @@ def _described(group_id: str, operations: int) -> dict:
     }
 
 
-def describe_groups_answer(group_ids, *, include_operations: bool, principal: Principal) -> list[dict]:
+def describe_groups_answer(group_ids: Iterable[str], *, include_operations: bool, principal: Principal) -> list[dict]:
     operations = AUTHORIZED_OPERATIONS_OMITTED
     if include_operations:
         operations = GROUP_OPERATIONS if principal_is_staff(principal) else GROUP_OPERATIONS_NON_STAFF
@@ -290,7 +299,7 @@ def describe_groups_answer(group_ids, *, include_operations: bool, principal: Pr
 
 
 @api(DESCRIBE_GROUPS, versions=(0, 5))
-async def describe_groups(ctx, request):
+async def describe_groups(ctx: RequestContext, request: RequestPayload) -> ResponsePayload:
     groups = await ctx.run_sync(
         describe_groups_answer, request.groups,
         include_operations=getattr(request, "include_authorized_operations", False), principal=ctx.principal,
@@ -299,7 +308,7 @@ async def describe_groups(ctx, request):
 
 
 @api(LIST_GROUPS, versions=(0, 4))
-async def list_groups(ctx, request):
+async def list_groups(ctx: RequestContext, request: RequestPayload) -> ResponsePayload:
     rows = await ctx.run_sync(kafka_groups_list, states=getattr(request, "states_filter", ()) or ())
     return ctx.response(
         error_code=0,
@@ -307,7 +316,7 @@ async def list_groups(ctx, request):
     )
 
 
-def delete_groups_answer(group_ids, *, principal: Principal) -> list[dict]:
+def delete_groups_answer(group_ids: Iterable[str], *, principal: Principal) -> list[dict]:
     allowed = principal_is_staff(principal)
     out = []
     for group_id in group_ids:
@@ -322,5 +331,5 @@ def delete_groups_answer(group_ids, *, principal: Principal) -> list[dict]:
 
 
 @api(DELETE_GROUPS, versions=(0, 2))
-async def delete_groups(ctx, request):
+async def delete_groups(ctx: RequestContext, request: RequestPayload) -> ResponsePayload:
     return ctx.response(results=await ctx.run_sync(delete_groups_answer, request.groups_names, principal=ctx.principal))

@@ -10,10 +10,10 @@ import asyncio
 import datetime
 import functools
 import uuid
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Mapping
 from concurrent.futures import Executor
-from dataclasses import MISSING, dataclass, fields, is_dataclass
-from typing import Any
+from dataclasses import MISSING, Field, dataclass, fields, is_dataclass
+from typing import TYPE_CHECKING, Any, ParamSpec, Protocol, TypeVar
 
 from django.contrib.auth import get_user_model
 from django.db import close_old_connections
@@ -31,6 +31,12 @@ from kio.serial._introspect import (
 from kio.static.protocol import RequestPayload, ResponsePayload
 
 from brokercore.errors import BrokerError
+
+if TYPE_CHECKING:  # sasl imports this module
+    from brokercore.kafka.apis.sasl import Session
+
+P = ParamSpec("P")
+T = TypeVar("T")
 
 
 @dataclass(frozen=True, slots=True)
@@ -77,6 +83,13 @@ def staff_only(principal: Principal, action: str) -> str:
 Handler = Callable[["RequestContext", RequestPayload], Awaitable[ResponsePayload | None]]
 
 
+class RunSync(Protocol):
+    """How a connection runs database work off the event loop: `await run_sync(fn, *args)` runs
+    `fn` in the listener's thread pool (`RequestContext.run_sync`, or `run_sync` bound to one)."""
+
+    def __call__(self, fn: Callable[P, T], /, *args: P.args, **kwargs: P.kwargs) -> Awaitable[T]: ...
+
+
 @dataclass(frozen=True, slots=True)
 class Api:
     """A registered handler and the version range the listener accepts (and advertises)."""
@@ -96,7 +109,7 @@ class Api:
 HANDLERS: dict[int, Api] = {}
 
 
-def api(api_key: int, *, versions: tuple[int, int]):
+def api(api_key: int, *, versions: tuple[int, int]) -> Callable[[Handler], Handler]:
     """Register `handler` for `api_key` in the inclusive version range `versions`."""
     low, high = versions
 
@@ -116,7 +129,7 @@ def error_code(exc: BaseException) -> int:
     return exc.code if isinstance(exc, BrokerError) else -1
 
 
-def _db_call(fn, args, kwargs):
+def _db_call(fn: Callable[..., T], args: tuple[object, ...], kwargs: dict[str, object]) -> T:
     # Pool threads keep their database connection between calls, as request threads do between
     # requests: drop it when it has become unusable or too old, before and after the call.
     close_old_connections()
@@ -126,7 +139,7 @@ def _db_call(fn, args, kwargs):
         close_old_connections()
 
 
-async def run_sync(executor: Executor | None, fn, /, *args, **kwargs):
+async def run_sync(executor: Executor | None, fn: Callable[P, T], /, *args: P.args, **kwargs: P.kwargs) -> T:
     """Run ORM/service code in `executor` (the listener's thread pool) and await its result."""
     return await asyncio.get_running_loop().run_in_executor(executor, _db_call, fn, args, kwargs)
 
@@ -145,7 +158,7 @@ class RequestContext:
         client_id: str | None,
         client_host: str,
         node: Node,
-        session=None,
+        session: "Session | None" = None,
         executor: Executor | None = None,
     ) -> None:
         self.api_key = api_key
@@ -164,11 +177,11 @@ class RequestContext:
         principal = self.session.principal if self.session is not None else None
         return principal or ANONYMOUS
 
-    async def run_sync(self, fn, /, *args, **kwargs):
+    async def run_sync(self, fn: Callable[P, T], /, *args: P.args, **kwargs: P.kwargs) -> T:
         """Run ORM/service code in the listener's thread pool and await its result."""
         return await run_sync(self._executor, fn, *args, **kwargs)
 
-    def response(self, **values) -> ResponsePayload:
+    def response(self, **values: object) -> ResponsePayload:
         """The response entity of this request's API and version, built from plain values."""
         return build_entity(load_response_schema(self.api_key, self.api_version), values)
 
@@ -178,7 +191,7 @@ class RequestContext:
 _EPOCH = datetime.datetime(1970, 1, 1, tzinfo=datetime.UTC)
 
 
-def _error_code(v) -> ErrorCode:
+def _error_code(v: ErrorCode | int) -> ErrorCode:
     if isinstance(v, ErrorCode):
         return v
     try:
@@ -187,28 +200,28 @@ def _error_code(v) -> ErrorCode:
         return ErrorCode.unknown_server_error
 
 
-def _timedelta(v) -> datetime.timedelta:
+def _timedelta(v: datetime.timedelta | int) -> datetime.timedelta:
     return v if isinstance(v, datetime.timedelta) else datetime.timedelta(milliseconds=int(v))
 
 
-def _datetime(v) -> datetime.datetime | None:
+def _datetime(v: datetime.datetime | int | None) -> datetime.datetime | None:
     if v is None or isinstance(v, datetime.datetime):
         return v
     # Kafka's "no timestamp" is -1 on the wire, which kio writes for None.
     return None if v < 0 else _EPOCH + datetime.timedelta(milliseconds=int(v))
 
 
-def _uuid(v) -> uuid.UUID | None:
+def _uuid(v: uuid.UUID | str | None) -> uuid.UUID | None:
     if v is None or isinstance(v, uuid.UUID):
         return v
     return uuid.UUID(str(v))
 
 
-def _bytes(v):
+def _bytes(v: bytes | bytearray | memoryview | None) -> bytes | None:
     return v if v is None or isinstance(v, bytes) else bytes(v)
 
 
-def _same(v):
+def _same(v: T) -> T:
     return v
 
 
@@ -236,25 +249,25 @@ _ZERO: dict[str, Any] = {
 }
 
 
-def _plan_field(f):
+def _plan_field(f: Field) -> tuple[str, Callable[[Any], Any], Any]:
     """(name, converter, default) for one dataclass field; default MISSING means 'compute'."""
     cls = classify_field(f)
     if isinstance(cls, EntityField):
         sub = cls.type_
 
-        def convert(v, sub=sub):
+        def convert(v: Any, sub: type = sub) -> Any:
             return v if v is None or is_dataclass(v) else build_entity(sub, v)
     elif isinstance(cls, EntityTupleField):
         sub = cls.type_
 
-        def convert(v, sub=sub):
+        def convert(v: Any, sub: type = sub) -> Any:
             if v is None:
                 return None
             return tuple(x if is_dataclass(x) else build_entity(sub, x) for x in v)
     elif isinstance(cls, PrimitiveTupleField):
         item = _PRIMITIVE.get(get_schema_field_type(f), _same)
 
-        def convert(v, item=item):
+        def convert(v: Any, item: Callable[[Any], Any] = item) -> Any:
             return None if v is None else tuple(item(x) for x in v)
     else:
         assert isinstance(cls, PrimitiveField)
@@ -276,11 +289,11 @@ def _plan_field(f):
 
 
 @functools.cache
-def _plan(entity_type: type) -> tuple:
+def _plan(entity_type: type) -> tuple[tuple[str, Callable[[Any], Any], Any], ...]:
     return tuple(_plan_field(f) for f in fields(entity_type))
 
 
-def build_entity(entity_type: type, values: dict):
+def build_entity(entity_type: type[T], values: Mapping[str, object]) -> T:
     """A kio entity from a dict: nested entities from dicts, arrays of them from lists of dicts,
     keys the schema lacks dropped, missing fields given the schema default (else Kafka's zero)."""
     kwargs = {}

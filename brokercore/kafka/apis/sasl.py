@@ -22,14 +22,18 @@ import functools
 import logging
 import time
 from collections.abc import Callable
-from typing import NamedTuple
+from typing import TYPE_CHECKING, NamedTuple, Protocol
 
 from django.conf import settings
 from django.utils.module_loading import import_string
+from kio.static.protocol import RequestPayload, ResponsePayload
 
 from brokercore.cluster.read import kafka_security_protocol
-from brokercore.kafka.apis.registry import ANONYMOUS, Principal, api
+from brokercore.kafka.apis.registry import ANONYMOUS, Principal, RequestContext, RunSync, api
 from brokercore.kafka.protocol import API_VERSIONS, ProtocolError
+
+if TYPE_CHECKING:  # a model class: importable only once Django's apps are ready
+    from django.contrib.auth.base_user import AbstractBaseUser
 
 logger = logging.getLogger("brokercore.kafka.server")
 
@@ -127,7 +131,7 @@ class CredentialsRevoked(ProtocolError):
     """The credentials a connection authenticated with are no longer accepted: it is closed."""
 
 
-async def session_recheck(session: Session, run_sync) -> None:
+async def session_recheck(session: Session, run_sync: RunSync) -> None:
     """Check the session's credentials again (database work, through `run_sync`); raise
     CredentialsRevoked when they no longer hold."""
     if not await run_sync(session.still_valid):
@@ -138,8 +142,16 @@ async def session_recheck(session: Session, run_sync) -> None:
     session.checked_at = time.monotonic()
 
 
+class PlainCheck(Protocol):
+    """BROKER["KAFKA_SASL_PLAIN_CHECK"]: (user, still_valid) when the pair is accepted, else None."""
+
+    def __call__(
+        self, username: str, password: str, *, client_host: str | None = None
+    ) -> "tuple[AbstractBaseUser, Callable[[], bool]] | None": ...
+
+
 @functools.cache
-def _plain_check():
+def _plain_check() -> PlainCheck:
     return import_string(settings.BROKER["KAFKA_SASL_PLAIN_CHECK"])
 
 
@@ -170,7 +182,7 @@ def plain_authenticate(message: bytes, client_host: str | None = None) -> PlainO
     return PlainOutcome(Principal(user.get_username(), user.pk), still_valid, "", username)
 
 
-async def _session_authenticate(session: Session, message: bytes, run_sync) -> PlainOutcome:
+async def _session_authenticate(session: Session, message: bytes, run_sync: RunSync) -> PlainOutcome:
     """Check a PLAIN message for the session: on success it is authenticated; on failure it is
     marked to close, after a delay that slows guessing (Kafka's connection.failed.authentication.delay.ms)."""
     outcome = await run_sync(plain_authenticate, message, session.host)
@@ -183,7 +195,7 @@ async def _session_authenticate(session: Session, message: bytes, run_sync) -> P
 
 
 @api(SASL_HANDSHAKE, versions=(0, 1))
-async def sasl_handshake(ctx, request):
+async def sasl_handshake(ctx: RequestContext, request: RequestPayload) -> ResponsePayload:
     session = ctx.session
     if session.state is not State.HANDSHAKE:
         # Kafka's answer to a handshake on an authenticated connection (no re-authentication).
@@ -196,7 +208,7 @@ async def sasl_handshake(ctx, request):
 
 
 @api(SASL_AUTHENTICATE, versions=(0, 2))
-async def sasl_authenticate(ctx, request):
+async def sasl_authenticate(ctx: RequestContext, request: RequestPayload) -> ResponsePayload:
     session = ctx.session
     if session.state is not State.AUTHENTICATE:
         # Only an anonymous or authenticated connection gets here (Session.admit closes others).
@@ -210,7 +222,7 @@ async def sasl_authenticate(ctx, request):
     return ctx.response(error_code=0, error_message=None, auth_bytes=b"", session_lifetime=0)
 
 
-async def token_exchange(session: Session, token: bytes, run_sync) -> bytes:
+async def token_exchange(session: Session, token: bytes, run_sync: RunSync) -> bytes:
     """The answer frame to a bare PLAIN token sent after SaslHandshake v0: an empty token when the
     credentials check out. On failure nothing, and `session.close` is set: v0 has no error frame,
     so Kafka just closes the connection."""

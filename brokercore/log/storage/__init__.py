@@ -9,6 +9,7 @@ cached copy (`topic_for_append(cached=True)`); a stale copy costs a retry, never
 from contextlib import AbstractContextManager, nullcontext
 
 from django.db import transaction
+from django.db.backends.base.base import BaseDatabaseWrapper
 from django.utils import timezone
 
 from brokercore.log.storage.meta import Item, TopicMeta, topic_for_append, topic_meta_forget
@@ -25,7 +26,7 @@ ACKS_ALL = -1
 _SYNCHRONOUS_COMMIT = {ACKS_ALL: "on", 1: "local", 0: "off"}
 
 
-def durability(conn, acks: int) -> AbstractContextManager:
+def durability(conn: BaseDatabaseWrapper, acks: int) -> AbstractContextManager[None]:
     """Wraps a transaction that appends records with `acks` (parsed): on SQLite, acks=all commits
     with synchronous=FULL. Inside a caller's transaction it does nothing: that one's commit decides
     (open this around it). PostgreSQL sets synchronous_commit in the append's own statement."""
@@ -34,7 +35,7 @@ def durability(conn, acks: int) -> AbstractContextManager:
     return nullcontext()
 
 
-def append(conn, batches: dict[int, list[Item]], *, meta: TopicMeta, acks: int, log_append_time: bool) -> dict[int, int] | None:
+def append(conn: BaseDatabaseWrapper, batches: dict[int, list[Item]], *, meta: TopicMeta, acks: int, log_append_time: bool) -> dict[int, int] | None:
     """Reserve offsets for each partition and insert every row on `conn`, in one transaction (or
     the caller's); return each partition id's base offset, or None when `meta` went stale (nothing
     written)."""

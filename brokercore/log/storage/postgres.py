@@ -3,17 +3,24 @@
 batches a reserving UPDATE followed by binary COPY. Both re-check the topic's metadata as they
 write, so the caller may use a cached copy."""
 
+import datetime
 import struct
 from collections.abc import Sequence
+from typing import TYPE_CHECKING
 
 from django.db import connection
+from django.db.backends.utils import CursorWrapper
 
 from brokercore.log.storage.meta import PARTITION_TABLE, RECORD_COLUMNS, RECORD_TABLE, TOPIC_TABLE, Item, Row, TopicMeta
+
+if TYPE_CHECKING:  # psycopg is imported where used, as below; these name its types only
+    import psycopg
+    from psycopg.adapt import Dumper
 
 _BYTEA_OID, _INT4_OID, _INT8_OID = 17, 23, 20  # PostgreSQL's type oids of the binary arrays
 
 
-def copy_binary(cursor, rows: Sequence[Row], table: str) -> None:
+def copy_binary(cursor: CursorWrapper, rows: Sequence[Row], table: str) -> None:
     from psycopg.types.json import Jsonb
 
     columns = ", ".join(f'"{c}"' for c in RECORD_COLUMNS)
@@ -97,7 +104,8 @@ RETURNING p.id, p.high_watermark - v.n
 
 
 def pg_append(
-    cursor, batches: dict[int, list[Item]], *, meta: TopicMeta, timestamp_type: int, now, synchronous_commit: str
+    cursor: CursorWrapper, batches: dict[int, list[Item]], *, meta: TopicMeta, timestamp_type: int,
+    now: datetime.datetime, synchronous_commit: str,
 ) -> dict[int, int] | None:
     """PostgreSQL: append the batch, re-checking `meta` as it writes; return each partition's base
     offset, or None (nothing written) when `meta` is no longer the topic's. In the caller's
@@ -108,7 +116,10 @@ def pg_append(
     return _pg_append_copy(cursor, batches, meta, timestamp_type, now, synchronous_commit)
 
 
-def _pg_append_copy(cursor, batches, meta: TopicMeta, timestamp_type: int, now, synchronous_commit: str) -> dict[int, int] | None:
+def _pg_append_copy(
+    cursor: CursorWrapper, batches: dict[int, list[Item]], meta: TopicMeta, timestamp_type: int,
+    now: datetime.datetime, synchronous_commit: str,
+) -> dict[int, int] | None:
     from psycopg import sql
     from psycopg.types.json import Jsonb
 
@@ -207,7 +218,7 @@ def _pg_int_array(values: Sequence[int], *, bits: int) -> _PgBinaryArray:
     return cls(_ARRAY_HEADER.pack(1, 0, elem_oid, len(values), 1) + body)
 
 
-def _pg_binary_arrays_enable(conn) -> None:
+def _pg_binary_arrays_enable(conn: "psycopg.Connection") -> None:
     """Teach this psycopg connection to send _PgBinaryArray values as they are (once per
     connection: a connection's adapters are copied from the global ones when it opens)."""
     if getattr(conn, "_kc_binary_arrays", False):
@@ -221,11 +232,14 @@ def _pg_binary_arrays_enable(conn) -> None:
     conn._kc_binary_arrays = True
 
 
-def _dump_as_is(self, obj: _PgBinaryArray) -> bytes:
+def _dump_as_is(self: "Dumper", obj: _PgBinaryArray) -> bytes:
     return obj.data
 
 
-def _pg_append_statement(cursor, batches, meta: TopicMeta, timestamp_type: int, now, synchronous_commit: str) -> dict[int, int] | None:
+def _pg_append_statement(
+    cursor: CursorWrapper, batches: dict[int, list[Item]], meta: TopicMeta, timestamp_type: int,
+    now: datetime.datetime, synchronous_commit: str,
+) -> dict[int, int] | None:
     import psycopg
     from psycopg.types.json import Jsonb
 

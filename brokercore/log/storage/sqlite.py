@@ -1,12 +1,16 @@
 """The SQLite backend of the append: one UPDATE of the watermarks and multi-row INSERTs inside the
 caller's BEGIN IMMEDIATE transaction, and acks=all's synchronous=FULL commit."""
 
+import datetime
 import json
 import logging
 import sqlite3
+from collections.abc import Iterator
 from contextlib import contextmanager
 
 from django.db import DatabaseError
+from django.db.backends.base.base import BaseDatabaseWrapper
+from django.db.backends.utils import CursorWrapper
 
 from brokercore.log.storage.meta import PARTITION_TABLE, RECORD_COLUMNS, RECORD_TABLE, TOPIC_TABLE, Item, TopicMeta
 
@@ -22,7 +26,9 @@ _SQLITE_CURRENT = (
 )
 
 
-def sqlite_append(cursor, batches: dict[int, list[Item]], *, meta: TopicMeta, timestamp_type: int, now) -> dict[int, int] | None:
+def sqlite_append(
+    cursor: CursorWrapper, batches: dict[int, list[Item]], *, meta: TopicMeta, timestamp_type: int, now: datetime.datetime
+) -> dict[int, int] | None:
     """SQLite, inside the caller's transaction (BEGIN IMMEDIATE, so appends are already serialised
     by the database's write lock): check `meta` is still the topic's (else None, nothing written),
     advance the watermarks in one UPDATE, then executemany."""
@@ -68,7 +74,7 @@ SQLITE_SYNCHRONOUS_DEFAULT = "NORMAL"
 
 
 @contextmanager
-def sqlite_synchronous_full(conn):
+def sqlite_synchronous_full(conn: BaseDatabaseWrapper) -> Iterator[None]:
     """Transactions committed inside fsync the WAL before COMMIT returns (PRAGMA synchronous=FULL);
     the connection goes back to its default after. SQLite refuses the pragma inside a
     transaction, so this wraps the caller's whole transaction."""
@@ -103,7 +109,7 @@ def _sqlite_insert(rows: int) -> str:
     return sql
 
 
-def _sqlite_rows_per_insert(cursor) -> int:
+def _sqlite_rows_per_insert(cursor: CursorWrapper) -> int:
     """Rows per INSERT within SQLite's limit on bound parameters (32766 since 3.32, 999 before)."""
     limit = cursor.db.connection.getlimit(sqlite3.SQLITE_LIMIT_VARIABLE_NUMBER)
     return max(1, min(limit, 8000) // len(RECORD_COLUMNS))

@@ -2,10 +2,11 @@
 
 import secrets
 import shlex
+from typing import Any
 
 from django.conf import settings
 from django.contrib.auth import get_user_model
-from django.core.management.base import BaseCommand
+from django.core.management.base import BaseCommand, CommandParser
 
 from brokercore.cluster.read import kafka_security_protocol, node_embedded
 
@@ -13,10 +14,10 @@ from brokercore.cluster.read import kafka_security_protocol, node_embedded
 class Command(BaseCommand):
     help = "Create an 'admin' superuser with a random password on first run (printed once)."
 
-    def add_arguments(self, parser):
+    def add_arguments(self, parser: CommandParser) -> None:
         parser.add_argument("--username", default="admin")
 
-    def handle(self, *args, username, **options):
+    def handle(self, *args: str, username: str, **options: Any) -> None:
         User = get_user_model()
         if User.objects.filter(is_superuser=True).exists():
             return

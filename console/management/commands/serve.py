@@ -7,10 +7,11 @@ never imports the console."""
 
 import logging  # noqa: E402
 from collections.abc import Callable  # noqa: E402
+from typing import Any  # noqa: E402
 
 import daphne.server  # noqa: F401  (installs Twisted's asyncio reactor; must come first)
 from django.conf import settings  # noqa: E402
-from django.core.management.base import BaseCommand  # noqa: E402
+from django.core.management.base import BaseCommand, CommandParser  # noqa: E402
 
 from brokercore.kafka.node import kafka_arguments, listener_start, listener_stop  # noqa: E402
 
@@ -27,7 +28,7 @@ def console_jobs() -> list[tuple[str, float, Callable[[], object]]]:
 class Command(BaseCommand):
     help = "Run the web console and broker (daphne and the Kafka listener) with the background group sweeper and log cleaner."
 
-    def add_arguments(self, parser):
+    def add_arguments(self, parser: CommandParser) -> None:
         parser.add_argument("--host", default="127.0.0.1")
         parser.add_argument("--port", type=int, default=8000)
         parser.add_argument(
@@ -37,7 +38,9 @@ class Command(BaseCommand):
         kafka_arguments(parser, prefix="kafka-")
         parser.add_argument("--no-kafka", action="store_true", help="Do not run the Kafka protocol listener.")
 
-    def handle(self, *args, host, port, no_maintenance, no_kafka, **options):
+    def handle(
+        self, *args: str, host: str, port: int, no_maintenance: bool, no_kafka: bool, **options: Any
+    ) -> None:
         from daphne.endpoints import build_endpoint_description_strings
         from daphne.server import Server
         from twisted.internet import defer, reactor
@@ -51,7 +54,7 @@ class Command(BaseCommand):
             maintenance.start()
         kafka = {}
 
-        async def kafka_start():
+        async def kafka_start() -> None:
             try:
                 kafka["listener"] = await listener_start(options, web_host=host, web_port=port)
             except Exception as e:
@@ -62,14 +65,14 @@ class Command(BaseCommand):
             listener = kafka["listener"]
             self.stdout.write(f"Kafka listener is up: bootstrap.servers={listener.bootstrap} {listener.client_settings}")
 
-        def kafka_stop():
+        def kafka_stop() -> defer.Deferred | None:
             import asyncio
 
             if "listener" in kafka:
                 return defer.Deferred.fromFuture(asyncio.ensure_future(listener_stop(kafka.pop("listener"))))
             return None
 
-        def ready():
+        def ready() -> None:
             import asyncio
 
             from brokercore import events
