@@ -1,13 +1,12 @@
-"""The partitioned log: append, delete-records, retention, compaction and physical cleanup.
+"""The log's cleaner (Kafka's LogCleaner and retention): delete-records, retention, compaction,
+topic purge and the physical removal of rows below the log start.
 
 Invariants:
-- Offsets of a partition are gapless at append time, unique and in commit order (the partition
-  row is locked by the append that takes them).
-- A batch is all or nothing: every record is validated before the transaction starts, and the
-  transaction either writes every record or none.
 - Consuming never deletes. Only delete-records, retention and topic deletion move the log start
   offset; the rows below it are removed later in short chunks. Compaction removes superseded
   records of a key in place (offsets stay, gaps appear), as Kafka's log cleaner does.
+- Every move of a log start re-checks the old value under the partition's row lock, so several
+  cleaners (one per server process) can run at once.
 """
 
 import time
