@@ -4,7 +4,7 @@ from dataclasses import dataclass
 
 from django.db.models import Count
 
-from brokercore.coordinator.lag import PartitionLag, group_lag, groups_lag_totals
+from brokercore.coordinator.lag import PartitionLag, group_lag, groups_lag_totals, partition_lag
 from brokercore.errors import GroupIdNotFound
 from brokercore.models import (
     CommittedOffset,
@@ -177,8 +177,7 @@ def group_member_ids(*, group_id: str) -> list[str]:
 def topic_consumer_groups(*, name: str) -> list[dict]:
     """Groups that committed offsets on the topic or have a member subscribed to it, with lag.
 
-    Lag per partition is high watermark - committed (counted from the log start when the commit
-    fell below it); a partition without a commit has no lag figure, as Kafka's tools show "-".
+    Lag per partition is `partition_lag`: none without a commit, as Kafka's tools show "-".
     """
     topic = topic_get(name=name)
     partitions = {
@@ -206,7 +205,7 @@ def topic_consumer_groups(*, name: str) -> list[dict]:
         for pid, (index, start, high) in partitions.items():
             c = offsets.get(pid)
             rows.append({"partition": index, "committed": c, "high_watermark": high,
-                         "lag": None if c is None else max(0, high - max(c, start))})
+                         "lag": partition_lag(committed=c, log_start_offset=start, high_watermark=high)})
         lags = [r["lag"] for r in rows if r["lag"] is not None]
         out.append({
             "group_id": g.group_id,
