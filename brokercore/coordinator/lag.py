@@ -49,8 +49,11 @@ def lag_samples_record() -> int:
     return len(per_group)
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class PartitionLag:
+    """A group's position on one partition. `owner` is the member assigned it, if any; `lag_ms`
+    the age of its oldest unconsumed record (0 when caught up, None when not known)."""
+
     topic: str
     partition: int
     committed: int | None

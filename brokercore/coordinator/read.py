@@ -108,19 +108,34 @@ def group_describe(*, group_id: str) -> GroupInfo:
     )
 
 
-def group_list() -> list[dict]:
+@dataclass(frozen=True, slots=True)
+class GroupSummary:
+    """A group as lists show it: `assignor` is the protocol its members chose (classic groups) or
+    the server's assignor, `members` a count, `total_lag` the sum of its partitions' lag."""
+
+    group_id: str
+    state: str
+    kind: str
+    assignor: str
+    generation: int
+    members: int
+    total_lag: int
+
+
+def group_list() -> list[GroupSummary]:
+    """Every group by id, with member count and total lag (three queries)."""
     totals = groups_lag_totals()
     rows = ConsumerGroup.objects.annotate(member_count=Count("members")).order_by("group_id")
     return [
-        {
-            "group_id": g.group_id,
-            "state": g.state,
-            "kind": g.kind,
-            "assignor": g.protocol_name or g.assignor,
-            "generation": g.generation,
-            "members": g.member_count,
-            "total_lag": totals.get(g.group_id, 0),
-        }
+        GroupSummary(
+            group_id=g.group_id,
+            state=g.state,
+            kind=g.kind,
+            assignor=g.protocol_name or g.assignor,
+            generation=g.generation,
+            members=g.member_count,
+            total_lag=totals.get(g.group_id, 0),
+        )
         for g in rows
     ]
 
@@ -174,7 +189,23 @@ def group_member_ids(*, group_id: str) -> list[str]:
     return list(GroupMember.objects.filter(group__group_id=group_id).values_list("member_id", flat=True))
 
 
-def topic_consumer_groups(*, name: str) -> list[dict]:
+@dataclass(frozen=True, slots=True)
+class TopicConsumerGroup:
+    """A group consuming one topic: its members (all, and those subscribed to the topic), the
+    topic's partitions assigned to them, and its lag on each of the topic's partitions (`owner`
+    and `lag_ms` are not read here). `lag` is None while nothing is committed."""
+
+    group_id: str
+    state: str
+    members: int
+    subscribed_members: int
+    assigned_partitions: int
+    committed_partitions: int
+    lag: int | None
+    partitions: tuple[PartitionLag, ...]
+
+
+def topic_consumer_groups(*, name: str) -> list[TopicConsumerGroup]:
     """Groups that committed offsets on the topic or have a member subscribed to it, with lag.
 
     Lag per partition is `partition_lag`: none without a commit, as Kafka's tools show "-".
@@ -201,21 +232,24 @@ def topic_consumer_groups(*, name: str) -> list[dict]:
     groups = ConsumerGroup.objects.filter(pk__in=set(committed) | set(consuming)).annotate(member_count=Count("members"))
     for g in groups.order_by("group_id"):
         offsets = committed.get(g.pk, {})
-        rows = []
-        for pid, (index, start, high) in partitions.items():
-            c = offsets.get(pid)
-            rows.append({"partition": index, "committed": c, "high_watermark": high,
-                         "lag": partition_lag(committed=c, log_start_offset=start, high_watermark=high)})
-        lags = [r["lag"] for r in rows if r["lag"] is not None]
-        out.append({
-            "group_id": g.group_id,
-            "state": g.state,
-            "members": g.member_count,
-            "subscribed_members": consuming.get(g.pk, 0),
-            "assigned_partitions": owners.get(g.pk, 0),
-            "committed_partitions": len(lags),
-            "lag": sum(lags) if lags else None,
-            "partitions": rows,
-        })
+        rows = tuple(
+            PartitionLag(
+                topic=name, partition=index, committed=offsets.get(pid), log_start_offset=start, high_watermark=high,
+                owner=None, lag=partition_lag(committed=offsets.get(pid), log_start_offset=start, high_watermark=high),
+                lag_ms=None,
+            )
+            for pid, (index, start, high) in partitions.items()
+        )
+        lags = [r.lag for r in rows if r.lag is not None]
+        out.append(TopicConsumerGroup(
+            group_id=g.group_id,
+            state=g.state,
+            members=g.member_count,
+            subscribed_members=consuming.get(g.pk, 0),
+            assigned_partitions=owners.get(g.pk, 0),
+            committed_partitions=len(lags),
+            lag=sum(lags) if lags else None,
+            partitions=rows,
+        ))
     return out
 
