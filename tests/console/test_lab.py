@@ -18,7 +18,7 @@ from console.lab import runner
 from console.lab.presets import PRESETS
 from console.lab.runner import LabError
 from console.live.consumers import LiveConsumer
-from console.views.groups import dom_id
+from console.presenters.groups import dom_id
 
 pytestmark = pytest.mark.django_db
 
