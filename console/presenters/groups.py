@@ -12,7 +12,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 
 from brokercore.coordinator.lag import PartitionLag
-from brokercore.coordinator.read import GroupInfo
+from brokercore.coordinator.read import GroupView, MemberView
 from brokercore.models import ConsumerGroup
 from console.templatetags.console import colour
 
@@ -73,16 +73,14 @@ def tp_label(topic: str, partition: int, single_topic: bool) -> str:
 # --- The assignment grid -------------------------------------------------------------------------
 
 
-@dataclass
+@dataclass(frozen=True, slots=True)
 class GridColumn:
+    """A member's column: the member as brokercore describes it, plus what only the page adds."""
+
+    member: MemberView
     who: Who
-    owned: int
-    revoking: int
-    idle: bool
-    awaiting_join: bool
-    leader: bool
     silent_deadline_ms: int | None  # set when the member has been silent for half its session
-    silent_left: str = ""  # the countdown's first value, before the page's script ticks it
+    silent_left: str  # the countdown's first value, before the page's script ticks it
 
 
 @dataclass(frozen=True)
@@ -115,31 +113,17 @@ class GridRow:
     lag_pct: int
 
 
-def grid_build(info: GroupInfo, partitions: list[tuple[str, int]], names: dict[str, Who], now_ms: int) -> dict:
+def grid_build(info: GroupView, partitions: list[tuple[str, int]], names: dict[str, Who], now_ms: int) -> dict:
     owners = {tp: m.member_id for m in info.members for tp in m.assignment}
     revoking = {tp: m.member_id for m in info.members for tp in m.revoking}
     lags = {(p.topic, p.partition): p for p in info.partitions}
     tps = sorted(set(partitions) | set(lags) | set(owners) | set(revoking))
     topics = sorted({t for t, _ in tps})
     single = len(topics) == 1
-    columns = [
-        GridColumn(
-            who=names[m.member_id],
-            owned=len(m.assignment),
-            revoking=len(m.revoking),
-            idle=m.idle,
-            awaiting_join=m.awaiting_join,
-            leader=m.member_id == info.leader,
-            silent_deadline_ms=(
-                m.session_deadline_ms
-                if m.session_expires_in_ms(now_ms) < m.session_timeout_ms / 2
-                else None
-            ),
-        )
-        for m in info.members
-    ]
-    for c in columns:
-        c.silent_left = countdown(c.silent_deadline_ms, now_ms)
+    columns = []
+    for m in info.members:
+        silent_deadline_ms = m.session_deadline_ms if m.session_expires_in_ms(now_ms) < m.session_timeout_ms / 2 else None
+        columns.append(GridColumn(m, names[m.member_id], silent_deadline_ms, countdown(silent_deadline_ms, now_ms)))
     silent = {c.who.member_id for c in columns if c.silent_deadline_ms}
     # Bars scale to the largest lag, but never below LAG_BAR_FLOOR: a lag of 2 is not a full bar.
     biggest = max([p.lag or 0 for p in info.partitions] + [LAG_BAR_FLOOR])
@@ -178,7 +162,7 @@ def grid_build(info: GroupInfo, partitions: list[tuple[str, int]], names: dict[s
         "topics": topics,
         "single_topic": single,
         "paused": sum(1 for r in rows if r.state == "paused"),
-        "idle": sum(1 for c in columns if c.idle),
+        "idle": sum(1 for c in columns if c.member.idle),
     }
 
 
