@@ -5,7 +5,7 @@ import time
 import uuid
 import zlib
 from dataclasses import dataclass
-from datetime import timedelta
+from datetime import datetime, timedelta
 from typing import NamedTuple
 
 from django.conf import settings
@@ -224,13 +224,36 @@ def broker_replicas(node_id: int) -> list[tuple[str, PartitionInfo]]:
     return out
 
 
-def brokers_list(*, node_id: int | None = None) -> list[dict]:
+@dataclass(frozen=True, slots=True)
+class BrokerView:
+    """A broker node as the console, the REST proxy and the CLI show it.
+
+    `host`/`port` are the Kafka listener's advertised address (what clients connect to);
+    `web_host`/`web_port` the console served by the same process, if any. `status` is "alive",
+    "stopped" (clean stop) or "dead" (no heartbeat within the session timeout). `embedded`: no
+    server process is alive, and this process's broker stands in.
+    """
+
+    node_id: int
+    host: str
+    port: int | None
+    web_host: str
+    web_port: int | None
+    rack: str
+    process: str
+    alive: bool
+    status: str
+    embedded: bool
+    started_at: datetime | None
+    down_at: datetime | None
+    heartbeat_age_s: float | None
+    leader_count: int | None  # partitions it leads now; None when not counted (broker_get)
+
+
+def brokers_list(*, node_id: int | None = None) -> list[BrokerView]:
     """Every broker node ever registered, live or not, with how many partitions each leads now
     (`leader_count`); with `node_id`, only that node and its `leader_count` None (counting would
     place every partition of the cluster).
-
-    `host`/`port` are the Kafka listener's advertised address (what clients connect to);
-    `web_host`/`web_port` the console served by the same process, if any.
     """
     from brokercore import clock
 
@@ -250,38 +273,38 @@ def brokers_list(*, node_id: int | None = None) -> list[dict]:
     out = []
     for n in nodes:
         is_alive = n.node_id in alive
-        out.append({
-            "node_id": n.node_id,
-            "host": n.kafka_host,
-            "port": n.kafka_port,
-            "web_host": n.web_host,
-            "web_port": n.web_port,
-            "rack": n.rack,
-            "process": n.process,
-            "alive": is_alive,
-            # "alive", "stopped" (clean stop), or "dead" (no heartbeat within the session timeout)
-            "status": "alive" if is_alive else ("stopped" if n.down_reason == BrokerNode.DownReason.STOPPED else "dead"),
-            "embedded": False,
-            "started_at": n.started_at,
-            "down_at": n.down_at,
-            "heartbeat_age_s": max(0.0, (now - n.heartbeat_at).total_seconds()),
-            "leader_count": (leaders.get(n.node_id, 0) if is_alive else 0) if leader_counts else None,
-        })
+        out.append(BrokerView(
+            node_id=n.node_id,
+            host=n.kafka_host,
+            port=n.kafka_port,
+            web_host=n.web_host,
+            web_port=n.web_port,
+            rack=n.rack,
+            process=n.process,
+            alive=is_alive,
+            status="alive" if is_alive else ("stopped" if n.down_reason == BrokerNode.DownReason.STOPPED else "dead"),
+            embedded=False,
+            started_at=n.started_at,
+            down_at=n.down_at,
+            heartbeat_age_s=max(0.0, (now - n.heartbeat_at).total_seconds()),
+            leader_count=(leaders.get(n.node_id, 0) if is_alive else 0) if leader_counts else None,
+        ))
     if not alive:
         # No server process is alive (or none ever registered: CLI-only use): the embedded broker
         # stands in under this process's node id, in place of that id's old row.
         e = node_embedded()
-        out = [b for b in out if b["node_id"] != e.node_id]
+        out = [b for b in out if b.node_id != e.node_id]
         if node_id is None or node_id == e.node_id:
-            out.append({"node_id": e.node_id, "host": e.host, "port": e.port, "web_host": "", "web_port": None,
-                        "rack": "", "process": "", "alive": True, "status": "alive", "embedded": True,
-                        "started_at": None, "down_at": None, "heartbeat_age_s": None,
-                        "leader_count": leaders.get(e.node_id, 0) if leader_counts else None})
-            out.sort(key=lambda b: b["node_id"])
+            out.append(BrokerView(
+                node_id=e.node_id, host=e.host, port=e.port, web_host="", web_port=None, rack="", process="",
+                alive=True, status="alive", embedded=True, started_at=None, down_at=None, heartbeat_age_s=None,
+                leader_count=leaders.get(e.node_id, 0) if leader_counts else None,
+            ))
+            out.sort(key=lambda b: b.node_id)
     return out
 
 
-def broker_get(node_id: int) -> dict | None:
+def broker_get(node_id: int) -> BrokerView | None:
     """One node as `brokers_list` shows it, without counting the partitions it leads."""
     found = brokers_list(node_id=node_id)
     return found[0] if found else None

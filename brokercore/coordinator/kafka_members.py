@@ -22,8 +22,8 @@ from dataclasses import dataclass, field
 from django.db import transaction
 
 from brokercore import clock
-from brokercore.coordinator import consumer_protocol
 from brokercore.coordinator.group import KAFKA, Group, State, group_id_validate, session_timeout_validate
+from brokercore.coordinator.read import GroupView, group_view
 from brokercore.coordinator.rebalance import (
     kafka_assignment_complete,
     member_protocols,
@@ -438,53 +438,14 @@ def kafka_members_leave(*, group_id: str, members: Iterable[tuple[str, str | Non
         return [UnknownMemberId.code] * len(members)
 
 
-@dataclass(frozen=True)
-class DescribedMember:
-    member_id: str
-    group_instance_id: str | None
-    client_id: str
-    client_host: str
-    metadata: bytes
-    assignment: bytes
-
-
-@dataclass(frozen=True)
-class GroupDescription:
-    group_id: str
-    state: str
-    protocol_type: str
-    protocol_name: str
-    members: list[DescribedMember]
-
-
-def _described_member(group: ConsumerGroup, m: GroupMember, stable: bool) -> DescribedMember:
-    metadata = assignment = b""
-    if stable and group.kind == KAFKA:
-        metadata = next((d for n, d in member_protocols(m) if n == group.protocol_name), b"")
-        assignment = bytes(m.assignment_bytes or b"")
-    elif stable:
-        # A server-managed member, shown to Kafka tools as a consumer-protocol member would be.
-        metadata = consumer_protocol.subscription_encode(m.subscription, [tuple(tp) for tp in m.assignment])
-        assignment = consumer_protocol.assignment_encode([tuple(tp) for tp in m.assignment])
-    return DescribedMember(m.member_id, m.group_instance_id, m.client_id, m.client_host, metadata, assignment)
-
-
-def kafka_group_describe(*, group_id: str) -> GroupDescription:
-    """DescribeGroups (v0-v5): a group that does not exist is described as Dead, as Kafka's classic
-    coordinator does. Member metadata and assignments are given only while Stable."""
+def kafka_group_describe(*, group_id: str) -> GroupView:
+    """DescribeGroups (v0-v5), after the lazy work Kafka's timers would have done: a group that
+    does not exist is described as Dead (no members), as Kafka's classic coordinator does. Member
+    metadata and assignments are given only while Stable (see MemberView); no lag is read."""
     g = _read_current(group_id)
     if g is None:
-        return GroupDescription(group_id, State.DEAD, "", "", [])
-    group = g.group
-    stable = group.state == State.STABLE
-    members = g.members_ordered()
-    return GroupDescription(
-        group_id=group.group_id,
-        state=group.state,
-        protocol_type=group.protocol_type,
-        protocol_name=group.protocol_name if stable else "",
-        members=[_described_member(group, m, stable) for m in members],
-    )
+        return group_view(ConsumerGroup(group_id=group_id, state=State.DEAD, kind="", assignor="", protocol_type=""), [])
+    return group_view(g.group, g.members_ordered())
 
 
 def kafka_groups_list(*, states: Iterable[str] = ()) -> list[tuple[str, str, str]]:

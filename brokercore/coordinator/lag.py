@@ -1,4 +1,6 @@
-"""Lag samples: a bounded history of each group's total lag, for the lag-over-time chart."""
+"""Consumer lag: Kafka's formula for one partition (`partition_lag`, the only copy), a group's lag
+per partition and in time, every group's total, and the bounded history of totals (lag samples)
+behind the lag-over-time chart."""
 
 from dataclasses import dataclass
 
@@ -8,6 +10,18 @@ from django.db.models import Q
 
 from brokercore import clock
 from brokercore.models import CommittedOffset, ConsumerGroup, LagSample, Partition, Record
+
+
+def partition_lag(*, committed: int | None, log_start_offset: int, high_watermark: int) -> int | None:
+    """Records a group has still to consume on one partition: high watermark - committed offset.
+
+    Records below the log start are gone (retention, delete-records), so a commit that fell below
+    it counts from the log start, as the consumer's next fetch resets there. No commit, no lag
+    (None): Kafka's tools print "-" there, not the whole log.
+    """
+    if committed is None:
+        return None
+    return max(0, high_watermark - max(committed, log_start_offset))
 
 
 def lag_samples_record() -> int:
@@ -21,7 +35,9 @@ def lag_samples_record() -> int:
     for group_pk, pid, offset in CommittedOffset.objects.values_list("group_id", "partition_id", "offset"):
         if pid in hw:
             start, high = hw[pid]
-            per_group.setdefault(group_pk, {})[f"{names[pid]}:{indexes[pid]}"] = max(0, high - max(offset, start))
+            per_group.setdefault(group_pk, {})[f"{names[pid]}:{indexes[pid]}"] = partition_lag(
+                committed=offset, log_start_offset=start, high_watermark=high
+            )
     with transaction.atomic():
         LagSample.objects.bulk_create(
             LagSample(group_id=g, at_ms=now_ms, total_lag=sum(parts.values()), partitions=parts) for g, parts in per_group.items()
@@ -33,15 +49,18 @@ def lag_samples_record() -> int:
     return len(per_group)
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class PartitionLag:
+    """A group's position on one partition. `owner` is the member assigned it, if any; `lag_ms`
+    the age of its oldest unconsumed record (0 when caught up, None when not known)."""
+
     topic: str
     partition: int
     committed: int | None
     log_start_offset: int
     high_watermark: int
     owner: str | None
-    lag: int | None  # high watermark - committed; None when nothing is committed
+    lag: int | None  # partition_lag: None when nothing is committed
     lag_ms: int | None  # age of the oldest unconsumed record
 
     @property
@@ -49,9 +68,14 @@ class PartitionLag:
         return f"{self.topic}:{self.partition}"
 
 
-def _oldest_unconsumed_ms(partition_id: int, committed: int, now_ms: int) -> int | None:
+def _oldest_unconsumed_ms(p: Partition, committed: int, now_ms: int) -> int | None:
+    """Age of the first record the group has still to consume: the first readable one (at or past
+    the log start, below the watermark) from its commit on. Rows below the log start wait for the
+    cleaner's physical delete but no consumer can read them any more."""
     ts = (
-        Record.objects.filter(partition_id=partition_id, offset__gte=committed)
+        Record.objects.filter(
+            partition_id=p.pk, offset__gte=max(committed, p.log_start_offset), offset__lt=p.high_watermark
+        )
         .order_by("offset")
         .values_list("timestamp", flat=True)
         .first()
@@ -78,20 +102,25 @@ def group_lag(*, group: ConsumerGroup, owners: dict[tuple[str, int], str] | None
         if p.pk not in committed and tp not in assigned:
             continue
         c = committed.get(p.pk)
-        lag = None if c is None else max(0, p.high_watermark - max(c, p.log_start_offset))
-        lag_ms = _oldest_unconsumed_ms(p.pk, c, now_ms) if with_time and lag else (0 if lag == 0 else None)
+        lag = partition_lag(committed=c, log_start_offset=p.log_start_offset, high_watermark=p.high_watermark)
+        lag_ms = _oldest_unconsumed_ms(p, c, now_ms) if with_time and lag else (0 if lag == 0 else None)
         out.append(PartitionLag(tp[0], tp[1], c, p.log_start_offset, p.high_watermark, owners.get(tp), lag, lag_ms))
     return sorted(out, key=lambda x: (x.topic, x.partition))
 
 
 def groups_lag_totals() -> dict[str, int]:
     """Total lag of every group, in two queries (for lists and the lag sampler)."""
-    hw = dict(Partition.objects.filter(topic__deleted_at__isnull=True).values_list("id", "high_watermark"))
-    starts = dict(Partition.objects.filter(topic__deleted_at__isnull=True).values_list("id", "log_start_offset"))
+    hw = {
+        pid: (start, high)
+        for pid, start, high in Partition.objects.filter(topic__deleted_at__isnull=True).values_list(
+            "id", "log_start_offset", "high_watermark"
+        )
+    }
     totals: dict[str, int] = {}
     for group_id, pid, offset in CommittedOffset.objects.values_list("group__group_id", "partition_id", "offset"):
         if pid in hw:
-            totals[group_id] = totals.get(group_id, 0) + max(0, hw[pid] - max(offset, starts[pid]))
+            start, high = hw[pid]
+            totals[group_id] = totals.get(group_id, 0) + partition_lag(committed=offset, log_start_offset=start, high_watermark=high)
     return totals
 
 

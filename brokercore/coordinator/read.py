@@ -1,10 +1,13 @@
 """Reads shaped for callers. No side effects (a fetch may wait, but never writes)."""
 
+from collections.abc import Iterable
 from dataclasses import dataclass
 
 from django.db.models import Count
 
-from brokercore.coordinator.lag import PartitionLag, group_lag, groups_lag_totals
+from brokercore.coordinator import consumer_protocol
+from brokercore.coordinator.lag import PartitionLag, group_lag, groups_lag_totals, partition_lag
+from brokercore.coordinator.rebalance import member_protocols
 from brokercore.errors import GroupIdNotFound
 from brokercore.models import (
     CommittedOffset,
@@ -16,8 +19,14 @@ from brokercore.models import (
 from brokercore.topics.read import topic_get
 
 
-@dataclass(frozen=True)
-class MemberInfo:
+@dataclass(frozen=True, slots=True)
+class MemberView:
+    """A group member as every reader sees it: the console, the REST proxy, the CLI and Kafka's
+    DescribeGroups. `assignment` and `revoking` are decoded (topic, partition) pairs for every kind
+    of member; `protocol_metadata`/`protocol_assignment` are the same in Kafka's encoding, as
+    DescribeGroups gives them: only while the group is Stable (Kafka's ClassicGroup.summary), empty
+    otherwise."""
+
     member_id: str
     group_instance_id: str | None
     client_id: str
@@ -26,8 +35,11 @@ class MemberInfo:
     assignment: list[tuple[str, int]]
     revoking: list[tuple[str, int]]
     awaiting_join: bool
+    leader: bool
     last_heartbeat_ms: int
     session_timeout_ms: int
+    protocol_metadata: bytes
+    protocol_assignment: bytes
 
     @property
     def idle(self) -> bool:
@@ -43,20 +55,57 @@ class MemberInfo:
         return self.session_deadline_ms - now_ms
 
 
-@dataclass(frozen=True)
-class GroupInfo:
+def member_view(group: ConsumerGroup, m: GroupMember) -> MemberView:
+    """The one way to describe a member row of `group` (see MemberView)."""
+    metadata = assignment = b""
+    if group.state == ConsumerGroup.State.STABLE:
+        if group.kind == ConsumerGroup.Kind.KAFKA:
+            metadata = next((d for n, d in member_protocols(m) if n == group.protocol_name), b"")
+            assignment = bytes(m.assignment_bytes or b"")
+        else:
+            # A server-managed member, shown to Kafka tools as a consumer-protocol member would be.
+            metadata = consumer_protocol.subscription_encode(m.subscription, [tuple(tp) for tp in m.assignment])
+            assignment = consumer_protocol.assignment_encode([tuple(tp) for tp in m.assignment])
+    return MemberView(
+        member_id=m.member_id,
+        group_instance_id=m.group_instance_id,
+        client_id=m.client_id,
+        client_host=m.client_host,
+        subscription=list(m.subscription),
+        assignment=[tuple(tp) for tp in m.assignment],
+        revoking=[tuple(tp) for tp in m.revoking],
+        awaiting_join=m.awaiting_join,
+        leader=group.leader_member_id == m.member_id,
+        last_heartbeat_ms=m.last_heartbeat_ms,
+        session_timeout_ms=m.session_timeout_ms,
+        protocol_metadata=metadata,
+        protocol_assignment=assignment,
+    )
+
+
+@dataclass(frozen=True, slots=True)
+class GroupView:
+    """A group as every reader sees it (see MemberView); members by join time. `partitions` is its
+    lag per partition where the reader asked for it (group_describe), empty otherwise."""
+
     group_id: str
     state: str
     kind: str
     assignor: str
+    protocol_type: str
     protocol_name: str
     generation: int
     leader: str
-    members: list[MemberInfo]
+    members: list[MemberView]
     partitions: list[PartitionLag]
     rebalance_reasons: list[str]
     rebalance_started_ms: int | None
     rebalance_deadline_ms: int | None
+
+    @property
+    def described_protocol(self) -> str:
+        """The protocol DescribeGroups reports: the one chosen while Stable, none otherwise."""
+        return self.protocol_name if self.state == ConsumerGroup.State.STABLE else ""
 
     @property
     def idle_members(self) -> list[str]:
@@ -74,53 +123,61 @@ def group_get(*, group_id: str) -> ConsumerGroup:
         raise GroupIdNotFound(f"Group '{group_id}' does not exist.") from None
 
 
-def group_describe(*, group_id: str) -> GroupInfo:
-    group = group_get(group_id=group_id)
-    members = [
-        MemberInfo(
-            member_id=m.member_id,
-            group_instance_id=m.group_instance_id,
-            client_id=m.client_id,
-            client_host=m.client_host,
-            subscription=list(m.subscription),
-            assignment=[tuple(tp) for tp in m.assignment],
-            revoking=[tuple(tp) for tp in m.revoking],
-            awaiting_join=m.awaiting_join,
-            last_heartbeat_ms=m.last_heartbeat_ms,
-            session_timeout_ms=m.session_timeout_ms,
-        )
-        for m in GroupMember.objects.filter(group=group).order_by("joined_at", "member_id")
-    ]
-    owners = {tp: m.member_id for m in members for tp in m.assignment + m.revoking}
-    return GroupInfo(
+def group_view(group: ConsumerGroup, members: Iterable[GroupMember], *, partitions: list[PartitionLag] | None = None) -> GroupView:
+    """The one way to describe a group row and its member rows (see GroupView)."""
+    return GroupView(
         group_id=group.group_id,
         state=group.state,
         kind=group.kind,
         assignor=group.assignor,
+        protocol_type=group.protocol_type,
         protocol_name=group.protocol_name,
         generation=group.generation,
         leader=group.leader_member_id,
-        members=members,
-        partitions=group_lag(group=group, owners=owners),
+        members=[member_view(group, m) for m in sorted(members, key=lambda m: (m.joined_at, m.member_id))],
+        partitions=partitions or [],
         rebalance_reasons=list(group.rebalance_reasons),
         rebalance_started_ms=group.rebalance_started_ms,
         rebalance_deadline_ms=group.rebalance_deadline_ms,
     )
 
 
-def group_list() -> list[dict]:
+def group_describe(*, group_id: str) -> GroupView:
+    """The group with its members and its lag per partition (in time too)."""
+    group = group_get(group_id=group_id)
+    members = list(GroupMember.objects.filter(group=group))
+    owners = {tuple(tp): m.member_id for m in members for tp in [*m.assignment, *m.revoking]}
+    return group_view(group, members, partitions=group_lag(group=group, owners=owners))
+
+
+@dataclass(frozen=True, slots=True)
+class GroupSummary:
+    """A group as lists show it: `assignor` is the protocol its members chose (classic groups) or
+    the server's assignor, `members` a count, `total_lag` the sum of its partitions' lag."""
+
+    group_id: str
+    state: str
+    kind: str
+    assignor: str
+    generation: int
+    members: int
+    total_lag: int
+
+
+def group_list() -> list[GroupSummary]:
+    """Every group by id, with member count and total lag (three queries)."""
     totals = groups_lag_totals()
     rows = ConsumerGroup.objects.annotate(member_count=Count("members")).order_by("group_id")
     return [
-        {
-            "group_id": g.group_id,
-            "state": g.state,
-            "kind": g.kind,
-            "assignor": g.protocol_name or g.assignor,
-            "generation": g.generation,
-            "members": g.member_count,
-            "total_lag": totals.get(g.group_id, 0),
-        }
+        GroupSummary(
+            group_id=g.group_id,
+            state=g.state,
+            kind=g.kind,
+            assignor=g.protocol_name or g.assignor,
+            generation=g.generation,
+            members=g.member_count,
+            total_lag=totals.get(g.group_id, 0),
+        )
         for g in rows
     ]
 
@@ -174,11 +231,26 @@ def group_member_ids(*, group_id: str) -> list[str]:
     return list(GroupMember.objects.filter(group__group_id=group_id).values_list("member_id", flat=True))
 
 
-def topic_consumer_groups(*, name: str) -> list[dict]:
+@dataclass(frozen=True, slots=True)
+class TopicConsumerGroup:
+    """A group consuming one topic: its members (all, and those subscribed to the topic), the
+    topic's partitions assigned to them, and its lag on each of the topic's partitions (`owner`
+    and `lag_ms` are not read here). `lag` is None while nothing is committed."""
+
+    group_id: str
+    state: str
+    members: int
+    subscribed_members: int
+    assigned_partitions: int
+    committed_partitions: int
+    lag: int | None
+    partitions: tuple[PartitionLag, ...]
+
+
+def topic_consumer_groups(*, name: str) -> list[TopicConsumerGroup]:
     """Groups that committed offsets on the topic or have a member subscribed to it, with lag.
 
-    Lag per partition is high watermark - committed (counted from the log start when the commit
-    fell below it); a partition without a commit has no lag figure, as Kafka's tools show "-".
+    Lag per partition is `partition_lag`: none without a commit, as Kafka's tools show "-".
     """
     topic = topic_get(name=name)
     partitions = {
@@ -202,21 +274,24 @@ def topic_consumer_groups(*, name: str) -> list[dict]:
     groups = ConsumerGroup.objects.filter(pk__in=set(committed) | set(consuming)).annotate(member_count=Count("members"))
     for g in groups.order_by("group_id"):
         offsets = committed.get(g.pk, {})
-        rows = []
-        for pid, (index, start, high) in partitions.items():
-            c = offsets.get(pid)
-            rows.append({"partition": index, "committed": c, "high_watermark": high,
-                         "lag": None if c is None else max(0, high - max(c, start))})
-        lags = [r["lag"] for r in rows if r["lag"] is not None]
-        out.append({
-            "group_id": g.group_id,
-            "state": g.state,
-            "members": g.member_count,
-            "subscribed_members": consuming.get(g.pk, 0),
-            "assigned_partitions": owners.get(g.pk, 0),
-            "committed_partitions": len(lags),
-            "lag": sum(lags) if lags else None,
-            "partitions": rows,
-        })
+        rows = tuple(
+            PartitionLag(
+                topic=name, partition=index, committed=offsets.get(pid), log_start_offset=start, high_watermark=high,
+                owner=None, lag=partition_lag(committed=offsets.get(pid), log_start_offset=start, high_watermark=high),
+                lag_ms=None,
+            )
+            for pid, (index, start, high) in partitions.items()
+        )
+        lags = [r.lag for r in rows if r.lag is not None]
+        out.append(TopicConsumerGroup(
+            group_id=g.group_id,
+            state=g.state,
+            members=g.member_count,
+            subscribed_members=consuming.get(g.pk, 0),
+            assigned_partitions=owners.get(g.pk, 0),
+            committed_partitions=len(lags),
+            lag=sum(lags) if lags else None,
+            partitions=rows,
+        ))
     return out
 

@@ -10,7 +10,6 @@ Invariants:
 import base64
 import functools
 import logging
-import time
 from collections import defaultdict
 from collections.abc import Sequence
 from contextlib import AbstractContextManager
@@ -19,7 +18,7 @@ from django.conf import settings
 from django.db import DEFAULT_DB_ALIAS, connection, connections
 from django.db.backends.base.base import BaseDatabaseWrapper
 
-from brokercore import events
+from brokercore import clock, events
 from brokercore.cluster.read import brokers_live_count
 from brokercore.errors import (
     BrokerError,
@@ -165,7 +164,7 @@ def _place(
             )
     partition_ids = meta.partition_ids
     n = len(partition_ids)
-    now_ms = int(time.time() * 1000)
+    now_ms = clock.now_ms()
     sticky_choice = sticky.for_batch(topic, n) if null_key_strategy == "sticky" else None
 
     placed: list[Placed] = []

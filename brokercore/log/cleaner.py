@@ -9,7 +9,6 @@ Invariants:
   cleaners (one per server process) can run at once.
 """
 
-import time
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 
@@ -17,7 +16,7 @@ from django.conf import settings
 from django.db import transaction
 from django.db.models import BooleanField, Case, Max, Min, Q, Sum, Value, When
 
-from brokercore import events
+from brokercore import clock, events
 from brokercore.errors import (
     OffsetOutOfRange,
 )
@@ -249,7 +248,7 @@ def log_clean(*, now_ms: int | None = None) -> CleanStats:
     Safe to run from several processes at once: every log start move re-checks the old value
     under the row lock, and physical deletes only touch rows nobody can read any more.
     """
-    now_ms = now_ms if now_ms is not None else int(time.time() * 1000)
+    now_ms = now_ms if now_ms is not None else clock.now_ms()
     stats = CleanStats()
     partitions = Partition.objects.filter(topic__deleted_at__isnull=True).select_related("topic")
     for p in partitions.iterator():

@@ -145,12 +145,20 @@ def offset_for(*, topic: str, partition: int, spec: int) -> tuple[int, int | Non
         after = (rows[-1][1], rows[-1][0])
 
 
-def partition_offsets_list(*, topic: str) -> list[dict]:
+@dataclass(frozen=True, slots=True)
+class PartitionOffsets:
+    """A partition's readable range: offsets log_start_offset .. high_watermark - 1."""
+
+    partition: int
+    log_start_offset: int
+    high_watermark: int
+
+
+def partition_offsets_list(*, topic: str) -> list[PartitionOffsets]:
+    """Every partition's log start and high watermark, by partition (one query)."""
     t = topic_get(name=topic)
-    return [
-        {"partition": p.index, "log_start_offset": p.log_start_offset, "high_watermark": p.high_watermark}
-        for p in Partition.objects.filter(topic=t).order_by("index")
-    ]
+    rows = Partition.objects.filter(topic=t).order_by("index").values_list("index", "log_start_offset", "high_watermark")
+    return [PartitionOffsets(i, start, high) for i, start, high in rows]
 
 
 @dataclass(frozen=True, slots=True)

@@ -46,7 +46,19 @@ def topic_describe(*, name: str) -> TopicInfo:
     )
 
 
-def topic_list(*, search: str = "") -> list[dict]:
+@dataclass(frozen=True, slots=True)
+class TopicSummary:
+    """A live topic as lists show it; `records` counts what is readable (high watermark - log start)."""
+
+    name: str
+    topic_id: str
+    partitions: int
+    replication_factor: int
+    records: int
+    size_bytes: int
+
+
+def topic_list(*, search: str = "") -> list[TopicSummary]:
     """Live topics with partition count, record count and size, ordered by name."""
     qs = Topic.objects.filter(deleted_at__isnull=True)
     if search:
@@ -58,14 +70,14 @@ def topic_list(*, search: str = "") -> list[dict]:
         size=Sum("partitions__size_bytes"),
     ).order_by("name")
     return [
-        {
-            "name": t.name,
-            "topic_id": str(t.topic_id),
-            "partitions": t.partition_count,
-            "replication_factor": t.replication_factor,
-            "records": (t.high or 0) - (t.start or 0),
-            "size_bytes": t.size or 0,
-        }
+        TopicSummary(
+            name=t.name,
+            topic_id=str(t.topic_id),
+            partitions=t.partition_count,
+            replication_factor=t.replication_factor,
+            records=(t.high or 0) - (t.start or 0),
+            size_bytes=t.size or 0,
+        )
         for t in rows
     ]
 
@@ -90,17 +102,27 @@ def topics_pending_purge_count() -> int:
     return Topic.objects.filter(deleted_at__isnull=False).count()
 
 
-def cluster_totals() -> dict:
+@dataclass(frozen=True, slots=True)
+class ClusterTotals:
+    """Live topics, their partitions, readable records and stored bytes, cluster-wide."""
+
+    topics: int
+    partitions: int
+    records: int
+    size_bytes: int
+
+
+def cluster_totals() -> ClusterTotals:
     live = Q(topic__deleted_at__isnull=True)
     agg = Partition.objects.filter(live).aggregate(
         partitions=Count("id"), high=Sum("high_watermark"), start=Sum("log_start_offset"), size=Sum("size_bytes")
     )
-    return {
-        "topics": Topic.objects.filter(deleted_at__isnull=True).count(),
-        "partitions": agg["partitions"] or 0,
-        "records": (agg["high"] or 0) - (agg["start"] or 0),
-        "size_bytes": agg["size"] or 0,
-    }
+    return ClusterTotals(
+        topics=Topic.objects.filter(deleted_at__isnull=True).count(),
+        partitions=agg["partitions"] or 0,
+        records=(agg["high"] or 0) - (agg["start"] or 0),
+        size_bytes=agg["size"] or 0,
+    )
 
 
 def topic_rates(*, window_ms: int = 60_000, topic: str | None = None) -> dict[str, float]:
@@ -200,11 +222,19 @@ def topic_partitions_add_preview(*, name: str, count: int, sample: int = 1000, e
     )
 
 
-def partition_leaders(*, limit_topics: int = 200) -> list[dict]:
+@dataclass(frozen=True, slots=True)
+class TopicLeaders:
+    """A topic's (partition, leader node id) pairs, by partition."""
+
+    name: str
+    partitions: tuple[tuple[int, int], ...]
+
+
+def partition_leaders(*, limit_topics: int = 200) -> list[TopicLeaders]:
     """Each live topic's partitions with their leader node, by topic name (two queries in all)."""
     names = topic_names_list()[:limit_topics]
     by_topic = leaders_by_topic(names, brokers_live_ids())
-    return [{"name": n, "partitions": by_topic.get(n, [])} for n in names]
+    return [TopicLeaders(name=n, partitions=tuple(by_topic.get(n, ()))) for n in names]
 
 
 @dataclass(frozen=True, slots=True)

@@ -375,7 +375,7 @@ def _fresh_id() -> int:
     """The next lab number whose default topic and groups do not exist yet (ids restart with the
     process, the topics they created may still be there)."""
     topics = set(topic_names_list())
-    groups = {g["group_id"] for g in group_list()}
+    groups = {g.group_id for g in group_list()}
     while True:
         n = next(_ids)
         prefix = f"lab{n}-"
@@ -421,7 +421,7 @@ def lab_start(
             existing = 0
         if not existing:
             topic_create(name=topic, partitions=partitions, configs=LAB_TOPIC_CONFIGS)
-        known = {g["group_id"] for g in group_list()}
+        known = {g.group_id for g in group_list()}
         groups = []
         for s in specs:
             group_id = group if preset is None and group else f"lab{lab_id}-{s.suffix}"

@@ -17,12 +17,12 @@ TEMPLATE = "console/brokers.html"
 @fragment("cluster", TEMPLATE + "#nodes", page="brokers")
 def brokers_context(_argument: str = "") -> dict:
     brokers = brokers_list()
-    led = sum(b["leader_count"] for b in brokers)
-    for b in brokers:
-        b["share"] = round(100 * b["leader_count"] / led) if led else 0
+    led = sum(b.leader_count for b in brokers)
     return {
         "brokers": brokers,
-        "brokers_alive": sum(1 for b in brokers if b["alive"]),
+        # (broker, percent of the partitions it leads)
+        "broker_rows": [(b, round(100 * b.leader_count / led) if led else 0) for b in brokers],
+        "brokers_alive": sum(1 for b in brokers if b.alive),
         "leaders": partition_leaders(),
         "session_timeout_s": settings.BROKER["NODE_SESSION_TIMEOUT_S"],
     }

@@ -23,8 +23,9 @@ from console.lab import runner
 from console.lab.presets import PRESETS
 from console.lab.runner import Lab, LabError
 from console.live.fragments import fragment
+from console.presenters.groups import countdown, members_named
 from console.views._common import live, staff_required
-from console.views.groups import countdown, group_context, members_named
+from console.views.groups import group_context
 
 INDEX_TEMPLATE = "console/lab/index.html"
 TEMPLATE = "console/lab/detail.html"

@@ -262,7 +262,7 @@ def _browse(request, name: str) -> tuple[dict, int]:
         offsets = partition_offsets_list(topic=name)
     except UnknownTopicOrPartition:
         raise Http404(f"Topic '{name}' does not exist.") from None
-    all_bounds = {o["partition"]: (o["log_start_offset"], o["high_watermark"]) for o in offsets}
+    all_bounds = {o.partition: (o.log_start_offset, o.high_watermark) for o in offsets}
     raw_from, raw_before = request.GET.get("from"), request.GET.get("before")
     form = BrowseForm(request.GET, bounds=all_bounds, paging=bool(raw_from or raw_before))
     get = request.GET

@@ -19,21 +19,20 @@ TEMPLATE = "console/overview.html"
 def overview_context(_argument: str = "") -> dict:
     rates = topic_rates()
     topics = topic_list()
-    for t in topics:
-        t["rate"] = rates.get(t["name"])
     groups = group_list()
-    states = Counter(g["state"] for g in groups)
+    states = Counter(g.state for g in groups)
     brokers = brokers_list()
+    busiest = sorted(((t, rates.get(t.name)) for t in topics), key=lambda tr: -(tr[1] or 0))
     return {
         "totals": cluster_totals(),
         "rate": sum(rates.values()) if rates else None,
-        "topics": sorted(topics, key=lambda t: -(t["rate"] or 0))[:10],
+        "topics": busiest[:10],  # (topic, msg/s or None)
         "topic_count": len(topics),
         "groups": groups[:10],
         "group_states": sorted(states.items()),
         "group_count": len(groups),
         "brokers": brokers,
-        "brokers_alive": sum(1 for b in brokers if b["alive"]),
+        "brokers_alive": sum(1 for b in brokers if b.alive),
     }
 
 

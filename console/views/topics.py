@@ -6,6 +6,9 @@ Every page works without JavaScript (forms POST and redirect with a message); wi
 views answer with the named partial only. Reading needs a login, every change a staff account.
 """
 
+from collections.abc import Callable
+from dataclasses import dataclass
+
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.http import Http404
@@ -32,7 +35,13 @@ from brokercore.log.append import records_append
 from brokercore.partitioner import to_positive
 from brokercore.topics import read as topics_read
 from brokercore.topics import service as topic_services
-from brokercore.topics.read import topic_describe, topic_names_list, topic_partitions_add_preview, topic_rates
+from brokercore.topics.read import (
+    TopicSummary,
+    topic_describe,
+    topic_names_list,
+    topic_partitions_add_preview,
+    topic_rates,
+)
 from brokercore.topics.rules import config_entries
 from brokercore.types import TopicInfo
 from console.forms.topics import (
@@ -96,11 +105,25 @@ def _sort_parse(value: str) -> str:
     return value if value.lstrip("-") in COLUMNS else DEFAULT_SORT
 
 
-def _sort_key(column: str):
+@dataclass(frozen=True, slots=True)
+class TopicRow:
+    """A row of the topic list: the topic, its rate (msg/s, None before two samples) and links."""
+
+    topic: TopicSummary
+    rate: float | None
+    detail_url: str
+    purge_url: str
+    delete_url: str
+
+
+def _sort_key(column: str) -> Callable[[tuple[TopicSummary, float | None]], tuple]:
+    """Sort key of (topic, rate) pairs by a COLUMNS key; a missing rate sorts below every rate."""
     if column == "name":
-        return lambda t: t["name"]
+        return lambda tr: (tr[0].name,)
+    if column == "rate":
+        return lambda tr: (tr[1] if tr[1] is not None else -1, tr[0].name)
     field = {"size": "size_bytes"}.get(column, column)
-    return lambda t: (t[field] if t[field] is not None else -1, t["name"])
+    return lambda tr: (getattr(tr[0], field), tr[0].name)
 
 
 LIST_LIMIT = 200  # rows on the topic list; search narrows it
@@ -108,9 +131,7 @@ LIST_LIMIT = 200  # rows on the topic list; search narrows it
 
 def list_context(q: str = "", sort: str = DEFAULT_SORT) -> dict:
     rates = topic_rates()
-    topics = topics_read.topic_list(search=q)
-    for t in topics:
-        t["rate"] = rates.get(t["name"])
+    topics = [(t, rates.get(t.name)) for t in topics_read.topic_list(search=q)]
     column = sort.lstrip("-")
     topics.sort(key=_sort_key(column), reverse=sort.startswith("-"))
     columns = []
@@ -123,13 +144,11 @@ def list_context(q: str = "", sort: str = DEFAULT_SORT) -> dict:
         columns.append({"key": key, "label": label, "numeric": numeric, "direction": direction, "next": next_sort})
     total = len(topics) if not q else len(topic_names_list())
     matched = len(topics)
-    topics = topics[:LIST_LIMIT]
     # Topic names are URL-safe by Kafka's rules, so the links are built once, not per row with
     # {% url %} (which is most of the page's render time with a thousand topics).
-    urls = {name: reverse(name, args=["__topic__"]) for name in ("topic_detail", "topic_purge", "topic_delete")}
-    for t in topics:
-        t["detail_url"], t["purge_url"], t["delete_url"] = (urls[n].replace("__topic__", t["name"]) for n in urls)
-    return {"topics": topics, "q": q, "sort": sort, "columns": columns, "total": total, "matched": matched, "limit": LIST_LIMIT}
+    urls = [reverse(name, args=["__topic__"]) for name in ("topic_detail", "topic_purge", "topic_delete")]
+    rows = [TopicRow(t, rate, *(u.replace("__topic__", t.name) for u in urls)) for t, rate in topics[:LIST_LIMIT]]
+    return {"topics": rows, "q": q, "sort": sort, "columns": columns, "total": total, "matched": matched, "limit": LIST_LIMIT}
 
 
 # Filters and sort order live in the browser, so the push only tells the page to re-fetch its

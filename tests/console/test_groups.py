@@ -13,7 +13,7 @@ from brokercore.coordinator.read import committed_offsets_get, group_describe, g
 from brokercore.coordinator.server_members import group_join, member_leave, member_sync
 from brokercore.errors import NonEmptyGroup
 from console.live.consumers import LiveConsumer
-from console.views.groups import dom_id, lag_chart, members_named
+from console.presenters.groups import dom_id, lag_chart, members_named
 from tests.factories import records_factory, topic_factory
 
 pytestmark = pytest.mark.django_db

@@ -18,7 +18,7 @@ from console.lab import runner
 from console.lab.presets import PRESETS
 from console.lab.runner import LabError
 from console.live.consumers import LiveConsumer
-from console.views.groups import dom_id
+from console.presenters.groups import dom_id
 
 pytestmark = pytest.mark.django_db
 
@@ -60,7 +60,7 @@ def test_three_consumers_on_two_partitions_leave_one_idle():
 def test_consumers_poll_what_the_producer_writes_and_commit_it():
     lab = runner.lab_start(partitions=2, consumers=2, consumer_rate=100, producer_rate=40, keys=5)
     settle(lab, steps=8)
-    produced = sum(p["high_watermark"] for p in partition_offsets_list(topic=lab.topic))
+    produced = sum(p.high_watermark for p in partition_offsets_list(topic=lab.topic))
     assert produced == lab.producer.produced > 0
     committed = sum(o for o, _ in committed_offsets_get(group_id=lab.groups[0].group_id).values())
     assert 0 < committed <= produced

@@ -323,12 +323,12 @@ def test_groups_consuming_the_topic_with_their_lag(viewer_client):
     offsets_commit(group_id="billing", offsets={("orders", 0): 2})
     offsets_commit(group_id="elsewhere", offsets={("other", 0): 0})
     group_join(group_id="shipping", topics=["orders"])
-    groups = {g["group_id"]: g for g in topic_consumer_groups(name="orders")}
+    groups = {g.group_id: g for g in topic_consumer_groups(name="orders")}
     assert set(groups) == {"billing", "shipping"}
-    assert groups["billing"]["lag"] == 3 and groups["billing"]["committed_partitions"] == 1
-    assert [p["lag"] for p in groups["billing"]["partitions"]] == [3, None]
-    assert groups["shipping"]["lag"] is None and groups["shipping"]["subscribed_members"] == 1
-    assert groups["shipping"]["assigned_partitions"] == 2
+    assert groups["billing"].lag == 3 and groups["billing"].committed_partitions == 1
+    assert [p.lag for p in groups["billing"].partitions] == [3, None]
+    assert groups["shipping"].lag is None and groups["shipping"].subscribed_members == 1
+    assert groups["shipping"].assigned_partitions == 2
     html = html_of(viewer_client.get("/topics/orders/"))
     assert ">billing<" in html and ">shipping<" in html and ">elsewhere<" not in html
     assert "<strong>3</strong>" in html

@@ -30,14 +30,14 @@ def log_read(topic: str) -> dict:
 
     partitions = {}
     for p in partition_offsets_list(topic=topic):
-        index, position, records = p["partition"], p["log_start_offset"], []
-        while position < p["high_watermark"]:
+        index, position, records = p.partition, p.log_start_offset, []
+        while position < p.high_watermark:
             batch = records_fetch(topic=topic, partition=index, offset=position, max_records=5000, max_bytes=64 << 20)
             if not batch.records:
                 break
             records += [[r.offset, r.key.decode() if r.key is not None else None] for r in batch.records]
             position = batch.records[-1].offset + 1
-        partitions[str(index)] = {"log_start": p["log_start_offset"], "hw": p["high_watermark"], "records": records}
+        partitions[str(index)] = {"log_start": p.log_start_offset, "hw": p.high_watermark, "records": records}
     committed: dict[str, dict[str, int]] = {}
     for group, index, offset in CommittedOffset.objects.filter(partition__topic__name=topic).values_list(
         "group__group_id", "partition__index", "offset"
@@ -53,7 +53,7 @@ def wait_drained(topic: str, groups: list[str], timeout: float) -> dict[str, boo
 
     deadline, done = time.monotonic() + timeout, {}
     while True:
-        hws = {p["partition"]: p["high_watermark"] for p in partition_offsets_list(topic=topic)}
+        hws = {p.partition: p.high_watermark for p in partition_offsets_list(topic=topic)}
         for group in groups:
             rows = dict(CommittedOffset.objects.filter(group__group_id=group, partition__topic__name=topic)
                         .values_list("partition__index", "offset"))

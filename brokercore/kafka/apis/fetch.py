@@ -10,6 +10,7 @@ import uuid
 
 from django.conf import settings
 
+from brokercore import clock
 from brokercore.errors import BrokerError, NotLeaderOrFollower, TopicAuthorizationFailed
 from brokercore.kafka.apis.meta import leadership
 from brokercore.kafka.apis.registry import (
@@ -49,7 +50,7 @@ def _partition_data(result, index: int, fetch_offset: int) -> dict:
     elif fetch_offset < result.high_watermark:
         # Compaction emptied the rest of the log below the watermark: an empty batch moves the
         # consumer past the gap.
-        records = empty_batch_encode(fetch_offset, result.high_watermark - 1, int(time.time() * 1000))
+        records = empty_batch_encode(fetch_offset, result.high_watermark - 1, clock.now_ms())
     else:
         records = b""
     return {

@@ -281,10 +281,11 @@ def _described(group_id: str, operations: int) -> dict:
         "group_id": d.group_id,
         "group_state": d.state,
         "protocol_type": d.protocol_type,
-        "protocol_data": d.protocol_name,
+        "protocol_data": d.described_protocol,
         "members": [
             {"member_id": m.member_id, "group_instance_id": m.group_instance_id, "client_id": m.client_id,
-             "client_host": m.client_host, "member_metadata": m.metadata, "member_assignment": m.assignment}
+             "client_host": m.client_host, "member_metadata": m.protocol_metadata,
+             "member_assignment": m.protocol_assignment}
             for m in d.members
         ],
         "authorized_operations": operations,

@@ -10,8 +10,8 @@ from contextlib import AbstractContextManager, nullcontext
 
 from django.db import transaction
 from django.db.backends.base.base import BaseDatabaseWrapper
-from django.utils import timezone
 
+from brokercore import clock
 from brokercore.log.storage.meta import Item, TopicMeta, topic_for_append, topic_meta_forget
 from brokercore.log.storage.postgres import pg_append
 from brokercore.log.storage.sqlite import sqlite_append, sqlite_synchronous_full
@@ -39,7 +39,7 @@ def append(conn: BaseDatabaseWrapper, batches: dict[int, list[Item]], *, meta: T
     """Reserve offsets for each partition and insert every row on `conn`, in one transaction (or
     the caller's); return each partition id's base offset, or None when `meta` went stale (nothing
     written)."""
-    now = timezone.now()
+    now = clock.now()
     ts_type = Record.TIMESTAMP_LOG_APPEND if log_append_time else Record.TIMESTAMP_CREATE
     if conn.vendor == "postgresql":
         with conn.cursor() as cursor:

@@ -110,9 +110,8 @@ def _start(topic: str, partition: int | None, offset: int) -> tuple[dict[int, in
     """Each partition's start position and its high watermark now (where a plain run stops)."""
     if partition is None:
         rows = partition_offsets_list(topic=topic)
-        column = "log_start_offset" if offset == EARLIEST else "high_watermark"
-        start = {r["partition"]: r[column] for r in rows}
-        return start, {r["partition"]: r["high_watermark"] for r in rows}
+        start = {r.partition: r.log_start_offset if offset == EARLIEST else r.high_watermark for r in rows}
+        return start, {r.partition: r.high_watermark for r in rows}
     end, _ = offset_for(topic=topic, partition=partition, spec=LATEST)
     if offset == EARLIEST:
         offset, _ = offset_for(topic=topic, partition=partition, spec=EARLIEST)
@@ -177,7 +176,7 @@ class _Reader:
         while time.monotonic() < deadline:
             rows = partition_offsets_list(topic=self.topic)
             # Partitions added after the start are not read (they are not in self.positions).
-            if any(r["high_watermark"] > self.positions.get(r["partition"], r["high_watermark"]) for r in rows):
+            if any(r.high_watermark > self.positions.get(r.partition, r.high_watermark) for r in rows):
                 return
             time.sleep(min(poll_s, max(0.0, deadline - time.monotonic())))
 

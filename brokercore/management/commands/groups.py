@@ -73,7 +73,7 @@ class Command(BrokerCommand):
         self.stdout.write(
             table(
                 ["GROUP", "STATE", "GENERATION", "MEMBERS", "ASSIGNOR", "TOTAL-LAG"],
-                [[g["group_id"], g["state"], g["generation"], g["members"], g["assignor"], g["total_lag"]] for g in rows],
+                [[g.group_id, g.state, g.generation, g.members, g.assignor, g.total_lag] for g in rows],
             ),
             ending="",
         )

@@ -8,7 +8,7 @@ DescribeConfigs answers, from the same static_config_entries.
 from typing import Literal
 
 from brokercore.cluster import read as cluster_read
-from brokercore.cluster.read import broker_configs, cluster_configs
+from brokercore.cluster.read import BrokerView, broker_configs, cluster_configs
 from brokercore.topics.rules import ConfigEntry, static_config_entries
 from console.api.errors import BROKER_NOT_FOUND, CONFIG_NOT_FOUND, RestError
 from console.api.v3.configs import config_out, config_schema
@@ -33,7 +33,7 @@ ClusterConfigOut = config_schema("ClusterConfigOut", "KafkaClusterConfig", confi
 ClusterConfigList = list_schema("ClusterConfigList", "KafkaClusterConfigList", ClusterConfigOut)
 
 
-def broker_check(broker_id: int) -> dict:
+def broker_check(broker_id: int) -> BrokerView:
     """The broker, or 40407."""
     b = cluster_read.broker_get(broker_id)
     if b is None:
@@ -41,14 +41,14 @@ def broker_check(broker_id: int) -> dict:
     return b
 
 
-def _broker_out(request, cid: str, b: dict) -> dict:
-    base = ("brokers", b["node_id"])
+def _broker_out(request, cid: str, b: BrokerView) -> dict:
+    base = ("brokers", b.node_id)
     return resource(
-        request, "KafkaBroker", cid, base, (("broker", b["node_id"]),),
-        broker_id=b["node_id"],
-        host=b["host"],
-        port=b["port"],
-        rack=b["rack"] or None,
+        request, "KafkaBroker", cid, base, (("broker", b.node_id),),
+        broker_id=b.node_id,
+        host=b.host,
+        port=b.port,
+        rack=b.rack or None,
         configs=related(request, cid, *base, "configs"),
         partition_replicas=related(request, cid, *base, "partition-replicas"),
     )
@@ -86,7 +86,7 @@ def _broker_entry(entries: list[ConfigEntry], name: str) -> ConfigEntry:
 
 def _broker_entries(broker_id: int) -> list[ConfigEntry]:
     b = broker_check(broker_id)
-    return static_config_entries(broker_configs(node_id=b["node_id"], host=b["host"] or "", port=b["port"] or 0))
+    return static_config_entries(broker_configs(node_id=b.node_id, host=b.host or "", port=b.port or 0))
 
 
 def _broker_config_out(request, cid: str, broker_id: int, e: ConfigEntry) -> dict:

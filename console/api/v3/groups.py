@@ -189,7 +189,7 @@ def _lag_out(request, cid: str, group_id: str, p, m) -> dict:
 def groups_list(request, cluster_id: str):
     cid = cluster_check(cluster_id)
     data = [
-        _group_out(request, cid, g["group_id"], g["state"], g["assignor"] if g["members"] else "", g["members"])
+        _group_out(request, cid, g.group_id, g.state, g.assignor if g.members else "", g.members)
         for g in groups_read.group_list()
     ]
     return list_out("KafkaConsumerGroupList", request, data)

@@ -79,7 +79,7 @@ def topics_list(request, cluster_id: str):
     return list_out(
         "KafkaTopicList",
         request,
-        [_topic_out(request, cid, t["name"], t["replication_factor"], t["partitions"]) for t in topics_read.topic_list()],
+        [_topic_out(request, cid, t.name, t.replication_factor, t.partitions) for t in topics_read.topic_list()],
     )
 
 

@@ -51,7 +51,7 @@ def test_register_makes_a_live_node_with_its_kafka_and_web_addresses(published, 
     (node,) = cluster_nodes()
     assert (node.node_id, node.host, node.port, node.rack) == (3, "127.0.0.1", 9093, "r1")
     (row,) = brokers_list()
-    assert (row["web_host"], row["web_port"], row["status"], row["process"]) == ("127.0.0.1", 8003, "alive", "proc-3")
+    assert (row.web_host, row.web_port, row.status, row.process) == ("127.0.0.1", 8003, "alive", "proc-3")
     # The cluster page and every topic page (whose leader column changes) hear of it.
     assert published == [("broker.up", {"node_id": 3, "reason": ""}, [events.CLUSTER_GROUP, events.topic_group(topic.topic_id)])]
 
@@ -114,8 +114,8 @@ def test_silent_node_expires_and_is_announced_dead_exactly_once(fake_clock, publ
         assert nodes_sweep() == [2]
         assert nodes_sweep() == []
     assert [(e, p) for e, p, _ in published] == [("broker.down", {"node_id": 2, "reason": "expired"})]
-    (dead,) = [b for b in brokers_list() if b["node_id"] == 2]
-    assert (dead["alive"], dead["status"], dead["leader_count"]) == (False, "dead", 0)
+    (dead,) = [b for b in brokers_list() if b.node_id == 2]
+    assert (dead.alive, dead.status, dead.leader_count) == (False, "dead", 0)
 
 
 def test_a_node_found_dead_comes_back_with_its_next_heartbeat(fake_clock, published, django_capture_on_commit_callbacks):
@@ -154,7 +154,7 @@ def test_clean_stop_is_immediate_and_announced_once(published, django_capture_on
         assert nodes_sweep() == []
     assert [(e, p) for e, p, _ in published] == [("broker.down", {"node_id": 2, "reason": "stopped"})]
     assert live_ids() == [1]
-    assert [b["status"] for b in brokers_list()] == ["alive", "stopped"]
+    assert [b.status for b in brokers_list()] == ["alive", "stopped"]
 
 
 def test_deregister_does_not_stop_a_node_another_process_holds():
@@ -195,7 +195,7 @@ def test_without_registered_nodes_the_embedded_node_stands_in(settings):
     (node,) = cluster_nodes()
     assert (node.node_id, node.host, node.port) == (7, "kafka.local", 9092)
     (row,) = brokers_list()
-    assert row["embedded"] and row["alive"]
+    assert row.embedded and row.alive
 
 
 def test_embedded_node_replaces_the_dead_row_of_its_own_id(fake_clock):
@@ -204,7 +204,7 @@ def test_embedded_node_replaces_the_dead_row_of_its_own_id(fake_clock):
     fake_clock.advance(TIMEOUT_MS + 1)
     nodes_sweep()
     rows = brokers_list()
-    assert [(b["node_id"], b["embedded"], b["status"]) for b in rows] == [(1, True, "alive"), (2, False, "dead")]
+    assert [(b.node_id, b.embedded, b.status) for b in rows] == [(1, True, "alive"), (2, False, "dead")]
 
 
 def test_cluster_nodes_is_cached_briefly_but_own_changes_show_at_once(monkeypatch):
@@ -253,9 +253,9 @@ def test_every_view_of_leadership_agrees():
     for p in info.partitions:
         assert p.leader == partition_leader(topic="orders", partition=p.index)
         assert p.replicas[0] == p.leader and set(p.replicas) == {1, 2} and p.isr == p.replicas
-    by_page = {t["name"]: dict(t["partitions"]) for t in partition_leaders()}
+    by_page = {t.name: dict(t.partitions) for t in partition_leaders()}
     assert by_page["orders"] == {p.index: p.leader for p in info.partitions}
-    counts = {b["node_id"]: b["leader_count"] for b in brokers_list()}
+    counts = {b.node_id: b.leader_count for b in brokers_list()}
     expected = Counter(v for t in by_page.values() for v in t.values())
     assert counts == {1: expected[1], 2: expected[2]} and sum(counts.values()) == 5
 

@@ -18,7 +18,7 @@ def _records(topic="t", partition=0):
 
 
 def _written(topic="t"):
-    return sum(p["high_watermark"] for p in partition_offsets_list(topic=topic))
+    return sum(p.high_watermark for p in partition_offsets_list(topic=topic))
 
 
 def test_one_record_per_line_keeping_spaces_and_empty_lines():

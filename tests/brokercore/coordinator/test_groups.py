@@ -364,7 +364,7 @@ def test_lag_per_partition_total_and_in_time(fake_clock):
     assert (p0.committed, p0.high_watermark, p0.lag, p0.lag_ms) == (4, 10, 6, 5000)
     assert info.total_lag == 6
     assert groups_lag_totals() == {"g": 6}
-    assert group_list()[0]["total_lag"] == 6
+    assert group_list()[0].total_lag == 6
 
 
 def test_lag_samples_are_bounded(settings, fake_clock):

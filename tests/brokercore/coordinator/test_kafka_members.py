@@ -349,20 +349,21 @@ def test_offset_commit_rules():
 def test_describe_list_delete():
     a, b, plan = stable_pair()
     d = kafka_group_describe(group_id="g")
-    assert (d.state, d.protocol_type, d.protocol_name) == ("Stable", "consumer", "range")
-    assert [(m.member_id, m.metadata) for m in d.members] == [(a.member_id, meta("t")), (b.member_id, meta("t"))]
-    assert consumer_protocol.assignment_decode(d.members[1].assignment) == plan[b.member_id]
-    assert kafka_group_describe(group_id="missing").state == "Dead"
+    assert (d.state, d.protocol_type, d.described_protocol) == ("Stable", "consumer", "range")
+    assert [(m.member_id, m.protocol_metadata) for m in d.members] == [(a.member_id, meta("t")), (b.member_id, meta("t"))]
+    assert consumer_protocol.assignment_decode(d.members[1].protocol_assignment) == plan[b.member_id]
+    dead = kafka_group_describe(group_id="missing")
+    assert (dead.state, dead.protocol_type, dead.described_protocol, dead.members) == ("Dead", "", "", [])
     join()
     d = kafka_group_describe(group_id="g")
-    assert d.state == "PreparingRebalance" and d.protocol_name == "" and d.members[0].metadata == b""
+    assert d.state == "PreparingRebalance" and d.described_protocol == "" and d.members[0].protocol_metadata == b""
 
     topic_factory(name="s", partitions=2)
     group_join(group_id="srv", topics=["s"])
     d = kafka_group_describe(group_id="srv")
-    assert d.state == "Stable" and d.protocol_name == "range"
-    assert consumer_protocol.subscription_decode(d.members[0].metadata).topics == ["s"]
-    assert consumer_protocol.assignment_decode(d.members[0].assignment) == [("s", 0), ("s", 1)]
+    assert d.state == "Stable" and d.described_protocol == "range"
+    assert consumer_protocol.subscription_decode(d.members[0].protocol_metadata).topics == ["s"]
+    assert consumer_protocol.assignment_decode(d.members[0].protocol_assignment) == [("s", 0), ("s", 1)]
 
     assert kafka_groups_list() == [("g", "consumer", "PreparingRebalance"), ("srv", "consumer", "Stable")]
     assert kafka_groups_list(states=["Stable"]) == [("srv", "consumer", "Stable")]

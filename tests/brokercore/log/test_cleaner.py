@@ -209,3 +209,11 @@ def test_fetch_moves_past_a_range_compaction_emptied():
     res = records_fetch(topic="c", partition=0, offset=0, max_wait_ms=10_000)
     assert res.records == [] and res.next_offset == 2
     assert time.monotonic() - started < 8  # no pointless wait (10 s): the gap is known to be empty
+
+
+def test_retention_without_a_time_given_reads_the_broker_clock(fake_clock):
+    topic_factory(name="t", partitions=1, configs={"retention.ms": "1000"})
+    records_factory("t", 3, key=None)
+    assert log_clean().retention_deleted == 0
+    fake_clock.advance(1001)
+    assert log_clean().retention_deleted == 3

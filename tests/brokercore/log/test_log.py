@@ -336,3 +336,17 @@ def test_every_field_reads_back_as_written(batch):
             assert (f.key, f.value, [tuple(h) for h in f.headers]) == (r.key, r.value, [tuple(h) for h in r.headers])
             if r.timestamp is not None:
                 assert f.timestamp == r.timestamp
+
+
+def test_append_times_come_from_the_broker_clock(fake_clock):
+    """Record timestamps a producer left out and the partition's last append time follow
+    `brokercore.clock`, so tests (and retention) can move time."""
+    from datetime import UTC, datetime
+
+    from brokercore.models import Partition
+
+    topic_factory(name="t", partitions=1)
+    records_factory("t", 2, key=None)
+    assert set(Record.objects.filter(partition__topic__name="t").values_list("timestamp", flat=True)) == {fake_clock.ms}
+    p = Partition.objects.get(topic__name="t")
+    assert p.last_append_at == datetime.fromtimestamp(fake_clock.ms / 1000, tz=UTC)
