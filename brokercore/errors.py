@@ -143,6 +143,12 @@ class UnknownTopicId(BrokerError):
     code, name = 100, "UNKNOWN_TOPIC_ID"
 
 
+class FetchSessionIdNotFound(BrokerError):
+    """The fetch session ID was not found (this broker hands out none: every Fetch is sessionless)."""
+
+    code, name = 70, "FETCH_SESSION_ID_NOT_FOUND"
+
+
 class InvalidRecord(BrokerError):
     """This record has failed the validation on broker and hence will be rejected."""
 

@@ -16,10 +16,10 @@ from brokercore.notify import log_waiters
 from brokercore.topics.read import partition_get, topic_get
 from brokercore.types import FetchResult, RecordOut
 
-EARLIEST = -2  # Kafka's ListOffsets sentinels
-
-
-LATEST = -1
+# Kafka's ListOffsets sentinels (ListOffsetsRequest): the log's end, its start, the record with the
+# largest timestamp (KIP-734), and the start of the local log (KIP-405: without tiered storage, the
+# whole log).
+LATEST, EARLIEST, MAX_TIMESTAMP, EARLIEST_LOCAL = -1, -2, -3, -4
 
 
 def headers_decode(stored) -> tuple[tuple[str, bytes | None], ...]:

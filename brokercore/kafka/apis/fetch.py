@@ -7,15 +7,24 @@ every FETCH_POLL_INTERVAL_MS. The wait holds no thread (`log_waiters.wait_async`
 
 import time
 import uuid
+from collections.abc import Sequence
 
 from django.conf import settings
+from kio.static.protocol import Entity, RequestPayload, ResponsePayload
 
 from brokercore import clock
-from brokercore.errors import BrokerError, NotLeaderOrFollower, TopicAuthorizationFailed
+from brokercore.errors import (
+    BrokerError,
+    FetchSessionIdNotFound,
+    NotLeaderOrFollower,
+    TopicAuthorizationFailed,
+    UnknownTopicId,
+)
 from brokercore.kafka.apis.meta import leadership
 from brokercore.kafka.apis.registry import (
     Node,
     Principal,
+    RequestContext,
     api,
     error_code,
     principal_is_staff,
@@ -23,22 +32,22 @@ from brokercore.kafka.apis.registry import (
 )
 from brokercore.kafka.records import batches_encode, empty_batch_encode
 from brokercore.log.cleaner import records_delete_before
-from brokercore.log.read import offset_for, offset_max_timestamp, records_fetch_many
+from brokercore.log.read import (
+    EARLIEST,
+    EARLIEST_LOCAL,
+    MAX_TIMESTAMP,
+    offset_for,
+    offset_max_timestamp,
+    records_fetch_many,
+)
 from brokercore.notify import log_waiters
 from brokercore.topics.read import topics_partition_counts
 from brokercore.types import FetchResult
 
-UNKNOWN_TOPIC_ID = 100
-FETCH_SESSION_ID_NOT_FOUND = 70
-
-# ListOffsets sentinels (Kafka's ListOffsetsRequest).
-LATEST, EARLIEST, MAX_TIMESTAMP, EARLIEST_LOCAL = -1, -2, -3, -4
-
-
 # --- Fetch ---------------------------------------------------------------------------------------
 
 
-def _partition_data(result, index: int, fetch_offset: int) -> dict:
+def _partition_data(result: FetchResult | Exception, index: int, fetch_offset: int) -> dict:
     if isinstance(result, Exception):
         return {
             "partition_index": index, "error_code": error_code(result), "high_watermark": -1,
@@ -82,7 +91,7 @@ def fetch_once(topics: list[tuple[str | None, uuid.UUID | None, list]], max_byte
         row = []
         for p in partitions:
             if name is None:
-                row.append(_UnknownTopicId())
+                row.append(UnknownTopicId())
             elif not leads(name, p.partition):
                 row.append(NotLeaderOrFollower(f"This node does not lead {name}-{p.partition}."))
             else:
@@ -102,18 +111,12 @@ def fetch_once(topics: list[tuple[str | None, uuid.UUID | None, list]], max_byte
     return out, many.partition_ids, many.seen, many.size, failed
 
 
-class _UnknownTopicId(BrokerError):
-    """This server does not host this topic ID."""
-
-    code, name = UNKNOWN_TOPIC_ID, "UNKNOWN_TOPIC_ID"
-
-
 @api(1, versions=(4, 13))
-async def fetch(ctx, request):
+async def fetch(ctx: RequestContext, request: RequestPayload) -> ResponsePayload:
     if getattr(request, "session_id", 0) != 0:  # sessions exist from v7 on
         # We never hand out fetch sessions (every answer says session 0), so a client asking for
         # one it holds is mistaken: Kafka's answer for an unknown session.
-        return ctx.response(error_code=FETCH_SESSION_ID_NOT_FOUND, session_id=0, responses=[])
+        return ctx.response(error_code=FetchSessionIdNotFound.code, session_id=0, responses=[])
     if ctx.api_version >= 13:
         topics = [(None, t.topic_id, t.partitions) for t in request.topics]
     else:
@@ -133,7 +136,8 @@ async def fetch(ctx, request):
 # --- ListOffsets ---------------------------------------------------------------------------------
 
 
-def list_offsets_answer(topics, node: Node) -> list[dict]:
+def list_offsets_answer(topics: Sequence[Entity], node: Node) -> list[dict]:
+    """ListOffsets' topics (kio's ListOffsetsTopic of any version) answered partition by partition."""
     leads = leadership(node)
     out = []
     for t in topics:
@@ -162,14 +166,15 @@ def list_offsets_answer(topics, node: Node) -> list[dict]:
 
 
 @api(2, versions=(1, 8))
-async def list_offsets(ctx, request):
+async def list_offsets(ctx: RequestContext, request: RequestPayload) -> ResponsePayload:
     return ctx.response(topics=await ctx.run_sync(list_offsets_answer, request.topics, ctx.node))
 
 
 # --- DeleteRecords -------------------------------------------------------------------------------
 
 
-def delete_records_answer(topics, *, principal: Principal) -> list[dict]:
+def delete_records_answer(topics: Sequence[Entity], *, principal: Principal) -> list[dict]:
+    """DeleteRecords' topics (kio's DeleteRecordsTopic) answered partition by partition; staff only."""
     allowed = principal_is_staff(principal)
     out = []
     for t in topics:
@@ -187,6 +192,6 @@ def delete_records_answer(topics, *, principal: Principal) -> list[dict]:
 
 
 @api(21, versions=(0, 2))
-async def delete_records(ctx, request):
+async def delete_records(ctx: RequestContext, request: RequestPayload) -> ResponsePayload:
     return ctx.response(topics=await ctx.run_sync(delete_records_answer, request.topics, principal=ctx.principal))
 
