@@ -1,4 +1,6 @@
-"""Reads shaped for callers. No side effects (a fetch may wait, but never writes)."""
+"""Reads of the cluster: its id, the live broker nodes (cached briefly per process), where each
+partition's replicas and leader are (computed from the sorted live node ids, so every process gives
+the same answer), the broker configs clients may read, and the brokers list. No side effects."""
 
 import base64
 import time

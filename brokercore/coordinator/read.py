@@ -1,4 +1,6 @@
-"""Reads shaped for callers. No side effects (a fetch may wait, but never writes)."""
+"""Reads of consumer groups: one GroupView and one MemberView for every reader (console, REST,
+Kafka's DescribeGroups, the CLI), group lists, committed offsets, rebalance history, and the groups
+consuming a topic. No side effects."""
 
 from collections.abc import Iterable
 from dataclasses import dataclass

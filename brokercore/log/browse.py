@@ -1,4 +1,6 @@
-"""Reads shaped for callers. No side effects (a fetch may wait, but never writes)."""
+"""The console's reads of a topic's records: the message browser (seek by offset or time, either
+direction, across partitions, with a bounded substring filter) and the live tail. Bounded in
+records and bytes per call. No side effects."""
 
 from dataclasses import dataclass
 

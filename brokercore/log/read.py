@@ -1,4 +1,6 @@
-"""Reads shaped for callers. No side effects (a fetch may wait, but never writes)."""
+"""Reads of the log for consumers: fetch (one partition, or many for the Kafka listener, waiting
+for records when asked), list offsets (earliest, latest, by time, max timestamp). A fetch never
+returns past the high watermark it read first. No side effects (a fetch may wait, never writes)."""
 
 import base64
 import time

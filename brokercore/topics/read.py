@@ -1,4 +1,6 @@
-"""Reads shaped for callers. No side effects (a fetch may wait, but never writes)."""
+"""Reads of topics and partitions as callers see them: describe, lists with totals, rates from
+throughput samples, the key-move preview of adding partitions, and the partition counts Kafka's
+Metadata answers with. No side effects."""
 
 import uuid
 from dataclasses import dataclass
