@@ -191,7 +191,7 @@ BROKER = {
     # Largest number of records one append call may carry.
     "MAX_BATCH_RECORDS": _env_int("BROKER_MAX_BATCH_RECORDS", 100_000),
     # Group commit: appends to one topic from concurrent threads of this process share one
-    # transaction (brokercore/services/group_commit.py). Off: one commit per append. The leader
+    # transaction (brokercore/log/group_commit.py). Off: one commit per append. The leader
     # waits up to LINGER_US for more callers only when the previous group held several (a lone
     # producer never waits), and takes at most MAX_RECORDS records into one transaction.
     "GROUP_COMMIT": _env_bool("BROKER_GROUP_COMMIT", True),

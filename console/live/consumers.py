@@ -4,7 +4,7 @@ The page connects to /ws/live/?s=<subscription>&s=... (htmx's ws extension). The
 the channel-layer groups of those subscriptions, sends every fragment once on connect (so a
 reconnect re-syncs the page), and afterwards re-renders a subscription's fragments when an event
 arrives for it, at most once per THROTTLE_S (the first change at once) so a busy topic cannot flood the browser. Consumers
-only read (through selectors); they never write.
+only read (through brokercore's read modules); they never write.
 """
 
 import asyncio

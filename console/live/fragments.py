@@ -3,7 +3,7 @@
 A subscription is "kind" or "kind:argument" (cluster, topic:orders, group:billing, lab:3,
 tail:orders). Each kind has a resolver that maps the argument to the channel-layer group the
 broker publishes to, and a list of fragments: a template partial (whose root element carries the
-id it replaces) and a function that builds its context with selectors. Pages register their own
+id it replaces) and a function that builds its context with brokercore's reads. Pages register their own
 fragments, so the websocket consumer knows nothing about any page.
 """
 
