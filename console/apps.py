@@ -10,7 +10,7 @@ class ConsoleConfig(AppConfig):
     name = "console"
     verbose_name = "Console"
 
-    def ready(self):
+    def ready(self) -> None:
         # A deleted user's REST consumer instances close as consumers do (the model does not
         # import the service, so the two do not import each other).
         from console.api.rest_consumers import user_instances_close

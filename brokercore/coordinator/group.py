@@ -48,7 +48,7 @@ def tp_split(key: str) -> tuple[str, int]:
     return topic, int(partition)
 
 
-def group_id_validate(group_id) -> str:
+def group_id_validate(group_id: object) -> str:
     """A group id every adapter accepts: non-empty, at most 255 characters (the column), and
     without NUL, which Kafka allows but PostgreSQL text cannot hold (INVALID_GROUP_ID)."""
     if not isinstance(group_id, str) or not group_id.strip():
@@ -60,7 +60,7 @@ def group_id_validate(group_id) -> str:
     return group_id
 
 
-def session_timeout_validate(session_timeout_ms) -> int:
+def session_timeout_validate(session_timeout_ms: object) -> int:
     """A member's session timeout within the broker's group.min/max.session.timeout.ms
     (INVALID_SESSION_TIMEOUT otherwise), for every kind of member."""
     low = settings.BROKER["GROUP_MIN_SESSION_TIMEOUT_MS"]
@@ -106,7 +106,7 @@ class Group:
     now_ms: int
     dirty: set[str] = field(default_factory=set)
     deleted: set[str] = field(default_factory=set)
-    notes: list[tuple[str, dict]] = field(default_factory=list)
+    notes: list[tuple[str, dict[str, object]]] = field(default_factory=list)
     # The group held Kafka-protocol members when loaded: requests of theirs may be parked.
     kafka: bool = False
 
@@ -169,7 +169,7 @@ class Group:
         """Mark a member changed, to be saved."""
         self.dirty.add(member.member_id)
 
-    def note(self, event_type: str, **payload) -> None:
+    def note(self, event_type: str, **payload: object) -> None:
         """An event to publish to the group's and the cluster's channels on commit."""
         self.notes.append((event_type, payload))
 

@@ -18,6 +18,7 @@ expiry, a pending member id), as Kafka's coordinator has, then raises the Broker
 import uuid
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
+from typing import TypeVar
 
 from django.db import transaction
 
@@ -48,6 +49,7 @@ from brokercore.models import ConsumerGroup, GroupMember
 # How often a parked JoinGroup/SyncGroup re-reads its group when no in-process notification came
 # (a round completed by another server process, or a deadline passing).
 BARRIER_POLL_S = 0.1
+R = TypeVar("R")
 
 
 @dataclass(frozen=True)
@@ -81,7 +83,7 @@ class SyncResult:
     protocol_name: str
 
 
-def _run(group_id: str, fn: Callable[[Group], object], *, create: bool = False, missing: BrokerError | None = None):
+def _run(group_id: str, fn: Callable[[Group], R], *, create: bool = False, missing: BrokerError | None = None) -> R:
     """Lock the group, do the lazy work Kafka's timers would have done, run `fn`, save, and only
     then raise what `fn` raised (see the module's invariant)."""
     error = None
@@ -141,7 +143,7 @@ def _matches(m: GroupMember, protocols: list[tuple[str, bytes]]) -> bool:
     return member_protocols(m) == protocols
 
 
-def _member_update(g: Group, m: GroupMember, protocols, session_timeout_ms: int, rebalance_timeout_ms: int) -> None:
+def _member_update(g: Group, m: GroupMember, protocols: list[tuple[str, bytes]], session_timeout_ms: int, rebalance_timeout_ms: int) -> None:
     m.protocols = protocols_store(protocols)
     m.session_timeout_ms, m.rebalance_timeout_ms = session_timeout_ms, rebalance_timeout_ms
     m.awaiting_join = False
@@ -149,7 +151,7 @@ def _member_update(g: Group, m: GroupMember, protocols, session_timeout_ms: int,
     subscription_refresh(g, m)
 
 
-def _member_add(g: Group, *, member_id: str, group_instance_id: str | None, protocol_type: str, protocols,
+def _member_add(g: Group, *, member_id: str, group_instance_id: str | None, protocol_type: str, protocols: list[tuple[str, bytes]],
                 session_timeout_ms: int, rebalance_timeout_ms: int, client_id: str, client_host: str,
                 reason: str) -> GroupMember:
     group = g.group
@@ -267,7 +269,7 @@ def kafka_member_join(
     return _run(group_id, join, create=not member_id, missing=_unknown(group_id, member_id))
 
 
-def _static_rejoin(g: Group, old: GroupMember, new_id: str, before: int, protocols, session_timeout_ms: int,
+def _static_rejoin(g: Group, old: GroupMember, new_id: str, before: int, protocols: list[tuple[str, bytes]], session_timeout_ms: int,
                    rebalance_timeout_ms: int, why: str) -> JoinResult:
     """Kafka's updateStaticMemberAndRebalance: the instance's new member id takes the old one's
     place (and assignment); the old id is fenced."""

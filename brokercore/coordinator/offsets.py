@@ -48,7 +48,7 @@ def _partitions_resolve(keys: Iterable[tuple[str, int]]) -> dict[tuple[str, int]
     return found
 
 
-def offset_check(tp: tuple[str, int], offset, metadata: str) -> None:
+def offset_check(tp: tuple[str, int], offset: object, metadata: str) -> None:
     """One committed offset's own rules: 0 or more, metadata within offset.metadata.max.bytes."""
     if isinstance(offset, bool) or not isinstance(offset, int) or offset < 0:
         raise OffsetOutOfRange(
@@ -177,7 +177,7 @@ class OffsetReset:
 RESET_SPECS = ("earliest", "latest", "datetime", "offset", "shift-by")
 
 
-def _reset_target(spec: str, value, p: Partition, current: int | None, topic: str) -> int:
+def _reset_target(spec: str, value: int | None, p: Partition, current: int | None, topic: str) -> int:
     low, high = p.log_start_offset, p.high_watermark
     if spec == "earliest":
         return low

@@ -34,7 +34,7 @@ from brokercore.models import ConsumerGroup, GroupMember
 OFFSET_RESETS = ("earliest", "latest", "none")
 
 
-def _topics_validate(topics) -> list[str]:
+def _topics_validate(topics: object) -> list[str]:
     if isinstance(topics, str) or not isinstance(topics, (list, tuple)) or not all(isinstance(t, str) and t for t in topics):
         raise InvalidRequest("A subscription is a list of topic names.")
     return sorted(set(topics))

@@ -6,10 +6,10 @@ one, so a learner can search for them.
 """
 
 import re
-from collections.abc import Callable, Collection, Iterable
+from collections.abc import Callable, Collection, Iterable, Mapping
 from dataclasses import dataclass
 from enum import IntEnum
-from typing import Any, Protocol
+from typing import Protocol
 
 from django.conf import settings
 
@@ -60,7 +60,7 @@ def topic_is_internal(name: str) -> bool:
 class ConfigDef:
     name: str
     type: str  # "long", "int", "string", "list"
-    default: Callable[[], Any]
+    default: Callable[[], int | str]
     doc: str
     minimum: int | None = None
     choices: tuple[str, ...] | None = None
@@ -97,7 +97,7 @@ _INT_MAX = 2**31 - 1
 _LONG_MAX = 2**63 - 1
 
 
-def config_value_parse(name: str, value: Any) -> str:
+def config_value_parse(name: str, value: object) -> str:
     """Validate one topic config; return its canonical string form (Kafka stores strings)."""
     d = CONFIG_DEFS.get(name)
     if d is None:
@@ -136,7 +136,7 @@ def config_value_parse(name: str, value: Any) -> str:
     return text
 
 
-def configs_parse(configs: dict[str, Any] | None) -> dict[str, str]:
+def configs_parse(configs: Mapping[str, object] | None) -> dict[str, str]:
     return {name: config_value_parse(name, value) for name, value in (configs or {}).items()}
 
 

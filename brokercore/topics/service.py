@@ -1,6 +1,6 @@
 """Topic lifecycle: create, delete, grow partitions, alter configs."""
 
-from typing import Any
+from collections.abc import Mapping
 
 from django.conf import settings
 from django.db import IntegrityError, transaction
@@ -20,7 +20,7 @@ from brokercore.models import Partition, Topic
 from brokercore.topics.rules import CONFIG_DEFS, configs_parse, topic_name_collision_key, topic_name_validate
 
 
-def _partitions_validate(count: Any) -> int:
+def _partitions_validate(count: object) -> int:
     maximum = settings.BROKER["MAX_PARTITIONS"]
     if isinstance(count, bool) or not isinstance(count, int):
         raise InvalidPartitions(f"Number of partitions must be an integer, got {count!r}.")
@@ -34,7 +34,7 @@ def _partitions_validate(count: Any) -> int:
     return count
 
 
-def _replication_factor_validate(rf: Any) -> int:
+def _replication_factor_validate(rf: object) -> int:
     if isinstance(rf, bool) or not isinstance(rf, int) or rf < 1:
         raise InvalidReplicationFactor("Replication factor must be larger than 0.")
     brokers = brokers_live_count()
@@ -57,7 +57,7 @@ def topic_create(
     name: str,
     partitions: int | None = None,
     replication_factor: int | None = None,
-    configs: dict[str, Any] | None = None,
+    configs: Mapping[str, object] | None = None,
     validate_only: bool = False,
 ) -> Topic:
     """Create a topic with `partitions` empty partitions. With validate_only, check and write nothing.
@@ -159,7 +159,7 @@ def topic_partitions_add(*, name: str, count: int, validate_only: bool = False) 
 def topic_configs_alter(
     *,
     name: str,
-    set_configs: dict[str, Any] | None = None,
+    set_configs: Mapping[str, object] | None = None,
     delete_configs: list[str] | tuple[str, ...] = (),
     validate_only: bool = False,
 ) -> dict[str, str]:

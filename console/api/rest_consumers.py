@@ -35,7 +35,9 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 
 from django.conf import settings
+from django.contrib.auth.models import AbstractUser
 from django.db import IntegrityError, transaction
+from django.db.models import QuerySet
 
 from brokercore import clock
 from brokercore.coordinator.consumer import CommittedOffsetView, ConsumerStateError, ServerConsumer
@@ -93,7 +95,7 @@ class InstanceConfig:
     request_timeout_ms: int | None
 
 
-def _int_setting(body: dict, key: str, low: int, high: int = 2**31 - 1) -> int | None:
+def _int_setting(body: dict[str, object], key: str, low: int, high: int = 2**31 - 1) -> int | None:
     value = body.get(key)
     if value is None or value == "":
         return None
@@ -106,7 +108,7 @@ def _int_setting(body: dict, key: str, low: int, high: int = 2**31 - 1) -> int |
     return number
 
 
-def config_parse(body: dict) -> InstanceConfig:
+def config_parse(body: dict[str, object]) -> InstanceConfig:
     """The create request's settings; anything invalid is 42204, as in Confluent's proxy."""
     name = body.get("name") or f"rest-consumer-{uuid.uuid4()}"
     if not isinstance(name, str) or not NAME_RE.fullmatch(name):
@@ -140,7 +142,7 @@ def config_parse(body: dict) -> InstanceConfig:
     return InstanceConfig(name, fmt, reset, auto_commit, -1 if fetch_min is None else fetch_min, timeout)
 
 
-def instance_create(*, group_id: str, config: InstanceConfig, owner=None) -> RestConsumer:
+def instance_create(*, group_id: str, config: InstanceConfig, owner: AbstractUser | None = None) -> RestConsumer:
     """A new instance, usable only by `owner` (a user, or None: only by anonymous callers)."""
     try:
         group_id_validate(group_id)
@@ -168,7 +170,7 @@ def instance_create(*, group_id: str, config: InstanceConfig, owner=None) -> Res
         ) from None
 
 
-def _owned(owner):
+def _owned(owner: AbstractUser | None) -> QuerySet[RestConsumer]:
     """The instances `owner` may see: their own (None: the anonymous ones)."""
     return RestConsumer.objects.filter(owner__isnull=True) if owner is None else RestConsumer.objects.filter(owner=owner)
 
@@ -177,7 +179,7 @@ def _idle(inst: RestConsumer) -> bool:
     return inst.last_used_ms + _timeout_ms() < clock.now_ms()
 
 
-def instance_get(*, group_id: str, name: str, owner=None) -> RestConsumer:
+def instance_get(*, group_id: str, name: str, owner: AbstractUser | None = None) -> RestConsumer:
     """`owner`'s instance, marked as used now; an idle one is closed first and is then not found.
     Another caller's instance is not found either, and is left untouched: whether it exists is
     none of their business."""
@@ -202,7 +204,7 @@ def _close(inst: RestConsumer) -> None:
     RestConsumer.objects.filter(pk=inst.pk).delete()
 
 
-def instances_close(*, owner) -> int:
+def instances_close(*, owner: AbstractUser) -> int:
     """Close every instance `owner` created (the user is being deleted)."""
     instances = list(RestConsumer.objects.filter(owner=owner))
     for inst in instances:
@@ -215,14 +217,14 @@ def instances_close(*, owner) -> int:
     return len(instances)
 
 
-def user_instances_close(sender, instance, **kwargs) -> None:
+def user_instances_close(sender: type[AbstractUser], instance: AbstractUser, **kwargs: object) -> None:
     """pre_delete receiver of the user model (connected in console.apps): a deleted user's
     instances go as a closed consumer does (auto commit, leave the group so the others rebalance
     now), not only as deleted rows whose group members would linger until their sessions expire."""
     instances_close(owner=instance)
 
 
-def instances_expire() -> dict:
+def instances_expire() -> dict[str, int]:
     """Close every idle instance (the maintenance thread's job; each one in its own transaction)."""
     cutoff = clock.now_ms() - _timeout_ms()
     closed = 0

@@ -72,7 +72,7 @@ class LabError(Exception):
     """A lab request refused by the lab's own limits (the broker's errors are BrokerError)."""
 
 
-def _in_range(value, low: int, high: int, message: str) -> int:
+def _in_range(value: object, low: int, high: int, message: str) -> int:
     if isinstance(value, bool) or not isinstance(value, int) or not low <= value <= high:
         raise LabError(message.format(limit=high))
     return value
@@ -81,7 +81,7 @@ def _in_range(value, low: int, high: int, message: str) -> int:
 class Lab:
     """One demo: its topic, groups, consumers and producer. Methods are safe from any thread."""
 
-    def __init__(self, *, lab_id: int, topic: str, groups: list[LabGroup], created_topic: bool, preset: Preset | None, partitions: int):
+    def __init__(self, *, lab_id: int, topic: str, groups: list[LabGroup], created_topic: bool, preset: Preset | None, partitions: int) -> None:
         self.id = lab_id
         self.topic = topic
         self.groups = groups

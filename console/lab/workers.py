@@ -49,7 +49,7 @@ class _Worker:
 
     interval_s = POLL_INTERVAL_S
 
-    def __init__(self, lab: "Lab", name: str):
+    def __init__(self, lab: "Lab", name: str) -> None:
         self.lab = lab
         self.name = name
         self.thread: threading.Thread | None = None
@@ -103,7 +103,7 @@ class VirtualConsumer(_Worker):
     Its Kafka behaviour is brokercore's ServerConsumer (join, poll with heartbeat and rejoin,
     commit, close); this class adds only the processing rate and what the lab page shows."""
 
-    def __init__(self, lab: "Lab", group: LabGroup, name: str, rate: int):
+    def __init__(self, lab: "Lab", group: LabGroup, name: str, rate: int) -> None:
         super().__init__(lab, name)
         self.group = group
         self.rate = rate
@@ -202,7 +202,7 @@ class Producer(_Worker):
 
     interval_s = PRODUCER_INTERVAL_S
 
-    def __init__(self, lab: "Lab", rate: int, keys: int):
+    def __init__(self, lab: "Lab", rate: int, keys: int) -> None:
         super().__init__(lab, "producer")
         self.rate = rate
         self.keys = keys

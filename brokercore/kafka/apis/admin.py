@@ -1,6 +1,11 @@
 """CreateTopics, DeleteTopics and CreatePartitions: Kafka admin clients changing topics through
 brokercore's topic services (the same rules and events as the console's)."""
 
+import uuid
+from collections.abc import Iterable
+
+from kio.static.protocol import Entity, RequestPayload, ResponsePayload
+
 from brokercore.errors import (
     BrokerError,
     InvalidReplicaAssignment,
@@ -11,6 +16,7 @@ from brokercore.errors import (
 )
 from brokercore.kafka.apis.registry import (
     Principal,
+    RequestContext,
     api,
     error_code,
     principal_is_staff,
@@ -26,7 +32,7 @@ _ASSIGNMENT_REFUSED = (
 )
 
 
-def _topic_create_one(t, *, validate_only: bool) -> dict:
+def _topic_create_one(t: Entity, *, validate_only: bool) -> dict:
     out = {"name": t.name, "error_code": 0, "error_message": None}
     try:
         if t.assignments:
@@ -55,7 +61,7 @@ def _topic_create_one(t, *, validate_only: bool) -> dict:
     }
 
 
-def create_topics_answer(topics, *, validate_only: bool, principal: Principal) -> list[dict]:
+def create_topics_answer(topics: Iterable[Entity], *, validate_only: bool, principal: Principal) -> list[dict]:
     counts: dict[str, int] = {}
     for t in topics:
         counts[t.name] = counts.get(t.name, 0) + 1
@@ -75,14 +81,14 @@ def create_topics_answer(topics, *, validate_only: bool, principal: Principal) -
 
 
 @api(19, versions=(2, 7))
-async def create_topics(ctx, request):
+async def create_topics(ctx: RequestContext, request: RequestPayload) -> ResponsePayload:
     topics = await ctx.run_sync(
         create_topics_answer, request.topics, validate_only=request.validate_only, principal=ctx.principal
     )
     return ctx.response(topics=topics)
 
 
-def delete_topics_answer(names: list[str | None], ids: list, *, principal: Principal) -> list[dict]:
+def delete_topics_answer(names: list[str | None], ids: list[uuid.UUID | None], *, principal: Principal) -> list[dict]:
     # The topics named or referred to by id, in one query.
     found = topics_partition_counts(names=[n for n in names if n is not None], topic_ids=[i for i in ids if i is not None])
     known = {t.topic_id: t.name for t in found}
@@ -110,7 +116,7 @@ def delete_topics_answer(names: list[str | None], ids: list, *, principal: Princ
 
 
 @api(20, versions=(1, 6))
-async def delete_topics(ctx, request):
+async def delete_topics(ctx: RequestContext, request: RequestPayload) -> ResponsePayload:
     if ctx.api_version >= 6:  # by name or (KIP-516) by topic id
         names = [t.name for t in request.topics]
         ids = [None if t.name is not None else t.topic_id for t in request.topics]
@@ -120,7 +126,7 @@ async def delete_topics(ctx, request):
     return ctx.response(responses=await ctx.run_sync(delete_topics_answer, names, ids, principal=ctx.principal))
 
 
-def create_partitions_answer(topics, *, validate_only: bool, principal: Principal) -> list[dict]:
+def create_partitions_answer(topics: Iterable[Entity], *, validate_only: bool, principal: Principal) -> list[dict]:
     allowed = principal_is_staff(principal)
     out = []
     for t in topics:
@@ -137,7 +143,7 @@ def create_partitions_answer(topics, *, validate_only: bool, principal: Principa
 
 
 @api(37, versions=(0, 3))
-async def create_partitions(ctx, request):
+async def create_partitions(ctx: RequestContext, request: RequestPayload) -> ResponsePayload:
     results = await ctx.run_sync(
         create_partitions_answer, request.topics, validate_only=request.validate_only, principal=ctx.principal
     )

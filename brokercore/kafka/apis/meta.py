@@ -1,10 +1,11 @@
 """ApiVersions, Metadata, DescribeCluster and DescribeConfigs: what clients ask before working."""
 
 import uuid
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 
 from django.conf import settings
+from kio.static.protocol import Entity, RequestPayload, ResponsePayload
 
 from brokercore.cluster.read import broker_configs, cluster_id, cluster_nodes, partition_replicas
 from brokercore.errors import (
@@ -20,6 +21,7 @@ from brokercore.kafka.apis.registry import (
     HANDLERS,
     Node,
     Principal,
+    RequestContext,
     api,
     build_entity,
     error_code,
@@ -100,7 +102,7 @@ def api_versions_list() -> list[dict]:
     ]
 
 
-def api_versions_unsupported():
+def api_versions_unsupported() -> ResponsePayload:
     """The v0 answer to an ApiVersions version this broker lacks (KIP-511's fallback)."""
     from kio.index import load_response_schema
 
@@ -110,7 +112,7 @@ def api_versions_unsupported():
 
 
 @api(18, versions=(0, 3))
-async def api_versions(ctx, request):
+async def api_versions(ctx: RequestContext, request: RequestPayload) -> ResponsePayload:
     return ctx.response(error_code=0, api_keys=api_versions_list())
 
 
@@ -200,7 +202,7 @@ def metadata_answer(node: Node, names: list[str] | None, ids: list[uuid.UUID], a
 
 
 @api(3, versions=(0, 12))
-async def metadata(ctx, request):
+async def metadata(ctx: RequestContext, request: RequestPayload) -> ResponsePayload:
     requested = request.topics
     # v0: an empty list means every topic; v1+: null means every topic, empty means none.
     if requested is None or (ctx.api_version == 0 and not requested):
@@ -220,7 +222,7 @@ async def metadata(ctx, request):
 
 
 @api(60, versions=(0, 1))
-async def describe_cluster(ctx, request):
+async def describe_cluster(ctx: RequestContext, request: RequestPayload) -> ResponsePayload:
     def answer() -> dict:
         view = cluster_view(ctx.node)
         return {
@@ -253,7 +255,7 @@ def config_entry_wire(e: ConfigEntry, *, synonyms: bool, documentation: bool) ->
     }
 
 
-def describe_configs_answer(resources, node: Node, *, synonyms: bool, documentation: bool,
+def describe_configs_answer(resources: Iterable[Entity], node: Node, *, synonyms: bool, documentation: bool,
                             protocol: str | None = None) -> list[dict]:
     out = []
     for r in resources:
@@ -275,7 +277,7 @@ def describe_configs_answer(resources, node: Node, *, synonyms: bool, documentat
 
 
 @api(32, versions=(1, 4))
-async def describe_configs(ctx, request):
+async def describe_configs(ctx: RequestContext, request: RequestPayload) -> ResponsePayload:
     results = await ctx.run_sync(
         describe_configs_answer, request.resources, ctx.node,
         synonyms=request.include_synonyms,

@@ -4,7 +4,10 @@ Each partition's batch is decoded (CRC-32C, decompression) and its records appen
 through brokercore's services, so the console and REST see them exactly like their own.
 """
 
+from collections.abc import Iterable
+
 from django.conf import settings
+from kio.static.protocol import Entity, RequestPayload, ResponsePayload
 
 from brokercore.errors import (
     BrokerError,
@@ -15,7 +18,7 @@ from brokercore.errors import (
     NotLeaderOrFollower,
 )
 from brokercore.kafka.apis.meta import leadership
-from brokercore.kafka.apis.registry import Node, api, error_code
+from brokercore.kafka.apis.registry import Node, RequestContext, api, error_code
 from brokercore.kafka.protocol import ProtocolError
 from brokercore.kafka.records import ZSTD, UnsupportedCompression, batches_decode
 from brokercore.log.append import records_append
@@ -58,7 +61,7 @@ def _partition_produce(topic: str, index: int, data: bytes | None, *, version: i
     return {**out, "base_offset": base, "log_append_time": log_append_time, "log_start_offset": log_start}
 
 
-def produce_answer(topic_data, *, node: Node, version: int, acks: int, transactional: bool) -> list[dict]:
+def produce_answer(topic_data: Iterable[Entity], *, node: Node, version: int, acks: int, transactional: bool) -> list[dict]:
     leads = leadership(node)
     responses = []
     for topic in topic_data:
@@ -80,7 +83,7 @@ def produce_answer(topic_data, *, node: Node, version: int, acks: int, transacti
 
 
 @api(0, versions=(3, 11))
-async def produce(ctx, request):
+async def produce(ctx: RequestContext, request: RequestPayload) -> ResponsePayload | None:
     responses = await ctx.run_sync(
         produce_answer, request.topic_data, node=ctx.node, version=ctx.api_version, acks=request.acks,
         transactional=request.transactional_id is not None,
@@ -97,7 +100,7 @@ async def produce(ctx, request):
 
 
 @api(22, versions=(0, 4))
-async def init_producer_id(ctx, request):
+async def init_producer_id(ctx: RequestContext, request: RequestPayload) -> ResponsePayload:
     if request.transactional_id is not None:
         # Transactions need a transaction coordinator, which this broker does not have.
         return ctx.response(error_code=InvalidRequest.code, producer_id=-1, producer_epoch=-1)

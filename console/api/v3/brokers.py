@@ -7,6 +7,8 @@ DescribeConfigs answers, from the same static_config_entries.
 
 from typing import Literal
 
+from django.http import HttpRequest
+
 from brokercore.cluster import read as cluster_read
 from brokercore.cluster.read import BrokerView, broker_configs, cluster_configs
 from brokercore.topics.rules import ConfigEntry, static_config_entries
@@ -41,7 +43,7 @@ def broker_check(broker_id: int) -> BrokerView:
     return b
 
 
-def _broker_out(request, cid: str, b: BrokerView) -> dict:
+def _broker_out(request: HttpRequest, cid: str, b: BrokerView) -> dict:
     base = ("brokers", b.node_id)
     return resource(
         request, "KafkaBroker", cid, base, (("broker", b.node_id),),
@@ -55,13 +57,13 @@ def _broker_out(request, cid: str, b: BrokerView) -> dict:
 
 
 @route("GET", "/clusters/{cluster_id}/brokers", BrokerList, summary="List brokers")
-def brokers_list(request, cluster_id: str):
+def brokers_list(request: HttpRequest, cluster_id: str) -> dict:
     cid = cluster_check(cluster_id)
     return list_out("KafkaBrokerList", request, [_broker_out(request, cid, b) for b in cluster_read.brokers_list()])
 
 
 @route("GET", "/clusters/{cluster_id}/brokers/{broker_id}", BrokerOut, summary="Get a broker")
-def broker_get(request, cluster_id: str, broker_id: int):
+def broker_get(request: HttpRequest, cluster_id: str, broker_id: int) -> dict:
     cid = cluster_check(cluster_id)
     return _broker_out(request, cid, broker_check(broker_id))
 
@@ -70,7 +72,7 @@ def broker_get(request, cluster_id: str, broker_id: int):
     "GET", "/clusters/{cluster_id}/brokers/{broker_id}/partition-replicas", ReplicaList,
     summary="List the partition replicas a broker holds",
 )
-def broker_replicas_list(request, cluster_id: str, broker_id: int):
+def broker_replicas_list(request: HttpRequest, cluster_id: str, broker_id: int) -> dict:
     cid = cluster_check(cluster_id)
     broker_check(broker_id)
     data = [replica_out(request, cid, topic, p, broker_id) for topic, p in cluster_read.broker_replicas(broker_id)]
@@ -89,14 +91,14 @@ def _broker_entries(broker_id: int) -> list[ConfigEntry]:
     return static_config_entries(broker_configs(node_id=b.node_id, host=b.host or "", port=b.port or 0))
 
 
-def _broker_config_out(request, cid: str, broker_id: int, e: ConfigEntry) -> dict:
+def _broker_config_out(request: HttpRequest, cid: str, broker_id: int, e: ConfigEntry) -> dict:
     return config_out(
         request, "KafkaBrokerConfig", cid, e, ("brokers", broker_id, "configs", e.name),
         (("broker", broker_id), ("config", e.name)), broker_id=broker_id,
     )
 
 
-def _cluster_config_out(request, cid: str, e: ConfigEntry) -> dict:
+def _cluster_config_out(request: HttpRequest, cid: str, e: ConfigEntry) -> dict:
     return config_out(
         request, "KafkaClusterConfig", cid, e, ("broker-configs", e.name), (("broker-config", e.name),),
         config_type="BROKER",
@@ -107,14 +109,14 @@ def _cluster_config_out(request, cid: str, e: ConfigEntry) -> dict:
     "GET", "/clusters/{cluster_id}/brokers/{broker_id}/configs", BrokerConfigList,
     summary="List a broker's configs (read-only)",
 )
-def broker_configs_list(request, cluster_id: str, broker_id: int):
+def broker_configs_list(request: HttpRequest, cluster_id: str, broker_id: int) -> dict:
     cid = cluster_check(cluster_id)
     data = [_broker_config_out(request, cid, broker_id, e) for e in _broker_entries(broker_id)]
     return list_out("KafkaBrokerConfigList", request, data)
 
 
 @route("GET", "/clusters/{cluster_id}/brokers/{broker_id}/configs/{name}", BrokerConfigOut, summary="Get a broker config")
-def broker_config_get(request, cluster_id: str, broker_id: int, name: str):
+def broker_config_get(request: HttpRequest, cluster_id: str, broker_id: int, name: str) -> dict:
     cid = cluster_check(cluster_id)
     return _broker_config_out(request, cid, broker_id, _broker_entry(_broker_entries(broker_id), name))
 
@@ -123,13 +125,13 @@ def broker_config_get(request, cluster_id: str, broker_id: int, name: str):
     "GET", "/clusters/{cluster_id}/broker-configs", ClusterConfigList,
     summary="List the cluster-wide broker configs (read-only)",
 )
-def cluster_configs_list(request, cluster_id: str):
+def cluster_configs_list(request: HttpRequest, cluster_id: str) -> dict:
     cid = cluster_check(cluster_id)
     data = [_cluster_config_out(request, cid, e) for e in static_config_entries(cluster_configs())]
     return list_out("KafkaClusterConfigList", request, data)
 
 
 @route("GET", "/clusters/{cluster_id}/broker-configs/{name}", ClusterConfigOut, summary="Get a cluster-wide broker config")
-def cluster_config_get(request, cluster_id: str, name: str):
+def cluster_config_get(request: HttpRequest, cluster_id: str, name: str) -> dict:
     cid = cluster_check(cluster_id)
     return _cluster_config_out(request, cid, _broker_entry(static_config_entries(cluster_configs()), name))

@@ -2,6 +2,8 @@
 
 from typing import Literal
 
+from django.http import HttpRequest
+
 from brokercore.cluster import read as cluster_read
 from console.api.v3.shared import Related, Resource, cluster_check, list_out, list_schema, related, resource, route
 
@@ -19,7 +21,7 @@ class ClusterOut(Resource):
 ClusterList = list_schema("ClusterList", "KafkaClusterList", ClusterOut)
 
 
-def _cluster_out(request, cid: str) -> dict:
+def _cluster_out(request: HttpRequest, cid: str) -> dict:
     return resource(
         request, "KafkaCluster", cid,
         controller=related(request, cid, "brokers", cluster_read.brokers_live_ids()[0]),
@@ -32,10 +34,10 @@ def _cluster_out(request, cid: str) -> dict:
 
 
 @route("GET", "/clusters", ClusterList, summary="List clusters (this proxy serves one)")
-def clusters_list(request):
+def clusters_list(request: HttpRequest) -> dict:
     return list_out("KafkaClusterList", request, [_cluster_out(request, cluster_read.cluster_id())])
 
 
 @route("GET", "/clusters/{cluster_id}", ClusterOut, summary="Get the cluster")
-def cluster_get(request, cluster_id: str):
+def cluster_get(request: HttpRequest, cluster_id: str) -> dict:
     return _cluster_out(request, cluster_check(cluster_id))

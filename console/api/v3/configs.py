@@ -3,8 +3,9 @@ reports broker configs in it). Every entry comes from brokercore's config_entrie
 listener's DescribeConfigs does, so source, default and synonyms agree.
 """
 
-from typing import Any, Literal
+from typing import Literal
 
+from django.http import HttpRequest
 from ninja import Schema, Status
 from pydantic import create_model
 
@@ -12,7 +13,17 @@ from brokercore.topics import service as topic_service
 from brokercore.topics.rules import CONFIG_DEFS, ConfigEntry, config_entries
 from console.api.auth import STAFF_AUTH
 from console.api.errors import CONFIG_NOT_FOUND, RestError
-from console.api.v3.shared import Resource, cluster_check, list_out, list_schema, resource, route, topic_check
+from console.api.v3.shared import (
+    CrnPairs,
+    Resource,
+    UrlPath,
+    cluster_check,
+    list_out,
+    list_schema,
+    resource,
+    route,
+    topic_check,
+)
 
 
 class ConfigSynonym(Schema):
@@ -21,7 +32,7 @@ class ConfigSynonym(Schema):
     source: str
 
 
-def config_schema(model_name: str, kind: str, **scope: Any) -> type[Schema]:
+def config_schema(model_name: str, kind: str, **scope: tuple[object, object]) -> type[Schema]:
     """A config object's schema: the resource head, whose config it is (`scope`), the entry's fields."""
     return create_model(
         model_name,
@@ -58,7 +69,9 @@ class ConfigsAlterIn(Schema):
     validate_only: bool = False
 
 
-def config_out(request, kind: str, cid: str, e: ConfigEntry, path: tuple, names: tuple, **scope) -> dict:
+def config_out(
+    request: HttpRequest, kind: str, cid: str, e: ConfigEntry, path: UrlPath, names: CrnPairs, **scope: object
+) -> dict:
     """An entry as v3 reports it (topic, broker and cluster configs alike): `path` and `names` give
     its URL and CRN, `scope` whose config it is."""
     return resource(
@@ -79,7 +92,7 @@ def config_out(request, kind: str, cid: str, e: ConfigEntry, path: tuple, names:
 _TOPIC_CONFIGS = "/clusters/{cluster_id}/topics/{topic_name}/configs"
 
 
-def _topic_config_out(request, cid: str, topic: str, e: ConfigEntry) -> dict:
+def _topic_config_out(request: HttpRequest, cid: str, topic: str, e: ConfigEntry) -> dict:
     return config_out(
         request, "KafkaTopicConfig", cid, e, ("topics", topic, "configs", e.name), (("topic", topic), ("config", e.name)),
         topic_name=topic,
@@ -92,12 +105,12 @@ def _config_name(name: str) -> str:
     return name
 
 
-def _config_value(value) -> str | None:
+def _config_value(value: str | int | None) -> str | None:
     return None if value is None else str(value)
 
 
 @route("GET", _TOPIC_CONFIGS, TopicConfigList, summary="List a topic's configs")
-def configs_list(request, cluster_id: str, topic_name: str):
+def configs_list(request: HttpRequest, cluster_id: str, topic_name: str) -> dict:
     cid = cluster_check(cluster_id)
     info = topic_check(topic_name)
     data = [_topic_config_out(request, cid, info.name, e) for e in config_entries(info.overrides)]
@@ -105,7 +118,7 @@ def configs_list(request, cluster_id: str, topic_name: str):
 
 
 @route("GET", _TOPIC_CONFIGS + "/{name}", TopicConfigOut, summary="Get a topic config")
-def config_get(request, cluster_id: str, topic_name: str, name: str):
+def config_get(request: HttpRequest, cluster_id: str, topic_name: str, name: str) -> dict:
     cid = cluster_check(cluster_id)
     info = topic_check(topic_name)
     (entry,) = config_entries(info.overrides, names={_config_name(name)})
@@ -116,7 +129,7 @@ def config_get(request, cluster_id: str, topic_name: str, name: str):
     "PUT", _TOPIC_CONFIGS + "/{name}", {204: None},
     summary="Set a topic config", errors=(400, 403, 422), auth=STAFF_AUTH,
 )
-def config_update(request, cluster_id: str, topic_name: str, name: str, payload: ConfigUpdateIn):
+def config_update(request: HttpRequest, cluster_id: str, topic_name: str, name: str, payload: ConfigUpdateIn) -> Status:
     cluster_check(cluster_id)
     topic_check(topic_name)
     _config_name(name)
@@ -128,7 +141,7 @@ def config_update(request, cluster_id: str, topic_name: str, name: str, payload:
     "DELETE", _TOPIC_CONFIGS + "/{name}", {204: None},
     summary="Reset a topic config to its default", errors=(403,), auth=STAFF_AUTH,
 )
-def config_reset(request, cluster_id: str, topic_name: str, name: str):
+def config_reset(request: HttpRequest, cluster_id: str, topic_name: str, name: str) -> Status:
     cluster_check(cluster_id)
     topic_check(topic_name)
     _config_name(name)
@@ -140,7 +153,7 @@ def config_reset(request, cluster_id: str, topic_name: str, name: str):
     "POST", _TOPIC_CONFIGS + ":alter", {204: None},
     summary="Set and reset several topic configs at once", errors=(400, 403, 422), auth=STAFF_AUTH,
 )
-def configs_alter(request, cluster_id: str, topic_name: str, payload: ConfigsAlterIn):
+def configs_alter(request: HttpRequest, cluster_id: str, topic_name: str, payload: ConfigsAlterIn) -> Status:
     cluster_check(cluster_id)
     topic_check(topic_name)
     set_configs, delete_configs = {}, []

@@ -1,10 +1,13 @@
 """Consumer groups, their consumers and those consumers' assignments, and the groups' lag."""
 
-from typing import Any, Literal
+from typing import Literal
+
+from django.http import HttpRequest
 
 from brokercore.cluster import read as cluster_read
 from brokercore.coordinator import read as groups_read
-from brokercore.coordinator.read import group_describe
+from brokercore.coordinator.lag import PartitionLag
+from brokercore.coordinator.read import GroupView, MemberView, group_describe
 from console.api.errors import CONSUMER_GROUP_NOT_FOUND, CONSUMER_INSTANCE_NOT_FOUND, PARTITION_NOT_FOUND, RestError
 from console.api.v3.shared import (
     Related,
@@ -100,20 +103,20 @@ _GROUP = "/clusters/{cluster_id}/consumer-groups/{consumer_group_id}"
 _CONSUMER = _GROUP + "/consumers/{consumer_id}"
 
 
-def _group(group_id: str):
+def _group(group_id: str) -> GroupView:
     """The group described, or 40405 (an unknown group's broker error maps to it)."""
     name_check(group_id, CONSUMER_GROUP_NOT_FOUND, f"Consumer group '{group_id}'")
     return group_describe(group_id=group_id)
 
 
-def _member(g, consumer_id: str):
+def _member(g: GroupView, consumer_id: str) -> MemberView:
     for m in g.members:
         if m.member_id == consumer_id:
             return m
     raise RestError(CONSUMER_INSTANCE_NOT_FOUND, f"Consumer '{consumer_id}' is not a member of group '{g.group_id}'.")
 
 
-def _group_out(request, cid: str, group_id: str, state: str, assignor: str, members: int) -> dict:
+def _group_out(request: HttpRequest, cid: str, group_id: str, state: str, assignor: str, members: int) -> dict:
     base = ("consumer-groups", group_id)
     return resource(
         request, "KafkaConsumerGroup", cid, base, (("consumer-group", group_id),),
@@ -128,7 +131,7 @@ def _group_out(request, cid: str, group_id: str, state: str, assignor: str, memb
     )
 
 
-def _consumer_out(request, cid: str, group_id: str, m) -> dict:
+def _consumer_out(request: HttpRequest, cid: str, group_id: str, m: MemberView) -> dict:
     base = ("consumer-groups", group_id, "consumers", m.member_id)
     return resource(
         request, "KafkaConsumer", cid, base, (("consumer-group", group_id), ("consumer", m.member_id)),
@@ -140,7 +143,7 @@ def _consumer_out(request, cid: str, group_id: str, m) -> dict:
     )
 
 
-def _assignment_out(request, cid: str, group_id: str, member_id: str, topic: str, partition: int) -> dict:
+def _assignment_out(request: HttpRequest, cid: str, group_id: str, member_id: str, topic: str, partition: int) -> dict:
     return resource(
         request, "KafkaConsumerAssignment", cid,
         ("consumer-groups", group_id, "consumers", member_id, "assignments", topic, "partitions", partition),
@@ -154,14 +157,14 @@ def _assignment_out(request, cid: str, group_id: str, member_id: str, topic: str
     )
 
 
-def _lags(g) -> list[tuple[Any, Any]]:
+def _lags(g: GroupView) -> list[tuple[PartitionLag, MemberView | None]]:
     """(lag, owning member or None) of each partition the group has committed an offset for:
     Confluent's lag is measured from the committed offset, so there is none without one."""
     members = {m.member_id: m for m in g.members}
     return [(p, members.get(p.owner)) for p in g.partitions if p.committed is not None]
 
 
-def _owner(m) -> dict:
+def _owner(m: MemberView | None) -> dict[str, str | None]:
     """Who owns a lagging partition, as lag objects name it (blank when no member does)."""
     return {
         "consumer_id": m.member_id if m else "",
@@ -170,7 +173,7 @@ def _owner(m) -> dict:
     }
 
 
-def _lag_out(request, cid: str, group_id: str, p, m) -> dict:
+def _lag_out(request: HttpRequest, cid: str, group_id: str, p: PartitionLag, m: MemberView | None) -> dict:
     return resource(
         request, "KafkaConsumerLag", cid,
         ("consumer-groups", group_id, "lags", p.topic, "partitions", p.partition),
@@ -186,7 +189,7 @@ def _lag_out(request, cid: str, group_id: str, p, m) -> dict:
 
 
 @route("GET", "/clusters/{cluster_id}/consumer-groups", ConsumerGroupList, summary="List consumer groups")
-def groups_list(request, cluster_id: str):
+def groups_list(request: HttpRequest, cluster_id: str) -> dict:
     cid = cluster_check(cluster_id)
     data = [
         _group_out(request, cid, g.group_id, g.state, g.assignor if g.members else "", g.members)
@@ -196,7 +199,7 @@ def groups_list(request, cluster_id: str):
 
 
 @route("GET", _GROUP, ConsumerGroupOut, summary="Get a consumer group")
-def group_get(request, cluster_id: str, consumer_group_id: str):
+def group_get(request: HttpRequest, cluster_id: str, consumer_group_id: str) -> dict:
     cid = cluster_check(cluster_id)
     g = _group(consumer_group_id)
     assignor = (g.protocol_name or g.assignor) if g.members else ""
@@ -204,21 +207,21 @@ def group_get(request, cluster_id: str, consumer_group_id: str):
 
 
 @route("GET", _GROUP + "/consumers", ConsumerList, summary="List a group's consumers")
-def consumers_list(request, cluster_id: str, consumer_group_id: str):
+def consumers_list(request: HttpRequest, cluster_id: str, consumer_group_id: str) -> dict:
     cid = cluster_check(cluster_id)
     g = _group(consumer_group_id)
     return list_out("KafkaConsumerList", request, [_consumer_out(request, cid, g.group_id, m) for m in g.members])
 
 
 @route("GET", _CONSUMER, ConsumerOut, summary="Get a consumer of a group")
-def consumer_get(request, cluster_id: str, consumer_group_id: str, consumer_id: str):
+def consumer_get(request: HttpRequest, cluster_id: str, consumer_group_id: str, consumer_id: str) -> dict:
     cid = cluster_check(cluster_id)
     g = _group(consumer_group_id)
     return _consumer_out(request, cid, g.group_id, _member(g, consumer_id))
 
 
 @route("GET", _CONSUMER + "/assignments", AssignmentList, summary="List a consumer's assigned partitions")
-def assignments_list(request, cluster_id: str, consumer_group_id: str, consumer_id: str):
+def assignments_list(request: HttpRequest, cluster_id: str, consumer_group_id: str, consumer_id: str) -> dict:
     cid = cluster_check(cluster_id)
     g = _group(consumer_group_id)
     m = _member(g, consumer_id)
@@ -231,8 +234,8 @@ def assignments_list(request, cluster_id: str, consumer_group_id: str, consumer_
     summary="Get one of a consumer's assigned partitions",
 )
 def assignment_get(
-    request, cluster_id: str, consumer_group_id: str, consumer_id: str, topic_name: str, partition_id: int
-):
+    request: HttpRequest, cluster_id: str, consumer_group_id: str, consumer_id: str, topic_name: str, partition_id: int
+) -> dict:
     cid = cluster_check(cluster_id)
     g = _group(consumer_group_id)
     m = _member(g, consumer_id)
@@ -242,7 +245,7 @@ def assignment_get(
 
 
 @route("GET", _GROUP + "/lags", LagList, summary="List a group's lag per partition, largest first")
-def lags_list(request, cluster_id: str, consumer_group_id: str):
+def lags_list(request: HttpRequest, cluster_id: str, consumer_group_id: str) -> dict:
     cid = cluster_check(cluster_id)
     g = _group(consumer_group_id)
     rows = sorted(_lags(g), key=lambda pm: (-pm[0].lag, pm[0].topic, pm[0].partition))
@@ -253,7 +256,7 @@ def lags_list(request, cluster_id: str, consumer_group_id: str):
     "GET", _GROUP + "/lags/{topic_name}/partitions/{partition_id}", LagOut,
     summary="Get a group's lag on one partition",
 )
-def lag_get(request, cluster_id: str, consumer_group_id: str, topic_name: str, partition_id: int):
+def lag_get(request: HttpRequest, cluster_id: str, consumer_group_id: str, topic_name: str, partition_id: int) -> dict:
     cid = cluster_check(cluster_id)
     g = _group(consumer_group_id)
     for p, m in _lags(g):
@@ -266,7 +269,7 @@ def lag_get(request, cluster_id: str, consumer_group_id: str, topic_name: str, p
 
 
 @route("GET", _GROUP + "/lag-summary", LagSummaryOut, summary="Get a group's total and largest lag")
-def lag_summary(request, cluster_id: str, consumer_group_id: str):
+def lag_summary(request: HttpRequest, cluster_id: str, consumer_group_id: str) -> dict:
     cid = cluster_check(cluster_id)
     g = _group(consumer_group_id)
     rows = _lags(g)

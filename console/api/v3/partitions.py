@@ -6,7 +6,9 @@ One extension: partition objects carry "beginning_offset" and "end_offset" (log 
 high watermark), which v3 has no endpoint for (v2 has .../partitions/{p}/offsets).
 """
 
-from typing import Literal
+from typing import Literal, NoReturn
+
+from django.http import HttpRequest
 
 from brokercore.types import PartitionInfo
 from console.api.errors import BROKER_NOT_FOUND, PARTITION_NOT_FOUND, RestError
@@ -65,7 +67,7 @@ ReassignmentList = list_schema("ReassignmentList", "KafkaReassignmentList", Reas
 _PARTITION = "/clusters/{cluster_id}/topics/{topic_name}/partitions/{partition_id}"
 
 
-def _partition_out(request, cid: str, topic: str, p: PartitionInfo) -> dict:
+def _partition_out(request: HttpRequest, cid: str, topic: str, p: PartitionInfo) -> dict:
     base = ("topics", topic, "partitions", p.index)
     return resource(
         request, "KafkaPartition", cid, base, (("topic", topic), ("partition", p.index)),
@@ -79,7 +81,7 @@ def _partition_out(request, cid: str, topic: str, p: PartitionInfo) -> dict:
     )
 
 
-def replica_out(request, cid: str, topic: str, p: PartitionInfo, broker_id: int) -> dict:
+def replica_out(request: HttpRequest, cid: str, topic: str, p: PartitionInfo, broker_id: int) -> dict:
     """Broker `broker_id`'s replica of partition `p` (also listed per broker, in brokers.py)."""
     return resource(
         request, "KafkaReplica", cid,
@@ -98,27 +100,27 @@ def replica_out(request, cid: str, topic: str, p: PartitionInfo, broker_id: int)
     "GET", "/clusters/{cluster_id}/topics/{topic_name}/partitions", PartitionList,
     summary="List a topic's partitions",
 )
-def partitions_list(request, cluster_id: str, topic_name: str):
+def partitions_list(request: HttpRequest, cluster_id: str, topic_name: str) -> dict:
     cid = cluster_check(cluster_id)
     info = topic_check(topic_name)
     return list_out("KafkaPartitionList", request, [_partition_out(request, cid, info.name, p) for p in info.partitions])
 
 
 @route("GET", _PARTITION, PartitionOut, summary="Get a partition (with its beginning and end offsets)")
-def partition_get(request, cluster_id: str, topic_name: str, partition_id: int):
+def partition_get(request: HttpRequest, cluster_id: str, topic_name: str, partition_id: int) -> dict:
     cid = cluster_check(cluster_id)
     return _partition_out(request, cid, topic_name, partition_check(topic_name, partition_id))
 
 
 @route("GET", _PARTITION + "/replicas", ReplicaList, summary="List a partition's replicas")
-def replicas_list(request, cluster_id: str, topic_name: str, partition_id: int):
+def replicas_list(request: HttpRequest, cluster_id: str, topic_name: str, partition_id: int) -> dict:
     cid = cluster_check(cluster_id)
     p = partition_check(topic_name, partition_id)
     return list_out("KafkaReplicaList", request, [replica_out(request, cid, topic_name, p, b) for b in p.replicas])
 
 
 @route("GET", _PARTITION + "/replicas/{broker_id}", ReplicaOut, summary="Get a replica of a partition")
-def replica_get(request, cluster_id: str, topic_name: str, partition_id: int, broker_id: int):
+def replica_get(request: HttpRequest, cluster_id: str, topic_name: str, partition_id: int, broker_id: int) -> dict:
     cid = cluster_check(cluster_id)
     p = partition_check(topic_name, partition_id)
     if broker_id not in p.replicas:
@@ -130,7 +132,7 @@ def replica_get(request, cluster_id: str, topic_name: str, partition_id: int, br
     "GET", "/clusters/{cluster_id}/topics/-/partitions/-/reassignment", ReassignmentList,
     summary="List partition reassignments in progress (never any: every replica is in the database)",
 )
-def reassignments_list(request, cluster_id: str):
+def reassignments_list(request: HttpRequest, cluster_id: str) -> dict:
     cluster_check(cluster_id)
     return list_out("KafkaReassignmentList", request, [])
 
@@ -139,7 +141,7 @@ def reassignments_list(request, cluster_id: str):
     "GET", "/clusters/{cluster_id}/topics/{topic_name}/partitions/-/reassignment", ReassignmentList,
     summary="List a topic's partition reassignments in progress (never any)",
 )
-def topic_reassignments_list(request, cluster_id: str, topic_name: str):
+def topic_reassignments_list(request: HttpRequest, cluster_id: str, topic_name: str) -> dict:
     cluster_check(cluster_id)
     topic_check(topic_name)
     return list_out("KafkaReassignmentList", request, [])
@@ -149,7 +151,7 @@ def topic_reassignments_list(request, cluster_id: str, topic_name: str):
     "GET", _PARTITION + "/reassignment", ReassignmentOut,
     summary="Get a partition's reassignment in progress (404: there never is one)",
 )
-def reassignment_get(request, cluster_id: str, topic_name: str, partition_id: int):
+def reassignment_get(request: HttpRequest, cluster_id: str, topic_name: str, partition_id: int) -> NoReturn:
     cluster_check(cluster_id)
     partition_check(topic_name, partition_id)
     raise RestError(

@@ -5,16 +5,17 @@ import base64
 import binascii
 import json
 from datetime import UTC, datetime
+from typing import TypeAlias
 
 from django.conf import settings
-from django.http import HttpResponse
+from django.http import HttpRequest, HttpResponse
 from django.utils.dateparse import parse_datetime
 from ninja import Schema, Status
 
 from brokercore.errors import BrokerError
 from brokercore.log.append import records_append
 from brokercore.topics import read as topics_read
-from brokercore.types import RecordIn
+from brokercore.types import AppendResult, RecordIn
 from console.api import body_limit
 from console.api.errors import (
     BAD_REQUEST,
@@ -59,6 +60,8 @@ class BatchOut(Schema):
     failures: list[BatchFailure]
 
 
+# The key and value part of a delivery report: each {"type", "size"}, or None when absent.
+Sizes: TypeAlias = dict[str, dict[str, str | int] | None]
 
 # OpenAPI descriptions of the produce bodies, which the views parse themselves (streams are
 # concatenated JSON, not one document). Inline so they need no component references.
@@ -122,7 +125,7 @@ def _invalid(message: str) -> RestError:
     return RestError(INVALID_PAYLOAD, message)
 
 
-def _data(field: str, obj) -> tuple[bytes | None, str | None]:
+def _data(field: str, obj: object) -> tuple[bytes | None, str | None]:
     """Serialize a record's key or value: (bytes, type), or (None, None) when there is none."""
     if obj is None:
         return None, None
@@ -162,7 +165,7 @@ def _data(field: str, obj) -> tuple[bytes | None, str | None]:
     raise _invalid(f"{field}.type must be BINARY, JSON or STRING, got {kind!r}.")
 
 
-def _timestamp(value) -> int | None:
+def _timestamp(value: object) -> int | None:
     if value is None:
         return None
     if isinstance(value, bool):
@@ -186,7 +189,7 @@ def _timestamp(value) -> int | None:
     return ms
 
 
-def _record(obj) -> tuple[RecordIn, dict]:
+def _record(obj: object) -> tuple[RecordIn, Sizes]:
     """A produce request's record, and the key/value part of its delivery report."""
     if not isinstance(obj, dict):
         raise _invalid("Each record must be a JSON object.")
@@ -221,7 +224,7 @@ def _record(obj) -> tuple[RecordIn, dict]:
     return record, sizes
 
 
-def _produce_target(request, cluster_id: str, topic_name: str) -> tuple[str, str, str]:
+def _produce_target(request: HttpRequest, cluster_id: str, topic_name: str) -> tuple[str, str, str]:
     """(cluster id, topic name, body text) of a produce request, checked in the order the proxy
     always has: the cluster, the body (size, UTF-8), then the topic (40401), of which the produce
     paths need no more than its name."""
@@ -231,7 +234,7 @@ def _produce_target(request, cluster_id: str, topic_name: str) -> tuple[str, str
     return cid, topics_read.topic_get(name=topic_name).name, text
 
 
-def _produce_many(cid: str, topic: str, items: list) -> list:
+def _produce_many(cid: str, topic: str, items: list[object]) -> list[dict | RestError]:
     """One delivery report (or RestError) per item, in order. The records that parse go in one
     append; only if the broker refuses that batch is each record appended on its own, so every
     record still succeeds or fails by itself, as Confluent's per-record reports promise."""
@@ -260,7 +263,7 @@ def _produce_many(cid: str, topic: str, items: list) -> list:
     return reports
 
 
-def _report(cid: str, topic: str, result, sizes: dict) -> dict:
+def _report(cid: str, topic: str, result: AppendResult, sizes: Sizes) -> dict:
     when = datetime.fromtimestamp(result.timestamp / 1000, tz=UTC)
     return {
         "error_code": 200,
@@ -273,11 +276,11 @@ def _report(cid: str, topic: str, result, sizes: dict) -> dict:
     }
 
 
-def _concatenated_json(text: str) -> list:
+def _concatenated_json(text: str) -> list[object]:
     """Concatenated JSON (Confluent's streaming produce): objects one after another, any space
     between. A malformed object ends the stream there; it is reported as the last item."""
     decoder = json.JSONDecoder()
-    items: list = []
+    items: list[object] = []
     pos, end = 0, len(text)
     limit = settings.REST["MAX_RECORDS_PER_REQUEST"]
     while True:
@@ -295,7 +298,7 @@ def _concatenated_json(text: str) -> list:
         items.append(obj)
 
 
-def _body_text(request) -> str:
+def _body_text(request: HttpRequest) -> str:
     body_limit(request)
     try:
         return request.body.decode("utf-8")
@@ -314,7 +317,7 @@ def _stream_error(e: RestError) -> dict:
     summary="Produce records (one, or a stream of concatenated JSON records)",
     errors=(400, 413, 422), openapi_extra=_PRODUCE_BODY,
 )
-def records_produce(request, cluster_id: str, topic_name: str):
+def records_produce(request: HttpRequest, cluster_id: str, topic_name: str) -> dict | HttpResponse:
     cid, topic, text = _produce_target(request, cluster_id, topic_name)
     items = _concatenated_json(text)
     if not items:
@@ -335,7 +338,7 @@ def records_produce(request, cluster_id: str, topic_name: str):
     summary="Produce a batch of records; each entry succeeds or fails on its own",
     errors=(400, 413, 422), openapi_extra=_BATCH_BODY,
 )
-def records_produce_batch(request, cluster_id: str, topic_name: str):
+def records_produce_batch(request: HttpRequest, cluster_id: str, topic_name: str) -> Status:
     cid, topic, text = _produce_target(request, cluster_id, topic_name)
     try:
         payload = json.loads(text)

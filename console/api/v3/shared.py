@@ -6,8 +6,10 @@ Every object has Confluent's "kind" and "metadata" ({"self": absolute URL, "reso
 answered whole, as Confluent's proxy does).
 """
 
-from typing import Any, Literal
+from collections.abc import Callable
+from typing import Literal, TypeAlias, TypeVar
 
+from django.http import HttpRequest
 from ninja import Router, Schema
 from pydantic import create_model
 
@@ -18,6 +20,14 @@ from console.api import API_ROOT
 from console.api.errors import CLUSTER_NOT_FOUND, PARTITION_NOT_FOUND, TOPIC_NOT_FOUND, RestError
 
 router = Router()
+
+# A view function; `route` registers it and returns it unchanged.
+View = TypeVar("View", bound=Callable[..., object])
+# A route's answer: its 200 schema, or a schema (None: no body) per status.
+Responses: TypeAlias = type[Schema] | dict[int, type[Schema] | None]
+# A resource's place in the cluster: URL path segments, and (name, value) pairs of its CRN.
+UrlPath: TypeAlias = tuple[str | int, ...]
+CrnPairs: TypeAlias = tuple[tuple[str, str | int], ...]
 
 INT32_MAX = 2**31 - 1
 
@@ -67,15 +77,17 @@ def list_schema(model_name: str, kind: str, item: type[Schema]) -> type[Schema]:
 # --- Registering a route ------------------------------------------------------------------------
 
 
-def route(method: str, path: str, out: Any, *, summary: str, errors: tuple[int, ...] = (), **options):
+def route(
+    method: str, path: str, out: Responses, *, summary: str, errors: tuple[int, ...] = (), **options: object
+) -> Callable[[View], View]:
     """Register a view on the v3 router. Every route may answer 401 (no credentials), 404 (an
     unknown cluster) and 422 (a path or query parameter of the wrong type), plus `errors`; `out`
     is the 200 schema or a {status: schema} map. The operation id stays the one the view had when
     v3 was one module, so clients generated from the document keep their method names."""
-    responses: dict = {status: ErrorOut for status in sorted({401, 404, 422, *errors})}
+    responses: dict[int, type[Schema] | None] = {status: ErrorOut for status in sorted({401, 404, 422, *errors})}
     responses |= out if isinstance(out, dict) else {200: out}
 
-    def register(view):
+    def register(view: View) -> View:
         router.api_operation(
             [method], path, response=responses, summary=summary, operation_id=f"console_api_v3_{view.__name__}",
             **options,
@@ -88,20 +100,20 @@ def route(method: str, path: str, out: Any, *, summary: str, errors: tuple[int, 
 # --- URLs, CRNs, objects and lists ---------------------------------------------------------------
 
 
-def url(request, cid: str, *path) -> str:
+def url(request: HttpRequest, cid: str, *path: str | int) -> str:
     """The absolute URL of clusters/<cid>/<path>: every v3 resource is in the cluster."""
     return request.build_absolute_uri(f"{API_ROOT}v3/" + "/".join(str(p) for p in ("clusters", cid, *path)))
 
 
-def related(request, cid: str, *path) -> dict:
+def related(request: HttpRequest, cid: str, *path: str | int) -> dict[str, str]:
     return {"related": url(request, cid, *path)}
 
 
-def crn(cluster: str, *pairs: tuple[str, Any]) -> str:
+def crn(cluster: str, *pairs: tuple[str, str | int]) -> str:
     return f"crn:///kafka={cluster}" + "".join(f"/{k}={v}" for k, v in pairs)
 
 
-def resource(request, kind: str, cid: str, path: tuple = (), names: tuple = (), **fields) -> dict:
+def resource(request: HttpRequest, kind: str, cid: str, path: UrlPath = (), names: CrnPairs = (), **fields: object) -> dict:
     """A v3 object: `kind`, its URL (clusters/<cid>/`path`) and CRN (`names`' pairs), then `fields`."""
     return {
         "kind": kind,
@@ -111,7 +123,7 @@ def resource(request, kind: str, cid: str, path: tuple = (), names: tuple = (), 
     }
 
 
-def list_out(kind: str, request, data: list) -> dict:
+def list_out(kind: str, request: HttpRequest, data: list[dict]) -> dict:
     return {"kind": kind, "metadata": {"self": request.build_absolute_uri(request.path), "next": None}, "data": data}
 
 

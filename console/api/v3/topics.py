@@ -2,6 +2,7 @@
 
 from typing import Literal
 
+from django.http import HttpRequest
 from ninja import Schema, Status
 from pydantic import Field
 
@@ -58,7 +59,7 @@ class TopicUpdateIn(Schema):
     partitions_count: int = Field(ge=1)
 
 
-def _topic_out(request, cid: str, name: str, replication_factor: int, partitions: int) -> dict:
+def _topic_out(request: HttpRequest, cid: str, name: str, replication_factor: int, partitions: int) -> dict:
     base = ("topics", name)
     return resource(
         request, "KafkaTopic", cid, base, (("topic", name),),
@@ -74,7 +75,7 @@ def _topic_out(request, cid: str, name: str, replication_factor: int, partitions
 
 
 @route("GET", "/clusters/{cluster_id}/topics", TopicList, summary="List topics")
-def topics_list(request, cluster_id: str):
+def topics_list(request: HttpRequest, cluster_id: str) -> dict:
     cid = cluster_check(cluster_id)
     return list_out(
         "KafkaTopicList",
@@ -87,7 +88,7 @@ def topics_list(request, cluster_id: str):
     "POST", "/clusters/{cluster_id}/topics", {201: TopicOut, 200: TopicOut},
     summary="Create a topic", errors=(400, 403, 422), auth=STAFF_AUTH,
 )
-def topic_create(request, cluster_id: str, payload: TopicCreateIn):
+def topic_create(request: HttpRequest, cluster_id: str, payload: TopicCreateIn) -> Status:
     cid = cluster_check(cluster_id)
     topic = topic_service.topic_create(
         name=payload.topic_name,
@@ -102,7 +103,7 @@ def topic_create(request, cluster_id: str, payload: TopicCreateIn):
 
 
 @route("GET", "/clusters/{cluster_id}/topics/{topic_name}", TopicOut, summary="Get a topic")
-def topic_get(request, cluster_id: str, topic_name: str):
+def topic_get(request: HttpRequest, cluster_id: str, topic_name: str) -> dict:
     cid = cluster_check(cluster_id)
     info = topic_check(topic_name)
     return _topic_out(request, cid, info.name, info.replication_factor, len(info.partitions))
@@ -113,7 +114,7 @@ def topic_get(request, cluster_id: str, topic_name: str):
     summary="Grow a topic's partition count", errors=(400, 403, 422), auth=STAFF_AUTH,
     description="Partitions can only be added: a smaller count is Kafka's INVALID_PARTITIONS (400).",
 )
-def topic_update(request, cluster_id: str, topic_name: str, payload: TopicUpdateIn):
+def topic_update(request: HttpRequest, cluster_id: str, topic_name: str, payload: TopicUpdateIn) -> dict:
     cid = cluster_check(cluster_id)
     name_check(topic_name, TOPIC_NOT_FOUND, f"Topic '{topic_name}'")
     topic = topic_service.topic_partitions_add(name=topic_name, count=payload.partitions_count)
@@ -124,7 +125,7 @@ def topic_update(request, cluster_id: str, topic_name: str, payload: TopicUpdate
     "DELETE", "/clusters/{cluster_id}/topics/{topic_name}", {204: None},
     summary="Delete a topic", errors=(403,), auth=STAFF_AUTH,
 )
-def topic_delete(request, cluster_id: str, topic_name: str):
+def topic_delete(request: HttpRequest, cluster_id: str, topic_name: str) -> Status:
     cluster_check(cluster_id)
     name_check(topic_name, TOPIC_NOT_FOUND, f"Topic '{topic_name}'")
     topic_service.topic_delete(name=topic_name)
