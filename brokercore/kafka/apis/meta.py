@@ -61,9 +61,9 @@ class ClusterView:
 
 
 def cluster_view(node: Node) -> ClusterView:
-    """The cluster as this node reports it: the live registered nodes (selectors.cluster_nodes)
+    """The cluster as this node reports it: the live registered nodes (cluster/read.cluster_nodes)
     with this listener among them, and each partition's replicas spread over them the way every
-    process computes them (selectors.partition_replicas), so all nodes give clients one answer.
+    process computes them (cluster/read.partition_replicas), so all nodes give clients one answer.
 
     This listener is always listed with its own address: a listener that has not registered (a
     test's, or one whose registration is not visible yet) still answers for itself rather than
