@@ -304,14 +304,6 @@ def test_delete_keeps_offsets_the_service_refuses(staff_client):
 # --- Live pushes ---------------------------------------------------------------------------------------
 
 
-@pytest.fixture
-def in_memory_layer(settings):
-    settings.CHANNEL_LAYERS = {"default": {"BACKEND": "channels.layers.InMemoryChannelLayer"}}
-    from channels.layers import channel_layers
-
-    channel_layers.backends.clear()
-
-
 @pytest.mark.django_db(transaction=True)
 async def test_group_fragments_are_pushed_after_a_rebalance(viewer, in_memory_layer):
     await database_sync_to_async(topic_factory)(name="t", partitions=2)
