@@ -18,7 +18,7 @@ import urllib.request
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 
-from bench.common import ManagedProcess, api_token, fmt_ms, free_port, machine_markdown, progress, table
+from bench.common import ManagedProcess, api_token, backend_label, fmt_ms, free_port, machine_markdown, progress, table
 
 NAME = "browser"
 TITLE = "Console: produce -> browser latency in Chromium (issue 7)"
@@ -158,7 +158,7 @@ def render(results: dict, machine: dict) -> str:
     rows = []
     for backend, r in results.items():
         for path, v in r.get("paths", {}).items():
-            label = {"sqlite": "SQLite", "postgres": "PostgreSQL"}.get(backend, backend)
+            label = backend_label(backend)
             rows.append((label, LABELS[path], fmt_ms(v["min"]), fmt_ms(v["p50"]), fmt_ms(v["p95"]), fmt_ms(v["max"])))
     parts.append(table(["Backend", "Path", "min ms", "p50 ms", "p95 ms", "max ms"], rows, align="llrrrr"))
     return "\n\n".join(parts)

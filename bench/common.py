@@ -218,6 +218,14 @@ class ManagedProcess:
 # --- Numbers and tables ----------------------------------------------------------------------
 
 
+BACKEND_LABELS = {"sqlite": "SQLite", "postgres": "PostgreSQL"}
+
+
+def backend_label(backend: str) -> str:
+    """The backend's name as the reports print it (an unknown one as given)."""
+    return BACKEND_LABELS.get(backend, backend)
+
+
 def median(values):
     return statistics.median(values) if values else float("nan")
 

@@ -28,7 +28,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from time import perf_counter
 
-from bench.common import fmt_int, fmt_ms, machine_markdown, median, progress, table
+from bench.common import backend_label, fmt_int, fmt_ms, machine_markdown, median, progress, table
 
 NAME = "console"
 TITLE = "Console: live push latency and page server times"
@@ -456,6 +456,16 @@ async def _live_async(cfg: Config, user) -> list[dict]:
 
     counter = [0]
     results = []
+
+    async def open_loop(mode: str, sub: str, rec, appender, *args) -> dict:
+        """One producer run that appends on its own clock, whatever the pushes do; its summary
+        once the push of its last append arrived. `appender` takes the first record's number last."""
+        since, t_start = len(rec.pushes), perf_counter()
+        markers = await run_in_producer(appender, *args, counter[0])
+        counter[0] += len(markers)
+        wall = perf_counter() - t_start
+        await rec.until(markers[-1][0], 5)
+        return _summary(mode, sub, markers, rec, since, wall)
     try:
         for sub, parse in ((f"tail:{LIVE}", _parse_tail), (f"topic:{LIVE}", _parse_topic)):
             path = f"/ws/live/?s={sub}"
@@ -486,30 +496,15 @@ async def _live_async(cfg: Config, user) -> list[dict]:
             await asyncio.sleep(0.6)
 
             # Sparse: an append every sparse_interval_s (open loop), a low-traffic topic.
-            since, t_start = len(rec.pushes), perf_counter()
-            markers = await run_in_producer(_paced, cfg.sparse_appends, cfg.sparse_interval_s, counter[0])
-            counter[0] += len(markers)
-            wall = perf_counter() - t_start
-            await rec.until(markers[-1][0], 5)
-            results.append(_summary("sparse", sub, markers, rec, since, wall))
+            results.append(await open_loop("sparse", sub, rec, _paced, cfg.sparse_appends, cfg.sparse_interval_s))
             await asyncio.sleep(1.0)
 
             # Paced: one append every interval, whatever the pushes do (open loop).
-            since, t_start = len(rec.pushes), perf_counter()
-            markers = await run_in_producer(_paced, cfg.paced_appends, cfg.paced_interval_s, counter[0])
-            counter[0] += len(markers)
-            wall = perf_counter() - t_start
-            await rec.until(markers[-1][0], 5)
-            results.append(_summary("paced", sub, markers, rec, since, wall))
+            results.append(await open_loop("paced", sub, rec, _paced, cfg.paced_appends, cfg.paced_interval_s))
             await asyncio.sleep(0.6)
 
             # Back to back: single-record appends as fast as one producer thread goes.
-            since, t_start = len(rec.pushes), perf_counter()
-            markers = await run_in_producer(_burst, cfg.burst_s, counter[0])
-            counter[0] += len(markers)
-            wall = perf_counter() - t_start
-            await rec.until(markers[-1][0], 5)
-            results.append(_summary("burst", sub, markers, rec, since, wall))
+            results.append(await open_loop("burst", sub, rec, _burst, cfg.burst_s))
             results[-1]["unparsed"] = rec.unparsed
 
             rec.task.cancel()
@@ -664,7 +659,6 @@ def render(results: dict, machine: dict) -> str:
             poll=lv["watcher_poll_s"],
         ),
     ]
-    labels = {"sqlite": "SQLite", "postgres": "PostgreSQL"}
 
     # Live latency, both backends in one table.
     rows = []
@@ -672,7 +666,7 @@ def render(results: dict, machine: dict) -> str:
         for e in r["live"]["latency"]:
             shown = f"{e['shown']}/{e['appends']}" if "shown" in e else ""
             rows.append((
-                labels.get(backend, backend), e["subscription"].split(":")[0], e["mode"], e["appends"],
+                backend_label(backend), e["subscription"].split(":")[0], e["mode"], e["appends"],
                 f"{e['append_rate']:.0f}", fmt_ms(e["append_p50_s"] * 1000),
                 fmt_ms(e["p50_s"] * 1000), fmt_ms(e["p95_s"] * 1000), fmt_ms(e["max_s"] * 1000),
                 e["pushes"], shown, e["lost"],
@@ -685,13 +679,13 @@ def render(results: dict, machine: dict) -> str:
     rows = []
     for backend, r in results.items():
         for e in r["live"]["renders"]:
-            rows.append((labels.get(backend, backend), e["subscription"], fmt_ms(e["s"] * 1000), fmt_ms(e["max_s"] * 1000), fmt_int(e["bytes"])))
+            rows.append((backend_label(backend), e["subscription"], fmt_ms(e["s"] * 1000), fmt_ms(e["max_s"] * 1000), fmt_int(e["bytes"])))
     parts.append("One push's server work (`fragments.render` of one subscription after one new record, "
                  "median of the runs; the latency above adds the commit, the event hop and the throttle):\n\n"
                  + table(["Backend", "Subscription", "render ms", "max ms", "bytes"], rows, align="llrrr"))
 
     for backend, r in results.items():
-        label = labels.get(backend, backend)
+        label = backend_label(backend)
         s = r["setup"]
         parts.append(
             f"### {label}: data and pages\n\n"

@@ -27,6 +27,7 @@ from time import perf_counter
 from bench.common import (
     ManagedProcess,
     api_token,
+    backend_label,
     fmt_int,
     fmt_ms,
     fmt_ratio,
@@ -446,28 +447,30 @@ WAL, as there are no standbys).
 """
 
 
+def method_text(result: dict) -> str:
+    """The method section, from any backend's result (one run's configuration is the same in each)."""
+    c = result["config"]
+    return METHOD.format(
+        producers=c["producers"],
+        seconds=c["seconds"],
+        rounds=c["rounds"],
+        rest_procs=c["rest_procs"],
+        rest_threads=c["rest_threads"],
+        rest_seconds=c["rest_seconds"],
+        linger=result["settings"]["GROUP_COMMIT_LINGER_US"],
+        max_records=result["settings"]["GROUP_COMMIT_MAX_RECORDS"],
+    )
+
+
 def render(results: dict, machine: dict) -> str:
-    any_result = next(iter(results.values()), None)
-    if any_result is None:
+    first = next(iter(results.values()), None)
+    if first is None:
         return "No backend ran."
-    c = any_result["config"]
-    parts = [
-        machine_markdown(machine),
-        METHOD.format(
-            producers=c["producers"],
-            seconds=c["seconds"],
-            rounds=c["rounds"],
-            rest_procs=c["rest_procs"],
-            rest_threads=c["rest_threads"],
-            rest_seconds=c["rest_seconds"],
-            linger=any_result["settings"]["GROUP_COMMIT_LINGER_US"],
-            max_records=any_result["settings"]["GROUP_COMMIT_MAX_RECORDS"],
-        ),
-    ]
-    labels = {"sqlite": "SQLite", "postgres": "PostgreSQL"}
+    c = first["config"]
+    parts = [machine_markdown(machine), method_text(first)]
     rows, verdicts = [], []
     for backend, r in results.items():
-        label = labels.get(backend, backend)
+        label = backend_label(backend)
         for e in r["in_process"]:
             who = case_label(e)
             for mode in ("off", "on"):
@@ -520,7 +523,7 @@ def render(results: dict, machine: dict) -> str:
         "one-commit-per-record rate of the same run** (acks=all, the default of this broker's "
         "adapters and of Kafka's clients).\n\n" + "\n".join(verdicts)
     )
-    parts.append(_where_the_time_goes(results, labels, c["producers"]))
+    parts.append(_where_the_time_goes(results, c["producers"]))
     return "\n\n".join(p for p in parts if p)
 
 
@@ -538,10 +541,10 @@ def _caller_percentile(sizes: dict, q: float) -> float:
     return by_caller[-1][0]
 
 
-def _where_the_time_goes(results: dict, labels: dict, producers: int) -> str:
+def _where_the_time_goes(results: dict, producers: int) -> str:
     rows, ceiling_rows = [], []
     for backend, r in results.items():
-        label = labels.get(backend, backend)
+        label = backend_label(backend)
         many = [e for e in r["in_process"] if e["producers"] > 1]
         lone = {e.get("acks", "all"): e for e in r["in_process"] if e["producers"] == 1}
         for e in many:

@@ -8,7 +8,7 @@ their poll interval on top; this measures what the broker adds.
 
 import time
 
-from bench.common import fmt_ms, machine_markdown, median, progress, table
+from bench.common import backend_label, fmt_ms, machine_markdown, median, progress, table
 
 NAME = "groups"
 TITLE = "Consumer groups: rebalance latency and lag (issue 3)"
@@ -120,9 +120,8 @@ def render(results: dict, machine: dict) -> str:
         machine_markdown(machine),
         METHOD.format(rounds=first["rebalance"][0]["rounds"], groups=first["lag"]["groups"], partitions=first["lag"]["partitions"]),
     ]
-    labels = {"sqlite": "SQLite", "postgres": "PostgreSQL"}
     for backend, r in results.items():
-        label = labels.get(backend, backend)
+        label = backend_label(backend)
         parts.append(f"### {label}: rebalance latency\n\n" + table(
             ["Members", "join → Stable (ms)", "leave → Stable (ms)", "member polls per rebalance"],
             [(e["members"], fmt_ms(e["join_s"] * 1000), fmt_ms(e["leave_s"] * 1000), e["rejoins"]) for e in r["rebalance"]],

@@ -16,7 +16,17 @@ import time
 from dataclasses import dataclass
 from time import perf_counter
 
-from bench.common import ManagedProcess, api_token, fmt_int, fmt_ms, free_port, machine_markdown, progress, table
+from bench.common import (
+    ManagedProcess,
+    api_token,
+    backend_label,
+    fmt_int,
+    fmt_ms,
+    free_port,
+    machine_markdown,
+    progress,
+    table,
+)
 
 NAME = "kafka"
 TITLE = "Kafka protocol: producer and consumer throughput with confluent-kafka (issue 6)"
@@ -190,9 +200,8 @@ def render(results: dict, machine: dict) -> str:
     except ImportError:
         client = ""
     parts = [machine_markdown(machine), METHOD.format(client=client, records=first["records"])]
-    labels = {"sqlite": "SQLite", "postgres": "PostgreSQL"}
     for backend, r in results.items():
-        label = labels.get(backend, backend)
+        label = backend_label(backend)
         rows = [
             (f"produce, {p['producers']} producer(s), acks={p['acks']}", fmt_int(p["rate"]),
              fmt_ms(p["latency_p50"] * 1000), fmt_ms(p["latency_p99"] * 1000), f"{p['rate'] / r['baseline']['1000']:.2f}x")

@@ -24,7 +24,7 @@ import time
 from dataclasses import dataclass
 from time import perf_counter
 
-from bench.common import fmt_int, fmt_ms, fmt_ratio, machine_markdown, median, progress, table
+from bench.common import backend_label, fmt_int, fmt_ms, fmt_ratio, machine_markdown, median, progress, table
 
 NAME = "log"
 TITLE = "Log: produce and fetch (issue 2)"
@@ -467,29 +467,30 @@ round-trips.
 """
 
 
+def method_text(result: dict) -> str:
+    """The method section, from any backend's result (one run's configuration is the same in each)."""
+    c = result["config"]
+    return METHOD.format(
+        rounds=c["rounds"],
+        round_records=", ".join(f"{n:,} records (batch {b})" for b, n in c["round_records"]),
+        cap=c["round_cap_s"],
+        target=TARGET_RATIO,
+        fetch_records=f"{c['fetch_records']:,}",
+        sweeps=c["fetch_sweeps"],
+        procs=c["mp_procs"],
+        mp_batch=c["mp_batch"],
+        mp_seconds=c["mp_seconds"],
+    )
+
+
 def render(results: dict, machine: dict) -> str:
-    any_result = next(iter(results.values()), None)
-    if any_result is None:
+    first = next(iter(results.values()), None)
+    if first is None:
         return "No backend ran."
-    c = any_result["config"]
-    parts = [
-        machine_markdown(machine),
-        METHOD.format(
-            rounds=c["rounds"],
-            round_records=", ".join(f"{n:,} records (batch {b})" for b, n in c["round_records"]),
-            cap=c["round_cap_s"],
-            target=TARGET_RATIO,
-            fetch_records=f"{c['fetch_records']:,}",
-            sweeps=c["fetch_sweeps"],
-            procs=c["mp_procs"],
-            mp_batch=c["mp_batch"],
-            mp_seconds=c["mp_seconds"],
-        ),
-    ]
-    labels = {"sqlite": "SQLite", "postgres": "PostgreSQL"}
+    parts = [machine_markdown(machine), method_text(first)]
     verdicts = []
     for backend, r in results.items():
-        label = labels.get(backend, backend)
+        label = backend_label(backend)
         rows = []
         for e in r["produce"]:
             b = e["batch"]

@@ -109,6 +109,26 @@ def _grid(ax, axis="y") -> None:
         ax.spines[side].set_visible(False)
 
 
+def _finish(ax, *, xlabel=None, ylabel=None, title=None, title_size=10, legend="upper left", ncol=1, grid="y") -> None:
+    """A panel's labels, legend and grid, the same on every figure."""
+    if xlabel is not None:
+        ax.set_xlabel(xlabel)
+    if ylabel is not None:
+        ax.set_ylabel(ylabel)
+    if title is not None:
+        ax.set_title(title, fontsize=title_size)
+    ax.legend(fontsize=8, loc=legend, ncol=ncol)
+    _grid(ax, grid)
+
+
+def _log_x_ticks(ax, values: list, low: float, high: float, label=lambda x: f"{x:,}") -> None:
+    """A log x axis ticked at the measured values only, from min/`low` to max*`high`."""
+    ax.set_xscale("log")
+    ax.set_xticks(values, [label(x) for x in values])
+    ax.xaxis.set_minor_formatter(NullFormatter())
+    ax.set_xlim(min(values) / low, max(values) * high)
+
+
 def _bar_labels(ax, bars, values, fmt=_si, fontsize=7.5, rotation=0) -> None:
     for bar, v in zip(bars, values):
         if v is None or not math.isfinite(v) or v <= 0:
@@ -189,18 +209,11 @@ def plot_log(results: dict, machine: dict) -> list:
                     markerfacecolor="white", label=f"{_label(b)}: raw baseline")
             points[b] = dict(zip(xs, zip(broker, raw)))
         _ratio_labels(ax, points, backends)
-        ax.set_xscale("log")
-        batches = sorted({e["batch"] for b in backends for e in results[b]["produce"]})
-        ax.set_xticks(batches, [f"{x:,}" for x in batches])
-        ax.xaxis.set_minor_formatter(NullFormatter())
-        ax.set_xlim(min(batches) / 2, max(batches) * 2.5)
+        _log_x_ticks(ax, sorted({e["batch"] for b in backends for e in results[b]["produce"]}), 2, 2.5)
         _log_y(ax)
         _headroom(ax, allv, log=True)
-        ax.set_xlabel("records per append call (batch size)")
-        ax.set_ylabel("records/s (log scale)")
-        ax.set_title("One process, one call per batch; labels: broker/raw", fontsize=10)
-        ax.legend(fontsize=8, loc="upper left")
-        _grid(ax, "both")
+        _finish(ax, xlabel="records per append call (batch size)", ylabel="records/s (log scale)",
+                title="One process, one call per batch; labels: broker/raw", grid="both")
 
         if multi:
             ax = axes[1]
@@ -225,10 +238,8 @@ def plot_log(results: dict, machine: dict) -> list:
             ax.set_xticks(range(len(labels)), [lb.replace(", ", ",\n", 1) for lb in labels], fontsize=8.5)
             _headroom(ax, vals, log=False)
             ax.yaxis.set_major_formatter(FuncFormatter(_si))
-            ax.set_ylabel("total records/s")
-            ax.set_title(f"{procs or '?'} processes x batches of {batch or '?'} (raw baseline lighter)", fontsize=10)
-            ax.legend(fontsize=8, loc="upper left")
-            _grid(ax)
+            _finish(ax, ylabel="total records/s",
+                    title=f"{procs or '?'} processes x batches of {batch or '?'} (raw baseline lighter)")
         out.append(("produce", "Log produce throughput by batch size, broker against raw baseline", fig))
 
     backends = [b for b, r in results.items() if r.get("fetch")]
@@ -249,10 +260,7 @@ def plot_log(results: dict, machine: dict) -> list:
             ax.set_xticks(list(xs), cats, fontsize=8.5)
             ax.yaxis.set_major_formatter(FuncFormatter(_si))
             _headroom(ax, broker + raw, log=False)
-            ax.set_ylabel("records/s")
-            ax.set_title(_label(b), fontsize=11)
-            ax.legend(fontsize=8, loc="upper left")
-            _grid(ax)
+            _finish(ax, ylabel="records/s", title=_label(b), title_size=11)
         out.append(("fetch", "Log fetch throughput by page size and table statistics, broker against raw SELECT", fig))
     return out
 
@@ -281,18 +289,12 @@ def plot_groups(results: dict, machine: dict) -> list:
         ax.plot(xs, leave, "--s", color=c, linewidth=1.4, markerfacecolor="white", label=f"{_label(b)}: one member leaves")
         joins[b] = {x: (y,) for x, y in zip(xs, join)}
     _stacked_labels(ax, joins, backends, _ms)
-    members = sorted({e["members"] for b in backends for e in results[b]["rebalance"]})
-    ax.set_xscale("log")
-    ax.set_xticks(members, [str(m) for m in members])
-    ax.xaxis.set_minor_formatter(NullFormatter())
-    ax.set_xlim(min(members) / 1.8, max(members) * 1.8)
+    _log_x_ticks(ax, sorted({e["members"] for b in backends for e in results[b]["rebalance"]}), 1.8, 1.8, label=str)
     _log_y(ax, _ms)
     _headroom(ax, vals, log=True)
-    ax.set_xlabel("members in the group before the change")
-    ax.set_ylabel("ms until the group is Stable again (log scale)")
-    ax.set_title("Change + every member's rejoin, back to back; median of rounds", fontsize=10)
-    ax.legend(fontsize=8, loc="upper left")
-    _grid(ax, "both")
+    _finish(ax, xlabel="members in the group before the change",
+            ylabel="ms until the group is Stable again (log scale)",
+            title="Change + every member's rejoin, back to back; median of rounds", grid="both")
 
     if lag:
         ax = axes[1]
@@ -322,10 +324,9 @@ def plot_groups(results: dict, machine: dict) -> list:
         if v:
             ax.set_xlim(min(v) / 2, max(v) * 6)
         first = results[lag[0]]["lag"]
-        ax.set_xlabel("ms (log scale)")
-        ax.set_title(f"Lag with {first.get('groups', 0):,} groups x {first.get('partitions', '?')} partitions", fontsize=10)
-        ax.legend(fontsize=8, loc="lower right")
-        _grid(ax, "x")
+        _finish(ax, xlabel="ms (log scale)",
+                title=f"Lag with {first.get('groups', 0):,} groups x {first.get('partitions', '?')} partitions",
+                legend="lower right", grid="x")
     return [("rebalance", "Rebalance latency by member count, and lag computation times", fig)]
 
 
@@ -377,10 +378,8 @@ def plot_console(results: dict, machine: dict) -> list:
             ax.set_xticks(range(len(modes)), rates, fontsize=8.5)
             _log_y(ax, _ms)
             _headroom(ax, vals + ([throttle * 1000] if throttle else []), log=True)
-            ax.set_ylabel("ms from append call to websocket message (log scale)")
-            ax.set_title(f"{sub} subscription" + (" (live tail)" if sub == "tail" else " (topic page)"), fontsize=11)
-            ax.legend(fontsize=8, loc="upper left")
-            _grid(ax)
+            _finish(ax, ylabel="ms from append call to websocket message (log scale)",
+                    title=f"{sub} subscription" + (" (live tail)" if sub == "tail" else " (topic page)"), title_size=11)
         out.append(("latency", "Produce to websocket latency by mode, p50 bars and p95 ticks", fig))
 
     backends = [b for b, r in results.items() if r.get("pages")]
@@ -421,9 +420,8 @@ def plot_console(results: dict, machine: dict) -> list:
         v = _finite(vals)
         if v:
             ax.set_xlim(min(v) / 2, max(v) * 4)
-        ax.set_xlabel("server time per request, ms (log scale; django.test.Client, no network)")
-        ax.legend(fontsize=8, loc="lower right")
-        _grid(ax, "x")
+        _finish(ax, xlabel="server time per request, ms (log scale; django.test.Client, no network)",
+                legend="lower right", grid="x")
         out.append(("pages", "Console page server times, median per page and backend", fig))
     return out
 
@@ -465,10 +463,7 @@ def plot_rest(results: dict, machine: dict) -> list:
         ax.set_xticks(range(len(ys)), cats, fontsize=8.5)
         ax.yaxis.set_major_formatter(FuncFormatter(_si))
         ax.set_ylim(0, top * 1.25)
-        ax.set_ylabel("records/s")
-        ax.set_title(_label(b), fontsize=11)
-        ax.legend(fontsize=8, loc="upper left")
-        _grid(ax)
+        _finish(ax, ylabel="records/s", title=_label(b), title_size=11)
     return [("produce", "REST produce throughput by clients and records per request, with baseline and target", fig)]
 
 
@@ -511,10 +506,7 @@ def plot_kafka(results: dict, machine: dict) -> list:
         ax.set_xticks(range(len(ys)), cats, fontsize=8.5)
         ax.yaxis.set_major_formatter(FuncFormatter(_si))
         ax.set_ylim(0, top * 1.3)
-        ax.set_ylabel("records/s")
-        ax.set_title(_label(b), fontsize=11)
-        ax.legend(fontsize=8, loc="upper left")
-        _grid(ax)
+        _finish(ax, ylabel="records/s", title=_label(b), title_size=11)
     return [("throughput", "Kafka protocol producer and consumer throughput against the records_append baselines", fig)]
 
 
@@ -587,18 +579,13 @@ def plot_groupcommit(results: dict, machine: dict) -> list:
     ax.set_xticks(range(len(labels)), labels, fontsize=9)
     _log_y(ax)
     _headroom(ax, rate_vals, log=True)
-    ax.set_ylabel("appends/s, one record each (log scale)")
-    ax.set_title(f"Throughput; labels: on/off (target {target:g}x for many producers in one process)", fontsize=10)
-    ax.legend(fontsize=8, loc="upper left", ncol=2)
-    _grid(ax)
+    _finish(ax, ylabel="appends/s, one record each (log scale)",
+            title=f"Throughput; labels: on/off (target {target:g}x for many producers in one process)", ncol=2)
     ax = axes[1]
     ax.set_xticks(range(len(labels)), labels, fontsize=9)
     _log_y(ax, _ms)
     _headroom(ax, lat_vals, log=True)
-    ax.set_ylabel("ms per append call (log scale)")
-    ax.set_title("Latency the caller sees: p50 bar, p99 tick", fontsize=10)
-    ax.legend(fontsize=8, loc="upper left", ncol=2)
-    _grid(ax)
+    _finish(ax, ylabel="ms per append call (log scale)", title="Latency the caller sees: p50 bar, p99 tick", ncol=2)
     return [("producers", "Group commit on and off: throughput and latency of single-record producers", fig)]
 
 

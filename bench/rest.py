@@ -23,6 +23,7 @@ from time import perf_counter
 from bench.common import (
     ManagedProcess,
     api_token,
+    backend_label,
     fmt_int,
     fmt_ms,
     free_port,
@@ -247,10 +248,9 @@ def render(results: dict, machine: dict) -> str:
     if first is None:
         return "No backend ran."
     parts = [machine_markdown(machine), METHOD.format(seconds=first["seconds"], rounds=first["rounds"], target=TARGET)]
-    labels = {"sqlite": "SQLite", "postgres": "PostgreSQL"}
     verdicts = []
     for backend, r in results.items():
-        label = labels.get(backend, backend)
+        label = backend_label(backend)
         rows = [
             (e["clients"], e["per_request"], fmt_int(e["rate"]), fmt_ms(e["latency_p50"] * 1000), f"{e['rate'] / r['baseline']:.2f}x")
             for e in r["produce"]

@@ -35,6 +35,13 @@ def subscribe(rest, group, name, topics):
     assert r.status_code == 204, r.content
 
 
+def subscribed(rest, **config):
+    """Instance "c" of group "g", created with `config` and subscribed to topic "t" (one partition)."""
+    topic_factory(name="t", partitions=1)
+    create(rest, name="c", **config)
+    subscribe(rest, "g", "c", ["t"])
+
+
 def records(rest, group, name, accept=BINARY, timeout=0, **params):
     query = "&".join(f"{k}={v}" for k, v in {"timeout": timeout, **params}.items())
     return rest.get(uri(group, name, f"/records?{query}"), HTTP_ACCEPT=accept)
@@ -271,9 +278,7 @@ def test_json_consumer_loses_no_record_of_other_partitions_around_a_bad_one(rest
 
 @pytest.mark.parametrize("fmt,accept", [("binary", JSON), ("json", BINARY), ("binary", V2)])
 def test_accept_must_match_format(rest, fmt, accept):
-    topic_factory(name="t", partitions=1)
-    create(rest, name="c", format=fmt)
-    subscribe(rest, "g", "c", ["t"])
+    subscribed(rest, format=fmt)
     r = records(rest, "g", "c", accept=accept)
     assert r.status_code == 406 and r.json()["error_code"] == 40601
 
@@ -281,9 +286,7 @@ def test_accept_must_match_format(rest, fmt, accept):
 # A server cap far above the asked timeout: a request that ignored its timeout would wait 30 s.
 @override_settings(REST={**__import__("django.conf").conf.settings.REST, "CONSUMER_REQUEST_TIMEOUT_MS": 30_000})
 def test_long_poll_returns_within_timeout(rest):
-    topic_factory(name="t", partitions=1)
-    create(rest, name="c")
-    subscribe(rest, "g", "c", ["t"])
+    subscribed(rest)
     start = time.monotonic()
     r = records(rest, "g", "c", timeout=300)
     elapsed = time.monotonic() - start
@@ -293,9 +296,7 @@ def test_long_poll_returns_within_timeout(rest):
 
 @override_settings(REST={**__import__("django.conf").conf.settings.REST, "CONSUMER_REQUEST_TIMEOUT_MS": 100})
 def test_timeout_is_capped_by_the_server_setting(rest):
-    topic_factory(name="t", partitions=1)
-    create(rest, name="c")
-    subscribe(rest, "g", "c", ["t"])
+    subscribed(rest)
     start = time.monotonic()
     assert records(rest, "g", "c", timeout=60_000).json() == []
     assert time.monotonic() - start < 40  # capped at 0.1 s (plus the group join), not 60 s

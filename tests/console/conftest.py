@@ -22,3 +22,12 @@ def staff_client(client, staff):
 def viewer_client(client, viewer):
     client.force_login(viewer)
     return client
+
+
+@pytest.fixture
+def in_memory_layer(settings):
+    """The in-process channel layer, fresh: what a test's websocket consumers and events share."""
+    settings.CHANNEL_LAYERS = {"default": {"BACKEND": "channels.layers.InMemoryChannelLayer"}}
+    from channels.layers import channel_layers
+
+    channel_layers.backends.clear()

@@ -70,14 +70,6 @@ def test_page_needs_a_login(client):
 # --- Live updates -----------------------------------------------------------------------------
 
 
-@pytest.fixture
-def in_memory_layer(settings):
-    settings.CHANNEL_LAYERS = {"default": {"BACKEND": "channels.layers.InMemoryChannelLayer"}}
-    from channels.layers import channel_layers
-
-    channel_layers.backends.clear()
-
-
 def communicator(user, subscription):
     path = f"/ws/live/?s={subscription}"
     c = WebsocketCommunicator(LiveConsumer.as_asgi(), path)

@@ -1,5 +1,7 @@
 """Consumer-group pages: list, detail (grid, lag, chart, timeline), reset offsets, delete."""
 
+import functools
+
 import pytest
 from channels.db import database_sync_to_async
 from channels.layers import get_channel_layer
@@ -10,29 +12,17 @@ from brokercore.coordinator.consumer import member_commit, member_poll
 from brokercore.coordinator.lag import lag_samples_record
 from brokercore.coordinator.offsets import offsets_commit
 from brokercore.coordinator.read import committed_offsets_get, group_describe, group_list
-from brokercore.coordinator.server_members import group_join, member_leave, member_sync
+from brokercore.coordinator.server_members import member_leave, member_sync
 from brokercore.errors import NonEmptyGroup
 from console.live.consumers import LiveConsumer
 from console.presenters.groups import dom_id, lag_chart, members_named
-from tests.factories import records_factory, topic_factory
+from tests.factories import group_settle as settle
+from tests.factories import member_factory, records_factory, topic_factory
 
 pytestmark = pytest.mark.django_db
 
-
-def join(group="g", topics=("t",), client_id="c", **kw):
-    kw.setdefault("session_timeout_ms", 10_000)
-    return group_join(group_id=group, topics=list(topics), client_id=client_id, **kw)
-
-
-def settle(group="g"):
-    """Every member polls (as running consumers do) until the group is Stable."""
-    for _ in range(6):
-        for m in group_describe(group_id=group).members:
-            member_sync(group_id=group, member_id=m.member_id)
-        info = group_describe(group_id=group)
-        if info.state in ("Stable", "Empty") and not any(m.awaiting_join or m.revoking for m in info.members):
-            return info
-    return info
+# Every member has a client id, as real clients send one: the pages label members by it.
+join = functools.partial(member_factory, client_id="c")
 
 
 # --- Helpers -----------------------------------------------------------------------------------
@@ -312,14 +302,6 @@ def test_delete_keeps_offsets_the_service_refuses(staff_client):
 
 
 # --- Live pushes ---------------------------------------------------------------------------------------
-
-
-@pytest.fixture
-def in_memory_layer(settings):
-    settings.CHANNEL_LAYERS = {"default": {"BACKEND": "channels.layers.InMemoryChannelLayer"}}
-    from channels.layers import channel_layers
-
-    channel_layers.backends.clear()
 
 
 @pytest.mark.django_db(transaction=True)

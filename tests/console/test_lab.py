@@ -423,14 +423,6 @@ def test_keys_and_compare_panels(staff_client):
     assert "Add a consumer to each group" in html
 
 
-@pytest.fixture
-def in_memory_layer(settings):
-    settings.CHANNEL_LAYERS = {"default": {"BACKEND": "channels.layers.InMemoryChannelLayer"}}
-    from channels.layers import channel_layers
-
-    channel_layers.backends.clear()
-
-
 @pytest.mark.django_db(transaction=True)
 async def test_lab_fragments_are_pushed_when_a_consumer_crashes(viewer, in_memory_layer):
     lab = await database_sync_to_async(runner.lab_start)(partitions=2, consumers=2, producer_rate=0)

@@ -413,14 +413,6 @@ def test_tail_stream_pushes_rows_for_the_top_of_the_table(orders):
     assert views.tail_stream("orders", state) == ""
 
 
-@pytest.fixture
-def in_memory_layer(settings):
-    settings.CHANNEL_LAYERS = {"default": {"BACKEND": "channels.layers.InMemoryChannelLayer"}}
-    from channels.layers import channel_layers
-
-    channel_layers.backends.clear()
-
-
 @pytest.mark.django_db(transaction=True)
 async def test_tail_websocket_pushes_a_newly_appended_record(viewer, in_memory_layer, monkeypatch):
     monkeypatch.setattr(views, "TAIL_PUSH_MAX", 3)

@@ -614,14 +614,6 @@ def test_purge_empties_the_partitions_and_keeps_them(staff_client):
 # --- Live --------------------------------------------------------------------------------------
 
 
-@pytest.fixture
-def in_memory_layer(settings):
-    settings.CHANNEL_LAYERS = {"default": {"BACKEND": "channels.layers.InMemoryChannelLayer"}}
-    from channels.layers import channel_layers
-
-    channel_layers.backends.clear()
-
-
 async def _receive_until(c: WebsocketCommunicator, needle: str) -> str:
     seen = ""
     while needle not in seen:

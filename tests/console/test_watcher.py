@@ -20,17 +20,9 @@ from console.live import watcher
 from console.live.consumers import LiveConsumer
 from tests.factories import topic_factory
 
-pytestmark = pytest.mark.django_db(transaction=True)
+pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.usefixtures("in_memory_layer")]
 
 QUIET_S = 3 * watcher.POLL_S  # three polls: long enough for any echo to have come
-
-
-@pytest.fixture(autouse=True)
-def in_memory_layer(settings):
-    settings.CHANNEL_LAYERS = {"default": {"BACKEND": "channels.layers.InMemoryChannelLayer"}}
-    from channels.layers import channel_layers
-
-    channel_layers.backends.clear()
 
 
 def communicator(user, subscription: str) -> WebsocketCommunicator:
@@ -55,6 +47,12 @@ async def _open(user, subscription: str, needle: str) -> WebsocketCommunicator:
     return c
 
 
+async def _open_topic_page(user, partitions: int = 2) -> WebsocketCommunicator:
+    """Topic "orders", created, and its page open."""
+    await database_sync_to_async(topic_factory)(name="orders", partitions=partitions)
+    return await _open(user, "topic:orders", 'id="topic-groups"')
+
+
 async def _close(c: WebsocketCommunicator) -> None:
     await c.disconnect()
     assert not any(get_channel_layer().groups.values())
@@ -69,8 +67,7 @@ def _append(topic: str, n: int = 1) -> None:
 
 
 async def test_an_append_announced_in_process_is_not_announced_again(viewer):
-    await database_sync_to_async(topic_factory)(name="orders", partitions=2)
-    c = await _open(viewer, "topic:orders", 'id="topic-groups"')
+    c = await _open_topic_page(viewer)
     await database_sync_to_async(_append)("orders")
     assert records_stat(1) in await c.receive_from(timeout=5)
     # The event brought it; the watcher's polls see the write but not as news to this page.
@@ -79,8 +76,7 @@ async def test_an_append_announced_in_process_is_not_announced_again(viewer):
 
 
 async def test_an_append_from_another_process_is_announced_once(viewer, monkeypatch):
-    await database_sync_to_async(topic_factory)(name="orders", partitions=2)
-    c = await _open(viewer, "topic:orders", 'id="topic-groups"')
+    c = await _open_topic_page(viewer)
     # Another process's write: it publishes nothing on this process's channel layer.
     monkeypatch.setattr(events, "publish", lambda *args, **kwargs: None)
     await database_sync_to_async(_append)("orders", 3)
@@ -91,8 +87,7 @@ async def test_an_append_from_another_process_is_announced_once(viewer, monkeypa
 
 
 async def test_an_append_whose_event_was_throttled_away_still_arrives(viewer):
-    await database_sync_to_async(topic_factory)(name="orders", partitions=2)
-    c = await _open(viewer, "topic:orders", 'id="topic-groups"')
+    c = await _open_topic_page(viewer)
 
     def two_appends():
         # Back to back: the second append's event falls within events.THROTTLE_S and is skipped.
@@ -121,8 +116,7 @@ async def test_a_topic_created_in_process_reaches_a_cluster_page_once(viewer):
 
 
 async def test_a_topic_deleted_elsewhere_is_announced_to_its_page(viewer, monkeypatch):
-    await database_sync_to_async(topic_factory)(name="orders", partitions=1)
-    c = await _open(viewer, "topic:orders", 'id="topic-groups"')
+    c = await _open_topic_page(viewer, partitions=1)
     monkeypatch.setattr(events, "publish", lambda *args, **kwargs: None)
     await database_sync_to_async(topic_delete)(name="orders")
     assert "This topic has been deleted." in await c.receive_from(timeout=5)

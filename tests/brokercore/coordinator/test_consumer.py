@@ -20,6 +20,15 @@ def consumer(**kw) -> ServerConsumer:
     return ServerConsumer(**kw)
 
 
+def subscribed_consumer(records: int = 3, **kw) -> ServerConsumer:
+    """A consumer subscribed to topic "t" (one partition holding `records` records), not yet polled."""
+    topic_factory(name="t", partitions=1)
+    records_factory("t", records, partition=0)
+    c = consumer(**kw)
+    c.subscribe(topics=["t"])
+    return c
+
+
 def poll_until_records(c: ServerConsumer, tries: int = 5, **kw):
     """A new member's first polls finish the rebalance; records come once it owns partitions."""
     for _ in range(tries):
@@ -37,10 +46,7 @@ def committed(group="g"):
 
 
 def test_subscribing_joins_the_group_and_polling_fetches_from_the_start():
-    topic_factory(name="t", partitions=1)
-    records_factory("t", 3, partition=0)
-    c = consumer()
-    c.subscribe(topics=["t"])
+    c = subscribed_consumer()
     assert c.member_id and group_member_ids(group_id="g") == [c.member_id]
     polled = poll_until_records(c)
     assert [r.offset for r in polled.records] == [0, 1, 2]
@@ -111,10 +117,7 @@ def test_unsubscribe_leaves_the_group():
 
 
 def test_a_member_the_coordinator_dropped_rejoins_on_its_next_poll():
-    topic_factory(name="t", partitions=1)
-    records_factory("t", 2, partition=0)
-    c = consumer()
-    c.subscribe(topics=["t"])
+    c = subscribed_consumer(records=2)
     old = c.member_id
     member_leave(group_id="g", member_id=old)  # as the coordinator does when a session expires
     polled = c.poll(wait_ms=0, max_bytes=1000)
@@ -125,10 +128,7 @@ def test_a_member_the_coordinator_dropped_rejoins_on_its_next_poll():
 
 
 def test_a_poll_of_no_records_only_heartbeats():
-    topic_factory(name="t", partitions=1)
-    records_factory("t", 2, partition=0)
-    c = consumer()
-    c.subscribe(topics=["t"])
+    c = subscribed_consumer(records=2)
     for _ in range(3):
         polled = c.poll(wait_ms=0, max_bytes=1000, max_records=0)
     assert polled.records == [] and polled.member is not None and not polled.member.rebalancing
@@ -136,10 +136,7 @@ def test_a_poll_of_no_records_only_heartbeats():
 
 
 def test_max_records_bounds_a_subscribed_poll():
-    topic_factory(name="t", partitions=1)
-    records_factory("t", 10, partition=0)
-    c = consumer()
-    c.subscribe(topics=["t"])
+    c = subscribed_consumer(records=10)
     assert [r.offset for r in poll_until_records(c, max_records=4).records] == [0, 1, 2, 3]
 
 
@@ -185,10 +182,7 @@ def test_seek_needs_an_assigned_partition_and_rewind_skips_the_others():
 
 
 def test_auto_commit_commits_a_poll_only_when_the_client_comes_back():
-    topic_factory(name="t", partitions=1)
-    records_factory("t", 3, partition=0)
-    c = consumer()
-    c.subscribe(topics=["t"])
+    c = subscribed_consumer()
     poll_until_records(c)
     assert committed() == {}  # returned, not yet known to be processed
     c.poll(wait_ms=0, max_bytes=1000)
@@ -196,10 +190,7 @@ def test_auto_commit_commits_a_poll_only_when_the_client_comes_back():
 
 
 def test_without_auto_commit_nothing_is_committed_until_asked():
-    topic_factory(name="t", partitions=1)
-    records_factory("t", 3, partition=0)
-    c = consumer(auto_commit=False)
-    c.subscribe(topics=["t"])
+    c = subscribed_consumer(auto_commit=False)
     poll_until_records(c)
     c.poll(wait_ms=0, max_bytes=1000)
     c.close()
@@ -207,10 +198,7 @@ def test_without_auto_commit_nothing_is_committed_until_asked():
 
 
 def test_close_commits_and_leaves():
-    topic_factory(name="t", partitions=1)
-    records_factory("t", 3, partition=0)
-    c = consumer()
-    c.subscribe(topics=["t"])
+    c = subscribed_consumer()
     poll_until_records(c)
     c.close()
     assert committed() == {("t", 0): 3} and group_member_ids(group_id="g") == []

@@ -1,5 +1,6 @@
 import pytest
 
+from brokercore import errors
 from brokercore.coordinator.consumer import member_commit, member_poll
 from brokercore.coordinator.lag import groups_lag_totals, lag_history, lag_samples_record
 from brokercore.coordinator.offsets import offsets_commit, offsets_delete, offsets_reset
@@ -12,41 +13,13 @@ from brokercore.coordinator.server_members import (
     member_sync,
 )
 from brokercore.coordinator.sweep import group_delete, groups_sweep
-from brokercore.errors import (
-    FencedInstanceId,
-    GroupIdNotFound,
-    IllegalGeneration,
-    InconsistentGroupProtocol,
-    InvalidGroupId,
-    InvalidSessionTimeout,
-    NonEmptyGroup,
-    OffsetMetadataTooLarge,
-    OffsetOutOfRange,
-    RebalanceInProgress,
-    UnknownMemberId,
-    UnknownTopicOrPartition,
-)
 from brokercore.models import ConsumerGroup, RebalanceEvent
 from brokercore.topics.service import topic_partitions_add
+from tests.factories import group_settle as settle
+from tests.factories import member_factory as join
 from tests.factories import records_factory, topic_factory
 
 pytestmark = pytest.mark.django_db
-
-
-def join(group="g", topics=("t",), **kw):
-    kw.setdefault("session_timeout_ms", 10_000)
-    return group_join(group_id=group, topics=list(topics), **kw)
-
-
-def settle(group="g"):
-    """Every member polls once (as running consumers do) until the group is Stable."""
-    for _ in range(5):
-        for m in group_describe(group_id=group).members:
-            member_sync(group_id=group, member_id=m.member_id)
-        info = group_describe(group_id=group)
-        if info.state in ("Stable", "Empty") and not any(m.awaiting_join or m.revoking for m in info.members):
-            return info
-    return info
 
 
 def owners(info):
@@ -65,7 +38,7 @@ def test_second_member_triggers_rebalance_that_completes_when_first_rejoins():
     a = join()
     b = join()
     assert b.state == "PreparingRebalance" and b.rebalancing
-    with pytest.raises(RebalanceInProgress):
+    with pytest.raises(errors.RebalanceInProgress):
         member_heartbeat(group_id="g", member_id=a.member_id, generation=1)
     a2 = member_sync(group_id="g", member_id=a.member_id)
     assert a2.state == "Stable" and a2.generation == 2
@@ -142,9 +115,9 @@ def test_static_member_returns_without_rebalance_and_old_id_is_fenced():
     assert a2.member_id != a.member_id
     assert a2.generation == gen and a2.state == "Stable"
     assert a2.assignment == a_parts
-    with pytest.raises(FencedInstanceId):
+    with pytest.raises(errors.FencedInstanceId):
         member_sync(group_id="g", member_id=a.member_id, group_instance_id="host-1")
-    with pytest.raises(UnknownMemberId):
+    with pytest.raises(errors.UnknownMemberId):
         member_sync(group_id="g", member_id=a.member_id)
     assert b.member_id in [m.member_id for m in group_describe(group_id="g").members]
 
@@ -152,7 +125,7 @@ def test_static_member_returns_without_rebalance_and_old_id_is_fenced():
 @pytest.mark.parametrize("timeout", [10, 5_999, 1_800_001, "10000", None])
 def test_session_timeout_outside_broker_range(timeout):
     topic_factory(name="t")
-    with pytest.raises(InvalidSessionTimeout) as exc:
+    with pytest.raises(errors.InvalidSessionTimeout) as exc:
         join(session_timeout_ms=timeout)
     assert exc.value.code == 26
     assert not ConsumerGroup.objects.exists()
@@ -160,17 +133,17 @@ def test_session_timeout_outside_broker_range(timeout):
 
 @pytest.mark.parametrize("group_id", ["", "   ", None, "x" * 256])
 def test_invalid_group_ids(group_id):
-    with pytest.raises(InvalidGroupId):
+    with pytest.raises(errors.InvalidGroupId):
         group_join(group_id=group_id, topics=["t"])
 
 
 def test_unknown_member_and_group():
     topic_factory(name="t")
     join()
-    with pytest.raises(UnknownMemberId) as exc:
+    with pytest.raises(errors.UnknownMemberId) as exc:
         member_sync(group_id="g", member_id="nobody")
     assert exc.value.code == 25
-    with pytest.raises(GroupIdNotFound) as exc:
+    with pytest.raises(errors.GroupIdNotFound) as exc:
         member_sync(group_id="nope", member_id="nobody")
     assert exc.value.code == 69
 
@@ -178,9 +151,9 @@ def test_unknown_member_and_group():
 def test_assignor_mismatch_is_inconsistent_group_protocol():
     topic_factory(name="t")
     join(assignor="range")
-    with pytest.raises(InconsistentGroupProtocol):
+    with pytest.raises(errors.InconsistentGroupProtocol):
         join(assignor="roundrobin")
-    with pytest.raises(InconsistentGroupProtocol):
+    with pytest.raises(errors.InconsistentGroupProtocol):
         join(assignor="no-such-assignor")
 
 
@@ -188,7 +161,7 @@ def test_kafka_protocol_group_refuses_server_members():
     topic_factory(name="t")
     join()
     ConsumerGroup.objects.filter(group_id="g").update(kind=ConsumerGroup.Kind.KAFKA)
-    with pytest.raises(InconsistentGroupProtocol) as exc:
+    with pytest.raises(errors.InconsistentGroupProtocol) as exc:
         join()
     assert exc.value.code == 23
 
@@ -251,10 +224,10 @@ def test_commit_is_fenced_by_member_and_generation():
     offsets_commit(group_id="g", member_id=a.member_id, generation=1, offsets={("t", 0): 5})
     join()
     member_sync(group_id="g", member_id=a.member_id)
-    with pytest.raises(IllegalGeneration) as exc:
+    with pytest.raises(errors.IllegalGeneration) as exc:
         offsets_commit(group_id="g", member_id=a.member_id, generation=1, offsets={("t", 0): 6})
     assert exc.value.code == 22
-    with pytest.raises(UnknownMemberId):
+    with pytest.raises(errors.UnknownMemberId):
         offsets_commit(group_id="g", member_id="ghost", generation=2, offsets={("t", 0): 6})
     assert committed_offsets_get(group_id="g") == {("t", 0): (5, "")}
 
@@ -264,17 +237,17 @@ def test_simple_commit_only_on_empty_group():
     offsets_commit(group_id="solo", offsets={("t", 0): (3, "note")})
     assert committed_offsets_get(group_id="solo") == {("t", 0): (3, "note")}
     join(group="busy")
-    with pytest.raises(UnknownMemberId, match="only allowed while the group is Empty"):
+    with pytest.raises(errors.UnknownMemberId, match="only allowed while the group is Empty"):
         offsets_commit(group_id="busy", offsets={("t", 0): 1})
 
 
 @pytest.mark.parametrize(
     "offsets, error",
     [
-        ({("t", 5): 1}, UnknownTopicOrPartition),
-        ({("nope", 0): 1}, UnknownTopicOrPartition),
-        ({("t", 0): -1}, OffsetOutOfRange),
-        ({("t", 0): (1, "x" * 5000)}, OffsetMetadataTooLarge),
+        ({("t", 5): 1}, errors.UnknownTopicOrPartition),
+        ({("nope", 0): 1}, errors.UnknownTopicOrPartition),
+        ({("t", 0): -1}, errors.OffsetOutOfRange),
+        ({("t", 0): (1, "x" * 5000)}, errors.OffsetMetadataTooLarge),
     ],
 )
 def test_bad_commits_write_nothing(offsets, error):
@@ -298,9 +271,9 @@ def test_reset_offsets_dry_run_execute_and_refusal():
     offsets_reset(group_id="g", topic="t", to="offset", value=7, dry_run=False)
     assert committed_offsets_get(group_id="g") == {("t", 0): (7, ""), ("t", 1): (7, "")}
     join(topics=["t"])
-    with pytest.raises(NonEmptyGroup, match="can only be reset if the group 'g' is inactive, but the current state is Stable"):
+    with pytest.raises(errors.NonEmptyGroup, match="can only be reset if the group 'g' is inactive, but the current state is Stable"):
         offsets_reset(group_id="g", topic="t", to="earliest", dry_run=False)
-    with pytest.raises(UnknownTopicOrPartition):
+    with pytest.raises(errors.UnknownTopicOrPartition):
         offsets_reset(group_id="x", topic="t", to="earliest", partitions=[9])
 
 
@@ -313,7 +286,7 @@ def test_reset_to_datetime_uses_timestamps():
 def test_delete_offsets_and_group():
     topic_factory(name="t", partitions=1)
     a = join()
-    with pytest.raises(NonEmptyGroup) as exc:
+    with pytest.raises(errors.NonEmptyGroup) as exc:
         group_delete(group_id="g")
     assert exc.value.code == 68
     offsets_commit(group_id="g", member_id=a.member_id, generation=1, offsets={("t", 0): 1})
@@ -325,7 +298,7 @@ def test_delete_offsets_and_group():
     assert offsets_delete(group_id="g", topic="t") == 1
     group_delete(group_id="g")
     assert not ConsumerGroup.objects.filter(group_id="g").exists()
-    with pytest.raises(GroupIdNotFound):
+    with pytest.raises(errors.GroupIdNotFound):
         group_delete(group_id="g")
 
 

@@ -2,14 +2,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from brokercore.errors import (
-    InvalidConfig,
-    InvalidPartitions,
-    InvalidReplicationFactor,
-    InvalidTopic,
-    TopicAlreadyExists,
-    UnknownTopicOrPartition,
-)
+from brokercore import errors
 from brokercore.log.read import records_fetch
 from brokercore.models import Partition, Topic
 from brokercore.topics.read import topic_describe, topic_names_list
@@ -49,7 +42,7 @@ def test_create_publishes_event_after_commit(django_capture_on_commit_callbacks)
     ],
 )
 def test_illegal_names_are_refused_and_nothing_is_written(name, message):
-    with pytest.raises(InvalidTopic, match=message.replace(".", r"\.").replace("(", r"\(")) as exc:
+    with pytest.raises(errors.InvalidTopic, match=message.replace(".", r"\.").replace("(", r"\(")) as exc:
         topic_create(name=name, partitions=1)
     assert exc.value.code == 17
     assert not Topic.objects.exists()
@@ -67,7 +60,7 @@ def test_legal_alphabet_always_validates(name):
 
 def test_duplicate_name_is_topic_already_exists():
     topic_create(name="dup")
-    with pytest.raises(TopicAlreadyExists) as exc:
+    with pytest.raises(errors.TopicAlreadyExists) as exc:
         topic_create(name="dup")
     assert exc.value.code == 36
 
@@ -75,14 +68,14 @@ def test_duplicate_name_is_topic_already_exists():
 @pytest.mark.parametrize("existing, new", [("metrics.cpu", "metrics_cpu"), ("metrics_cpu", "metrics.cpu")])
 def test_names_colliding_on_dot_and_underscore_are_refused(existing, new):
     topic_create(name=existing)
-    with pytest.raises(InvalidTopic, match=f"collides with existing topic: {existing}"):
+    with pytest.raises(errors.InvalidTopic, match=f"collides with existing topic: {existing}"):
         topic_create(name=new)
 
 
 # None is not here: it is the broker's default (test_create_without_counts_takes_the_broker_defaults).
 @pytest.mark.parametrize("partitions", [0, -1, "3", 1.5, True])
 def test_bad_partition_counts_are_refused(partitions):
-    with pytest.raises(InvalidPartitions) as exc:
+    with pytest.raises(errors.InvalidPartitions) as exc:
         topic_create(name="p", partitions=partitions)
     assert exc.value.code == 37
     assert not Topic.objects.exists()
@@ -91,16 +84,16 @@ def test_bad_partition_counts_are_refused(partitions):
 def test_partition_count_limit(settings):
     settings.BROKER = {**settings.BROKER, "MAX_PARTITIONS": 4}
     topic_create(name="ok", partitions=4)
-    with pytest.raises(InvalidPartitions, match="above this broker's limit of 4"):
+    with pytest.raises(errors.InvalidPartitions, match="above this broker's limit of 4"):
         topic_create(name="big", partitions=5)
-    with pytest.raises(InvalidPartitions, match="above this broker's limit of 4"):
+    with pytest.raises(errors.InvalidPartitions, match="above this broker's limit of 4"):
         topic_partitions_add(name="ok", count=5)
 
 
 def test_replication_factor_cannot_exceed_live_brokers():
-    with pytest.raises(InvalidReplicationFactor, match="Replication factor: 3 larger than available brokers: 1"):
+    with pytest.raises(errors.InvalidReplicationFactor, match="Replication factor: 3 larger than available brokers: 1"):
         topic_create(name="rf", replication_factor=3)
-    with pytest.raises(InvalidReplicationFactor):
+    with pytest.raises(errors.InvalidReplicationFactor):
         topic_create(name="rf", replication_factor=0)
 
 
@@ -117,7 +110,7 @@ def test_replication_factor_cannot_exceed_live_brokers():
     ],
 )
 def test_bad_configs_are_refused(configs, message):
-    with pytest.raises(InvalidConfig, match=message) as exc:
+    with pytest.raises(errors.InvalidConfig, match=message) as exc:
         topic_create(name="cfg", configs=configs)
     assert exc.value.code == 40
     assert not Topic.objects.exists()
@@ -135,9 +128,9 @@ def test_configs_alter_sets_and_deletes_overrides():
     assert topic_configs_alter(name="cfg", set_configs={"retention.bytes": "5"}, delete_configs=["retention.ms"]) == {
         "retention.bytes": "5"
     }
-    with pytest.raises(InvalidConfig):
+    with pytest.raises(errors.InvalidConfig):
         topic_configs_alter(name="cfg", set_configs={"retention.bytes": "x"})
-    with pytest.raises(InvalidConfig):
+    with pytest.raises(errors.InvalidConfig):
         topic_configs_alter(name="cfg", delete_configs=["nope"])
     assert topic_describe(name="cfg").overrides == {"retention.bytes": "5"}
 
@@ -151,21 +144,21 @@ def test_partitions_grow_only():
     topic_create(name="grow", partitions=2)
     topic_partitions_add(name="grow", count=5)
     assert [p.index for p in topic_describe(name="grow").partitions] == [0, 1, 2, 3, 4]
-    with pytest.raises(InvalidPartitions, match="which is higher than the requested 3") as exc:
+    with pytest.raises(errors.InvalidPartitions, match="which is higher than the requested 3") as exc:
         topic_partitions_add(name="grow", count=3)
     assert exc.value.code == 37
-    with pytest.raises(InvalidPartitions, match="Topic already has 5 partitions"):
+    with pytest.raises(errors.InvalidPartitions, match="Topic already has 5 partitions"):
         topic_partitions_add(name="grow", count=5)
     assert Partition.objects.filter(topic__name="grow").count() == 5
 
 
 def test_unknown_topic_is_error_code_3():
-    with pytest.raises(UnknownTopicOrPartition) as exc:
+    with pytest.raises(errors.UnknownTopicOrPartition) as exc:
         topic_partitions_add(name="ghost", count=2)
     assert exc.value.code == 3
-    with pytest.raises(UnknownTopicOrPartition):
+    with pytest.raises(errors.UnknownTopicOrPartition):
         topic_delete(name="ghost")
-    with pytest.raises(UnknownTopicOrPartition):
+    with pytest.raises(errors.UnknownTopicOrPartition):
         topic_describe(name="ghost")
 
 
@@ -174,7 +167,7 @@ def test_delete_hides_topic_at_once_and_frees_the_name():
     records_factory("gone", 50)
     topic_delete(name="gone")
     assert "gone" not in topic_names_list()
-    with pytest.raises(UnknownTopicOrPartition):
+    with pytest.raises(errors.UnknownTopicOrPartition):
         records_fetch(topic="gone", partition=0, offset=0)
     # The name is free again, and the new topic starts empty.
     topic_create(name="gone", partitions=1)
@@ -188,5 +181,5 @@ def test_create_without_counts_takes_the_broker_defaults(settings):
     assert len(topic_describe(name="defaults").partitions) == 4
     assert topic_create(name="dry", partitions=2, validate_only=True).partition_count == 2
     settings.BROKER = {**settings.BROKER, "DEFAULT_REPLICATION_FACTOR": 2}
-    with pytest.raises(InvalidReplicationFactor):
+    with pytest.raises(errors.InvalidReplicationFactor):
         topic_create(name="rf")
