@@ -142,16 +142,23 @@ def group_join(
     return _view(g, m)
 
 
+def _heartbeat(group_id: str, member_id: str, group_instance_id: str | None) -> tuple[Group, GroupMember]:
+    """Lock the group, find the member (fenced by its instance id), record its heartbeat, expire the
+    silent others and notice changed partition counts: what every call of a live member starts with."""
+    g = Group.lock(group_id)
+    m = g.member(member_id, group_instance_id)
+    m.last_heartbeat_ms = g.now_ms
+    g.touch(m)
+    g.expire_members(keep=member_id)
+    partition_counts_check(g)
+    return g, m
+
+
 def member_heartbeat(*, group_id: str, member_id: str, generation: int, group_instance_id: str | None = None) -> MemberState:
     """Keep the session alive. Raises REBALANCE_IN_PROGRESS (after recording the heartbeat)
     when the member must rejoin, and ILLEGAL_GENERATION for a stale generation."""
     with transaction.atomic():
-        g = Group.lock(group_id)
-        m = g.member(member_id, group_instance_id)
-        m.last_heartbeat_ms = g.now_ms
-        g.touch(m)
-        g.expire_members(keep=member_id)
-        partition_counts_check(g)
+        g, m = _heartbeat(group_id, member_id, group_instance_id)
         rebalance_maybe_complete(g)
         g.save()
         view = _view(g, m)
@@ -185,12 +192,7 @@ def member_sync(*, group_id: str, member_id: str, group_instance_id: str | None 
 
     Returns the member's view; `rebalancing` tells the caller not to fetch yet.
     """
-    g = Group.lock(group_id)
-    m = g.member(member_id, group_instance_id)
-    m.last_heartbeat_ms = g.now_ms
-    g.touch(m)
-    g.expire_members(keep=member_id)
-    partition_counts_check(g)
+    g, m = _heartbeat(group_id, member_id, group_instance_id)
     if m.revoking and g.group.state == State.STABLE:
         # Cooperative step 1 done: the member gave the partitions up; rejoin so they can move.
         gone = m.revoking
