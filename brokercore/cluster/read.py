@@ -66,7 +66,7 @@ def node_session_timeout() -> timedelta:
     return timedelta(seconds=settings.BROKER["NODE_SESSION_TIMEOUT_S"])
 
 
-def nodes_live_q(now=None) -> Q:
+def nodes_live_q(now: datetime | None = None) -> Q:
     """Live = heartbeat within the session timeout and not marked down (stopped or found dead)."""
     from brokercore import clock
 

@@ -24,13 +24,14 @@ from brokercore.types import FetchResult, RecordOut
 LATEST, EARLIEST, MAX_TIMESTAMP, EARLIEST_LOCAL = -1, -2, -3, -4
 
 
-def headers_decode(stored) -> tuple[tuple[str, bytes | None], ...]:
+def headers_decode(stored: list[list[str | None]] | None) -> tuple[tuple[str, bytes | None], ...]:
+    """A record's stored headers ([key, base64 value or None] pairs, or None) as Kafka's (key, bytes) pairs."""
     if not stored:
         return ()
     return tuple((k, None if v is None else base64.b64decode(v)) for k, v in stored)
 
 
-def bytes_or_none(v) -> bytes | None:
+def bytes_or_none(v: bytes | memoryview | None) -> bytes | None:
     """Drivers return bytea as memoryview (PostgreSQL) or bytes (SQLite); copy only the former."""
     return v if v is None or type(v) is bytes else bytes(v)
 

@@ -3,9 +3,12 @@ and offsets, under /rest/consumers/. The semantics are in `console.api.rest_cons
 
 import base64
 import json
+from collections.abc import Iterable
 from typing import Annotated, Any
 from urllib.parse import quote
 
+from django.contrib.auth.models import AbstractUser
+from django.http import HttpRequest
 from ninja import Field, Query, Router, Schema, Status
 from pydantic import field_validator
 
@@ -14,6 +17,7 @@ from brokercore.topics.rules import LEGAL_NAME_PATTERN, MAX_NAME_LENGTH, topic_n
 from console.api import body_limit, negotiation
 from console.api import rest_consumers as svc
 from console.api.errors import INVALID_PAYLOAD, RECORD_NOT_IN_FORMAT, RestError
+from console.models import RestConsumer
 
 router = Router()
 
@@ -61,7 +65,7 @@ class SubscriptionIn(Schema):
 
     @field_validator("topic_pattern")
     @classmethod
-    def pattern_storable(cls, value):
+    def pattern_storable(cls, value: str | None) -> str | None:
         return _storable(value)
 
 
@@ -96,7 +100,7 @@ class CommitOffsetIn(TopicPartition):
 
     @field_validator("metadata")
     @classmethod
-    def metadata_storable(cls, value):
+    def metadata_storable(cls, value: str | None) -> str | None:
         return _storable(value)
 
 
@@ -128,24 +132,24 @@ def _errors(*codes: int) -> dict:
     return {c: ConsumerErrorOut for c in sorted({400, 401, 403, 404, 413, 422, *codes})}
 
 
-def _owner(request):
+def _owner(request: HttpRequest) -> AbstractUser | None:
     """Whose instances the caller may use: the user's, whichever token or session they came
     with; an anonymous caller (REST["ALLOW_ANONYMOUS"]) only anonymous ones."""
     user = request.auth
     return user if getattr(user, "is_authenticated", False) else None
 
 
-def _instance(request, group: str, instance: str):
+def _instance(request: HttpRequest, group: str, instance: str) -> RestConsumer:
     if "\x00" in group or "\x00" in instance:
         raise svc.not_found()  # no instance can have that name, and PostgreSQL cannot look it up
     return svc.instance_get(group_id=group, name=instance, owner=_owner(request))
 
 
-def _tps(items) -> list[tuple[str, int]]:
+def _tps(items: Iterable[TopicPartition]) -> list[tuple[str, int]]:
     return [(i.topic, i.partition) for i in items]
 
 
-def _json_body(request, schema: type[Schema]) -> Schema | None:
+def _json_body(request: HttpRequest, schema: type[Schema]) -> Schema | None:
     """A body that may be absent: Confluent's offsets endpoints treat no body as 'everything'."""
     body_limit(request)
     if not request.body.strip():
@@ -163,7 +167,7 @@ def _json_body(request, schema: type[Schema]) -> Schema | None:
 
 
 @router.post("/{group}", response={200: ConsumerCreatedOut, **_errors(409)}, by_alias=True, summary="Create a consumer instance")
-def consumer_create(request, group: str, payload: ConsumerCreateIn):
+def consumer_create(request: HttpRequest, group: str, payload: ConsumerCreateIn) -> dict:
     body_limit(request)
     config = svc.config_parse(payload.model_dump(by_alias=True))
     inst = svc.instance_create(group_id=group, config=config, owner=_owner(request))
@@ -172,13 +176,13 @@ def consumer_create(request, group: str, payload: ConsumerCreateIn):
 
 
 @router.delete("/{group}/instances/{instance}", response={204: None, **_errors()}, summary="Delete a consumer instance")
-def consumer_delete(request, group: str, instance: str):
+def consumer_delete(request: HttpRequest, group: str, instance: str) -> Status:
     svc.instance_delete(_instance(request, group, instance))
     return Status(204, None)
 
 
 @router.post("/{group}/instances/{instance}/subscription", response={204: None, **_errors(409)}, summary="Subscribe to topics or a pattern")
-def subscription_set(request, group: str, instance: str, payload: SubscriptionIn):
+def subscription_set(request: HttpRequest, group: str, instance: str, payload: SubscriptionIn) -> Status:
     body_limit(request)
     inst = _instance(request, group, instance)
     svc.subscribe(inst, topics=payload.topics, topic_pattern=payload.topic_pattern, client_host=request.META.get("REMOTE_ADDR", ""))
@@ -186,45 +190,45 @@ def subscription_set(request, group: str, instance: str, payload: SubscriptionIn
 
 
 @router.get("/{group}/instances/{instance}/subscription", response={200: SubscriptionOut, **_errors()}, summary="The subscribed topics")
-def subscription_get(request, group: str, instance: str):
+def subscription_get(request: HttpRequest, group: str, instance: str) -> dict:
     return {"topics": svc.subscription_get(_instance(request, group, instance))}
 
 
 @router.delete("/{group}/instances/{instance}/subscription", response={204: None, **_errors()}, summary="Unsubscribe (and drop a manual assignment)")
-def subscription_delete(request, group: str, instance: str):
+def subscription_delete(request: HttpRequest, group: str, instance: str) -> Status:
     svc.unsubscribe(_instance(request, group, instance))
     return Status(204, None)
 
 
 @router.post("/{group}/instances/{instance}/assignments", response={204: None, **_errors(409)}, summary="Assign partitions manually")
-def assignments_set(request, group: str, instance: str, payload: PartitionsIn):
+def assignments_set(request: HttpRequest, group: str, instance: str, payload: PartitionsIn) -> Status:
     body_limit(request)
     svc.assign(_instance(request, group, instance), _tps(payload.partitions))
     return Status(204, None)
 
 
 @router.get("/{group}/instances/{instance}/assignments", response={200: PartitionsOut, **_errors()}, summary="The assigned partitions")
-def assignments_get(request, group: str, instance: str):
+def assignments_get(request: HttpRequest, group: str, instance: str) -> dict:
     tps = svc.assignment_get(_instance(request, group, instance))
     return {"partitions": [{"topic": t, "partition": p} for t, p in tps]}
 
 
 @router.post("/{group}/instances/{instance}/positions", response={204: None, **_errors(409)}, summary="Seek to offsets")
-def positions_set(request, group: str, instance: str, payload: PositionsIn):
+def positions_set(request: HttpRequest, group: str, instance: str, payload: PositionsIn) -> Status:
     body_limit(request)
     svc.seek(_instance(request, group, instance), {(o.topic, o.partition): o.offset for o in payload.offsets})
     return Status(204, None)
 
 
 @router.post("/{group}/instances/{instance}/positions/beginning", response={204: None, **_errors(409)}, summary="Seek to the first offsets")
-def positions_beginning(request, group: str, instance: str, payload: PartitionsIn):
+def positions_beginning(request: HttpRequest, group: str, instance: str, payload: PartitionsIn) -> Status:
     body_limit(request)
     svc.seek_to(_instance(request, group, instance), _tps(payload.partitions), end=False)
     return Status(204, None)
 
 
 @router.post("/{group}/instances/{instance}/positions/end", response={204: None, **_errors(409)}, summary="Seek to the ends")
-def positions_end(request, group: str, instance: str, payload: PartitionsIn):
+def positions_end(request: HttpRequest, group: str, instance: str, payload: PartitionsIn) -> Status:
     body_limit(request)
     svc.seek_to(_instance(request, group, instance), _tps(payload.partitions), end=True)
     return Status(204, None)
@@ -265,7 +269,7 @@ _COMMIT_BODY = {
     openapi_extra=_COMMIT_BODY,
     summary="Commit offsets (no body: commit every current position)",
 )
-def offsets_commit(request, group: str, instance: str):
+def offsets_commit(request: HttpRequest, group: str, instance: str) -> Status:
     payload = _json_body(request, CommitIn)
     inst = _instance(request, group, instance)
     offsets = None
@@ -312,7 +316,10 @@ _PARTITIONS_BODY = {
         "parameters topic=...&partition=0&partition=1; with neither, the instance's assigned partitions."
     ),
 )
-def offsets_get(request, group: str, instance: str, topic: str | None = None, partition: Annotated[list[int] | None, Query()] = None):
+def offsets_get(
+    request: HttpRequest, group: str, instance: str, topic: str | None = None,
+    partition: Annotated[list[int] | None, Query()] = None,
+) -> dict:
     payload = _json_body(request, PartitionsIn)
     inst = _instance(request, group, instance)
     if payload is not None:
@@ -335,7 +342,7 @@ def _b64(data: bytes | None) -> str | None:
     return None if data is None else base64.b64encode(data).decode()
 
 
-def _json(data: bytes | None, what: str):
+def _json(data: bytes | None, what: str) -> object:
     if data is None:
         return None
     try:
@@ -345,7 +352,7 @@ def _json(data: bytes | None, what: str):
 
 
 class _NotJson(Exception):
-    def __init__(self, what: str):
+    def __init__(self, what: str) -> None:
         self.what = what
 
 
@@ -363,12 +370,12 @@ class _NotJson(Exception):
     ),
 )
 def records_get(
-    request,
+    request: HttpRequest,
     group: str,
     instance: str,
     timeout: Annotated[int | None, Query(ge=0, le=2**31 - 1)] = None,
     max_bytes: Annotated[int | None, Query(ge=1, le=2**63 - 1)] = None,
-):
+) -> Status:
     inst = _instance(request, group, instance)
     media = negotiation.FORMAT_MEDIA_TYPES[inst.format]
     try:

@@ -7,17 +7,21 @@ a second time. Its request body is described to OpenAPI by hand instead.
 
 import binascii
 import json
+from types import GenericAlias
+from typing import NoReturn
 
 from django.conf import settings
+from django.http import HttpRequest, HttpResponse
 from ninja import Router, Schema
 
 from brokercore.cluster.read import brokers_live_ids
 from brokercore.errors import BrokerError, InvalidTopic, UnknownTopicOrPartition
 from brokercore.log.append import records_append
+from brokercore.models import Partition
 from brokercore.topics import read as topics_read
 from brokercore.topics.read import partition_describe, topic_describe, topic_names_list
 from brokercore.topics.rules import topic_name_validate
-from brokercore.types import RecordIn
+from brokercore.types import RecordIn, TopicInfo
 from console.api import api, body_limit, negotiation
 from console.api.errors import INVALID_PAYLOAD, PARTITION_NOT_FOUND, TOO_LARGE, TOPIC_NOT_FOUND, RestError, rest_error
 
@@ -80,7 +84,7 @@ _READ_ERRORS = (401, 404, 406, 422)
 _PRODUCE_ERRORS = (400, 401, 403, 404, 406, 413, 415, 422, 500)
 
 
-def _schema_ref(model) -> dict:
+def _schema_ref(model: type | GenericAlias) -> dict:
     if getattr(model, "__origin__", None) is list:
         return {"type": "array", "items": _schema_ref(model.__args__[0])}
     if model is str:
@@ -88,7 +92,7 @@ def _schema_ref(model) -> dict:
     return {"$ref": f"#/components/schemas/{model.__name__}"}
 
 
-def _responses(ok, errors: tuple[int, ...]) -> tuple[dict, dict]:
+def _responses(ok: type | GenericAlias, errors: tuple[int, ...]) -> tuple[dict, dict]:
     """ninja's response map, and openapi_extra that also lists the v2 vendor type, which is what
     these endpoints answer unless the client prefers application/json."""
     response = {200: ok, **{status: RestErrorBody for status in errors}}
@@ -137,7 +141,7 @@ def _produce_body(with_partition: bool) -> dict:
 # --- Lookups --------------------------------------------------------------------------------------
 
 
-def _accept(request) -> None:
+def _accept(request: HttpRequest) -> None:
     """Settle the response type first, so a request we cannot answer changes nothing."""
     request.rest_media_type = negotiation.negotiate(request, [negotiation.V2, negotiation.JSON])
 
@@ -160,7 +164,7 @@ def _not_found(e: UnknownTopicOrPartition, topic: str) -> RestError:
     return rest_error(e, not_found=PARTITION_NOT_FOUND)
 
 
-def _partition_get(topic: str, partition: int):
+def _partition_get(topic: str, partition: int) -> Partition:
     _topic_checked(topic)
     try:
         if not 0 <= partition <= _INT32_MAX:
@@ -179,7 +183,7 @@ def _partition_out(index: int, replicas: tuple[int, ...]) -> dict:
     }
 
 
-def _topic_describe(topic: str):
+def _topic_describe(topic: str) -> TopicInfo:
     _topic_checked(topic)
     try:
         return topic_describe(name=topic)
@@ -193,7 +197,7 @@ _resp, _extra = _responses(list[str], _READ_ERRORS)
 
 
 @router.get("/topics", response=_resp, openapi_extra=_extra, summary="List topic names")
-def topics_list(request):
+def topics_list(request: HttpRequest) -> list[str]:
     _accept(request)
     return topic_names_list()
 
@@ -202,7 +206,7 @@ _resp, _extra = _responses(V2TopicOut, _READ_ERRORS)
 
 
 @router.get("/topics/{topic}", response=_resp, openapi_extra=_extra, summary="Describe a topic")
-def topic_get(request, topic: str):
+def topic_get(request: HttpRequest, topic: str) -> dict:
     """The topic's effective configs (defaults included) and its partitions."""
     _accept(request)
     info = _topic_describe(topic)
@@ -217,7 +221,7 @@ _resp, _extra = _responses(list[V2PartitionOut], _READ_ERRORS)
 
 
 @router.get("/topics/{topic}/partitions", response=_resp, openapi_extra=_extra, summary="List a topic's partitions")
-def partitions_list(request, topic: str):
+def partitions_list(request: HttpRequest, topic: str) -> list[dict]:
     _accept(request)
     return [_partition_out(p.index, p.replicas) for p in _topic_describe(topic).partitions]
 
@@ -226,7 +230,7 @@ _resp, _extra = _responses(V2PartitionOut, _READ_ERRORS)
 
 
 @router.get("/topics/{topic}/partitions/{partition}", response=_resp, openapi_extra=_extra, summary="Describe a partition")
-def partition_get(request, topic: str, partition: int):
+def partition_get(request: HttpRequest, topic: str, partition: int) -> dict:
     _accept(request)
     info = partition_describe(_partition_get(topic, partition))
     return _partition_out(info.index, info.replicas)
@@ -241,7 +245,7 @@ _resp, _extra = _responses(PartitionOffsets, _READ_ERRORS)
     openapi_extra=_extra,
     summary="A partition's first and next offsets",
 )
-def partition_offsets(request, topic: str, partition: int):
+def partition_offsets(request: HttpRequest, topic: str, partition: int) -> dict:
     """beginning_offset: the log start offset; end_offset: the high watermark (the next offset)."""
     _accept(request)
     p = _partition_get(topic, partition)
@@ -252,7 +256,7 @@ _resp, _extra = _responses(V2BrokersOut, _READ_ERRORS)
 
 
 @router.get("/brokers", response=_resp, openapi_extra=_extra, summary="List live broker ids")
-def brokers_list(request):
+def brokers_list(request: HttpRequest) -> dict:
     _accept(request)
     return {"brokers": brokers_live_ids()}
 
@@ -264,11 +268,11 @@ def _invalid(message: str) -> RestError:
     return RestError(INVALID_PAYLOAD, message)
 
 
-def _reject_constant(name: str):
+def _reject_constant(name: str) -> NoReturn:
     raise ValueError(f"{name} is not valid JSON")
 
 
-def _body_parse(request) -> list:
+def _body_parse(request: HttpRequest) -> list:
     """The request's records list, checked for shape and count; the body is read only here."""
     body_limit(request)
     try:
@@ -290,7 +294,7 @@ def _body_parse(request) -> list:
 _compact = json.JSONEncoder(separators=(",", ":"), ensure_ascii=False).encode
 
 
-def _json_bytes(value) -> bytes | None:
+def _json_bytes(value: object) -> bytes | None:
     if value is None:
         return None
     try:
@@ -299,7 +303,7 @@ def _json_bytes(value) -> bytes | None:
         raise ValueError("cannot be encoded as UTF-8 JSON") from None
 
 
-def _base64_bytes(value) -> bytes | None:
+def _base64_bytes(value: object) -> bytes | None:
     if value is None:
         return None
     if not isinstance(value, str):
@@ -336,7 +340,7 @@ def _records_in(records: list, fmt: str, *, per_record_partition: bool) -> list[
     return out
 
 
-def _produce(request, topic: str, partition: int | None):
+def _produce(request: HttpRequest, topic: str, partition: int | None) -> HttpResponse:
     _accept(request)
     fmt = negotiation.v2_produce_format(request)
     _topic_checked(topic)
@@ -367,7 +371,7 @@ _resp, _extra = _responses(ProduceResponse, _PRODUCE_ERRORS)
     openapi_extra={**_extra, **_produce_body(with_partition=True)},
     summary="Produce records to a topic",
 )
-def topic_produce(request, topic: str):
+def topic_produce(request: HttpRequest, topic: str) -> HttpResponse:
     """All or nothing: if any record is refused, none is written. Content-Type picks the embedded
     format (application/vnd.kafka.json.v2+json or application/json: JSON; .binary.: base64)."""
     return _produce(request, topic, None)
@@ -379,6 +383,6 @@ def topic_produce(request, topic: str):
     openapi_extra={**_extra, **_produce_body(with_partition=False)},
     summary="Produce records to one partition",
 )
-def partition_produce(request, topic: str, partition: int):
+def partition_produce(request: HttpRequest, topic: str, partition: int) -> HttpResponse:
     """As producing to the topic, with every record written to `partition`."""
     return _produce(request, topic, partition)

@@ -7,14 +7,14 @@ Kafka rules (those stay in brokercore).
 import hashlib
 import re
 from collections import Counter
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 
 from brokercore.coordinator.history import timeline_classify
 from brokercore.coordinator.lag import PartitionLag
 from brokercore.coordinator.read import GroupView, MemberView
-from brokercore.models import ConsumerGroup
+from brokercore.models import ConsumerGroup, RebalanceEvent
 from console.templatetags.console import colour
 
 LAG_BAR_FLOOR = 50
@@ -209,11 +209,11 @@ class TimelineEntry:
         return self.step == "assign" or any(m.source for m in self.moves)
 
 
-def timeline_build(events, names: dict[str, Who], single_topic: bool) -> list[TimelineEntry]:
+def timeline_build(events: Sequence[RebalanceEvent], names: dict[str, Who], single_topic: bool) -> list[TimelineEntry]:
     """One entry per generation, newest first (the order `events` come in), as
     brokercore.coordinator.history classifies it; this adds the labels and colours."""
 
-    def who(mid):
+    def who(mid: str | None) -> Who | None:
         return names.get(mid) if mid else None
 
     out = []
@@ -278,7 +278,9 @@ def _count_label(v: float) -> str:
     return f"{v:g}"
 
 
-def lag_chart(samples: list[tuple[int, int]], now_ms: int, current: int | None, events) -> dict | None:
+def lag_chart(
+    samples: list[tuple[int, int]], now_ms: int, current: int | None, events: Iterable[RebalanceEvent]
+) -> dict | None:
     """Total lag over time from the lag sampler's samples, with the current lag as the last point
     and a marker at each rebalance. None until there are two points to draw."""
     points = list(samples)
@@ -292,10 +294,10 @@ def lag_chart(samples: list[tuple[int, int]], now_ms: int, current: int | None, 
     top = _nice_ceiling(max(v for _, v in points))
     plot_w, plot_h = CHART_W - CHART_L - CHART_R, CHART_H - CHART_T - CHART_B
 
-    def x(t):
+    def x(t: float) -> float:
         return CHART_L + (t - t0) / (t1 - t0) * plot_w
 
-    def y(v):
+    def y(v: float) -> float:
         return CHART_T + (1 - v / top) * plot_h
 
     line = " ".join(f"{x(t):.1f},{y(v):.1f}" for t, v in points)

@@ -6,11 +6,13 @@ the group's channel; the lab page includes the same partials, so both stay in st
 building (grid, timeline, chart) is in console.presenters.groups; Kafka's rules stay in brokercore.
 """
 
+from typing import Any
+
 from django import forms
 from django.conf import settings
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
-from django.http import Http404
+from django.http import Http404, HttpResponse
 from django.shortcuts import redirect, render
 from django.views.decorators.http import require_GET, require_http_methods
 
@@ -38,7 +40,7 @@ from console.presenters.groups import (
     relabel,
     timeline_build,
 )
-from console.views._common import live, staff_required
+from console.views._common import HtmxHttpRequest, live, staff_required
 
 LIST_TEMPLATE = "console/groups/list.html"
 DETAIL_TEMPLATE = "console/groups/detail.html"
@@ -108,14 +110,14 @@ def group_list_context(_argument: str = "") -> dict:
 
 @require_GET
 @login_required
-def group_list(request):
+def group_list(request: HtmxHttpRequest) -> HttpResponse:
     template = LIST_TEMPLATE + "#table" if request.htmx else LIST_TEMPLATE
     return render(request, template, {**group_list_context(), "live_url": live("cluster:groups")})
 
 
 @require_GET
 @login_required
-def group_detail(request, group_id: str):
+def group_detail(request: HtmxHttpRequest, group_id: str) -> HttpResponse:
     context = _group_or_404(group_id)
     if request.htmx:
         return render(request, SHARED + "#live", context)
@@ -140,7 +142,7 @@ class ResetOffsetsForm(forms.Form):
         required=False, label="Date and time", widget=forms.DateTimeInput(attrs={"type": "datetime-local", "step": "1"})
     )
 
-    def __init__(self, *args, topics: list[str], **kwargs):
+    def __init__(self, *args: Any, topics: list[str], **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
         self.fields["topic"].choices = [(t, t) for t in topics]
         assert set(RESET_SPECS) == {c for c, _ in self.TO_CHOICES}
@@ -154,7 +156,7 @@ class ResetOffsetsForm(forms.Form):
         except ValueError:
             raise forms.ValidationError("Partitions are numbers separated by commas, e.g. 0,2.") from None
 
-    def clean(self):
+    def clean(self) -> dict[str, Any]:
         data = super().clean()
         to = data.get("to")
         if to in ("offset", "shift-by") and data.get("value") is None:
@@ -175,7 +177,7 @@ class ResetOffsetsForm(forms.Form):
 
 @require_http_methods(["GET", "POST"])
 @staff_required
-def group_reset_offsets(request, group_id: str):
+def group_reset_offsets(request: HtmxHttpRequest, group_id: str) -> HttpResponse:
     """GET: the form, and with its fields a dry-run preview. POST: execute the same reset."""
     try:
         info = group_describe(group_id=group_id)
@@ -212,7 +214,7 @@ def group_reset_offsets(request, group_id: str):
 
 @require_http_methods(["GET", "POST"])
 @staff_required
-def group_delete(request, group_id: str):
+def group_delete(request: HtmxHttpRequest, group_id: str) -> HttpResponse:
     """GET: ask for confirmation. POST: delete the group (Kafka allows it only while Empty)."""
     try:
         info = group_describe(group_id=group_id)

@@ -5,12 +5,13 @@ answer a plain form POST with a redirect, and an htmx POST with the controls and
 sections as out-of-band swaps (the group sections follow through the group's websocket pushes).
 """
 
+from collections.abc import Callable
 from datetime import UTC, datetime
 
 from django import forms
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
-from django.http import Http404
+from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
 from django.views.decorators.http import require_GET, require_POST
 
@@ -24,7 +25,7 @@ from console.lab.presets import PRESETS
 from console.lab.runner import Lab, LabError
 from console.live.fragments import fragment
 from console.presenters.groups import countdown, members_named
-from console.views._common import live, staff_required
+from console.views._common import HtmxHttpRequest, live, staff_required
 from console.views.groups import group_context
 
 INDEX_TEMPLATE = "console/lab/index.html"
@@ -136,7 +137,7 @@ def _extras(lab: Lab) -> dict:
     return {"panel": ""}
 
 
-def lab_live(lab: Lab | None, lab_id) -> dict:
+def lab_live(lab: Lab | None, lab_id: int | str) -> dict:
     if lab is None:
         return {"lab": None, "lab_id": lab_id}
     lab.seen()
@@ -207,13 +208,13 @@ def _page_context(lab: Lab, controls: dict) -> dict:
 
 @require_GET
 @login_required
-def lab(request):
+def lab(request: HttpRequest) -> HttpResponse:
     return render(request, INDEX_TEMPLATE, {"presets": list(PRESETS.values()), "labs": runner.labs_list(), "form": LabForm(), "limits": _limits()})
 
 
 @require_POST
 @staff_required
-def lab_create(request):
+def lab_create(request: HtmxHttpRequest) -> HttpResponse:
     form = LabForm(request.POST)
     if form.is_valid():
         try:
@@ -228,7 +229,7 @@ def lab_create(request):
 
 @require_POST
 @staff_required
-def lab_preset(request, slug: str):
+def lab_preset(request: HtmxHttpRequest, slug: str) -> HttpResponse:
     preset = PRESETS.get(slug)
     if preset is None:
         raise Http404(f"No preset '{slug}'.")
@@ -242,14 +243,16 @@ def lab_preset(request, slug: str):
 
 @require_GET
 @login_required
-def lab_detail(request, lab_id: int):
+def lab_detail(request: HtmxHttpRequest, lab_id: int) -> HttpResponse:
     lab_ = _lab_or_404(lab_id)
     if request.htmx:
         return render(request, TEMPLATE + "#live", lab_live(lab_, lab_id))
     return render(request, TEMPLATE, _page_context(lab_, _controls(lab_)))
 
 
-def _after_action(request, lab_: Lab, *, bound: dict | None = None, error: str | None = None, status: int = 400):
+def _after_action(
+    request: HtmxHttpRequest, lab_: Lab, *, bound: dict | None = None, error: str | None = None, status: int = 400
+) -> HttpResponse:
     """Redirect a plain POST back to the lab; answer htmx with the controls and live sections."""
     if error is None and not request.htmx:
         return redirect("lab_detail", lab_id=lab_.id)
@@ -260,7 +263,7 @@ def _after_action(request, lab_: Lab, *, bound: dict | None = None, error: str |
     return render(request, TEMPLATE, _page_context(lab_, controls), status=status)
 
 
-def _run(request, lab_: Lab, action, *, bound: dict | None = None):
+def _run(request: HtmxHttpRequest, lab_: Lab, action: Callable[[], object], *, bound: dict | None = None) -> HttpResponse:
     try:
         action()
     except (LabError, BrokerError) as e:
@@ -274,7 +277,7 @@ def _invalid(form: forms.Form) -> str:
 
 @require_POST
 @staff_required
-def lab_consumer_add(request, lab_id: int):
+def lab_consumer_add(request: HtmxHttpRequest, lab_id: int) -> HttpResponse:
     lab_ = _lab_or_404(lab_id)
     form = ConsumerForm(request.POST)
     if not form.is_valid():
@@ -285,21 +288,21 @@ def lab_consumer_add(request, lab_id: int):
 
 @require_POST
 @staff_required
-def lab_consumer_stop(request, lab_id: int, name: str):
+def lab_consumer_stop(request: HtmxHttpRequest, lab_id: int, name: str) -> HttpResponse:
     lab_ = _lab_or_404(lab_id)
     return _run(request, lab_, lambda: lab_.consumer_stop(name))
 
 
 @require_POST
 @staff_required
-def lab_consumer_crash(request, lab_id: int, name: str):
+def lab_consumer_crash(request: HtmxHttpRequest, lab_id: int, name: str) -> HttpResponse:
     lab_ = _lab_or_404(lab_id)
     return _run(request, lab_, lambda: lab_.consumer_crash(name))
 
 
 @require_POST
 @staff_required
-def lab_partitions_add(request, lab_id: int):
+def lab_partitions_add(request: HtmxHttpRequest, lab_id: int) -> HttpResponse:
     lab_ = _lab_or_404(lab_id)
     form = PartitionsForm(request.POST)
     if not form.is_valid():
@@ -309,7 +312,7 @@ def lab_partitions_add(request, lab_id: int):
 
 @require_POST
 @staff_required
-def lab_producer_start(request, lab_id: int):
+def lab_producer_start(request: HtmxHttpRequest, lab_id: int) -> HttpResponse:
     lab_ = _lab_or_404(lab_id)
     form = ProducerForm(request.POST)
     if not form.is_valid():
@@ -319,14 +322,14 @@ def lab_producer_start(request, lab_id: int):
 
 @require_POST
 @staff_required
-def lab_producer_stop(request, lab_id: int):
+def lab_producer_stop(request: HtmxHttpRequest, lab_id: int) -> HttpResponse:
     lab_ = _lab_or_404(lab_id)
     return _run(request, lab_, lab_.producer_stop)
 
 
 @require_POST
 @staff_required
-def lab_assignor_set(request, lab_id: int):
+def lab_assignor_set(request: HtmxHttpRequest, lab_id: int) -> HttpResponse:
     lab_ = _lab_or_404(lab_id)
     form = AssignorForm(request.POST)
     if not form.is_valid():
@@ -336,7 +339,7 @@ def lab_assignor_set(request, lab_id: int):
 
 @require_POST
 @staff_required
-def lab_stop(request, lab_id: int):
+def lab_stop(request: HtmxHttpRequest, lab_id: int) -> HttpResponse:
     lab_ = _lab_or_404(lab_id)
     delete = request.POST.get("delete") == "1"
     lab_.stop(reason=f"stopped by {request.user.get_username()}", delete=delete)

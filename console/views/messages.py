@@ -9,11 +9,12 @@ records per request and says how far it got.
 
 import json
 from datetime import UTC, datetime
+from typing import Any
 from urllib.parse import urlencode
 
 from django import forms
 from django.contrib.auth.decorators import login_required
-from django.http import Http404, HttpResponse
+from django.http import Http404, HttpRequest, HttpResponse, QueryDict
 from django.shortcuts import render
 from django.template.loader import render_to_string
 from django.utils.cache import patch_vary_headers
@@ -173,7 +174,7 @@ class BrowseForm(forms.Form):
     q = forms.CharField(required=False, max_length=500, strip=False)
     field = forms.ChoiceField(choices=FIELDS, required=False)
 
-    def __init__(self, data, *, bounds: dict[int, tuple[int, int]], paging: bool = False):
+    def __init__(self, data: QueryDict, *, bounds: dict[int, tuple[int, int]], paging: bool = False) -> None:
         super().__init__(data)
         self.bounds = bounds
         self.paging = paging  # a paging link's cursor says where to read: the seek fields are not used
@@ -189,7 +190,7 @@ class BrowseForm(forms.Form):
             raise forms.ValidationError(ERR_PARTITION_UNKNOWN.format(p=p, last=len(self.bounds) - 1))
         return p
 
-    def clean(self):
+    def clean(self) -> dict[str, Any]:
         data = super().clean()
         data["seek"] = data.get("seek") or "newest"
         data["field"] = data.get("field") or "any"
@@ -257,7 +258,7 @@ def _page_url(params: dict, **cursor: str) -> str:
     return "?" + urlencode(query)
 
 
-def _browse(request, name: str) -> tuple[dict, int]:
+def _browse(request: HttpRequest, name: str) -> tuple[dict, int]:
     try:
         offsets = partition_offsets_list(topic=name)
     except UnknownTopicOrPartition:
@@ -341,7 +342,7 @@ def _browse(request, name: str) -> tuple[dict, int]:
 
 @require_GET
 @login_required
-def messages(request, name: str):
+def messages(request: HttpRequest, name: str) -> HttpResponse:
     context, status = _browse(request, name)
     htmx = getattr(request, "htmx", None)
     if htmx and not htmx.history_restore_request:
@@ -388,7 +389,7 @@ fragments.KINDS["tail"].stream = tail_stream
 
 @require_GET
 @login_required
-def messages_tail(request, name: str):
+def messages_tail(request: HttpRequest, name: str) -> HttpResponse:
     try:
         topic_get(name=name)
     except UnknownTopicOrPartition:

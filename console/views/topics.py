@@ -11,7 +11,7 @@ from dataclasses import dataclass
 
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
-from django.http import Http404
+from django.http import Http404, HttpResponse, QueryDict
 from django.shortcuts import redirect, render
 from django.urls import reverse
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
@@ -43,7 +43,7 @@ from brokercore.topics.read import (
     topic_rates,
 )
 from brokercore.topics.rules import config_entries
-from brokercore.types import TopicInfo
+from brokercore.types import AppendResult, TopicInfo
 from console.forms.topics import (
     PartitionsAddForm,
     ProduceForm,
@@ -53,7 +53,7 @@ from console.forms.topics import (
     broker_error_add,
 )
 from console.live.fragments import fragment
-from console.views._common import live, staff_required
+from console.views._common import HtmxHttpRequest, live, staff_required
 
 TEMPLATE_LIST = "console/topics/list.html"
 TEMPLATE_CREATE = "console/topics/create.html"
@@ -82,7 +82,7 @@ COLUMNS = {"name": ("Topic", False), "partitions": ("Partitions", True), "record
 DEFAULT_SORT = "name"
 
 
-def _redirect(request, url: str):
+def _redirect(request: HtmxHttpRequest, url: str) -> HttpResponse:
     """After a change: a normal redirect, or for htmx a full navigation so the flash message shows."""
     return HttpResponseClientRedirect(url) if request.htmx else redirect(url)
 
@@ -158,7 +158,7 @@ fragment("cluster", TEMPLATE_LIST + "#refresh", page="topics")(lambda _argument=
 
 @require_GET
 @login_required
-def topic_list(request):
+def topic_list(request: HtmxHttpRequest) -> HttpResponse:
     context = list_context(request.GET.get("q", "").strip(), _sort_parse(request.GET.get("sort", "")))
     if request.htmx and not request.htmx.history_restore_request:
         return render(request, TEMPLATE_LIST + "#table", context)
@@ -170,7 +170,7 @@ def topic_list(request):
 
 @require_http_methods(["GET", "POST"])
 @staff_required
-def topic_create(request):
+def topic_create(request: HtmxHttpRequest) -> HttpResponse:
     form = TopicCreateForm(request.POST or None)
     if request.method == "POST":
         valid = form.is_valid()
@@ -195,7 +195,7 @@ def topic_create(request):
 
 @require_GET
 @staff_required
-def topic_name_check(request):
+def topic_name_check(request: HtmxHttpRequest) -> HttpResponse:
     """As the name is typed: Kafka's verdict on it (illegal, exists, collides) or OK."""
     name = request.GET.get("name", "").strip()
     error = None
@@ -241,15 +241,18 @@ def _configs_context(info: TopicInfo, form: TopicConfigsForm | None, saved: str 
     return {"name": info.name, "config_rows": rows, "configs_form": form, "configs_saved": saved}
 
 
-def _configs_form(info: TopicInfo, data=None) -> TopicConfigsForm:
+def _configs_form(info: TopicInfo, data: QueryDict | None = None) -> TopicConfigsForm:
     return TopicConfigsForm(data, overrides=info.overrides, effective=info.configs)
 
 
-def _grow_form(info: TopicInfo, data=None) -> PartitionsAddForm:
+def _grow_form(info: TopicInfo, data: QueryDict | None = None) -> PartitionsAddForm:
     return PartitionsAddForm(data, initial={"count": len(info.partitions) + 1})
 
 
-def _detail_render(request, info: TopicInfo, *, produce_form=None, configs_form=None, produce_result=None):
+def _detail_render(
+    request: HtmxHttpRequest, info: TopicInfo, *, produce_form: ProduceForm | None = None,
+    configs_form: TopicConfigsForm | None = None, produce_result: dict | None = None,
+) -> HttpResponse:
     """The whole page; a POST without htmx that failed passes its bound form to show the errors."""
     staff = request.user.is_staff
     context = {
@@ -269,7 +272,7 @@ def _detail_render(request, info: TopicInfo, *, produce_form=None, configs_form=
 
 @require_GET
 @login_required
-def topic_detail(request, name):
+def topic_detail(request: HtmxHttpRequest, name: str) -> HttpResponse:
     info = _describe_or_404(name)
     if request.htmx and not request.htmx.history_restore_request:
         return render(request, TEMPLATE_DETAIL + "#partitions", partitions_context(name, info))
@@ -278,7 +281,7 @@ def topic_detail(request, name):
 
 @require_POST
 @staff_required
-def topic_configs(request, name):
+def topic_configs(request: HtmxHttpRequest, name: str) -> HttpResponse:
     info = _describe_or_404(name)
     form = _configs_form(info, request.POST)
     saved = ""
@@ -309,7 +312,7 @@ def _configs_summary(form: TopicConfigsForm) -> str:
     return "Configs saved: " + "; ".join(parts) + "."
 
 
-def _produce_result(appended, key: bytes | None, partitions: int) -> dict:
+def _produce_result(appended: AppendResult, key: bytes | None, partitions: int) -> dict:
     """What the result panel explains; plain values, so it can wait in the session (no-JS flow)."""
     result = {"partition": appended.partition, "offset": appended.offset, "reason": appended.reason,
               "partitions": partitions, "key": None if key is None else key.decode("utf-8", "replace")}
@@ -320,7 +323,7 @@ def _produce_result(appended, key: bytes | None, partitions: int) -> dict:
 
 @require_POST
 @staff_required
-def topic_produce(request, name):
+def topic_produce(request: HtmxHttpRequest, name: str) -> HttpResponse:
     info = _describe_or_404(name)
     count = len(info.partitions)
     form = ProduceForm(request.POST, partitions=count)
@@ -372,14 +375,14 @@ def _preview(name: str, form: PartitionsAddForm) -> dict | None:
     }
 
 
-def _grow_context(info: TopicInfo, form: PartitionsAddForm, preview=None) -> dict:
+def _grow_context(info: TopicInfo, form: PartitionsAddForm, preview: dict | None = None) -> dict:
     return {"name": info.name, "info": info, "grow_form": form, "preview": preview,
             "preview_sample": PREVIEW_SAMPLE}
 
 
 @require_http_methods(["GET", "POST"])
 @staff_required
-def topic_partitions_add(request, name):
+def topic_partitions_add(request: HtmxHttpRequest, name: str) -> HttpResponse:
     info = _describe_or_404(name)
     form = _grow_form(info, request.POST or None)
     if request.method == "POST" and "preview" in request.POST:
@@ -403,7 +406,7 @@ def topic_partitions_add(request, name):
 
 @require_GET
 @staff_required
-def topic_partitions_preview(request, name):
+def topic_partitions_preview(request: HtmxHttpRequest, name: str) -> HttpResponse:
     """How many of the topic's recent keys would move for ?count=N (htmx: the preview only)."""
     info = _describe_or_404(name)
     form = _grow_form(info, request.GET)
@@ -419,7 +422,7 @@ def topic_partitions_preview(request, name):
 
 @require_http_methods(["GET", "POST"])
 @staff_required
-def topic_delete(request, name):
+def topic_delete(request: HtmxHttpRequest, name: str) -> HttpResponse:
     info = _describe_or_404(name)
     form = TopicDeleteForm(request.POST or None, topic=name)
     if request.method == "POST" and form.is_valid():
@@ -436,7 +439,7 @@ def topic_delete(request, name):
 
 @require_http_methods(["GET", "POST"])
 @staff_required
-def topic_purge(request, name):
+def topic_purge(request: HtmxHttpRequest, name: str) -> HttpResponse:
     info = _describe_or_404(name)
     if request.method == "POST":
         try:

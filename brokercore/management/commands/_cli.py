@@ -7,6 +7,8 @@ name) and `Error: message` for the rest. No traceback unless --traceback is give
 
 import os
 import sys
+from collections.abc import Sequence
+from typing import Any
 
 from django.core.management.base import BaseCommand, CommandError, handle_default_options
 from django.db import connections
@@ -21,14 +23,14 @@ class BrokerCommand(BaseCommand):
     # broker needs; the server process runs them.
     requires_system_checks = []
 
-    def execute(self, *args, **options):
+    def execute(self, *args: str, **options: Any) -> str | None:
         # Callers of call_command (tests, scripts) get a CommandError carrying the same line.
         try:
             return super().execute(*args, **options)
         except BrokerError as e:
             raise CommandError(f"{e.name}: {e.message}") from e
 
-    def run_from_argv(self, argv):
+    def run_from_argv(self, argv: list[str]) -> None:
         """Django's run_from_argv, but a bad argument is one line and status 1 (not usage + 2).
 
         `_called_from_command_line` stays False so that the parser raises CommandError instead
@@ -79,7 +81,7 @@ def key_values_parse(items: list[str] | None, *, option: str) -> dict[str, str]:
     return dict(key_value_parse(item, option=option) for item in items or ())
 
 
-def table(headers: list[str], rows: list[list]) -> str:
+def table(headers: list[str], rows: Sequence[Sequence[object]]) -> str:
     """Left-aligned columns separated by two spaces, like Kafka's tools print them."""
     cells = [headers] + [["-" if v is None else str(v) for v in row] for row in rows]
     widths = [max(len(r[i]) for r in cells) for i in range(len(headers))]

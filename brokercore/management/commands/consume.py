@@ -6,9 +6,11 @@ No consumer group: positions live in this process, nothing is committed and noth
 import json
 import time
 from argparse import ArgumentTypeError
+from collections.abc import Callable, Iterator
+from typing import Any
 
 from django.conf import settings
-from django.core.management.base import CommandError
+from django.core.management.base import CommandError, CommandParser
 
 from brokercore.log.read import EARLIEST, LATEST, offset_for, partition_offsets_list, records_fetch
 from brokercore.management.commands._cli import BrokerCommand
@@ -47,7 +49,7 @@ class Command(BrokerCommand):
         "alike), so such records do not round-trip byte for byte. Nothing is committed."
     )
 
-    def add_arguments(self, parser):
+    def add_arguments(self, parser: CommandParser) -> None:
         parser.add_argument("topic", metavar="TOPIC")
         parser.add_argument(
             "--from-beginning", action="store_true", help="Start at each partition's log start offset."
@@ -80,20 +82,24 @@ class Command(BrokerCommand):
             "--key-separator", default="\t", metavar="SEP", help="Text format: between fields (default tab)."
         )
 
-    def handle(self, *args, topic, from_beginning, partition, offset, max_messages, follow, timeout_ms,
-               output_format, key_separator, **options):
+    def handle(
+        self, *args: str, topic: str, from_beginning: bool, partition: int | None, offset: int | None,
+        max_messages: int | None, follow: bool, timeout_ms: int | None, output_format: str, key_separator: str,
+        **options: Any,
+    ) -> None:
         if offset is not None and partition is None:
             raise CommandError("The partition is required when offset is specified.")
         if offset is not None and from_beginning:
             raise CommandError("Options from-beginning and offset cannot be specified together.")
         if offset is None:
             offset = EARLIEST if from_beginning else LATEST
+        render: Callable[[RecordOut], str]
         if output_format == "json":
             render = _json
         else:
             text_options = {k: v for k, v in options.items() if k.startswith("print_")}
 
-            def render(r):
+            def render(r: RecordOut) -> str:
                 return _text(r, separator=key_separator, **text_options)
 
         positions, ends = _start(topic, partition, offset)
@@ -123,12 +129,12 @@ def _start(topic: str, partition: int | None, offset: int) -> tuple[dict[int, in
 class _Reader:
     """Round-robin over partitions; with `ends`, stops there, else follows the log."""
 
-    def __init__(self, topic: str, positions: dict[int, int], ends: dict[int, int] | None):
+    def __init__(self, topic: str, positions: dict[int, int], ends: dict[int, int] | None) -> None:
         self.topic = topic
         self.positions = positions
         self.ends = ends
 
-    def batches(self, *, max_messages: int | None, idle_ms: int | None):
+    def batches(self, *, max_messages: int | None, idle_ms: int | None) -> Iterator[list[RecordOut]]:
         active = sorted(self.positions)
         left = max_messages
         wait_ms = 0

@@ -1,8 +1,9 @@
 """`manage.py groups list|describe|reset-offsets|delete-offsets|delete`: kafka-consumer-groups."""
 
 from datetime import UTC, datetime
+from typing import Any
 
-from django.core.management.base import CommandError
+from django.core.management.base import CommandError, CommandParser
 
 from brokercore import clock
 from brokercore.coordinator.offsets import offsets_delete, offsets_reset
@@ -35,7 +36,7 @@ def _datetime_ms(text: str) -> int:
 class Command(BrokerCommand):
     help = "List, describe, reset offsets of and delete consumer groups, like kafka-consumer-groups."
 
-    def add_arguments(self, parser):
+    def add_arguments(self, parser: CommandParser) -> None:
         actions = parser.add_subparsers(dest="action", required=True, metavar="ACTION")
         actions.add_parser("list", help="Groups with state, members, assignor and total lag.")
 
@@ -62,10 +63,10 @@ class Command(BrokerCommand):
         delete = actions.add_parser("delete", help="Delete an Empty group with its offsets.")
         delete.add_argument("group", metavar="GROUP")
 
-    def handle(self, *args, action, **options):
+    def handle(self, *args: str, action: str, **options: Any) -> None:
         getattr(self, "handle_" + action.replace("-", "_"))(**options)
 
-    def handle_list(self, **options):
+    def handle_list(self, **options: Any) -> None:
         rows = group_list()
         if not rows:
             self.stdout.write("No consumer groups.")
@@ -78,7 +79,7 @@ class Command(BrokerCommand):
             ending="",
         )
 
-    def handle_describe(self, *, group, **options):
+    def handle_describe(self, *, group: str, **options: Any) -> None:
         info = group_describe(group_id=group)
         members = {m.member_id: m for m in info.members}
         idle = len(info.idle_members)
@@ -122,7 +123,10 @@ class Command(BrokerCommand):
                 ending="",
             )
 
-    def handle_reset_offsets(self, *, group, topic, to_earliest, to_latest, to_datetime, to_offset, shift_by, execute, **options):
+    def handle_reset_offsets(
+        self, *, group: str, topic: str, to_earliest: bool, to_latest: bool, to_datetime: str | None,
+        to_offset: int | None, shift_by: int | None, execute: bool, **options: Any,
+    ) -> None:
         name, partitions = _topic_partitions(topic)
         if to_earliest:
             spec, value = "earliest", None
@@ -143,12 +147,12 @@ class Command(BrokerCommand):
         if not execute:
             self.stdout.write("Dry run: nothing changed. Add --execute to apply.")
 
-    def handle_delete_offsets(self, *, group, topic, **options):
+    def handle_delete_offsets(self, *, group: str, topic: str, **options: Any) -> None:
         name, partitions = _topic_partitions(topic)
         deleted = offsets_delete(group_id=group, topic=name, partitions=partitions)
         self.stdout.write(f"Deleted {deleted} committed offset(s) of topic '{name}' from group '{group}'.")
 
-    def handle_delete(self, *, group, **options):
+    def handle_delete(self, *, group: str, **options: Any) -> None:
         group_delete(group_id=group)
         self.stdout.write(f"Deletion of requested consumer groups ('{group}') was successful.")
 

@@ -2,8 +2,9 @@
 
 import asyncio
 import signal
+from typing import Any
 
-from django.core.management.base import BaseCommand, CommandError
+from django.core.management.base import BaseCommand, CommandError, CommandParser
 
 from brokercore.errors import BrokerError
 from brokercore.kafka.node import kafka_arguments, listener_start, listener_stop
@@ -12,12 +13,12 @@ from brokercore.kafka.node import kafka_arguments, listener_start, listener_stop
 class Command(BaseCommand):
     help = "Run the Kafka protocol listener alone (the web console's `serve` also runs one)."
 
-    def add_arguments(self, parser):
+    def add_arguments(self, parser: CommandParser) -> None:
         kafka_arguments(parser)
         parser.add_argument("--no-maintenance", action="store_true",
                             help="Do not run the node heartbeat, group sweeper and log cleaner in this process.")
 
-    def handle(self, *args, **options):
+    def handle(self, *args: str, **options: Any) -> None:
         from brokercore.kafka.server import ListenerConfigError
 
         try:
@@ -27,7 +28,7 @@ class Command(BaseCommand):
         except OSError as e:
             raise CommandError(f"Cannot listen on {options['kafka_host']}:{options['kafka_port']}: {e}") from None
 
-    async def _run(self, options) -> None:
+    async def _run(self, options: dict[str, Any]) -> None:
         from brokercore import events
         from brokercore.maintenance import MaintenanceThread
 

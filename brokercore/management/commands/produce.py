@@ -2,9 +2,10 @@
 
 import sys
 from collections.abc import Iterable, Iterator
+from typing import IO, Any
 
 from django.conf import settings
-from django.core.management.base import CommandError
+from django.core.management.base import CommandError, CommandParser
 
 from brokercore.log.append import records_append
 from brokercore.management.commands._cli import BrokerCommand, key_value_parse
@@ -25,11 +26,11 @@ class Command(BrokerCommand):
     # call_command(..., stdin=StringIO(...)) in tests and scripts.
     stealth_options = ("stdin",)
 
-    def add_base_argument(self, parser, *args, **kwargs):
+    def add_base_argument(self, parser: CommandParser, *args: str, **kwargs: Any) -> None:
         # -v is --verbose here, as in Kafka's tools; Django's --verbosity keeps its long form.
         super().add_base_argument(parser, *(a for a in args if a != "-v"), **kwargs)
 
-    def add_arguments(self, parser):
+    def add_arguments(self, parser: CommandParser) -> None:
         parser.add_argument("topic", metavar="TOPIC")
         parser.add_argument(
             "--key-separator", metavar="SEP",
@@ -58,8 +59,10 @@ class Command(BrokerCommand):
             "-v", "--verbose", action="store_true", help="Print 'partition offset' for each record."
         )
 
-    def handle(self, *args, topic, key_separator, partition, header, acks, null_key_strategy,
-               null_marker, verbose, **options):
+    def handle(
+        self, *args: str, topic: str, key_separator: str | None, partition: int | None, header: list[str] | None,
+        acks: str, null_key_strategy: str, null_marker: str | None, verbose: bool, **options: Any,
+    ) -> None:
         if key_separator == "":
             raise CommandError("--key-separator must not be empty.")
         pairs = (key_value_parse(h, option="--header") for h in header or ())
@@ -93,7 +96,7 @@ class Command(BrokerCommand):
             self.stdout.write("".join(f"{r.partition} {r.offset}\n" for r in results), ending="")
 
 
-def _lines(stream) -> Iterator[bytes]:
+def _lines(stream: IO[str] | IO[bytes]) -> Iterator[bytes]:
     """Each line's bytes without its line end; a text stream (tests) is encoded as UTF-8."""
     for line in getattr(stream, "buffer", stream):
         if isinstance(line, str):
@@ -104,7 +107,7 @@ def _lines(stream) -> Iterator[bytes]:
 
 
 def _records(
-    lines: Iterable[bytes], *, separator: bytes | None, null: bytes | None, headers
+    lines: Iterable[bytes], *, separator: bytes | None, null: bytes | None, headers: tuple[tuple[str, bytes], ...]
 ) -> Iterator[RecordIn]:
     for number, line in enumerate(lines, start=1):
         key = None

@@ -1,6 +1,9 @@
 """`manage.py topics create|list|describe|alter|delete`: kafka-topics (and kafka-configs for topics)."""
 
-from django.core.management.base import CommandError
+from collections.abc import Iterable
+from typing import Any
+
+from django.core.management.base import CommandError, CommandParser
 from django.db import transaction
 
 from brokercore.errors import TopicAlreadyExists, UnknownTopicOrPartition
@@ -15,7 +18,7 @@ CONFIG_NAMES = ", ".join(sorted(CONFIG_DEFS))
 class Command(BrokerCommand):
     help = "Create, list, describe, alter and delete topics, like Kafka's kafka-topics tool."
 
-    def add_arguments(self, parser):
+    def add_arguments(self, parser: CommandParser) -> None:
         actions = parser.add_subparsers(dest="action", required=True, metavar="ACTION")
 
         create = actions.add_parser("create", help="Create a topic.")
@@ -62,10 +65,13 @@ class Command(BrokerCommand):
             "--if-exists", action="store_true", help="Do nothing if the topic does not exist."
         )
 
-    def handle(self, *args, action, **options):
+    def handle(self, *args: str, action: str, **options: Any) -> None:
         getattr(self, f"_{action}")(**options)
 
-    def _create(self, *, name, partitions, replication_factor, config, if_not_exists, **_):
+    def _create(
+        self, *, name: str, partitions: int, replication_factor: int, config: list[str] | None, if_not_exists: bool,
+        **_: Any,
+    ) -> None:
         configs = key_values_parse(config, option="--config")
         try:
             topic_create(
@@ -77,11 +83,11 @@ class Command(BrokerCommand):
             raise
         self.stdout.write(f"Created topic {name}.")
 
-    def _list(self, **_):
+    def _list(self, **_: Any) -> None:
         for name in topic_names_list():
             self.stdout.write(name)
 
-    def _describe(self, *, name, **_):
+    def _describe(self, *, name: str | None, **_: Any) -> None:
         for topic_name in [name] if name else topic_names_list():
             t = topic_describe(name=topic_name)
             overrides = ",".join(f"{k}={v}" for k, v in sorted(t.overrides.items()))
@@ -96,7 +102,10 @@ class Command(BrokerCommand):
                     f"LogStartOffset: {p.log_start_offset}\tHighWatermark: {p.high_watermark}"
                 )
 
-    def _alter(self, *, name, partitions, add_config, delete_config, if_exists, **_):
+    def _alter(
+        self, *, name: str, partitions: int | None, add_config: list[str] | None, delete_config: list[str] | None,
+        if_exists: bool, **_: Any,
+    ) -> None:
         set_configs = key_values_parse(add_config, option="--add-config")
         if partitions is None and not set_configs and not delete_config:
             raise CommandError("Nothing to alter: give --partitions, --add-config or --delete-config.")
@@ -118,7 +127,7 @@ class Command(BrokerCommand):
         if partitions is not None:
             self.stdout.write(f"Topic {name} now has {partitions} partitions.")
 
-    def _delete(self, *, name, if_exists, **_):
+    def _delete(self, *, name: str, if_exists: bool, **_: Any) -> None:
         try:
             topic_delete(name=name)
         except UnknownTopicOrPartition:
@@ -128,5 +137,5 @@ class Command(BrokerCommand):
         self.stdout.write(f"Topic {name} is marked for deletion.")
 
 
-def _ids(ids) -> str:
+def _ids(ids: Iterable[int]) -> str:
     return ",".join(str(i) for i in ids)
