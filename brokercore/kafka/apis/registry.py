@@ -144,32 +144,19 @@ async def run_sync(executor: Executor | None, fn: Callable[P, T], /, *args: P.ar
     return await asyncio.get_running_loop().run_in_executor(executor, _db_call, fn, args, kwargs)
 
 
+@dataclass(slots=True, kw_only=True)
 class RequestContext:
     """One request as a handler sees it: who sent it, to which node, and how to answer."""
 
-    __slots__ = ("api_key", "api_version", "correlation_id", "client_id", "client_host", "node", "session", "_executor")
-
-    def __init__(
-        self,
-        *,
-        api_key: int,
-        api_version: int,
-        correlation_id: int,
-        client_id: str | None,
-        client_host: str,
-        node: Node,
-        session: "Session | None" = None,
-        executor: Executor | None = None,
-    ) -> None:
-        self.api_key = api_key
-        self.api_version = api_version
-        self.correlation_id = correlation_id
-        self.client_id = client_id
-        self.client_host = client_host
-        self.node = node
-        # The connection's authentication state (apis.sasl.Session); None outside a listener.
-        self.session = session
-        self._executor = executor
+    api_key: int
+    api_version: int
+    correlation_id: int
+    client_id: str | None
+    client_host: str
+    node: Node
+    # The connection's authentication state (apis.sasl.Session); None outside a listener.
+    session: "Session | None" = None
+    executor: Executor | None = None  # the listener's thread pool (None: the loop's default)
 
     @property
     def principal(self) -> Principal:
@@ -179,7 +166,7 @@ class RequestContext:
 
     async def run_sync(self, fn: Callable[P, T], /, *args: P.args, **kwargs: P.kwargs) -> T:
         """Run ORM/service code in the listener's thread pool and await its result."""
-        return await run_sync(self._executor, fn, *args, **kwargs)
+        return await run_sync(self.executor, fn, *args, **kwargs)
 
     def response(self, **values: object) -> ResponsePayload:
         """The response entity of this request's API and version, built from plain values."""
