@@ -7,6 +7,7 @@ sections as out-of-band swaps (the group sections follow through the group's web
 
 from collections.abc import Callable
 from datetime import UTC, datetime
+from typing import Any
 
 from django import forms
 from django.contrib import messages
@@ -275,15 +276,29 @@ def _invalid(form: forms.Form) -> str:
     return "; ".join(f"{form.fields[f].label or f}: {' '.join(errors)}" if f != "__all__" else " ".join(errors) for f, errors in form.errors.items())
 
 
+def _form_action(
+    request: HtmxHttpRequest,
+    lab_id: int,
+    form_class: type[forms.Form],
+    action: Callable[[Lab, dict[str, Any]], object],
+    *,
+    bound_as: str | None = None,
+) -> HttpResponse:
+    """A lab action taking a form: refused input shows the form's errors (and, with `bound_as`, the
+    form as typed), valid input runs `action(lab, cleaned_data)`."""
+    lab_ = _lab_or_404(lab_id)
+    form = form_class(request.POST)
+    bound = {bound_as: form} if bound_as else None
+    if not form.is_valid():
+        return _after_action(request, lab_, bound=bound, error=_invalid(form))
+    return _run(request, lab_, lambda: action(lab_, form.cleaned_data), bound=bound)
+
+
 @require_POST
 @staff_required
 def lab_consumer_add(request: HtmxHttpRequest, lab_id: int) -> HttpResponse:
-    lab_ = _lab_or_404(lab_id)
-    form = ConsumerForm(request.POST)
-    if not form.is_valid():
-        return _after_action(request, lab_, bound={"consumer": form}, error=_invalid(form))
     group_id = request.POST.get("group") or None
-    return _run(request, lab_, lambda: lab_.consumer_add(rate=form.cleaned_data["rate"], group_id=group_id), bound={"consumer": form})
+    return _form_action(request, lab_id, ConsumerForm, lambda lab_, d: lab_.consumer_add(rate=d["rate"], group_id=group_id), bound_as="consumer")
 
 
 @require_POST
@@ -303,21 +318,13 @@ def lab_consumer_crash(request: HtmxHttpRequest, lab_id: int, name: str) -> Http
 @require_POST
 @staff_required
 def lab_partitions_add(request: HtmxHttpRequest, lab_id: int) -> HttpResponse:
-    lab_ = _lab_or_404(lab_id)
-    form = PartitionsForm(request.POST)
-    if not form.is_valid():
-        return _after_action(request, lab_, bound={"partitions": form}, error=_invalid(form))
-    return _run(request, lab_, lambda: lab_.partitions_add(form.cleaned_data["add"]), bound={"partitions": form})
+    return _form_action(request, lab_id, PartitionsForm, lambda lab_, d: lab_.partitions_add(d["add"]), bound_as="partitions")
 
 
 @require_POST
 @staff_required
 def lab_producer_start(request: HtmxHttpRequest, lab_id: int) -> HttpResponse:
-    lab_ = _lab_or_404(lab_id)
-    form = ProducerForm(request.POST)
-    if not form.is_valid():
-        return _after_action(request, lab_, bound={"producer": form}, error=_invalid(form))
-    return _run(request, lab_, lambda: lab_.producer_start(**form.cleaned_data), bound={"producer": form})
+    return _form_action(request, lab_id, ProducerForm, lambda lab_, d: lab_.producer_start(**d), bound_as="producer")
 
 
 @require_POST
@@ -330,11 +337,7 @@ def lab_producer_stop(request: HtmxHttpRequest, lab_id: int) -> HttpResponse:
 @require_POST
 @staff_required
 def lab_assignor_set(request: HtmxHttpRequest, lab_id: int) -> HttpResponse:
-    lab_ = _lab_or_404(lab_id)
-    form = AssignorForm(request.POST)
-    if not form.is_valid():
-        return _after_action(request, lab_, error=_invalid(form))
-    return _run(request, lab_, lambda: lab_.assignor_set(group_id=form.cleaned_data["group"], assignor=form.cleaned_data["assignor"]))
+    return _form_action(request, lab_id, AssignorForm, lambda lab_, d: lab_.assignor_set(group_id=d["group"], assignor=d["assignor"]))
 
 
 @require_POST
