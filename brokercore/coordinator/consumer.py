@@ -36,6 +36,9 @@ logger = logging.getLogger(__name__)
 TP = tuple[str, int]
 # Kafka's max.poll.records default: the most records one subscribed fetch step returns.
 MAX_POLL_RECORDS = 500
+# A poll rejoins at most this often when the coordinator keeps dropping the member (then it raises
+# UNKNOWN_MEMBER_ID like any other poll error).
+MAX_REJOINS_PER_POLL = 3
 
 
 @dataclass(frozen=True, slots=True)
@@ -470,6 +473,7 @@ class ServerConsumer:
                 self.topics = topics
         deadline = time.monotonic() + wait_s
         poll_s = settings.BROKER["FETCH_POLL_INTERVAL_MS"] / 1000
+        rejoins = 0
         while True:
             remaining = deadline - time.monotonic()
             if not self.member_id:
@@ -487,6 +491,10 @@ class ServerConsumer:
                     )
             except (UnknownMemberId, GroupIdNotFound):
                 # Dropped by the coordinator (session timeout, group deleted): rejoin, as a Kafka consumer does.
+                # Bounded, so a group dropping the member faster than it can join does not spin here.
+                rejoins += 1
+                if rejoins > MAX_REJOINS_PER_POLL:
+                    raise
                 self.member_id, rejoined = "", True
                 continue
             self.generation = step.member.generation

@@ -447,7 +447,7 @@ def kafka_group_describe(*, group_id: str) -> GroupView:
     g = _read_current(group_id)
     if g is None:
         return group_view(ConsumerGroup(group_id=group_id, state=State.DEAD, kind="", assignor="", protocol_type=""), [])
-    return group_view(g.group, g.members_ordered())
+    return group_view(g.group, g.members_ordered(), wire=True)
 
 
 def kafka_groups_list(*, states: Iterable[str] = ()) -> list[tuple[str, str, str]]:

@@ -85,8 +85,6 @@ def _oldest_unconsumed_ms(p: Partition, committed: int, now_ms: int) -> int | No
 
 def group_lag(*, group: ConsumerGroup, owners: dict[tuple[str, int], str] | None = None, with_time: bool = True) -> list[PartitionLag]:
     """Lag of every partition the group has committed to or has assigned, by topic and partition."""
-    from brokercore import clock
-
     owners = owners or {}
     committed = {
         row["partition_id"]: row["offset"]

@@ -26,8 +26,8 @@ class MemberView:
     """A group member as every reader sees it: the console, the REST proxy, the CLI and Kafka's
     DescribeGroups. `assignment` and `revoking` are decoded (topic, partition) pairs for every kind
     of member; `protocol_metadata`/`protocol_assignment` are the same in Kafka's encoding, as
-    DescribeGroups gives them: only while the group is Stable (Kafka's ClassicGroup.summary), empty
-    otherwise."""
+    DescribeGroups gives them: only while the group is Stable (Kafka's ClassicGroup.summary) and
+    only for a reader that asked for them (`wire=True`), empty otherwise."""
 
     member_id: str
     group_instance_id: str | None
@@ -57,10 +57,11 @@ class MemberView:
         return self.session_deadline_ms - now_ms
 
 
-def member_view(group: ConsumerGroup, m: GroupMember) -> MemberView:
-    """The one way to describe a member row of `group` (see MemberView)."""
+def member_view(group: ConsumerGroup, m: GroupMember, *, wire: bool = False) -> MemberView:
+    """The one way to describe a member row of `group` (see MemberView); `wire`: with the
+    Kafka-encoded metadata and assignment (DescribeGroups), which no other reader needs."""
     metadata = assignment = b""
-    if group.state == ConsumerGroup.State.STABLE:
+    if wire and group.state == ConsumerGroup.State.STABLE:
         if group.kind == ConsumerGroup.Kind.KAFKA:
             metadata = next((d for n, d in member_protocols(m) if n == group.protocol_name), b"")
             assignment = bytes(m.assignment_bytes or b"")
@@ -125,8 +126,10 @@ def group_get(*, group_id: str) -> ConsumerGroup:
         raise GroupIdNotFound(f"Group '{group_id}' does not exist.") from None
 
 
-def group_view(group: ConsumerGroup, members: Iterable[GroupMember], *, partitions: list[PartitionLag] | None = None) -> GroupView:
-    """The one way to describe a group row and its member rows (see GroupView)."""
+def group_view(
+    group: ConsumerGroup, members: Iterable[GroupMember], *, partitions: list[PartitionLag] | None = None, wire: bool = False
+) -> GroupView:
+    """The one way to describe a group row and its member rows (see GroupView; `wire` as member_view)."""
     return GroupView(
         group_id=group.group_id,
         state=group.state,
@@ -136,7 +139,7 @@ def group_view(group: ConsumerGroup, members: Iterable[GroupMember], *, partitio
         protocol_name=group.protocol_name,
         generation=group.generation,
         leader=group.leader_member_id,
-        members=[member_view(group, m) for m in sorted(members, key=lambda m: (m.joined_at, m.member_id))],
+        members=[member_view(group, m, wire=wire) for m in sorted(members, key=lambda m: (m.joined_at, m.member_id))],
         partitions=partitions or [],
         rebalance_reasons=list(group.rebalance_reasons),
         rebalance_started_ms=group.rebalance_started_ms,

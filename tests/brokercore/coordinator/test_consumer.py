@@ -6,7 +6,7 @@ from brokercore.coordinator.consumer import CommittedOffsetView, ConsumerStateEr
 from brokercore.coordinator.offsets import offsets_commit
 from brokercore.coordinator.read import committed_offsets_get, group_member_ids
 from brokercore.coordinator.server_members import member_leave
-from brokercore.errors import OffsetOutOfRange
+from brokercore.errors import OffsetOutOfRange, UnknownMemberId
 from brokercore.models import GroupMember
 from tests.factories import records_factory, topic_factory
 
@@ -126,6 +126,29 @@ def test_a_member_the_coordinator_dropped_rejoins_on_its_next_poll():
     records = polled.records or poll_until_records(c).records
     assert [r.offset for r in records] == [0, 1]  # the rejoined member starts again (nothing was committed)
 
+
+
+def test_a_member_dropped_again_and_again_stops_rejoining_within_one_poll(monkeypatch):
+    """A coordinator that drops the member faster than it can join: the poll gives up after
+    MAX_REJOINS_PER_POLL rejoins with UNKNOWN_MEMBER_ID instead of spinning past its wait."""
+    from brokercore.coordinator import consumer as consumer_module
+
+    c = subscribed_consumer(records=2)
+    joins = []
+    real_join = consumer_module.group_join
+
+    def dropped(**kwargs):
+        raise UnknownMemberId("dropped again")
+
+    def counting_join(**kwargs):
+        joins.append(kwargs["group_id"])
+        return real_join(**kwargs)
+
+    monkeypatch.setattr(consumer_module, "member_poll", dropped)
+    monkeypatch.setattr(consumer_module, "group_join", counting_join)
+    with pytest.raises(UnknownMemberId):
+        c.poll(wait_ms=60_000, max_bytes=1000)
+    assert len(joins) == consumer_module.MAX_REJOINS_PER_POLL
 
 def test_a_poll_of_no_records_only_heartbeats():
     c = subscribed_consumer(records=2)
