@@ -23,8 +23,10 @@ class Command(BrokerCommand):
 
         create = actions.add_parser("create", help="Create a topic.")
         create.add_argument("name", metavar="NAME")
-        create.add_argument("--partitions", type=int, default=1, help="Number of partitions (default 1).")
-        create.add_argument("--replication-factor", type=int, default=1, help="Default 1.")
+        create.add_argument("--partitions", type=int, default=None,
+                            help="Number of partitions (default: the broker's num.partitions, BROKER_DEFAULT_PARTITIONS).")
+        create.add_argument("--replication-factor", type=int, default=None,
+                            help="Default: the broker's default.replication.factor (BROKER_DEFAULT_REPLICATION_FACTOR).")
         create.add_argument(
             "--config", action="append", metavar="KEY=VALUE",
             help=f"A topic config override; repeat for several. Names: {CONFIG_NAMES}.",
@@ -69,7 +71,7 @@ class Command(BrokerCommand):
         getattr(self, f"_{action}")(**options)
 
     def _create(
-        self, *, name: str, partitions: int, replication_factor: int, config: list[str] | None, if_not_exists: bool,
+        self, *, name: str, partitions: int | None, replication_factor: int | None, config: list[str] | None, if_not_exists: bool,
         **_: Any,
     ) -> None:
         configs = key_values_parse(config, option="--config")

@@ -25,6 +25,15 @@ def test_create_defaults_to_one_partition():
     assert len(topic_describe(name="t").partitions) == 1
 
 
+def test_create_without_counts_takes_the_broker_defaults(settings):
+    """As kafka-topics: no --partitions / --replication-factor means the broker's num.partitions and
+    default.replication.factor, the same defaults as the Kafka listener and REST apply."""
+    settings.BROKER = {**settings.BROKER, "DEFAULT_PARTITIONS": 3, "DEFAULT_REPLICATION_FACTOR": 1}
+    run("topics", "create", "t")
+
+    assert len(topic_describe(name="t").partitions) == 3
+
+
 def test_create_existing_topic_fails_unless_if_not_exists():
     topic_create(name="t", partitions=2)
 
