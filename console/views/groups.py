@@ -63,7 +63,9 @@ def group_context(group_id: str, *, history: int = TIMELINE_LENGTH) -> dict | No
     now_ms = clock.now_ms()
     names = members_named([*group_members_seen(group_id=group_id), *(m.member_id for m in info.members)])
     grid = grid_build(info, group_partitions_subscribed(group_id=group_id), names, now_ms)
-    events = rebalance_history(group_id=group_id, limit=history)
+    # One event more than shown: the oldest shown is classified against the one before it (a
+    # cooperative step 2 is only known as such from the revoke before it).
+    events = rebalance_history(group_id=group_id, limit=history + 1)
     waiting = [names[m.member_id] for m in info.members if m.awaiting_join]
     return {
         "g": info,
@@ -74,8 +76,8 @@ def group_context(group_id: str, *, history: int = TIMELINE_LENGTH) -> dict | No
         "rebalancing": info.state in REBALANCING,
         "reasons": [relabel(r, names) for r in info.rebalance_reasons],
         "waiting": waiting,
-        "timeline": timeline_build(events, names, grid["single_topic"]),
-        "chart": lag_chart(lag_history(group_id=group_id), now_ms, info.total_lag if info.partitions else None, events),
+        "timeline": timeline_build(events, names, grid["single_topic"])[:history],
+        "chart": lag_chart(lag_history(group_id=group_id), now_ms, info.total_lag if info.partitions else None, events[:history]),
         "has_lag": any(p.lag is not None for p in info.partitions),
         "members": [
             (names[m.member_id], m, m.session_deadline_ms, countdown(m.session_deadline_ms, now_ms))

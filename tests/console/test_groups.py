@@ -152,6 +152,21 @@ def test_cooperative_rebalance_shows_revoke_then_assign(viewer_client):
     assert "2 of 4 paused" in html  # only the moving partitions stop
 
 
+def test_the_oldest_generation_shown_is_still_labelled_as_a_cooperative_step_2():
+    """The timeline shows the newest `history` generations; a step 2 at its end is classified
+    against the revoke before it, which is not shown."""
+    from console.views.groups import group_context
+
+    topic_factory(name="t", partitions=4)
+    join(client_id="c1", assignor="cooperative-sticky")
+    join(client_id="c2")
+    settle()
+    timeline = group_context("g")["timeline"]
+    newest = timeline[0]
+    assert newest.step == "assign"
+    assert [e.step for e in group_context("g", history=1)["timeline"]] == ["assign"]
+
+
 def test_revoking_partitions_are_striped_in_the_grid(viewer_client):
     topic_factory(name="t", partitions=4)
     a = join(client_id="c1", assignor="cooperative-sticky")
