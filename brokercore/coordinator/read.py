@@ -106,6 +106,12 @@ class GroupView:
     rebalance_deadline_ms: int | None
 
     @property
+    def partition_assignor(self) -> str:
+        """The assignor in use (the protocol a Kafka client leader's group chose, else the server's
+        assignor), as REST v3 reports it: none while the group has no members."""
+        return (self.protocol_name or self.assignor) if self.members else ""
+
+    @property
     def described_protocol(self) -> str:
         """The protocol DescribeGroups reports: the one chosen while Stable, none otherwise."""
         return self.protocol_name if self.state == ConsumerGroup.State.STABLE else ""
@@ -167,6 +173,11 @@ class GroupSummary:
     generation: int
     members: int
     total_lag: int
+
+    @property
+    def partition_assignor(self) -> str:
+        """The assignor in use, as REST v3 reports it: none while the group has no members."""
+        return self.assignor if self.members else ""
 
 
 def group_list() -> list[GroupSummary]:

@@ -192,7 +192,7 @@ def _lag_out(request: HttpRequest, cid: str, group_id: str, p: PartitionLag, m: 
 def groups_list(request: HttpRequest, cluster_id: str) -> dict:
     cid = cluster_check(cluster_id)
     data = [
-        _group_out(request, cid, g.group_id, g.state, g.assignor if g.members else "", g.members)
+        _group_out(request, cid, g.group_id, g.state, g.partition_assignor, g.members)
         for g in groups_read.group_list()
     ]
     return list_out("KafkaConsumerGroupList", request, data)
@@ -202,8 +202,7 @@ def groups_list(request: HttpRequest, cluster_id: str) -> dict:
 def group_get(request: HttpRequest, cluster_id: str, consumer_group_id: str) -> dict:
     cid = cluster_check(cluster_id)
     g = _group(consumer_group_id)
-    assignor = (g.protocol_name or g.assignor) if g.members else ""
-    return _group_out(request, cid, g.group_id, g.state, assignor, len(g.members))
+    return _group_out(request, cid, g.group_id, g.state, g.partition_assignor, len(g.members))
 
 
 @route("GET", _GROUP + "/consumers", ConsumerList, summary="List a group's consumers")
