@@ -67,6 +67,19 @@ def records_read(partition: Partition, start: int, end: int, max_records: int, m
     return out
 
 
+def _fetched(topic: str, partition: int, p: Partition, records: list[RecordOut]) -> FetchResult:
+    """A fetch's answer for one partition as read: the next offset follows the last record, or is
+    the watermark when nothing was returned (past a range compaction emptied)."""
+    return FetchResult(
+        topic=topic,
+        partition=partition,
+        records=records,
+        high_watermark=p.high_watermark,
+        log_start_offset=p.log_start_offset,
+        next_offset=records[-1].offset + 1 if records else p.high_watermark,
+    )
+
+
 def records_fetch(
     *,
     topic: str,
@@ -105,14 +118,7 @@ def records_fetch(
         # Below the watermark but nothing read: compaction removed that whole range, so the
         # consumer moves past the gap to the watermark, as Kafka's fetch does.
         if records or offset < p.high_watermark or remaining <= 0:
-            return FetchResult(
-                topic=topic,
-                partition=partition,
-                records=records,
-                high_watermark=p.high_watermark,
-                log_start_offset=p.log_start_offset,
-                next_offset=records[-1].offset + 1 if records else p.high_watermark,
-            )
+            return _fetched(topic, partition, p, records)
         log_waiters.wait((p.pk,), seen, min(remaining, poll_s))
 
 
@@ -219,14 +225,7 @@ def records_fetch_many(*, requests: list[tuple[str, int, int, int]], max_bytes: 
         size = sum(r.size for r in records)
         total += size
         remaining -= size
-        results.append(FetchResult(
-            topic=topic,
-            partition=index,
-            records=records,
-            high_watermark=p.high_watermark,
-            log_start_offset=p.log_start_offset,
-            next_offset=records[-1].offset + 1 if records else p.high_watermark,
-        ))
+        results.append(_fetched(topic, index, p, records))
     return FetchMany(results=results, partition_ids=pids, seen=seen, size=total)
 
 
