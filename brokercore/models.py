@@ -64,31 +64,41 @@ class Partition(models.Model):
         return f"{self.topic_id}-{self.index}"
 
 
-class Record(models.Model):
-    """One record of a partition's log, addressed by (partition, offset) like Kafka's."""
+class RecordBatch(models.Model):
+    """One record batch of a partition's log, stored as Kafka stores it: the batch's bytes as its
+    producer sent them (compressed as received), with the base offset written into the header,
+    and the index columns that fetch, seek, retention and idempotence read instead of the bytes.
+
+    Keyed by (partition, last offset): a fetch from offset o reads the batches whose last offset
+    is >= o, a range of the primary key, and gets the batch holding o first, as Kafka's does.
+    """
 
     TIMESTAMP_CREATE = 0
     TIMESTAMP_LOG_APPEND = 1
 
-    pk = models.CompositePrimaryKey("partition_id", "offset")
-    # No database foreign key: only records_append writes here, under the partition's row lock,
-    # and a per-row FK check would cost the hot path a lookup per record.
-    # No index of its own either: the primary key (partition_id, offset) already leads with it.
+    pk = models.CompositePrimaryKey("partition_id", "last_offset")
+    # No database foreign key: only the log's append writes here, under the partition's row
+    # lock, and a per-row FK check would cost the hot path a lookup per batch.
     partition = models.ForeignKey(
         Partition, on_delete=models.DO_NOTHING, db_constraint=False, db_index=False, related_name="+"
     )
-    offset = models.BigIntegerField()
-    timestamp = models.BigIntegerField(help_text="Milliseconds since the Unix epoch.")
-    timestamp_type = models.SmallIntegerField(default=TIMESTAMP_CREATE)
-    key = models.BinaryField(null=True)
-    value = models.BinaryField(null=True)
-    # [[header key, base64 value or null], ...] in produce order; null when there are none.
-    headers = models.JSONField(null=True)
-    # key + value + header bytes: what max.message.bytes, max_bytes and retention.bytes count.
+    base_offset = models.BigIntegerField()
+    last_offset = models.BigIntegerField()
+    max_timestamp = models.BigIntegerField(help_text="Milliseconds since the Unix epoch.")
+    record_count = models.IntegerField()
+    # Key + value + header bytes of its records: what max_bytes and retention.bytes count.
     size = models.IntegerField()
+    # The batch header's attributes: compression (bits 0-2), timestamp type (3), transactional
+    # (4), control (5).
+    attributes = models.SmallIntegerField(default=0)
+    producer_id = models.BigIntegerField(default=-1)
+    producer_epoch = models.SmallIntegerField(default=-1)
+    base_sequence = models.IntegerField(default=-1)
+    data = models.BinaryField()
 
     class Meta:
-        indexes = [models.Index(fields=["partition", "timestamp"], name="record_partition_ts_idx")]
+        # ListOffsets by time: the first batch whose max timestamp reaches the target.
+        indexes = [models.Index(fields=["partition", "max_timestamp"], name="batch_partition_ts_idx")]
 
 
 class BrokerNode(models.Model):

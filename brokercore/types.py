@@ -45,6 +45,8 @@ class FetchResult:
     high_watermark: int
     log_start_offset: int
     next_offset: int  # where the next fetch should start
+    # For Kafka's Fetch: the stored batches as they are, concatenated (records is then empty).
+    data: bytes = b""
 
 
 @dataclass(frozen=True, slots=True)

@@ -15,19 +15,23 @@ def topic_factory(*, name: str | None = None, partitions: int = 3, configs: dict
     return topic_create(name=name or f"topic-{next(_names)}", partitions=partitions, configs=configs, **kwargs)
 
 
-def records_factory(topic: str, n: int, *, key=lambda i: f"key-{i}".encode(), partition=None, timestamp=None, value_size=20):
-    return records_append(
-        topic=topic,
-        records=[
-            RecordIn(
-                key=key(i) if key else None,
-                value=f"value-{i}".encode().ljust(value_size, b"."),
-                timestamp=timestamp(i) if callable(timestamp) else timestamp,
-            )
-            for i in range(n)
-        ],
-        partition=partition,
-    )
+def records_factory(
+    topic: str, n: int, *, key=lambda i: f"key-{i}".encode(), partition=None, timestamp=None, value_size=20, per_batch=None,
+):
+    """n records appended in one call (one record batch per partition), or `per_batch` at a time."""
+    records = [
+        RecordIn(
+            key=key(i) if key else None,
+            value=f"value-{i}".encode().ljust(value_size, b"."),
+            timestamp=timestamp(i) if callable(timestamp) else timestamp,
+        )
+        for i in range(n)
+    ]
+    step = per_batch or max(1, n)
+    out = []
+    for i in range(0, n, step):
+        out += records_append(topic=topic, records=records[i : i + step], partition=partition)
+    return out
 
 
 def member_factory(*, group: str = "g", topics=("t",), **kwargs):
@@ -45,3 +49,40 @@ def group_settle(group: str = "g", rounds: int = 6):
         if info.state in ("Stable", "Empty") and not any(m.awaiting_join or m.revoking for m in info.members):
             return info
     return info
+
+
+def stored_records(*, topic: str | None = None, partition: int | None = None, live_topics: bool = False):
+    """Every record physically stored (below the log start too, until the cleaner removes its
+    batch), decoded from the record batches, by topic, partition and offset."""
+    from brokercore.log.batch import batch_records
+    from brokercore.models import Partition, RecordBatch
+
+    parts = Partition.objects.all()
+    if topic is not None:
+        parts = parts.filter(topic__name=topic)
+    if partition is not None:
+        parts = parts.filter(index=partition)
+    if live_topics:
+        parts = parts.filter(topic__deleted_at__isnull=True)
+    names = {pk: (name, index) for pk, name, index in parts.values_list("pk", "topic__name", "index")}
+    out = []
+    batches = RecordBatch.objects.order_by("partition_id", "last_offset").values_list("partition_id", "data")
+    if topic is not None or partition is not None or live_topics:
+        batches = batches.filter(partition_id__in=list(names))
+    for pid, data in batches:
+        name, index = names.get(pid, ("", -1))
+        out += batch_records(data, topic=name, partition=index)
+    return sorted(out, key=lambda r: (r.topic, r.partition, r.offset))
+
+
+def producer_batch_of(records, *, producer_id, producer_epoch=0, base_sequence=0):
+    """A Kafka producer's batch of `records` (RecordIn) as the Produce API receives it, checked."""
+    from brokercore import clock
+    from brokercore.log.batch import batch_build, producer_batch
+
+    now = clock.now_ms()
+    data = batch_build(
+        [(now if r.timestamp in (None, -1) else r.timestamp, r.key, r.value, r.headers) for r in records],
+        producer_id=producer_id, producer_epoch=producer_epoch, base_sequence=base_sequence,
+    )
+    return producer_batch(data, version=9, max_uncompressed=1 << 30)

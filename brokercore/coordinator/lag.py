@@ -9,7 +9,9 @@ from django.db import transaction
 from django.db.models import Q
 
 from brokercore import clock
-from brokercore.models import CommittedOffset, ConsumerGroup, LagSample, Partition, Record
+from brokercore.log.batch import batch_records
+from brokercore.log.read import batches_from
+from brokercore.models import CommittedOffset, ConsumerGroup, LagSample, Partition
 
 
 def partition_lag(*, committed: int | None, log_start_offset: int, high_watermark: int) -> int | None:
@@ -72,15 +74,12 @@ def _oldest_unconsumed_ms(p: Partition, committed: int, now_ms: int) -> int | No
     """Age of the first record the group has still to consume: the first readable one (at or past
     the log start, below the watermark) from its commit on. Rows below the log start wait for the
     cleaner's physical delete but no consumer can read them any more."""
-    ts = (
-        Record.objects.filter(
-            partition_id=p.pk, offset__gte=max(committed, p.log_start_offset), offset__lt=p.high_watermark
-        )
-        .order_by("offset")
-        .values_list("timestamp", flat=True)
-        .first()
-    )
-    return None if ts is None else max(0, now_ms - ts)
+    start = max(committed, p.log_start_offset)
+    for data in batches_from(p.pk, start, p.high_watermark, first=1):
+        records = batch_records(data, topic="", partition=p.index, start=start, end=p.high_watermark)
+        if records:
+            return max(0, now_ms - records[0].timestamp)
+    return None
 
 
 def group_lag(*, group: ConsumerGroup, owners: dict[tuple[str, int], str] | None = None, with_time: bool = True) -> list[PartitionLag]:

@@ -1,13 +1,15 @@
-"""The log's append: validate, place (partitioner), then write through group commit and storage.
+"""The log's append: validate, place (partitioner), then write record batches through group
+commit and storage. Kafka producers' batches are stored as they came (`batch_append`); records
+from the console, REST and the CLI are placed and encoded into one batch per partition
+(`records_append`).
 
 Invariants:
 - Offsets of a partition are gapless at append time, unique and in commit order (the partition
   row is locked by the append that takes them).
 - A batch is all or nothing: every record is validated before the transaction starts, and the
-  transaction either writes every record or none.
+  transaction either writes every batch or none.
 """
 
-import base64
 import functools
 import logging
 from collections import defaultdict
@@ -32,7 +34,8 @@ from brokercore.errors import (
     UnknownTopicOrPartition,
 )
 from brokercore.log import group_commit, storage
-from brokercore.log.storage import Item, TopicMeta, topic_for_append, topic_meta_forget
+from brokercore.log.batch import TIMESTAMP_TYPE_BIT, Pending, batch_build, with_log_append_time
+from brokercore.log.storage import Batches, TopicMeta, topic_for_append, topic_meta_forget
 from brokercore.notify import log_waiters
 from brokercore.partitioner import NULL_KEY_STRATEGIES, murmur2, round_robin, sticky, to_positive
 from brokercore.topics.rules import LogConfig
@@ -62,12 +65,6 @@ def record_size(r: RecordIn) -> int:
     return size
 
 
-def _headers_encode(headers: Sequence[tuple[str, bytes | None]]) -> list | None:
-    if not headers:
-        return None
-    return [[k, None if v is None else base64.b64encode(v).decode()] for k, v in headers]
-
-
 # Kafka's timestamps are Java longs; the column is a bigint.
 _MAX_TIMESTAMP = 2**63 - 1
 
@@ -80,10 +77,6 @@ def _record_validate(r: RecordIn, cfg: LogConfig) -> int:
     for h in r.headers:
         if len(h) != 2 or not isinstance(h[0], str) or not (h[1] is None or isinstance(h[1], (bytes, bytearray))):
             raise InvalidRecord("A record header must be a (string key, bytes or null value) pair.")
-        if "\x00" in h[0]:
-            # Legal in Kafka (Java strings), but header keys are stored as JSON text, which
-            # PostgreSQL cannot hold with a NUL in it: refused for every adapter before writing.
-            raise InvalidRecord("A header key contains a NUL character, which this broker cannot store.")
     if r.timestamp is not None and (
         isinstance(r.timestamp, bool) or not isinstance(r.timestamp, int) or not -1 <= r.timestamp <= _MAX_TIMESTAMP
     ):
@@ -113,62 +106,54 @@ def acks_durability(acks: int, conn: BaseDatabaseWrapper | None = None) -> Abstr
     return storage.durability(connection if conn is None else conn, acks)
 
 
-def _append_commit(
-    conn: BaseDatabaseWrapper, topic: str, batches: dict[int, list[Item]], meta: TopicMeta, acks: int, log_append_time: bool
-) -> dict[int, int] | None:
+def _append_commit(conn: BaseDatabaseWrapper, topic: str, batches: Batches, meta: TopicMeta, acks: int) -> dict[int, int] | None:
     """`storage.append`, shared with other threads appending to the topic at the same time (group
     commit), unless the caller is inside a transaction: then the write must be part of it."""
     broker = settings.BROKER
     if conn.in_atomic_block or not broker["GROUP_COMMIT"]:
-        return storage.append(conn, batches, meta=meta, acks=acks, log_append_time=log_append_time)
+        return storage.append(conn, batches, meta=meta, acks=acks)
     # The leader writes on its own thread's connection, which for one alias is the same database.
     return group_commit.append(
-        key=(conn.alias, topic, acks, log_append_time),
+        key=(conn.alias, topic, acks),
         meta=meta,
         batches=batches,
-        write=lambda m, b: storage.append(connections[conn.alias], b, meta=m, acks=acks, log_append_time=log_append_time),
+        write=lambda m, b: storage.append(connections[conn.alias], b, meta=m, acks=acks),
         linger_s=broker["GROUP_COMMIT_LINGER_US"] / 1e6,
         max_records=broker["GROUP_COMMIT_MAX_RECORDS"],
+        span=_span,
     )
 
 
-def _appended(topic: str, topic_id: str, touched: list[int], placed: list[Placed], count: int) -> None:
+def _span(batch: Pending) -> int:
+    return batch.span
+
+
+def _appended(topic: str, topic_id: str, touched: list[int], partitions: list[int], count: int) -> None:
     """After the commit: wake fetches waiting on the partitions; tell open pages (throttled)."""
     log_waiters.notify(touched)
     if not events.throttled(topic_id):
         events.publish(
             [events.topic_group(topic_id)],
             "records.appended",
-            {"topic": topic, "topic_id": topic_id, "partitions": sorted({p[0] for p in placed}), "count": count},
+            {"topic": topic, "topic_id": topic_id, "partitions": sorted(set(partitions)), "count": count},
         )
 
 
 def _place(
     topic: str, meta: TopicMeta, records: Sequence[RecordIn], partition: int | None, null_key_strategy: str, acks: int,
     batch_bytes: int | None = None,
-) -> tuple[LogConfig, list[Placed], dict[int, list[Item]]]:
-    """Validate every record and choose its partition, in one pass: (config, placements, rows to
-    write by partition pk)."""
-    cfg = meta.log_config()
-    if batch_bytes is not None and batch_bytes > cfg.max_message_bytes:
-        raise MessageTooLarge(
-            f"The record batch is {batch_bytes} bytes, larger than the topic's max.message.bytes of {cfg.max_message_bytes}."
-        )
-    # With min.insync.replicas 1 (the default) acks=all cannot fail: skip counting brokers.
-    if acks == ACKS_ALL and cfg.min_insync_replicas > 1:
-        in_sync = min(meta.replication_factor, brokers_live_count())
-        if in_sync < cfg.min_insync_replicas:
-            raise NotEnoughReplicas(
-                f"acks=all needs min.insync.replicas={cfg.min_insync_replicas} in-sync replicas, "
-                f"but topic '{topic}' has {in_sync}."
-            )
+) -> tuple[LogConfig, list[Placed], Batches]:
+    """Validate every record and choose its partition, in one pass: (config, placements, one
+    batch to write per partition pk)."""
+    cfg = _topic_checks(topic, meta, acks, batch_bytes)
     partition_ids = meta.partition_ids
     n = len(partition_ids)
     now_ms = clock.now_ms()
     sticky_choice = sticky.for_batch(topic, n) if null_key_strategy == "sticky" else None
 
     placed: list[Placed] = []
-    groups: dict[int, list[Item]] = defaultdict(list)
+    groups: dict[int, list[tuple]] = defaultdict(list)
+    sizes: dict[int, int] = defaultdict(int)
     for r in records:
         size = _record_validate(r, cfg)
         chosen = r.partition if r.partition is not None else partition
@@ -187,9 +172,35 @@ def _place(
         ts = now_ms if cfg.log_append_time or r.timestamp in (None, -1) else r.timestamp
         pid = partition_ids[chosen]
         placed.append((chosen, reason, key_hash, len(groups[pid]), ts))
-        groups[pid].append((ts, r.key, r.value, _headers_encode(r.headers) if r.headers else None, size))
+        groups[pid].append((ts, r.key, r.value, r.headers))
+        sizes[pid] += size
 
-    return cfg, placed, groups
+    batches = {
+        pid: [Pending(
+            data=batch_build(rows, log_append_time=cfg.log_append_time), span=len(rows), count=len(rows), size=sizes[pid],
+            max_timestamp=max(row[0] for row in rows), attributes=TIMESTAMP_TYPE_BIT if cfg.log_append_time else 0,
+        )]
+        for pid, rows in groups.items()
+    }
+    return cfg, placed, batches
+
+
+def _topic_checks(topic: str, meta: TopicMeta, acks: int, batch_bytes: int | None) -> LogConfig:
+    """The topic's checks of a whole batch, before any record: its size, and acks=all's in-sync replicas."""
+    cfg = meta.log_config()
+    if batch_bytes is not None and batch_bytes > cfg.max_message_bytes:
+        raise MessageTooLarge(
+            f"The record batch is {batch_bytes} bytes, larger than the topic's max.message.bytes of {cfg.max_message_bytes}."
+        )
+    # With min.insync.replicas 1 (the default) acks=all cannot fail: skip counting brokers.
+    if acks == ACKS_ALL and cfg.min_insync_replicas > 1:
+        in_sync = min(meta.replication_factor, brokers_live_count())
+        if in_sync < cfg.min_insync_replicas:
+            raise NotEnoughReplicas(
+                f"acks=all needs min.insync.replicas={cfg.min_insync_replicas} in-sync replicas, "
+                f"but topic '{topic}' has {in_sync}."
+            )
+    return cfg
 
 
 def records_append(
@@ -237,16 +248,59 @@ def records_append(
             raise
         if validate_only:
             return [AppendResult(partition=idx, offset=-1, timestamp=ts, reason=reason, key_hash=key_hash) for idx, reason, key_hash, _, ts in placed]
-        bases = _append_commit(conn, topic, groups, meta, acks, cfg.log_append_time)
+        bases = _append_commit(conn, topic, groups, meta, acks)
         if bases is not None:
             break
         topic_meta_forget(topic)
     else:
         raise NotLeaderOrFollower(f"Topic '{topic}' kept changing while the batch was written; retry it.")
-    events.after_commit(conn, functools.partial(_appended, topic, meta.topic_id, list(bases), placed, len(records)))
+    events.after_commit(conn, functools.partial(_appended, topic, meta.topic_id, list(bases), [p[0] for p in placed], len(records)))
     partition_ids = meta.partition_ids
     return [
         AppendResult(partition=idx, offset=bases[partition_ids[idx]] + pos, timestamp=ts, reason=reason, key_hash=key_hash)
         for idx, reason, key_hash, pos, ts in placed
     ]
 
+
+
+def batch_append(*, topic: str, partition: int, batch: Pending, acks: int | str = "all") -> AppendResult:
+    """Append one Kafka producer's batch (checked by `brokercore.log.batch.producer_batch`) as it
+    came: the topic's rules are applied to the whole batch (max.message.bytes, keys on a
+    compacted topic, min.insync.replicas, LogAppendTime), no record is decoded. Returns the batch's
+    base offset, and its timestamp when the topic stamped it with the append time (else -1)."""
+    acks = acks_parse(acks)
+    conn = connections[DEFAULT_DB_ALIAS]
+    for attempt in range(_APPEND_ATTEMPTS):
+        from_cache = attempt == 0
+        meta = topic_for_append(topic, cached=from_cache)
+        if meta is None:
+            raise UnknownTopicOrPartition(f"Topic '{topic}' does not exist.")
+        n = len(meta.partition_ids)
+        try:
+            if not 0 <= partition < n:
+                raise UnknownTopicOrPartition(f"Partition {partition} of topic '{topic}' does not exist (it has {n}).")
+            cfg = _topic_checks(topic, meta, acks, len(batch.data))
+            if cfg.cleanup_compact and batch.null_key:
+                raise InvalidRecord("Compacted topic cannot accept message without key.")
+        except BrokerError:
+            if from_cache:
+                continue
+            raise
+        stored = batch
+        timestamp = -1
+        if cfg.log_append_time:
+            timestamp = clock.now_ms()
+            stored = Pending(
+                data=with_log_append_time(batch.data, timestamp), span=batch.span, count=batch.count, size=batch.size,
+                max_timestamp=timestamp, attributes=batch.attributes | TIMESTAMP_TYPE_BIT, producer_id=batch.producer_id,
+                producer_epoch=batch.producer_epoch, base_sequence=batch.base_sequence,
+            )
+        pid = meta.partition_ids[partition]
+        bases = _append_commit(conn, topic, {pid: [stored]}, meta, acks)
+        if bases is not None:
+            break
+        topic_meta_forget(topic)
+    else:
+        raise NotLeaderOrFollower(f"Topic '{topic}' kept changing while the batch was written; retry it.")
+    events.after_commit(conn, functools.partial(_appended, topic, meta.topic_id, [pid], [partition], batch.count))
+    return AppendResult(partition=partition, offset=bases[pid], timestamp=timestamp, reason="explicit")

@@ -1,15 +1,17 @@
 """The console's reads of a topic's records: the message browser (seek by offset or time, either
-direction, across partitions, with a bounded substring filter) and the live tail. Bounded in
+direction, across partitions, with a bounded substring filter), the live tail, and what adding
+partitions would do to the topic's recent keys. Bounded in
 records and bytes per call. No side effects."""
 
+from collections import Counter
+from collections.abc import Iterator
 from dataclasses import dataclass
 
 from brokercore.errors import UnknownTopicOrPartition
-from brokercore.log.read import bytes_or_none, headers_decode, records_read
-from brokercore.models import (
-    Partition,
-    Record,
-)
+from brokercore.log.batch import batch_records
+from brokercore.log.read import batches_before, batches_from
+from brokercore.models import Partition
+from brokercore.partitioner import partition_for_key
 from brokercore.topics.read import topic_get
 from brokercore.types import RecordOut
 
@@ -17,9 +19,6 @@ MATCH_FIELDS = ("any", "key", "value", "headers")
 
 
 _CHUNK_MAX = 2000
-
-
-_CHUNK_BYTES = 4 << 20
 
 
 def record_matches(record: RecordOut, text: str, field: str = "any") -> bool:
@@ -39,45 +38,40 @@ def record_matches(record: RecordOut, text: str, field: str = "any") -> bool:
 
 
 def _records_read_backward(partition: Partition, start: int, end: int, max_records: int) -> list[RecordOut]:
-    """Up to max_records records of [start, end), newest offset first (the primary key, read backwards)."""
-    rows = (
-        Record.objects.filter(partition_id=partition.pk, offset__gte=start, offset__lt=end)
-        .order_by("-offset")
-        .values_list("offset", "timestamp", "timestamp_type", "key", "value", "headers", "size")[:max_records]
-    )
+    """Up to max_records records of [start, end), newest offset first (batches read backwards)."""
+    out: list[RecordOut] = []
+    if max_records <= 0:
+        return out
+    for r in _stream_backward(partition, start, end):
+        out.append(r)
+        if len(out) >= max_records:
+            break
+    return out
+
+
+def _stream_backward(partition: Partition, start: int, end: int) -> Iterator[RecordOut]:
     topic = partition.topic.name
-    return [
-        RecordOut(topic, partition.index, o, ts, tt, bytes_or_none(k), bytes_or_none(v), headers_decode(h), size)
-        for o, ts, tt, k, v, h, size in rows
-    ]
+    for data in batches_before(partition.pk, end):
+        records = batch_records(data, topic=topic, partition=partition.index, start=start, end=end)
+        yield from reversed(records)
+        if records and records[0].offset <= start:
+            return
+        if int.from_bytes(data[:8], "big", signed=True) <= start:
+            return
 
 
-def _partition_stream(partition: Partition, position: int, *, backward: bool, chunk: int):
+def _partition_stream(partition: Partition, position: int, *, backward: bool, chunk: int) -> Iterator[RecordOut]:
     """One partition's records from `position` (forward: up to the watermark read; backward: down
-    to the log start), read lazily in growing chunks so a merge only reads what it uses.
-
-    Each query also bounds the offsets to a window of about `chunk` offsets: offsets are gapless
-    (but for compaction), so the window holds the chunk, and no plan (even one made without table
-    statistics, as after a bulk load on PostgreSQL) can read more of the partition than that.
-    """
+    to the log start), decoded lazily batch by batch so a merge only reads what it uses; the
+    batches are read in pages that grow from about `chunk` records' worth."""
     lo, hi = partition.log_start_offset, partition.high_watermark
-    # About _CHUNK_BYTES per query whatever the record size (the row holds the partition's bytes).
-    most = max(1, _CHUNK_BYTES * max(1, hi - lo) // max(1, partition.size_bytes))
-    chunk = window = min(chunk, most)
-    while lo <= position <= hi and (position > lo if backward else position < hi):
-        if backward:
-            start = max(lo, position - window)
-            rows = _records_read_backward(partition, start, position, chunk)
-        else:
-            end = min(hi, position + window)
-            rows = records_read(partition, position, end, chunk, 1 << 62)
-        yield from rows
-        if len(rows) == chunk:
-            position = rows[-1].offset if backward else rows[-1].offset + 1
-            chunk = window = min(chunk * 2, _CHUNK_MAX, most)
-        else:  # the window is read; fewer rows than offsets means compaction left gaps: widen it
-            position = start if backward else end
-            window *= 2
+    if backward:
+        if position > lo:
+            yield from _stream_backward(partition, lo, position)
+        return
+    topic = partition.topic.name
+    for data in batches_from(partition.pk, position, hi, first=max(1, min(64, chunk // 100 + 1))):
+        yield from batch_records(data, topic=topic, partition=partition.index, start=position, end=hi)
 
 
 @dataclass(frozen=True)
@@ -196,3 +190,64 @@ def records_tail(*, topic: str, positions: dict[int, int] | None = None, initial
     skipped = 0 if positions is None else max(0, arrived - len(records))
     return TailBatch(records=records, positions={p.index: p.high_watermark for p in parts}, skipped=skipped)
 
+
+def topic_recent_keys(*, name: str, limit: int = 1000) -> list[bytes]:
+    """Distinct non-null keys of the topic's newest `limit` records (by timestamp), newest first.
+
+    Reads at most the last `limit` offsets of each partition (the primary-key range), so a large
+    log costs no more than a small one.
+    """
+    topic = topic_get(name=name)
+    newest = []
+    for p in Partition.objects.filter(topic=topic).only("pk", "index", "log_start_offset", "high_watermark"):
+        start = max(p.log_start_offset, p.high_watermark - limit)
+        for data in batches_before(p.pk, p.high_watermark):
+            records = batch_records(data, topic=name, partition=p.index, start=start, end=p.high_watermark)
+            newest += records
+            if not records or records[0].offset <= start:
+                break
+    newest.sort(key=lambda r: (r.timestamp, r.offset), reverse=True)
+    seen: dict[bytes, None] = {}
+    for r in newest[:limit]:
+        if r.key is not None:
+            seen.setdefault(r.key, None)
+    return list(seen)
+
+
+@dataclass(frozen=True)
+class KeyMovePreview:
+    """What growing a topic to `count` partitions does to the mapping of its recent keys."""
+
+    current: int
+    count: int
+    keys: int  # distinct keys sampled
+    moved: int  # of those, keys that would map to another partition
+    moves: list[tuple[int, int, int]]  # (from partition, to partition, keys), most keys first
+    examples: list[tuple[bytes, int, int]]  # (key, from, to), a few of the moved keys
+
+
+def topic_partitions_add_preview(*, name: str, count: int, sample: int = 1000, examples: int = 8) -> KeyMovePreview:
+    """Which recent keys would land elsewhere after growing to `count` partitions.
+
+    Records already written stay where they are; only records produced after the change follow
+    the new toPositive(murmur2(key)) % count, so a moved key's old and new records sit on two
+    partitions and per-key order holds only within each.
+    """
+    current = Partition.objects.filter(topic=topic_get(name=name)).count()
+    keys = topic_recent_keys(name=name, limit=sample)
+    moves: Counter = Counter()
+    moved_examples = []
+    for key in keys:
+        old, new = partition_for_key(key, current), partition_for_key(key, count)
+        if old != new:
+            moves[(old, new)] += 1
+            if len(moved_examples) < examples:
+                moved_examples.append((key, old, new))
+    return KeyMovePreview(
+        current=current,
+        count=count,
+        keys=len(keys),
+        moved=sum(moves.values()),
+        moves=[(a, b, n) for (a, b), n in sorted(moves.items(), key=lambda item: (-item[1], item[0]))],
+        examples=moved_examples,
+    )

@@ -3,26 +3,46 @@ topic purge and the physical removal of rows below the log start.
 
 Invariants:
 - Consuming never deletes. Only delete-records, retention and topic deletion move the log start
-  offset; the rows below it are removed later in short chunks. Compaction removes superseded
-  records of a key in place (offsets stay, gaps appear), as Kafka's log cleaner does.
+  offset (to any record, even inside a batch); the batches wholly below it are removed later in
+  short chunks. Compaction rewrites a batch without its superseded records (offsets stay, gaps
+  appear; the batch keeps its base and last offset), as Kafka's log cleaner does.
 - Every move of a log start re-checks the old value under the partition's row lock, so several
   cleaners (one per server process) can run at once.
 """
 
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 
 from django.conf import settings
-from django.db import transaction
-from django.db.models import BooleanField, Case, Max, Min, Q, Sum, Value, When
+from django.db import connection, transaction
+from django.db.models import Max, Min, Sum
 
 from brokercore import clock, events
 from brokercore.errors import (
     OffsetOutOfRange,
 )
-from brokercore.models import Partition, Record, Topic
+from brokercore.log.batch import CONTROL_BIT, HEADER, TIMESTAMP_TYPE_BIT, batch_build, batch_records
+from brokercore.log.read import batches_from
+from brokercore.models import Partition, RecordBatch, Topic
 from brokercore.topics.read import partition_get, topic_get
 from brokercore.topics.rules import LogConfig
+from brokercore.types import RecordOut
+
+
+def _record_bytes(partition_id: int, start: int, end: int) -> int:
+    """Record bytes (keys, values, headers) of offsets [start, end): the batches wholly inside are
+    summed by the database, the (at most two) it cuts through are decoded."""
+    whole = (
+        RecordBatch.objects.filter(partition_id=partition_id, base_offset__gte=start, last_offset__lt=end)
+        .aggregate(s=Sum("size"))["s"]
+        or 0
+    )
+    cut = RecordBatch.objects.filter(partition_id=partition_id, last_offset__gte=start, base_offset__lt=end).exclude(
+        base_offset__gte=start, last_offset__lt=end
+    )
+    for data in cut.values_list("data", flat=True):
+        whole += sum(r.size for r in batch_records(data, topic="", partition=0, start=start, end=end))
+    return whole
 
 
 def _log_start_advance(partition_id: int, old_start: int, new_start: int) -> bool:
@@ -31,11 +51,7 @@ def _log_start_advance(partition_id: int, old_start: int, new_start: int) -> boo
     The sizes of the released range are summed before taking the row lock, so the lock is held
     only for one UPDATE.
     """
-    released = (
-        Record.objects.filter(partition_id=partition_id, offset__gte=old_start, offset__lt=new_start)
-        .aggregate(s=Sum("size"))["s"]
-        or 0
-    )
+    released = _record_bytes(partition_id, old_start, new_start)
     with transaction.atomic():
         p = Partition.objects.select_for_update(no_key=True).get(pk=partition_id)
         if p.log_start_offset != old_start:
@@ -65,11 +81,7 @@ def records_delete_before(*, topic: str, partition: int, offset: int) -> int:
         if target == p.high_watermark:
             p.size_bytes = 0
         else:
-            released = (
-                Record.objects.filter(partition_id=p.pk, offset__gte=p.log_start_offset, offset__lt=target)
-                .aggregate(s=Sum("size"))["s"]
-                or 0
-            )
+            released = _record_bytes(p.pk, p.log_start_offset, target)
             p.size_bytes = max(0, p.size_bytes - released)
         p.log_start_offset = target
         p.save(update_fields=["log_start_offset", "size_bytes"])
@@ -99,36 +111,54 @@ class CleanStats:
     topics_purged: list[str] = field(default_factory=list)
 
 
-def _scan(partition_id: int, start: int, end: int, chunk: int = 5000) -> Iterator[tuple[int, int, int]]:
-    """(offset, timestamp, size) in offset order, read in chunks."""
+# (base offset, last offset, max timestamp, record bytes) of stored batches, in offset order.
+_INDEX_SCAN = (
+    f"SELECT base_offset, last_offset, max_timestamp, size FROM {RecordBatch._meta.db_table} "
+    f"WHERE partition_id = %s AND last_offset >= %s AND base_offset < %s ORDER BY last_offset LIMIT %s"
+)
+
+
+def _batch_index(partition_id: int, start: int, end: int, chunk: int = 1000) -> Iterator[tuple[int, int, int, int]]:
+    """The index columns of the batches holding [start, end), read in chunks of the primary key."""
     while start < end:
-        rows = list(
-            Record.objects.filter(partition_id=partition_id, offset__gte=start, offset__lt=end)
-            .order_by("offset")
-            .values_list("offset", "timestamp", "size")[:chunk]
-        )
-        if not rows:
-            return
+        with connection.cursor() as cursor:
+            cursor.execute(_INDEX_SCAN, [partition_id, start, end, chunk])
+            rows = cursor.fetchall()
         yield from rows
-        start = rows[-1][0] + 1
+        if len(rows) < chunk:
+            return
+        start = rows[-1][1] + 1
 
 
 def _retention_target(p: Partition, cfg: LogConfig, now_ms: int) -> int:
-    """The new log start offset retention asks for (the prefix of expired/excess records)."""
+    """The new log start offset retention asks for (the prefix of expired/excess records).
+
+    Decided record by record as before batches, but a batch wholly expired or wholly in excess is
+    taken by its index columns; only the batch where retention stops is decoded."""
     target = p.log_start_offset
     excess = p.size_bytes - cfg.retention_bytes if cfg.retention_bytes >= 0 else 0
     cutoff = now_ms - cfg.retention_ms if cfg.retention_ms >= 0 else None
     if cutoff is None and excess <= 0:
         return target
     removed = 0
-    for offset, ts, size in _scan(p.pk, p.log_start_offset, p.high_watermark):
-        expired = cutoff is not None and ts < cutoff
-        # Like Kafka, size-based deletion stops before the log would drop below retention.bytes.
-        oversize = excess > 0 and removed + size <= excess
-        if not (expired or oversize):
-            break
-        removed += size
-        target = offset + 1
+    for base, last, max_ts, size in _batch_index(p.pk, p.log_start_offset, p.high_watermark):
+        if base >= target:  # whole (the first batch may start below the log start)
+            # Like Kafka, size-based deletion stops before the log would drop below retention.bytes.
+            if (cutoff is not None and max_ts < cutoff) or (excess > 0 and removed + size <= excess):
+                removed += size
+                target = last + 1
+                continue
+        data = RecordBatch.objects.filter(partition_id=p.pk, last_offset=last).values_list("data", flat=True).first()
+        for r in batch_records(data or b"", topic="", partition=0, start=target, end=p.high_watermark) if data else ():
+            expired = cutoff is not None and r.timestamp < cutoff
+            oversize = excess > 0 and removed + r.size <= excess
+            if not (expired or oversize):
+                return target
+            removed += r.size
+            target = r.offset + 1
+        if data is None:
+            return target
+        target = max(target, last + 1)
     return target
 
 
@@ -149,93 +179,118 @@ def partition_retention_apply(*, partition: Partition, cfg: LogConfig, now_ms: i
 def partition_compact(*, partition: Partition, cfg: LogConfig, now_ms: int) -> int:
     """Keep only the latest record of each key; drop tombstones older than delete.retention.ms.
 
-    Reads (offset, key) of the live log once, then deletes in small locked transactions, so
-    appends to the partition wait at most one chunk.
+    Reads the live log's keys once, then rewrites each batch that holds superseded records in a
+    short transaction under the partition's row lock (re-reading the batch there, so two cleaners
+    agree), so appends wait at most one batch. A batch left with no records is removed.
     """
     if partition.high_watermark <= partition.cleaner_checkpoint:
         return 0
-    latest: dict[bytes, tuple[int, bool, int]] = {}
     start, end = partition.log_start_offset, partition.high_watermark
-    while start < end:
-        rows = _key_scan(partition.pk, start, end)
-        if not rows:
-            break
-        for offset, key, is_tombstone, ts in rows:
-            if key is not None:
-                latest[bytes(key)] = (offset, is_tombstone, ts)
-        start = rows[-1][0] + 1
-
-    doomed: list[int] = []
-    start = partition.log_start_offset
+    latest: dict[bytes, tuple[int, bool, int]] = {}
+    for data in batches_from(partition.pk, start, end, most=64):
+        for r in batch_records(data, topic="", partition=0, start=start, end=end):
+            if r.key is not None:
+                latest[r.key] = (r.offset, r.value is None, r.timestamp)
     tombstone_cutoff = now_ms - cfg.delete_retention_ms
-    while start < end:
-        rows = _key_scan(partition.pk, start, end)
-        if not rows:
-            break
-        for offset, key, _, _ in rows:
-            if key is None:
-                continue
-            keep_offset, keep_is_tombstone, keep_ts = latest[bytes(key)]
-            if offset < keep_offset or (keep_is_tombstone and keep_ts < tombstone_cutoff):
-                doomed.append(offset)
-        start = rows[-1][0] + 1
+
+    def doomed(r: RecordOut) -> bool:
+        if r.key is None:
+            return False
+        keep_offset, keep_is_tombstone, keep_ts = latest[r.key]
+        return r.offset < keep_offset or (keep_is_tombstone and keep_ts < tombstone_cutoff)
+
+    targets = []
+    for data in batches_from(partition.pk, start, end, most=64):
+        if any(doomed(r) for r in batch_records(data, topic="", partition=0, start=start, end=end)):
+            targets.append(int.from_bytes(data[:8], "big", signed=True) + int.from_bytes(data[23:27], "big", signed=True))
 
     removed = 0
-    for i in range(0, len(doomed), 500):
-        chunk = doomed[i : i + 500]
+    for last in targets:
         with transaction.atomic():
             p = Partition.objects.select_for_update(no_key=True).get(pk=partition.pk)
-            qs = Record.objects.filter(partition_id=p.pk, offset__in=chunk, offset__gte=p.log_start_offset)
-            size = qs.aggregate(s=Sum("size"))["s"] or 0
-            count, _ = qs.delete()
-            p.size_bytes = max(0, p.size_bytes - size)
-            p.save(update_fields=["size_bytes"])
-            removed += count
+            row = RecordBatch.objects.filter(partition_id=p.pk, last_offset=last).values_list("data", flat=True).first()
+            if row is None:
+                continue
+            gone, size = _batch_rewrite(p.pk, last, bytes(row), p.log_start_offset, end, doomed)
+            if gone:
+                p.size_bytes = max(0, p.size_bytes - size)
+                p.save(update_fields=["size_bytes"])
+                removed += gone
     Partition.objects.filter(pk=partition.pk).update(cleaner_checkpoint=end)
     return removed
 
 
-def _key_scan(partition_id: int, start: int, end: int, chunk: int = 5000) -> list[tuple]:
-    """(offset, key, is_tombstone, timestamp) in offset order; values are not read."""
-    return list(
-        Record.objects.filter(partition_id=partition_id, offset__gte=start, offset__lt=end)
-        .annotate(is_tombstone=Case(When(Q(value__isnull=True), then=Value(True)), default=Value(False), output_field=BooleanField()))
-        .order_by("offset")
-        .values_list("offset", "key", "is_tombstone", "timestamp")[:chunk]
+def _batch_rewrite(
+    partition_id: int, last: int, data: bytes, log_start: int, end: int, doomed: Callable[[RecordOut], bool]
+) -> tuple[int, int]:
+    """Rewrite one stored batch without its doomed records (those at or past the log start);
+    return (records removed, their bytes). The batch keeps its base and last offset and producer
+    fields, as Kafka's cleaner keeps them; it is written uncompressed."""
+    (base, _len, _epoch, _magic, _crc, attributes, last_delta, _bts, _mts, producer_id, producer_epoch,
+     base_sequence, _count) = HEADER.unpack_from(data, 0)
+    if attributes & CONTROL_BIT:
+        return 0, 0
+    records = batch_records(data, topic="", partition=0)
+    kept = [r for r in records if r.offset < log_start or r.offset >= end or not doomed(r)]
+    if len(kept) == len(records):
+        return 0, 0
+    gone = len(records) - len(kept)
+    size = sum(r.size for r in records) - sum(r.size for r in kept)
+    batch = RecordBatch.objects.filter(partition_id=partition_id, last_offset=last)
+    if not kept:
+        batch.delete()
+        return gone, size
+    append_time = bool(attributes & TIMESTAMP_TYPE_BIT)
+    rebuilt = batch_build(
+        [(r.timestamp, r.key, r.value, r.headers) for r in kept], offset_deltas=[r.offset - base for r in kept],
+        base_offset=base, last_offset_delta=last_delta, log_append_time=append_time, producer_id=producer_id,
+        producer_epoch=producer_epoch, base_sequence=base_sequence,
     )
+    batch.update(
+        data=rebuilt, record_count=len(kept), size=sum(r.size for r in kept),
+        attributes=attributes & TIMESTAMP_TYPE_BIT, max_timestamp=max(r.timestamp for r in kept),
+    )
+    return gone, size
 
 
 def records_purge_physical(*, chunk_rows: int | None = None) -> int:
-    """Delete rows below each partition's log start offset, one short transaction per chunk."""
+    """Delete the batches wholly below each partition's log start offset, one short transaction
+    per chunk of offsets; return how many records they held."""
     chunk_rows = chunk_rows or settings.BROKER["DELETE_CHUNK_ROWS"]
     purged = 0
     for pid, log_start in Partition.objects.filter(log_start_offset__gt=0).values_list("id", "log_start_offset"):
-        purged += _rows_delete_below(pid, log_start, chunk_rows)
+        purged += _batches_delete_below(pid, log_start, chunk_rows)
     return purged
 
 
-def _rows_delete_below(partition_id: int, end: int, chunk_rows: int) -> int:
+def _batches_delete_below(partition_id: int, end: int, chunk_rows: int) -> int:
+    """Delete the partition's batches whose last offset is below `end`, oldest first, each
+    transaction covering at most `chunk_rows` offsets: a bounded range of the primary key, so no
+    plan (even one made without table statistics) scans more than that."""
     purged = 0
+    below = RecordBatch.objects.filter(partition_id=partition_id, last_offset__lt=end)
     while True:
-        low = Record.objects.filter(partition_id=partition_id, offset__lt=end).aggregate(m=Min("offset"))["m"]
+        low = below.aggregate(m=Min("base_offset"))["m"]
         if low is None:
             return purged
         with transaction.atomic():
-            count, _ = Record.objects.filter(
-                partition_id=partition_id, offset__gte=low, offset__lt=min(end, low + chunk_rows)
-            ).delete()
-        purged += count
+            chunk = below.filter(last_offset__lt=min(end, low + chunk_rows))
+            if not chunk.exists():  # a batch spanning more than chunk_rows offsets
+                chunk = below.filter(last_offset__lt=min(end, below.aggregate(m=Min("last_offset"))["m"] + 1))
+            records = chunk.aggregate(n=Sum("record_count"))["n"] or 0
+            chunk.delete()
+        purged += records
 
 
 def topics_deleted_purge(*, chunk_rows: int | None = None) -> list[str]:
-    """Remove the rows of deleted topics in chunks, then their partitions and topic rows."""
+    """Remove the batches of deleted topics in chunks, then their partitions and topic rows."""
     chunk_rows = chunk_rows or settings.BROKER["DELETE_CHUNK_ROWS"]
     done = []
     for topic in Topic.objects.filter(deleted_at__isnull=False):
         for pid in Partition.objects.filter(topic=topic).values_list("id", flat=True):
-            top = Record.objects.filter(partition_id=pid).aggregate(m=Max("offset"))["m"]
+            top = RecordBatch.objects.filter(partition_id=pid).aggregate(m=Max("last_offset"))["m"]
             if top is not None:
-                _rows_delete_below(pid, top + 1, chunk_rows)
+                _batches_delete_below(pid, top + 1, chunk_rows)
         with transaction.atomic():
             topic.delete()  # cascades to its (now empty) partitions only
         done.append(topic.name)

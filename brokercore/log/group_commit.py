@@ -33,9 +33,15 @@ from collections.abc import Callable, Hashable
 
 from django.db import DatabaseError
 
-# (partition pk -> items) -> (partition pk -> base offset), or None when the topic's metadata went
+# (partition pk -> batches) -> (partition pk -> base offset), or None when the topic's metadata went
 # stale (nothing written).
 Write = Callable[[object, dict[int, list]], dict[int, int] | None]
+# How many offsets one item takes (a record batch: its span; see brokercore.log.batch.Pending).
+Span = Callable[[object], int]
+
+
+def _one(item: object) -> int:
+    return 1
 
 _WAITING, _DONE, _LEAD, _ALONE = range(4)
 
@@ -57,12 +63,13 @@ _LINGER_ROUNDS = 4
 class _Request:
     """One caller's append, waiting in its topic's queue."""
 
-    __slots__ = ("meta", "batches", "count", "state", "result", "error", "wake", "next")
+    __slots__ = ("meta", "batches", "span", "count", "state", "result", "error", "wake", "next")
 
-    def __init__(self, meta: object, batches: dict[int, list]) -> None:
+    def __init__(self, meta: object, batches: dict[int, list], span: Span) -> None:
         self.meta = meta  # what the caller placed its records with; groups share one
         self.batches = batches
-        self.count = sum(map(len, batches.values()))
+        self.span = span
+        self.count = sum(span(b) for bs in batches.values() for b in bs)
         self.state = _WAITING
         self.result: dict[int, int] | None = None
         self.error: BaseException | None = None
@@ -147,15 +154,16 @@ os.register_at_fork(after_in_child=_forget_all)
 
 
 def append(
-    *, key: Hashable, meta: object, batches: dict[int, list], write: Write, linger_s: float, max_records: int
+    *, key: Hashable, meta: object, batches: dict[int, list], write: Write, linger_s: float, max_records: int,
+    span: Span = _one,
 ) -> dict[int, int] | None:
-    """Write `batches` (partition pk -> items) together with whatever other callers queue under
+    """Write `batches` (partition pk -> items, each taking `span(item)` offsets) together with whatever other callers queue under
     `key`; return this caller's base offset per partition (None: stale metadata, nothing written).
 
     `write(meta, batches)` runs in the leading caller's thread on that thread's connection, outside
     any transaction of its own, and must be one transaction.
     """
-    req = _Request(meta, batches)
+    req = _Request(meta, batches, span)
     q = _queue(key)
     release = None
     with q.lock:
@@ -268,12 +276,13 @@ def _write_group(group: list[_Request], write: Write) -> None:
             continue
         combined: dict[int, list] = defaultdict(list)
         starts = []
+        taken: dict[int, int] = defaultdict(int)  # offsets the group's earlier callers take
         for r in rs:
             start = {}
             for pid, items in r.batches.items():
-                run = combined[pid]
-                start[pid] = len(run)
-                run.extend(items)
+                start[pid] = taken[pid]
+                taken[pid] += sum(r.span(b) for b in items)
+                combined[pid].extend(items)
             starts.append(start)
         try:
             bases = write(meta, combined)

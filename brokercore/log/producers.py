@@ -12,10 +12,10 @@ from django.db import transaction
 
 from brokercore import clock
 from brokercore.errors import InvalidProducerEpoch, OutOfOrderSequenceNumber
-from brokercore.log.append import acks_durability, acks_parse, records_append
+from brokercore.log.append import acks_durability, acks_parse, batch_append
+from brokercore.log.batch import Pending
 from brokercore.models import KafkaProducer, Partition, ProducerState
 from brokercore.topics.read import partition_get
-from brokercore.types import RecordIn
 
 # As many batches as a producer may have in flight per connection (Kafka's limit for idempotence).
 BATCHES_KEPT = 5
@@ -44,12 +44,8 @@ def records_append_idempotent(
     *,
     topic: str,
     partition: int,
-    records: list[RecordIn],
-    producer_id: int,
-    producer_epoch: int,
-    base_sequence: int,
+    batch: Pending,
     acks: int | str = "all",
-    batch_bytes: int | None = None,
 ) -> ProducedBatch:
     """Append one producer batch unless it repeats one of the producer's last batches here.
 
@@ -58,7 +54,8 @@ def records_append_idempotent(
     starts at sequence 0; otherwise the batch must follow the last one (OUT_OF_ORDER_SEQUENCE_NUMBER).
     A producer this partition has not seen (or has forgotten) may start at any sequence.
     """
-    last_sequence = _sequence_after(base_sequence, len(records) - 1)
+    producer_id, producer_epoch, base_sequence = batch.producer_id, batch.producer_epoch, batch.base_sequence
+    last_sequence = _sequence_after(base_sequence, batch.count - 1)
     with acks_durability(acks_parse(acks)), transaction.atomic():
         pk = partition_get(topic=topic, partition=partition).pk
         p = Partition.objects.select_for_update(no_key=True).only("log_start_offset").get(pk=pk)
@@ -83,8 +80,8 @@ def records_append_idempotent(
                 )
             else:
                 state.batches = []
-        results = records_append(topic=topic, records=records, partition=partition, acks=acks, batch_bytes=batch_bytes)
-        entry = [base_sequence, last_sequence, results[0].offset, results[0].timestamp]
+        result = batch_append(topic=topic, partition=partition, batch=batch, acks=acks)
+        entry = [base_sequence, last_sequence, result.offset, result.timestamp]
         now_ms = clock.now_ms()
         if state is None:
             ProducerState.objects.create(
@@ -95,7 +92,7 @@ def records_append_idempotent(
             state.batches = [*state.batches, entry][-BATCHES_KEPT:]
             state.updated_ms = now_ms
             state.save(update_fields=["producer_epoch", "batches", "updated_ms"])
-    return ProducedBatch(results[0].offset, results[0].timestamp, p.log_start_offset, duplicate=False)
+    return ProducedBatch(result.offset, result.timestamp, p.log_start_offset, duplicate=False)
 
 
 def producer_states_expire(*, now_ms: int | None = None) -> int:

@@ -1,19 +1,21 @@
 """Reads of the log for consumers: fetch (one partition, or many for the Kafka listener, waiting
 for records when asked), list offsets (earliest, latest, by time, max timestamp). A fetch never
-returns past the high watermark it read first. No side effects (a fetch may wait, never writes)."""
+returns past the high watermark it read first. No side effects (a fetch may wait, never writes).
 
-import base64
+The log is stored in record batches (brokercore.models.RecordBatch): Kafka's fetch hands them
+back as stored; every other reader decodes the few batches it needs (`records_read`).
+"""
+
 import time
+from collections.abc import Iterator
 from dataclasses import dataclass
 
 from django.conf import settings
-from django.db.models import Q
+from django.db import connection
 
 from brokercore.errors import InvalidFetchSize, OffsetOutOfRange, UnknownTopicOrPartition
-from brokercore.models import (
-    Partition,
-    Record,
-)
+from brokercore.log.batch import batch_records
+from brokercore.models import Partition, RecordBatch
 from brokercore.notify import log_waiters
 from brokercore.topics.read import partition_get, topic_get
 from brokercore.types import FetchResult, RecordOut
@@ -24,46 +26,76 @@ from brokercore.types import FetchResult, RecordOut
 LATEST, EARLIEST, MAX_TIMESTAMP, EARLIEST_LOCAL = -1, -2, -3, -4
 
 
-def headers_decode(stored: list[list[str | None]] | None) -> tuple[tuple[str, bytes | None], ...]:
-    """A record's stored headers ([key, base64 value or None] pairs, or None) as Kafka's (key, bytes) pairs."""
-    if not stored:
-        return ()
-    return tuple((k, None if v is None else base64.b64decode(v)) for k, v in stored)
+_BATCH_TABLE = RecordBatch._meta.db_table
+# The batches holding offsets >= start, in offset order: a range of the primary key (partition,
+# last offset). `base_offset < end` keeps out batches past the watermark read first.
+_BATCHES_FROM = (
+    f"SELECT data FROM {_BATCH_TABLE} WHERE partition_id = %s AND last_offset >= %s AND base_offset < %s "
+    f"ORDER BY last_offset LIMIT %s"
+)
+_BATCHES_BACKWARD = (
+    f"SELECT data FROM {_BATCH_TABLE} WHERE partition_id = %s AND last_offset < %s "
+    f"ORDER BY last_offset DESC LIMIT %s"
+)
 
 
-def bytes_or_none(v: bytes | memoryview | None) -> bytes | None:
-    """Drivers return bytea as memoryview (PostgreSQL) or bytes (SQLite); copy only the former."""
-    return v if v is None or type(v) is bytes else bytes(v)
+def batches_from(partition_id: int, start: int, end: int, *, first: int = 4, most: int = 256) -> Iterator[bytes]:
+    """The stored batches of a partition holding offsets in [start, end), in offset order, read
+    lazily in growing pages (a reader that stops early reads little)."""
+    page = first
+    while start < end:
+        with connection.cursor() as cursor:
+            cursor.execute(_BATCHES_FROM, [partition_id, start, end, page])
+            rows = cursor.fetchall()
+        for (data,) in rows:
+            yield data
+        if len(rows) < page:
+            return
+        start = _last_offset(rows[-1][0]) + 1
+        page = min(page * 2, most)
+
+
+def batches_before(partition_id: int, end: int, *, first: int = 4, most: int = 256) -> Iterator[bytes]:
+    """The stored batches of a partition holding offsets below `end`, newest first, read lazily."""
+    page = first
+    while True:
+        with connection.cursor() as cursor:
+            cursor.execute(_BATCHES_BACKWARD, [partition_id, end, page])
+            rows = cursor.fetchall()
+        for (data,) in rows:
+            yield data
+        if len(rows) < page:
+            return
+        end = _base_offset(rows[-1][0])
+        if end <= 0:
+            return
+        page = min(page * 2, most)
+
+
+def _base_offset(data: bytes | memoryview) -> int:
+    return int.from_bytes(data[:8], "big", signed=True)
+
+
+def _last_offset(data: bytes | memoryview) -> int:
+    return _base_offset(data) + int.from_bytes(data[23:27], "big", signed=True)
 
 
 def records_read(partition: Partition, start: int, end: int, max_records: int, max_bytes: int) -> list[RecordOut]:
-    # The offset window is bounded by max_records too, so even without table statistics the
-    # planner reads a short primary-key range instead of everything up to the watermark. A window
-    # that compaction emptied moves on to the next one.
-    while True:
-        window_end = min(end, start + max_records)
-        rows = list(
-            Record.objects.filter(partition_id=partition.pk, offset__gte=start, offset__lt=window_end)
-            .order_by("offset")
-            .values_list("offset", "timestamp", "timestamp_type", "key", "value", "headers", "size")[:max_records]
-        )
-        if rows or window_end >= end:
-            break
-        start = window_end
+    """Records of [start, end) in offset order, at most max_records and (but for the first)
+    max_bytes of keys, values and headers, decoded from the batches that hold them."""
     out: list[RecordOut] = []
     total = 0
     topic = partition.topic.name
-    for offset, ts, ts_type, key, value, headers, size in rows:
-        # Like Kafka (KIP-74) the first record is returned even when it alone exceeds max_bytes,
-        # so a consumer can never get stuck behind one large record.
-        if out and total + size > max_bytes:
-            break
-        total += size
-        out.append(RecordOut(
-            topic, partition.index, offset, ts, ts_type,
-            bytes_or_none(key), bytes_or_none(value),
-            headers_decode(headers) if headers else (), size,
-        ))
+    for data in batches_from(partition.pk, start, end, first=max(1, min(256, max_records // 100 + 1))):
+        for r in batch_records(data, topic=topic, partition=partition.index, start=start, end=end):
+            # Like Kafka (KIP-74) the first record is returned even when it alone exceeds
+            # max_bytes, so a consumer can never get stuck behind one large record.
+            if out and total + r.size > max_bytes:
+                return out
+            total += r.size
+            out.append(r)
+            if len(out) >= max_records:
+                return out
     return out
 
 
@@ -136,22 +168,26 @@ def offset_for(*, topic: str, partition: int, spec: int) -> tuple[int, int | Non
         return p.high_watermark, None
     if spec < 0:
         raise OffsetOutOfRange(f"Unknown offset spec {spec}: use -2 (earliest), -1 (latest) or a timestamp.")
-    # Only (partition, timestamp) in the WHERE clause, so the planner always uses that index; rows
-    # outside [log start, high watermark) (not yet purged, or not yet visible) are skipped here.
-    # Read in LIMIT-ed slices continued by a (timestamp, offset) keyset: a server-side cursor
-    # outside a transaction would make PostgreSQL materialise every later record first.
-    after: tuple[int, int] | None = None
-    while True:
-        qs = Record.objects.filter(partition_id=p.pk, timestamp__gte=spec)
-        if after is not None:
-            qs = qs.filter(Q(timestamp__gt=after[0]) | Q(timestamp=after[0], offset__gt=after[1]))
-        rows = list(qs.order_by("timestamp", "offset").values_list("offset", "timestamp")[:100])
-        for offset, ts in rows:
-            if p.log_start_offset <= offset < p.high_watermark:
-                return offset, ts
-        if len(rows) < 100:
-            return p.high_watermark, None
-        after = (rows[-1][1], rows[-1][0])
+    # Kafka's: the first batch (in offset order) whose max timestamp reaches the target, then
+    # the first record of it that does. Read in LIMIT-ed pages of the primary key, continued by
+    # offset; the max_timestamp filter uses (partition, max_timestamp) when that is cheaper.
+    after = p.log_start_offset
+    while after < p.high_watermark:
+        with connection.cursor() as cursor:
+            cursor.execute(
+                f"SELECT last_offset, data FROM {_BATCH_TABLE} WHERE partition_id = %s AND max_timestamp >= %s "
+                f"AND last_offset >= %s AND base_offset < %s ORDER BY last_offset LIMIT 16",
+                [p.pk, spec, after, p.high_watermark],
+            )
+            rows = cursor.fetchall()
+        for _, data in rows:
+            for r in batch_records(data, topic=topic, partition=partition, start=p.log_start_offset, end=p.high_watermark):
+                if r.timestamp >= spec:
+                    return r.offset, r.timestamp
+        if len(rows) < 16:
+            break
+        after = rows[-1][0] + 1
+    return p.high_watermark, None
 
 
 @dataclass(frozen=True, slots=True)
@@ -178,16 +214,18 @@ class FetchMany:
     results: list[FetchResult | Exception]
     partition_ids: tuple[int, ...]
     seen: tuple[int, ...]
-    size: int  # record bytes in all results
+    size: int  # batch bytes in all results
 
 
-def records_fetch_many(*, requests: list[tuple[str, int, int, int]], max_bytes: int, max_records: int = 5000) -> FetchMany:
+def records_fetch_many(*, requests: list[tuple[str, int, int, int]], max_bytes: int) -> FetchMany:
     """Kafka's Fetch over many partitions: for each (topic, partition, offset, partition max
-    bytes), the records from `offset` on, never past the watermark read first; never waits.
+    bytes), the stored batches from the one holding `offset` on, as stored (a fetch from the
+    middle of a batch gets the whole batch, as from Kafka; clients skip the records before their
+    offset), never past the watermark read first; never waits.
 
     The response's `max_bytes` is shared in request order; like Kafka (KIP-74) a partition still
-    returns its first record when that alone is larger, as long as no earlier partition returned
-    anything, so a consumer never gets stuck behind a large record.
+    returns its first batch when that alone is larger, as long as no earlier partition returned
+    anything, so a consumer never gets stuck behind a large batch.
     """
     names = {t for t, _, _, _ in requests}
     indexes = {p for _, p, _, _ in requests}
@@ -214,18 +252,26 @@ def records_fetch_many(*, requests: list[tuple[str, int, int, int]], max_bytes: 
             ))
             continue
         limit = min(partition_max, remaining)
-        records: list[RecordOut] = []
+        chunks: list[bytes] = []
+        size = 0
+        next_offset = p.high_watermark
         if offset < p.high_watermark and (limit > 0 or total == 0):
-            # Rows to read: about what `limit` holds at the partition's mean record size, so one
-            # fetch of large records does not read thousands of them to return a few.
-            live = max(1, p.high_watermark - p.log_start_offset)
-            mean = max(1, p.size_bytes // live)
-            rows = max(1, min(max_records, 2 * max(limit, 1) // mean + 1))
-            records = records_read(p, offset, p.high_watermark, rows, max(limit, 1))
-        size = sum(r.size for r in records)
+            for data in batches_from(p.pk, offset, p.high_watermark, first=2, most=64):
+                # Like Kafka (KIP-74): the first batch goes out even when it alone is larger
+                # than the limit, so a consumer never gets stuck behind a large batch.
+                if (chunks or total) and size + len(data) > limit:
+                    break
+                chunks.append(data)
+                size += len(data)
+                next_offset = _last_offset(data) + 1
+                if size >= limit:
+                    break
         total += size
         remaining -= size
-        results.append(_fetched(topic, index, p, records))
+        results.append(FetchResult(
+            topic=topic, partition=index, records=[], high_watermark=p.high_watermark,
+            log_start_offset=p.log_start_offset, next_offset=next_offset, data=b"".join(chunks),
+        ))
     return FetchMany(results=results, partition_ids=pids, seen=seen, size=total)
 
 
@@ -233,11 +279,17 @@ def offset_max_timestamp(*, topic: str, partition: int) -> tuple[int, int | None
     """Kafka's ListOffsets MAX_TIMESTAMP (-3): (offset, timestamp) of the first record with the
     largest timestamp in the log, or (-1, None) when the log is empty."""
     p = partition_get(topic=topic, partition=partition)
-    row = (
-        Record.objects.filter(partition_id=p.pk, offset__gte=p.log_start_offset, offset__lt=p.high_watermark)
-        .order_by("-timestamp", "offset")
-        .values_list("offset", "timestamp")
-        .first()
-    )
-    return row if row is not None else (-1, None)
-
+    with connection.cursor() as cursor:
+        cursor.execute(
+            f"SELECT data FROM {_BATCH_TABLE} WHERE partition_id = %s AND last_offset >= %s AND base_offset < %s "
+            f"ORDER BY max_timestamp DESC, last_offset LIMIT 1",
+            [p.pk, p.log_start_offset, p.high_watermark],
+        )
+        row = cursor.fetchone()
+    if row is None:
+        return -1, None
+    records = batch_records(row[0], topic=topic, partition=partition, start=p.log_start_offset, end=p.high_watermark)
+    if not records:
+        return -1, None
+    best = max(r.timestamp for r in records)
+    return next((r.offset, r.timestamp) for r in records if r.timestamp == best)

@@ -11,7 +11,6 @@ from brokercore.cluster.read import brokers_live_ids, leaders_by_topic, partitio
 from brokercore.errors import UnknownTopicOrPartition
 from brokercore.models import (
     Partition,
-    Record,
     Topic,
 )
 from brokercore.topics.rules import LogConfig, configs_effective
@@ -153,75 +152,6 @@ def topic_rates(*, window_ms: int = 60_000, topic: str | None = None) -> dict[st
         if pk in names and t1 > t0:
             rates[names[pk]] = max(0.0, (h1 - h0) * 1000 / (t1 - t0))
     return rates
-
-
-def topic_recent_keys(*, name: str, limit: int = 1000) -> list[bytes]:
-    """Distinct non-null keys of the topic's newest `limit` records (by timestamp), newest first.
-
-    Reads at most the last `limit` offsets of each partition (the primary-key range), so a large
-    log costs no more than a small one.
-    """
-    from django.db.models import F
-    from django.db.models.functions import Greatest
-
-    topic = topic_get(name=name)
-    rows = (
-        Record.objects.filter(
-            partition__topic=topic,
-            offset__gte=Greatest(F("partition__log_start_offset"), F("partition__high_watermark") - limit),
-            offset__lt=F("partition__high_watermark"),
-        )
-        .order_by("-timestamp", "-offset")
-        .values_list("key", flat=True)[:limit]
-    )
-    seen: dict[bytes, None] = {}
-    for key in rows:
-        if key is not None:
-            seen.setdefault(bytes(key), None)
-    return list(seen)
-
-
-@dataclass(frozen=True)
-class KeyMovePreview:
-    """What growing a topic to `count` partitions does to the mapping of its recent keys."""
-
-    current: int
-    count: int
-    keys: int  # distinct keys sampled
-    moved: int  # of those, keys that would map to another partition
-    moves: list[tuple[int, int, int]]  # (from partition, to partition, keys), most keys first
-    examples: list[tuple[bytes, int, int]]  # (key, from, to), a few of the moved keys
-
-
-def topic_partitions_add_preview(*, name: str, count: int, sample: int = 1000, examples: int = 8) -> KeyMovePreview:
-    """Which recent keys would land elsewhere after growing to `count` partitions.
-
-    Records already written stay where they are; only records produced after the change follow
-    the new toPositive(murmur2(key)) % count, so a moved key's old and new records sit on two
-    partitions and per-key order holds only within each.
-    """
-    from collections import Counter
-
-    from brokercore.partitioner import partition_for_key
-
-    current = Partition.objects.filter(topic=topic_get(name=name)).count()
-    keys = topic_recent_keys(name=name, limit=sample)
-    moves: Counter = Counter()
-    moved_examples = []
-    for key in keys:
-        old, new = partition_for_key(key, current), partition_for_key(key, count)
-        if old != new:
-            moves[(old, new)] += 1
-            if len(moved_examples) < examples:
-                moved_examples.append((key, old, new))
-    return KeyMovePreview(
-        current=current,
-        count=count,
-        keys=len(keys),
-        moved=sum(moves.values()),
-        moves=[(a, b, n) for (a, b), n in sorted(moves.items(), key=lambda item: (-item[1], item[0]))],
-        examples=moved_examples,
-    )
 
 
 @dataclass(frozen=True, slots=True)

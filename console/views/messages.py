@@ -24,7 +24,7 @@ import console.live.kinds  # noqa: F401  (registers the "tail" kind this module 
 from brokercore.errors import UnknownTopicOrPartition
 from brokercore.log.browse import MATCH_FIELDS, records_browse, records_tail
 from brokercore.log.read import offset_for, partition_offsets_list
-from brokercore.models import Record
+from brokercore.models import RecordBatch
 from brokercore.topics.read import topic_get
 from brokercore.types import RecordOut
 from console.live import fragments
@@ -46,7 +46,7 @@ HEX_MAX_BYTES = 4096
 
 SEEKS = [("newest", "Newest"), ("oldest", "Oldest"), ("offset", "Offset"), ("timestamp", "Time (UTC)")]
 FIELDS = list(zip(MATCH_FIELDS, ["key, value or headers", "key", "value", "headers"], strict=True))
-TIMESTAMP_TYPES = {Record.TIMESTAMP_CREATE: "CreateTime", Record.TIMESTAMP_LOG_APPEND: "LogAppendTime"}
+TIMESTAMP_TYPES = {RecordBatch.TIMESTAMP_CREATE: "CreateTime", RecordBatch.TIMESTAMP_LOG_APPEND: "LogAppendTime"}
 TIME_FORMATS = ("%Y-%m-%dT%H:%M", "%Y-%m-%dT%H:%M:%S", "%Y-%m-%dT%H:%M:%S.%f", "%Y-%m-%d %H:%M:%S", "%Y-%m-%d %H:%M", "%Y-%m-%d")
 
 # Errors only a hand-made URL produces (the form cannot send them): answered with 400.

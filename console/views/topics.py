@@ -32,6 +32,7 @@ from brokercore.errors import (
 )
 from brokercore.log import cleaner
 from brokercore.log.append import records_append
+from brokercore.log.browse import topic_partitions_add_preview
 from brokercore.partitioner import to_positive
 from brokercore.topics import read as topics_read
 from brokercore.topics import service as topic_services
@@ -39,7 +40,6 @@ from brokercore.topics.read import (
     TopicSummary,
     topic_describe,
     topic_names_list,
-    topic_partitions_add_preview,
     topic_rates,
 )
 from brokercore.topics.rules import config_entries

@@ -9,10 +9,10 @@ from brokercore.cluster.read import brokers_live_ids
 from brokercore.log.append import records_append
 from brokercore.log.cleaner import records_delete_before
 from brokercore.log.read import records_fetch
-from brokercore.models import Record
 from brokercore.partitioner import partition_for_key
 from brokercore.topics.service import topic_create
 from brokercore.types import RecordIn
+from tests.factories import stored_records
 
 pytestmark = pytest.mark.django_db
 
@@ -130,7 +130,7 @@ def test_anonymous_is_401(rest_anonymous, orders, method, path):
     body = {"records": [{"value": 1}]} if method == "post" else None
     r = rest_anonymous.send(method, path, body, content_type=V2_JSON)
     _error(r, 401, 40101)
-    assert Record.objects.count() == 0
+    assert not stored_records()
 
 
 def test_non_staff_user_may_read_and_produce(rest_user, orders):
@@ -162,7 +162,7 @@ def test_unacceptable_accept_is_406_and_writes_nothing(rest, orders, accept):
     _error(rest.send("get", "/rest/topics", accept=accept), 406, 40601)
     r = rest.send("post", "/rest/topics/orders", {"records": [{"value": 1}]}, content_type=V2_JSON, accept=accept)
     _error(r, 406, 40601)
-    assert Record.objects.count() == 0
+    assert not stored_records()
 
 
 @pytest.mark.parametrize(
@@ -172,7 +172,7 @@ def test_unacceptable_accept_is_406_and_writes_nothing(rest, orders, accept):
 def test_unsupported_content_type_is_415(rest, orders, content_type):
     r = rest.send("post", "/rest/topics/orders", json.dumps({"records": [{"value": 1}]}), content_type=content_type)
     _error(r, 415, 41501)
-    assert Record.objects.count() == 0
+    assert not stored_records()
 
 
 # --- Produce --------------------------------------------------------------------------------------
@@ -213,7 +213,7 @@ def test_produce_binary_decodes_base64(rest, orders):
 def test_produce_binary_rejects_bad_base64(rest, orders, bad):
     body = {"records": [{"value": _b64(b"fine")}, {"value": bad}]}
     _error(rest.send("post", "/rest/topics/orders", body, content_type=V2_BINARY), 422, 42206)
-    assert Record.objects.count() == 0
+    assert not stored_records()
 
 
 def test_keyed_records_land_on_the_murmur2_partition(rest, orders):
@@ -258,7 +258,7 @@ def test_produce_to_unknown_partition_is_40402_and_writes_nothing(rest, orders, 
     _error(rest.send("post", "/rest/topics/orders", body, content_type=V2_JSON), 404, 40402)
     _error(rest.send("post", f"/rest/topics/orders/partitions/{partition}", {"records": [{"value": 1}]},
                      content_type=V2_JSON), 404, 40402)
-    assert Record.objects.count() == 0
+    assert not stored_records()
 
 
 @pytest.mark.parametrize(
@@ -278,19 +278,19 @@ def test_produce_to_unknown_partition_is_40402_and_writes_nothing(rest, orders, 
 )
 def test_invalid_payload_is_42206_and_writes_nothing(rest, orders, body):
     _error(rest.send("post", "/rest/topics/orders", body, content_type=V2_JSON), 422, 42206)
-    assert Record.objects.count() == 0
+    assert not stored_records()
 
 
 @pytest.mark.parametrize("raw", [b"{not json", b" ", b'{"records": [{"value": NaN}]}', b"\xff\xfe", b"[" * 100_000])
 def test_malformed_json_is_400(rest, orders, raw):
     _error(rest.send("post", "/rest/topics/orders", raw, content_type=V2_JSON), 400, 400)
-    assert Record.objects.count() == 0
+    assert not stored_records()
 
 
 def test_unencodable_json_value_is_42206(rest, orders):
     raw = b'{"records": [{"value": 1}, {"value": "\\ud800"}]}'
     _error(rest.send("post", "/rest/topics/orders", raw, content_type=V2_JSON), 422, 42206)
-    assert Record.objects.count() == 0
+    assert not stored_records()
 
 
 def test_a_record_over_max_message_bytes_rejects_the_whole_request(rest):
@@ -298,7 +298,7 @@ def test_a_record_over_max_message_bytes_rejects_the_whole_request(rest):
     body = {"records": [{"value": "ok"}, {"value": "x" * 200}]}
     body_json = _error(rest.send("post", "/rest/topics/small", body, content_type=V2_JSON), 413, 41301)
     assert "max.message.bytes" in body_json["message"]
-    assert Record.objects.count() == 0
+    assert not stored_records()
 
 
 def test_compacted_topic_refuses_unkeyed_records_and_writes_nothing(rest):
@@ -306,7 +306,7 @@ def test_compacted_topic_refuses_unkeyed_records_and_writes_nothing(rest):
     body = {"records": [{"key": "a", "value": 1}, {"value": 2}]}
     r = rest.send("post", "/rest/topics/compacted", body, content_type=V2_JSON)
     assert r.status_code == 400
-    assert Record.objects.count() == 0
+    assert not stored_records()
 
 
 def test_too_many_records_is_refused_with_the_limit(rest, orders, settings):
@@ -314,7 +314,7 @@ def test_too_many_records_is_refused_with_the_limit(rest, orders, settings):
     body = {"records": [{"value": i} for i in range(6)]}
     error = _error(rest.send("post", "/rest/topics/orders", body, content_type=V2_JSON), 413, 41301)
     assert "at most 5" in error["message"]
-    assert Record.objects.count() == 0
+    assert not stored_records()
     assert rest.send("post", "/rest/topics/orders", {"records": body["records"][:5]}, content_type=V2_JSON).status_code == 200
 
 
@@ -322,7 +322,7 @@ def test_body_over_the_limit_is_refused_before_reading(rest, orders, settings):
     settings.REST = {**settings.REST, "MAX_BODY_BYTES": 50}
     body = {"records": [{"value": "x" * 100}]}
     _error(rest.send("post", "/rest/topics/orders", body, content_type=V2_JSON), 413, 41301)
-    assert Record.objects.count() == 0
+    assert not stored_records()
 
 
 def test_schema_fields_are_ignored(rest, orders):

@@ -16,9 +16,10 @@ from brokercore.coordinator.offsets import offsets_commit
 from brokercore.coordinator.read import topic_consumer_groups
 from brokercore.coordinator.server_members import group_join
 from brokercore.log.append import records_append
+from brokercore.log.browse import topic_partitions_add_preview, topic_recent_keys
 from brokercore.log.read import records_fetch
 from brokercore.partitioner import murmur2, partition_for_key, to_positive
-from brokercore.topics.read import topic_describe, topic_names_list, topic_partitions_add_preview, topic_recent_keys
+from brokercore.topics.read import topic_describe, topic_names_list
 from brokercore.topics.service import topic_delete
 from brokercore.types import RecordIn
 from console.live import fragments

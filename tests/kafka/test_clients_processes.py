@@ -63,12 +63,12 @@ def test_writes_in_one_process_are_served_by_the_other(other_process):
         pid = init_producer(there)
         batch = producer_batch(4, producer_id=pid, epoch=0, base_sequence=0)
         assert produce(there, "xp", batch).base_offset == 1
-        from brokercore.kafka.records import batches_decode
+        from brokercore.log import batch as codec
         from brokercore.log.producers import records_append_idempotent
 
-        [decoded] = batches_decode(batch, max_uncompressed=1 << 20)
-        retry = records_append_idempotent(topic="xp", partition=0, records=decoded.records, producer_id=pid,
-                                          producer_epoch=0, base_sequence=0)
+        retry = records_append_idempotent(
+            topic="xp", partition=0, batch=codec.producer_batch(batch, version=9, max_uncompressed=1 << 20)
+        )
         assert (retry.duplicate, retry.base_offset) == (True, 1)
         assert records_fetch(topic="xp", partition=0, offset=0).high_watermark == 5
     finally:

@@ -35,10 +35,10 @@ from kio.index import load_request_schema
 from kio.schema.errors import ErrorCode
 
 from brokercore.errors import BrokerError, CorruptMessage
-from brokercore.kafka import records as rec
 from brokercore.kafka.apis.registry import build_entity
 from brokercore.kafka.protocol import ProtocolError, RequestHeader, header_peek, request_decode, request_encode
 from brokercore.kafka.server import KafkaListener, ListenerThread
+from brokercore.log import batch as rec
 from brokercore.models import Partition
 from tests.factories import topic_factory
 from tests.kafka.conftest import Wire
@@ -172,7 +172,7 @@ BOMB = """
 import gzip, resource, sys, time
 import cramjam
 from brokercore.errors import CorruptMessage
-from brokercore.kafka import records as rec
+from brokercore.log import batch as rec
 
 codec = int(sys.argv[1])
 zeros = bytes(16 << 20)

@@ -9,7 +9,7 @@ from kafka.record.default_records import DefaultRecordBatchBuilder
 from kafka.record.memory_records import MemoryRecords
 
 from brokercore.errors import CorruptMessage, InvalidRecord
-from brokercore.kafka import records as rec
+from brokercore.log import batch as rec
 from brokercore.types import RecordOut
 
 LIMIT = 1 << 20

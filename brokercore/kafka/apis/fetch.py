@@ -30,7 +30,7 @@ from brokercore.kafka.apis.registry import (
     principal_is_staff,
     staff_only,
 )
-from brokercore.kafka.records import batches_encode, empty_batch_encode
+from brokercore.log.batch import empty_batch_encode
 from brokercore.log.cleaner import records_delete_before
 from brokercore.log.read import (
     EARLIEST,
@@ -54,8 +54,8 @@ def _partition_data(result: FetchResult | Exception, index: int, fetch_offset: i
             "last_stable_offset": -1, "log_start_offset": -1, "aborted_transactions": None, "records": None,
         }
     assert isinstance(result, FetchResult)
-    if result.records:
-        records = batches_encode(result.records)
+    if result.data:
+        records = result.data
     elif fetch_offset < result.high_watermark:
         # Compaction emptied the rest of the log below the watermark: an empty batch moves the
         # consumer past the gap.

@@ -1,7 +1,7 @@
 """Produce and InitProducerId: Kafka clients writing records into brokercore's log.
 
-Each partition's batch is decoded (CRC-32C, decompression) and its records appended one row each
-through brokercore's services, so the console and REST see them exactly like their own.
+Each partition's batch is checked as Kafka's LogValidator does (CRC-32C, lengths, offsets,
+decompressed where compressed) and stored as it came, one row per batch.
 """
 
 from collections.abc import Iterable
@@ -11,7 +11,6 @@ from kio.static.protocol import Entity, RequestPayload, ResponsePayload
 
 from brokercore.errors import (
     BrokerError,
-    InvalidRecord,
     InvalidRequest,
     InvalidRequiredAcks,
     InvalidTxnState,
@@ -20,45 +19,31 @@ from brokercore.errors import (
 from brokercore.kafka.apis.meta import leadership
 from brokercore.kafka.apis.registry import Node, RequestContext, api, error_code
 from brokercore.kafka.protocol import ProtocolError
-from brokercore.kafka.records import ZSTD, UnsupportedCompression, batches_decode
-from brokercore.log.append import records_append
+from brokercore.log.append import batch_append
+from brokercore.log.batch import CONTROL_BIT, NO_PRODUCER_ID, TRANSACTIONAL_BIT, producer_batch
 from brokercore.log.producers import producer_id_allocate, records_append_idempotent
 
 
 def _partition_produce(topic: str, index: int, data: bytes | None, *, version: int, acks: int) -> dict:
-    """Append one partition's batch; the partition's entry of the Produce response."""
+    """Append one partition's batch, stored as it came; the partition's entry of the Produce response."""
     out = {"index": index, "error_code": 0, "base_offset": -1, "log_append_time": -1, "log_start_offset": -1}
     try:
         # Kafka's ProduceRequest.validateRecords: from v3 on, exactly one v2 batch per partition.
-        batches = batches_decode(data or b"", max_uncompressed=settings.BROKER["KAFKA_MAX_REQUEST_BYTES"])
-        if len(batches) != 1:
-            raise InvalidRecord(
-                f"Produce requests with version {version} must contain exactly one record batch per partition, got {len(batches)}."
-            )
-        batch = batches[0]
-        if batch.compression == ZSTD and version < 7:
-            raise UnsupportedCompression("zstd-compressed batches need Produce version 7 or later.")
-        if not batch.records:
-            raise InvalidRecord("A record batch must hold at least one record.")
-        if batch.transactional or batch.control:
+        batch = producer_batch(data or b"", version=version, max_uncompressed=settings.BROKER["KAFKA_MAX_REQUEST_BYTES"])
+        if batch.attributes & (TRANSACTIONAL_BIT | CONTROL_BIT):
             # No transaction coordinator here: accepting a transactional batch would expose
             # records a later abort should have hidden.
             return {**out, "error_code": InvalidTxnState.code, "error_message": "Transactions are not supported by this broker."}
-        if batch.idempotent:
-            produced = records_append_idempotent(
-                topic=topic, partition=index, records=batch.records, producer_id=batch.producer_id,
-                producer_epoch=batch.producer_epoch, base_sequence=batch.base_sequence, acks=acks,
-                batch_bytes=batch.size,
-            )
+        if batch.producer_id != NO_PRODUCER_ID:
+            produced = records_append_idempotent(topic=topic, partition=index, batch=batch, acks=acks)
             base, ts, log_start = produced.base_offset, produced.timestamp, produced.log_start_offset
         else:
-            results = records_append(topic=topic, records=batch.records, partition=index, acks=acks, batch_bytes=batch.size)
-            base, ts, log_start = results[0].offset, results[0].timestamp, -1
+            result = batch_append(topic=topic, partition=index, batch=batch, acks=acks)
+            base, ts, log_start = result.offset, result.timestamp, -1
     except BrokerError as e:
         return {**out, "error_code": error_code(e), "error_message": str(e)}
     # The topic's message.timestamp.type=LogAppendTime replaced the client's timestamp: say so.
-    log_append_time = ts if ts != batch.records[0].timestamp else -1
-    return {**out, "base_offset": base, "log_append_time": log_append_time, "log_start_offset": log_start}
+    return {**out, "base_offset": base, "log_append_time": ts, "log_start_offset": log_start}
 
 
 def produce_answer(topic_data: Iterable[Entity], *, node: Node, version: int, acks: int, transactional: bool) -> list[dict]:

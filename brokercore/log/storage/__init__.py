@@ -2,7 +2,7 @@
 vendor (`postgres.py`, `sqlite.py`).
 
 The schema is Django's (models + migrations); the backends only move rows faster than ORM objects
-can. Both re-check the topic's metadata as they write, so the caller may place records with a
+can, one row per record batch. Both re-check the topic's metadata as they write, so the caller may place records with a
 cached copy (`topic_for_append(cached=True)`); a stale copy costs a retry, never a misplaced record.
 """
 
@@ -12,12 +12,11 @@ from django.db import transaction
 from django.db.backends.base.base import BaseDatabaseWrapper
 
 from brokercore import clock
-from brokercore.log.storage.meta import Item, TopicMeta, topic_for_append, topic_meta_forget
+from brokercore.log.storage.meta import Batches, TopicMeta, topic_for_append, topic_meta_forget
 from brokercore.log.storage.postgres import pg_append
 from brokercore.log.storage.sqlite import sqlite_append, sqlite_synchronous_full
-from brokercore.models import Record
 
-__all__ = ["Item", "TopicMeta", "append", "durability", "topic_for_append", "topic_meta_forget"]
+__all__ = ["Batches", "TopicMeta", "append", "durability", "topic_for_append", "topic_meta_forget"]
 
 ACKS_ALL = -1
 # acks -> PostgreSQL's synchronous_commit for the append's transaction (docs/ARCHITECTURE.md,
@@ -35,16 +34,13 @@ def durability(conn: BaseDatabaseWrapper, acks: int) -> AbstractContextManager[N
     return nullcontext()
 
 
-def append(conn: BaseDatabaseWrapper, batches: dict[int, list[Item]], *, meta: TopicMeta, acks: int, log_append_time: bool) -> dict[int, int] | None:
-    """Reserve offsets for each partition and insert every row on `conn`, in one transaction (or
+def append(conn: BaseDatabaseWrapper, batches: Batches, *, meta: TopicMeta, acks: int) -> dict[int, int] | None:
+    """Reserve offsets for each partition and insert every batch on `conn`, in one transaction (or
     the caller's); return each partition id's base offset, or None when `meta` went stale (nothing
     written)."""
     now = clock.now()
-    ts_type = Record.TIMESTAMP_LOG_APPEND if log_append_time else Record.TIMESTAMP_CREATE
     if conn.vendor == "postgresql":
         with conn.cursor() as cursor:
-            return pg_append(
-                cursor, batches, meta=meta, timestamp_type=ts_type, now=now, synchronous_commit=_SYNCHRONOUS_COMMIT[acks]
-            )
+            return pg_append(cursor, batches, meta=meta, now=now, synchronous_commit=_SYNCHRONOUS_COMMIT[acks])
     with durability(conn, acks), transaction.atomic(using=conn.alias), conn.cursor() as cursor:
-        return sqlite_append(cursor, batches, meta=meta, timestamp_type=ts_type, now=now)
+        return sqlite_append(cursor, batches, meta=meta, now=now)

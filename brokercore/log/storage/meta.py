@@ -9,20 +9,20 @@ from dataclasses import dataclass, field
 from django.conf import settings
 from django.db import connection
 
-from brokercore.models import Partition, Record
+from brokercore.log.batch import Pending, with_base_offset
+from brokercore.models import Partition, RecordBatch
 from brokercore.topics.rules import LogConfig
 
-RECORD_TABLE = Record._meta.db_table
+BATCH_TABLE = RecordBatch._meta.db_table
 
 
 PARTITION_TABLE = Partition._meta.db_table
 
 
-RECORD_COLUMNS = ("partition_id", "offset", "timestamp", "timestamp_type", "key", "value", "headers", "size")
-
-
-# (partition_id, offset, timestamp, timestamp_type, key, value, headers list or None, size)
-Row = tuple[int, int, int, int, bytes | None, bytes | None, list | None, int]
+BATCH_COLUMNS = (
+    "partition_id", "base_offset", "last_offset", "max_timestamp", "record_count", "size", "attributes",
+    "producer_id", "producer_epoch", "base_sequence", "data",
+)
 
 
 TOPIC_TABLE = Partition._meta.get_field("topic").related_model._meta.db_table
@@ -89,6 +89,25 @@ def topic_meta_forget(name: str) -> None:
     _meta_cache.pop(name, None)
 
 
-# (timestamp, key, value, headers list or None, size) of one record, in produce order
-Item = tuple[int, bytes | None, bytes | None, list | None, int]
+# What an append writes: batches by partition pk, each taking `span` offsets, in produce order.
+Batches = dict[int, list[Pending]]
 
+
+def batch_rows(batches: Batches, bases: dict[int, int]) -> list[tuple]:
+    """The rows (BATCH_COLUMNS) of `batches` once their partitions' base offsets are known: each
+    batch gets its base offset written into its header."""
+    rows = []
+    for pid in sorted(batches):
+        offset = bases[pid]
+        for b in batches[pid]:
+            rows.append((
+                pid, offset, offset + b.span - 1, b.max_timestamp, b.count, b.size, b.attributes,
+                b.producer_id, b.producer_epoch, b.base_sequence, with_base_offset(b.data, offset),
+            ))
+            offset += b.span
+    return rows
+
+
+def spans(batches: Batches) -> dict[int, tuple[int, int]]:
+    """Offsets and record bytes each partition's batches take."""
+    return {pid: (sum(b.span for b in bs), sum(b.size for b in bs)) for pid, bs in batches.items()}

@@ -14,15 +14,15 @@ from django.core.management.base import CommandError, CommandParser
 
 from brokercore.log.read import EARLIEST, LATEST, offset_for, partition_offsets_list, records_fetch
 from brokercore.management.commands._cli import BrokerCommand
-from brokercore.models import Record
+from brokercore.models import RecordBatch
 from brokercore.types import RecordOut
 
 FETCH_RECORDS = 500
 LONG_POLL_MS = 1000  # the longest single wait in --follow, between checks of --timeout-ms
 # timestamp type -> (Kafka's DefaultMessageFormatter name, kcat's tstype)
 TIMESTAMP_TYPES = {
-    Record.TIMESTAMP_CREATE: ("CreateTime", "create"),
-    Record.TIMESTAMP_LOG_APPEND: ("LogAppendTime", "logappend"),
+    RecordBatch.TIMESTAMP_CREATE: ("CreateTime", "create"),
+    RecordBatch.TIMESTAMP_LOG_APPEND: ("LogAppendTime", "logappend"),
 }
 
 

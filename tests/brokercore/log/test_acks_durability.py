@@ -14,6 +14,7 @@ from brokercore.log.producers import records_append_idempotent
 from brokercore.log.storage import topic_meta_forget
 from brokercore.topics.service import topic_create
 from brokercore.types import RecordIn
+from tests.factories import producer_batch_of
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
@@ -108,13 +109,13 @@ def test_an_idempotent_producers_acks_all_batch_commits_with_full(statements):
     _topic("t", 1)
     statements.clear()
     records_append_idempotent(
-        topic="t", partition=0, records=[RecordIn(value=b"v")], producer_id=7, producer_epoch=0, base_sequence=0, acks="all"
+        topic="t", partition=0, batch=producer_batch_of([RecordIn(value=b"v")], producer_id=7), acks="all"
     )
     assert _around_commits(statements) == [("FULL", "COMMIT")]
     assert _synchronous() == 1
     statements.clear()
     records_append_idempotent(
-        topic="t", partition=0, records=[RecordIn(value=b"w")], producer_id=7, producer_epoch=0, base_sequence=1, acks=1
+        topic="t", partition=0, batch=producer_batch_of([RecordIn(value=b"w")], producer_id=7, base_sequence=1), acks=1
     )
     assert _around_commits(statements) == [(None, "COMMIT")]
 

@@ -15,11 +15,11 @@ from brokercore.log.cleaner import (
     topics_deleted_purge,
 )
 from brokercore.log.read import records_fetch
-from brokercore.models import Partition, Record, Topic
+from brokercore.models import Partition, Topic
 from brokercore.topics.read import topic_describe, topic_names_list
 from brokercore.topics.service import topic_configs_alter, topic_delete
 from brokercore.types import RecordIn
-from tests.factories import records_factory, topic_factory
+from tests.factories import records_factory, stored_records, topic_factory
 
 pytestmark = pytest.mark.django_db
 
@@ -31,7 +31,7 @@ def _partition(topic, index=0):
 
 
 def _stored_offsets(topic, index=0):
-    return list(Record.objects.filter(partition=_partition(topic, index)).order_by("offset").values_list("offset", flat=True))
+    return [r.offset for r in stored_records(topic=topic, partition=index, live_topics=True)]
 
 
 # --- delete-records (purge) ---------------------------------------------------------------------
@@ -39,7 +39,7 @@ def _stored_offsets(topic, index=0):
 
 def test_delete_before_moves_log_start_at_once_and_rows_go_later():
     topic_factory(name="t", partitions=1)
-    records_factory("t", 10, key=None, value_size=10)
+    records_factory("t", 10, key=None, value_size=10, per_batch=1)
     assert records_delete_before(topic="t", partition=0, offset=4) == 4
     p = _partition("t")
     assert (p.log_start_offset, p.high_watermark, p.size_bytes) == (4, 10, 60)
@@ -51,6 +51,22 @@ def test_delete_before_moves_log_start_at_once_and_rows_go_later():
     assert _stored_offsets("t") == list(range(4, 10))
     # New appends continue the offsets: deletion never reuses them.
     assert records_append(topic="t", records=[RecordIn(value=b"v")])[0].offset == 10
+
+
+def test_a_batch_the_log_start_cuts_through_stays_stored_until_wholly_below_it():
+    """Like a Kafka segment, a batch is removed whole: records below the log start in a batch
+    that still holds live ones stay stored, but no reader sees them."""
+    topic_factory(name="t", partitions=1)
+    records_factory("t", 10, key=None, value_size=10, per_batch=5)  # batches 0-4 and 5-9
+    assert records_delete_before(topic="t", partition=0, offset=7) == 7
+    assert _partition("t").size_bytes == 30
+    assert records_purge_physical() == 5
+    assert _stored_offsets("t") == list(range(5, 10))
+    assert [r.offset for r in records_fetch(topic="t", partition=0, offset=7).records] == [7, 8, 9]
+    with pytest.raises(OffsetOutOfRange):
+        records_fetch(topic="t", partition=0, offset=6)
+    assert records_delete_before(topic="t", partition=0, offset=10) == 10
+    assert records_purge_physical() == 5 and _stored_offsets("t") == []
 
 
 def test_delete_before_high_watermark_and_minus_one():
@@ -82,7 +98,7 @@ def test_topic_purge_empties_every_partition_but_keeps_it():
     assert topic_purge(topic="t") == {0: _partition("t", 0).high_watermark, 1: _partition("t", 1).high_watermark, 2: _partition("t", 2).high_watermark}
     assert topic_describe(name="t").records == 0
     log_clean()
-    assert not Record.objects.exists()
+    assert not stored_records()
 
 
 # --- retention ----------------------------------------------------------------------------------
@@ -91,11 +107,19 @@ def test_topic_purge_empties_every_partition_but_keeps_it():
 def test_retention_ms_deletes_the_expired_prefix():
     topic_factory(name="t", partitions=1, configs={"retention.ms": "1000"})
     # Timestamps NOW-5000 .. NOW-500 in steps of 500; cutoff NOW-1000 expires offsets 0..8.
-    records_factory("t", 10, key=None, timestamp=lambda i: NOW - 5000 + i * 500)
+    records_factory("t", 10, key=None, timestamp=lambda i: NOW - 5000 + i * 500, per_batch=1)
     stats = log_clean(now_ms=NOW)
     assert stats.retention_deleted == 8
     assert _partition("t").log_start_offset == 8
     assert _stored_offsets("t") == [8, 9]
+
+
+def test_retention_inside_one_batch_moves_the_log_start_record_by_record():
+    topic_factory(name="t", partitions=1, configs={"retention.ms": "1000"})
+    records_factory("t", 10, key=None, timestamp=lambda i: NOW - 5000 + i * 500)  # one batch
+    assert log_clean(now_ms=NOW).retention_deleted == 8
+    assert _partition("t").log_start_offset == 8
+    assert [r.offset for r in records_fetch(topic="t", partition=0, offset=8).records] == [8, 9]
 
 
 def test_retention_stops_at_first_unexpired_record_like_kafka_segments():
@@ -189,7 +213,7 @@ def test_deleted_topic_rows_are_purged_in_chunks_then_the_topic_row():
     topic_delete(name="big")
     assert topics_deleted_purge(chunk_rows=64) == ["big"]
     assert not Topic.objects.filter(name="big").exists()
-    assert Record.objects.count() == 5
+    assert len(stored_records()) == 5
     assert topic_names_list() == ["other"]
 
 

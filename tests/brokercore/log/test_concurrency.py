@@ -7,8 +7,9 @@ from collections import defaultdict
 
 import pytest
 
-from brokercore.models import Partition, Record
+from brokercore.models import Partition
 from brokercore.topics.service import topic_create
+from tests.factories import stored_records
 
 pytestmark = pytest.mark.slow
 
@@ -32,9 +33,8 @@ def test_concurrent_producer_processes_keep_offsets_gapless_and_keys_ordered(db_
         assert p.returncode == 0, err.decode()[-2000:]
 
     per_partition = defaultdict(list)
-    rows = Record.objects.filter(partition__topic__name="race").order_by("partition__index", "offset")
-    for index, offset, key, value in rows.values_list("partition__index", "offset", "key", "value"):
-        per_partition[index].append((offset, bytes(key), bytes(value).decode()))
+    for r in stored_records(topic="race"):
+        per_partition[r.partition].append((r.offset, r.key, r.value.decode()))
 
     total = 0
     key_partition = {}

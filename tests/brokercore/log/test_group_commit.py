@@ -17,9 +17,10 @@ from psycopg.errors import CheckViolation
 
 from brokercore.log import group_commit, storage
 from brokercore.log.append import records_append
-from brokercore.models import Partition, Record
+from brokercore.models import Partition
 from brokercore.topics.service import topic_create
 from brokercore.types import RecordIn
+from tests.factories import stored_records
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
@@ -67,10 +68,8 @@ def _threads(n, target):
 def _log_of(topic):
     """{partition index: [(offset, value)]} in offset order."""
     out = defaultdict(list)
-    rows = Record.objects.filter(partition__topic__name=topic, partition__topic__deleted_at__isnull=True)
-    rows = rows.order_by("partition__index", "offset")
-    for index, offset, value in rows.values_list("partition__index", "offset", "value"):
-        out[index].append((offset, bytes(value).decode()))
+    for r in stored_records(topic=topic, live_topics=True):
+        out[r.partition].append((r.offset, r.value.decode()))
     return out
 
 
@@ -137,7 +136,7 @@ def test_a_caller_whose_records_the_database_refuses_fails_alone(monkeypatch, wr
     real = storage.append
 
     def refusing(conn, batches, **kwargs):
-        if any(item[2] == b"poison" for items in batches.values() for item in items):
+        if any(b"poison" in item.data for items in batches.values() for item in items):
             raise CheckViolation("the database refused a record")  # an answer: nothing committed
         return real(conn, batches, **kwargs)
 
@@ -185,7 +184,7 @@ def test_a_write_the_database_refuses_fails_only_its_own_caller(monkeypatch):
         real = getattr(storage, name)
 
         def refusing(cursor, batches, *args, _real=real, **kwargs):
-            if any(item[2].startswith(b"poison") for items in batches.values() for item in items):
+            if any(b"poison" in item.data for items in batches.values() for item in items):
                 raise DataError("the database refused a row") from database_answer()
             return _real(cursor, batches, *args, **kwargs)
 

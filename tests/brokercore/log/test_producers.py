@@ -9,13 +9,15 @@ from brokercore.models import ProducerState
 from brokercore.topics.read import partition_get
 from brokercore.topics.service import topic_create
 from brokercore.types import RecordIn
+from tests.factories import producer_batch_of
 
 pytestmark = pytest.mark.django_db
 
 
 def append(n, seq, *, pid, epoch=0, topic="t"):
     return records_append_idempotent(
-        topic=topic, partition=0, records=[RecordIn(value=b"v")] * n, producer_id=pid, producer_epoch=epoch, base_sequence=seq
+        topic=topic, partition=0,
+        batch=producer_batch_of([RecordIn(value=b"v")] * n, producer_id=pid, producer_epoch=epoch, base_sequence=seq),
     )
 
 
@@ -52,8 +54,7 @@ def test_duplicates_gaps_epochs_and_wraparound():
 def test_unknown_partition_writes_no_state():
     topic_create(name="t")
     with pytest.raises(UnknownTopicOrPartition):
-        records_append_idempotent(topic="t", partition=3, records=[RecordIn(value=b"v")], producer_id=1,
-                                  producer_epoch=0, base_sequence=0)
+        records_append_idempotent(topic="t", partition=3, batch=producer_batch_of([RecordIn(value=b"v")], producer_id=1))
     assert not ProducerState.objects.exists()
 
 

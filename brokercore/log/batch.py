@@ -1,4 +1,8 @@
-"""Kafka's record batch format v2 (magic 2): decoding what producers send, encoding for Fetch.
+"""Kafka's record batch (magic 2): the log's unit of storage, and what Produce sends and Fetch returns.
+
+The log stores each batch as its producer sent it (compressed as received), with the base offset
+written into its header at append; Fetch hands stored batches back as they are. Records are
+decoded only where a caller needs them one by one (console, REST, CLI, compaction), bounded.
 
 Layout (https://kafka.apache.org/documentation/#recordbatch): a 61-byte header (base offset,
 length, leader epoch, magic, CRC-32C of everything after the CRC, attributes, last offset delta,
@@ -11,7 +15,7 @@ and its writer wants a datetime per record. The primitive varint readers are kio
 
 import struct
 import zlib
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
 import cramjam
@@ -186,7 +190,23 @@ def _bytes_field(buf: bytes | memoryview, pos: int) -> tuple[bytes | None, int]:
 
 
 def _records_decode(buf: bytes | memoryview, count: int, base_timestamp: int, last_offset_delta: int) -> list[RecordIn]:
-    records: list[RecordIn] = []
+    """A producer's records: Kafka's LogValidator rules for what producers send are checked."""
+    records = [
+        RecordIn(key=key, value=value, headers=headers, timestamp=base_timestamp + ts_delta)
+        for ts_delta, _, key, value, headers in _records_walk(buf, count, last_offset_delta, strict=True)
+    ]
+    for i, r in enumerate(records):
+        if not _INT64_MIN <= r.timestamp <= _INT64_MAX:
+            raise InvalidTimestamp(f"Record {i} of the batch has a timestamp outside the range of a long.")
+    return records
+
+
+def _records_walk(
+    buf: bytes | memoryview, count: int, last_offset_delta: int, *, strict: bool
+) -> list[tuple[int, int, bytes | None, bytes | None, tuple[tuple[str, bytes | None], ...]]]:
+    """(timestamp delta, offset delta, key, value, headers) of each record. `strict`: a producer's
+    batch, whose offset deltas must run 0, 1, 2 ...; a stored batch may have gaps (compaction)."""
+    records = []
     pos = 0
     end_all = len(buf)
     for i in range(count):
@@ -200,7 +220,7 @@ def _records_decode(buf: bytes | memoryview, count: int, base_timestamp: int, la
         pos += used
         offset_delta, used = read_signed_varint(buf, pos)
         pos += used
-        if offset_delta != i:
+        if strict and offset_delta != i:
             # Kafka's LogValidator: a producer's batch has consecutive offsets from 0.
             raise InvalidRecord(f"Record {i} of the batch has offset delta {offset_delta}; expected {i}.")
         key, pos = _bytes_field(buf, pos)
@@ -219,13 +239,10 @@ def _records_decode(buf: bytes | memoryview, count: int, base_timestamp: int, la
             headers.append((hkey.decode("utf-8", "replace"), hvalue))
         if pos != end:
             raise CorruptMessage("A record's fields do not add up to its length.")
-        timestamp = base_timestamp + ts_delta
-        if not _INT64_MIN <= timestamp <= _INT64_MAX:
-            raise InvalidTimestamp(f"Record {i} of the batch has a timestamp outside the range of a long.")
-        records.append(RecordIn(key=key, value=value, headers=tuple(headers), timestamp=timestamp))
+        records.append((ts_delta, offset_delta, key, value, tuple(headers)))
     if pos != end_all:
         raise CorruptMessage("The batch holds bytes after its last record.")
-    if count and count - 1 != last_offset_delta:
+    if strict and count and count - 1 != last_offset_delta:
         raise InvalidRecord(f"The batch has {count} records but a last offset delta of {last_offset_delta}.")
     return records
 
@@ -270,7 +287,198 @@ def batches_decode(data: bytes, *, max_uncompressed: int) -> list[Batch]:
     return batches
 
 
-# --- Encoding (Fetch) ------------------------------------------------------------------------
+# --- A producer's batch, validated for the log -------------------------------------------------
+
+
+@dataclass(slots=True)
+class Pending:
+    """A batch ready to append: its bytes (the base offset in its header is written at append) and
+    the index columns the log keeps beside them."""
+
+    data: bytes
+    span: int  # offsets the batch takes: last offset delta + 1
+    count: int  # records in it
+    size: int  # record bytes (keys, values, headers): what max_bytes and retention.bytes count
+    max_timestamp: int
+    attributes: int
+    producer_id: int = NO_PRODUCER_ID
+    producer_epoch: int = -1
+    base_sequence: int = NO_SEQUENCE
+    null_key: bool = False  # a record without a key (refused by compacted topics)
+
+    @property
+    def log_append_time(self) -> bool:
+        return bool(self.attributes & TIMESTAMP_TYPE_BIT)
+
+
+def _records_scan(buf: bytes | memoryview, count: int) -> tuple[int, bool, int, int]:
+    """Kafka's LogValidator checks on a producer's records without building them: (record bytes,
+    whether a key is null, smallest and largest timestamp delta)."""
+    pos = 0
+    end_all = len(buf)
+    size = 0
+    null_key = False
+    lo = hi = 0
+    for i in range(count):
+        length, used = read_signed_varint(buf, pos)
+        pos += used
+        end = pos + length
+        if length < 0 or end > end_all:
+            raise CorruptMessage("A record's length runs past the end of its batch.")
+        pos += 1  # record attributes: unused
+        ts_delta, used = read_signed_varlong(buf, pos)
+        pos += used
+        if i == 0:
+            lo = hi = ts_delta
+        elif ts_delta < lo:
+            lo = ts_delta
+        elif ts_delta > hi:
+            hi = ts_delta
+        offset_delta, used = read_signed_varint(buf, pos)
+        pos += used
+        if offset_delta != i:
+            raise InvalidRecord(f"Record {i} of the batch has offset delta {offset_delta}; expected {i}.")
+        n, used = read_signed_varint(buf, pos)  # key
+        pos += used
+        if n < 0:
+            if n != -1:
+                raise CorruptMessage(f"Invalid field length {n}.")
+            null_key = True
+        else:
+            pos += n
+            size += n
+        n, used = read_signed_varint(buf, pos)  # value
+        pos += used
+        if n < -1:
+            raise CorruptMessage(f"Invalid field length {n}.")
+        if n > 0:
+            pos += n
+            size += n
+        n_headers, used = read_signed_varint(buf, pos)
+        pos += used
+        if n_headers < 0:
+            raise CorruptMessage(f"Invalid header count {n_headers}.")
+        for _ in range(n_headers):
+            n, used = read_signed_varint(buf, pos)
+            pos += used
+            if n < 0:
+                raise InvalidRecord("Invalid null header key found in headers.")
+            pos += n
+            size += n
+            n, used = read_signed_varint(buf, pos)
+            pos += used
+            if n < -1:
+                raise CorruptMessage(f"Invalid field length {n}.")
+            if n > 0:
+                pos += n
+                size += n
+        if pos != end:
+            raise CorruptMessage("A record's fields do not add up to its length.")
+    if pos != end_all:
+        raise CorruptMessage("The batch holds bytes after its last record.")
+    return size, null_key, lo, hi
+
+
+def producer_batch(data: bytes, *, version: int, max_uncompressed: int) -> Pending:
+    """The one batch of a partition in a Produce request (v3+), checked as Kafka's
+    ProduceRequest.validateRecords and LogValidator do: magic 2, CRC-32C, lengths, offset deltas
+    0..n-1, timestamps, header keys; compressed batches are decompressed (bounded) to be checked
+    and stored as received."""
+    view = memoryview(data)
+    if len(view) < HEADER_SIZE:
+        raise CorruptMessage("The records end inside a batch header." if view else
+                             "A record batch must hold at least one record.")
+    (_base, length, _epoch, magic, crc, attributes, last_offset_delta, base_ts, max_ts,
+     producer_id, producer_epoch, base_sequence, count) = HEADER.unpack_from(view, 0)
+    if magic != MAGIC:
+        raise InvalidRecord(f"Produce requests of version 3 and above must use record batches (magic 2), got magic {magic}.")
+    end = _LENGTH_END + length
+    if length < HEADER_SIZE - _LENGTH_END or end > len(view):
+        raise CorruptMessage(f"Batch length {length} does not fit the {len(view)} bytes sent.")
+    if end != len(view):
+        raise InvalidRecord(f"Produce requests with version {version} must contain exactly one record batch per partition.")
+    if crc32c(view[_CRC_START:end]) != crc:
+        raise CorruptMessage("Record batch at byte 0 failed its CRC-32C check.")
+    if count < 0:
+        raise CorruptMessage(f"Invalid record count {count}.")
+    if count == 0:
+        raise InvalidRecord("A record batch must hold at least one record.")
+    codec = attributes & COMPRESSION_MASK
+    if codec == ZSTD and version < 7:
+        raise UnsupportedCompression("zstd-compressed batches need Produce version 7 or later.")
+    body = view[HEADER_SIZE:end]
+    if codec != NONE:
+        body = decompress(codec, bytes(body), limit=max_uncompressed)
+    try:
+        size, null_key, lo, hi = _records_scan(body, count)
+    except (BufferUnderflow, ValueError) as e:
+        raise CorruptMessage(f"A record of the batch is malformed: {e}") from None
+    if count - 1 != last_offset_delta:
+        raise InvalidRecord(f"The batch has {count} records but a last offset delta of {last_offset_delta}.")
+    if not (_INT64_MIN <= base_ts + lo and base_ts + hi <= _INT64_MAX):
+        raise InvalidTimestamp("A record of the batch has a timestamp outside the range of a long.")
+    return Pending(
+        data=bytes(data), span=count, count=count, size=size, max_timestamp=max_ts if max_ts >= 0 else base_ts + hi,
+        attributes=attributes, producer_id=producer_id, producer_epoch=producer_epoch, base_sequence=base_sequence,
+        null_key=null_key,
+    )
+
+
+# --- Stored batches ------------------------------------------------------------------------------
+
+
+_BASE_OFFSET = struct.Struct(">q")
+_MAX_TS_AT = 35  # attributes (21), last offset delta (23), base timestamp (27), max timestamp (35)
+
+
+def with_base_offset(data: bytes | memoryview, base_offset: int) -> bytes:
+    """The batch with its first offset in the log written in: outside the CRC, so nothing else changes."""
+    return _BASE_OFFSET.pack(base_offset) + data[8:]
+
+
+def with_log_append_time(data: bytes, now_ms: int) -> bytes:
+    """The batch stamped as Kafka's LogValidator does for message.timestamp.type=LogAppendTime:
+    the timestamp-type attribute set and the max timestamp the append time (consumers give it to
+    every record); the CRC covers both, so it is computed again."""
+    buf = bytearray(data)
+    (attributes,) = struct.unpack_from(">h", buf, _CRC_START)
+    struct.pack_into(">h", buf, _CRC_START, attributes | TIMESTAMP_TYPE_BIT)
+    struct.pack_into(">q", buf, _MAX_TS_AT, now_ms)
+    struct.pack_into(">I", buf, 17, crc32c(memoryview(buf)[_CRC_START:]))
+    return bytes(buf)
+
+
+def batch_records(
+    data: bytes | memoryview, *, topic: str, partition: int, start: int = 0, end: int = 2**63 - 1,
+    max_uncompressed: int = 64 * 1024 * 1024,
+) -> list[RecordOut]:
+    """The records of one stored batch with offsets in [start, end), in offset order. A control
+    batch (transaction markers) holds no records for applications: it yields none."""
+    (base_offset, _length, _epoch, _magic, _crc, attributes, last_offset_delta, base_ts, max_ts,
+     _pid, _pepoch, _seq, count) = HEADER.unpack_from(data, 0)
+    if attributes & CONTROL_BIT or base_offset + last_offset_delta < start or base_offset >= end:
+        return []
+    body: bytes | memoryview = memoryview(data)[HEADER_SIZE:]
+    codec = attributes & COMPRESSION_MASK
+    if codec != NONE:
+        body = decompress(codec, bytes(body), limit=max_uncompressed)
+    append_time = bool(attributes & TIMESTAMP_TYPE_BIT)
+    ts_type = 1 if append_time else 0
+    out = []
+    for ts_delta, offset_delta, key, value, headers in _records_walk(body, count, last_offset_delta, strict=False):
+        offset = base_offset + offset_delta
+        if offset < start or offset >= end:
+            continue
+        size = len(key or b"") + len(value or b"")
+        for hk, hv in headers:
+            size += len(hk.encode()) + len(hv or b"")
+        out.append(RecordOut(
+            topic, partition, offset, max_ts if append_time else base_ts + ts_delta, ts_type, key, value, headers, size,
+        ))
+    return out
+
+
+# --- Encoding ------------------------------------------------------------------------------------
 
 
 def _zigzag(n: int, out: bytearray) -> None:
@@ -289,34 +497,43 @@ def _bytes_out(b: bytes | None, out: bytearray) -> None:
         out += b
 
 
-def _batch_encode(records: list[RecordOut], log_append_time: bool, out: bytearray) -> None:
-    first = records[0]
-    base_offset, base_ts = first.offset, first.timestamp
+# (timestamp, key, value, headers) of one record to encode.
+Row = tuple[int, bytes | None, bytes | None, Sequence[tuple[str, bytes | None]]]
+
+
+def batch_build(
+    rows: Sequence[Row], *, offset_deltas: Sequence[int] | None = None, base_offset: int = 0,
+    last_offset_delta: int | None = None, log_append_time: bool = False, producer_id: int = NO_PRODUCER_ID,
+    producer_epoch: int = -1, base_sequence: int = NO_SEQUENCE, transactional: bool = False,
+) -> bytes:
+    """One uncompressed v2 batch of `rows` (offset deltas 0..n-1 unless given: compaction leaves
+    gaps, and keeps a batch's last offset delta as Kafka's cleaner does)."""
+    base_ts = rows[0][0] if rows else 0
     body = bytearray()
     rec = bytearray()
     max_ts = base_ts
-    for r in records:
+    for i, (ts, key, value, headers) in enumerate(rows):
         rec.clear()
         rec.append(0)  # attributes
-        _zigzag(r.timestamp - base_ts, rec)
-        _zigzag(r.offset - base_offset, rec)
-        _bytes_out(r.key, rec)
-        _bytes_out(r.value, rec)
-        _zigzag(len(r.headers), rec)
-        for hk, hv in r.headers:
+        _zigzag(ts - base_ts, rec)
+        _zigzag(i if offset_deltas is None else offset_deltas[i], rec)
+        _bytes_out(key, rec)
+        _bytes_out(value, rec)
+        _zigzag(len(headers), rec)
+        for hk, hv in headers:
             _bytes_out(hk.encode(), rec)
             _bytes_out(hv, rec)
         _zigzag(len(rec), body)
         body += rec
-        if r.timestamp > max_ts:
-            max_ts = r.timestamp
-    attributes = TIMESTAMP_TYPE_BIT if log_append_time else 0
+        if ts > max_ts:
+            max_ts = ts
+    if last_offset_delta is None:
+        last_offset_delta = (len(rows) if offset_deltas is None else offset_deltas[-1] + 1) - 1
+    attributes = (TIMESTAMP_TYPE_BIT if log_append_time else 0) | (TRANSACTIONAL_BIT if transactional else 0)
     tail = struct.pack(
-        ">hiqqqhii", attributes, records[-1].offset - base_offset, base_ts, max_ts,
-        NO_PRODUCER_ID, -1, NO_SEQUENCE, len(records),
+        ">hiqqqhii", attributes, last_offset_delta, base_ts, max_ts, producer_id, producer_epoch, base_sequence, len(rows),
     ) + body
-    out += struct.pack(">qiibI", base_offset, len(tail) + 9, -1, MAGIC, crc32c(tail))
-    out += tail
+    return struct.pack(">qiibI", base_offset, len(tail) + 9, -1, MAGIC, crc32c(tail)) + tail
 
 
 def batches_encode(records: list[RecordOut]) -> bytes:
@@ -333,7 +550,11 @@ def batches_encode(records: list[RecordOut]) -> bytes:
             if cur.timestamp_type == prev.timestamp_type and (cur.timestamp_type == 0 or cur.timestamp == prev.timestamp):
                 continue
         chunk = records[start:i]
-        _batch_encode(chunk, chunk[0].timestamp_type == 1, out)
+        base = chunk[0].offset
+        out += batch_build(
+            [(r.timestamp, r.key, r.value, r.headers) for r in chunk], offset_deltas=[r.offset - base for r in chunk],
+            base_offset=base, log_append_time=chunk[0].timestamp_type == 1,
+        )
         start = i
     return bytes(out)
 
