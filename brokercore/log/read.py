@@ -57,6 +57,12 @@ def batches_from(partition_id: int, start: int, end: int, *, first: int = 4, mos
 
 def batches_before(partition_id: int, end: int, *, first: int = 4, most: int = 256) -> Iterator[bytes]:
     """The stored batches of a partition holding offsets below `end`, newest first, read lazily."""
+    with connection.cursor() as cursor:  # the batch `end` cuts through, if one does
+        cursor.execute(_BATCHES_FROM, [partition_id, end, end, 1])
+        row = cursor.fetchone()
+    if row is not None:
+        yield row[0]
+        end = _base_offset(row[0])
     page = first
     while True:
         with connection.cursor() as cursor:

@@ -474,7 +474,7 @@ def test_seeks_on_a_big_partition_use_the_indexes(viewer_client, django_assert_m
     for when in ("fresh table", "after ANALYZE"):
         if when == "after ANALYZE":
             with connection.cursor() as cursor:
-                cursor.execute("ANALYZE brokercore_record")
+                cursor.execute("ANALYZE brokercore_recordbatch")
         print(f"  {when}:")
         for label, params in cases.items():
             with CaptureQueriesContext(connection) as queries:
