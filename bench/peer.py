@@ -188,17 +188,17 @@ class Tansu:
 
 class Kconsole:
     """kconsole's Kafka listener (`manage.py kafka`, one process, no maintenance thread) on the
-    pass's database, letting clients in without SASL as Tansu does."""
+    pass's database (or the one `env` names), letting clients in without SASL as Tansu does."""
 
     name = "kconsole"
 
-    def __init__(self, port: int) -> None:
+    def __init__(self, port: int, env: dict | None = None) -> None:
         from django.db import connections
 
         connections.close_all()  # the listener uses its own connections
         self.server = ManagedProcess(
             ["kafka", "--port", str(port), "--no-maintenance", "-v", "0"], port,
-            env={"BROKER_KAFKA_ALLOW_ANONYMOUS": "1"},
+            env={**(env or {}), "BROKER_KAFKA_ALLOW_ANONYMOUS": "1"},
         )
         self.pid = self.server.proc.pid
         self.bootstrap = f"127.0.0.1:{port}"
