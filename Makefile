@@ -8,7 +8,7 @@ PORT ?= 8000
 # export TEST_POSTGRES_URL to use another server.
 PYTEST_ARGS ?=
 
-.PHONY: run test test-sqlite lint bench migrate clean
+.PHONY: run test test-sqlite lint bench bench-deps migrate clean
 
 $(VENV)/.installed: requirements.txt
 	@test -n "$(PYTHON)" || { echo "Python 3.11 not found: install it or run make PYTHON=/path/to/python3.11"; exit 1; }
@@ -42,6 +42,8 @@ test-sqlite: $(VENV)/.installed
 $(VENV)/.bench-installed: bench/requirements.txt $(VENV)/.installed
 	$(PY) -m pip install --quiet -r bench/requirements.txt
 	touch $@
+
+bench-deps: $(VENV)/.bench-installed
 
 bench: $(VENV)/.bench-installed
 	$(PY) -m bench
