@@ -134,6 +134,12 @@ def test_the_report_puts_each_backend_beside_tansu_with_ratios_to_its_own_pass(t
     # PostgreSQL lost records at the steady rate and had no wide figure (refused): 6 checks.
     assert "- PostgreSQL: 0 of 6 met;" in goals and "keeps 5,000 rec/s, p99 < 150 ms" in goals.split("PostgreSQL")[1]
 
+    # A raw baseline that failed (log.py's no longer fitting the storage) leaves the brokers' figures.
+    results["sqlite"]["raw"] = {"error": "ImportError: cannot import name 'RECORD_TABLE'"}
+    text = peer.render(results, MACHINE)
+    assert "80,000 (0.20x Tansu, n/a raw)" in text and "not measured: ImportError" in text
+    assert "- SQLite: 2 of 5 met;" in text
+
     doc = tmp_path / "BENCHMARKS.md"
     doc.write_text("# Benchmarks\n\n## Other\n\n<!-- bench:log:begin -->\nold\n<!-- bench:log:end -->\n")
     common.doc_update(peer.NAME, peer.TITLE, text, path=doc)
