@@ -14,6 +14,7 @@ BENCHMARKS = {
     "kafka": "bench.kafka",
     "browser": "bench.browser",
     "groupcommit": "bench.groupcommit",
+    "pipeline": "bench.pipeline",
 }
 
 
