@@ -41,9 +41,9 @@ _STAMP = struct.Struct(">d")
 @dataclass(frozen=True)
 class Config:
     rates: tuple = (1000, 5000)  # records per second the producer hands to the client
-    seconds: float = 10.0  # how long it produces at that rate
-    drain_s: float = 15.0  # how long the consumer waits for the rest after the producer stops
-    rounds: int = 3  # off and on alternate, this many times each
+    seconds: float = 8.0  # how long it produces at that rate
+    drain_s: float = 10.0  # how long the consumer waits for the rest after the producer stops
+    rounds: int = 2  # off and on alternate, this many times each
     inflight_on: int = 16
 
 
@@ -54,7 +54,7 @@ def _percentile(values: list[float], q: float) -> float:
     return values[min(len(values) - 1, int(len(values) * q))] if values else float("nan")
 
 
-def _producer(bootstrap: str, auth: dict, topic: str, rate: int, seconds: float, start, queue) -> None:
+def _producer(bootstrap: str, auth: dict, topic: str, rate: int, seconds: float, drain_s: float, start, queue) -> None:
     from confluent_kafka import Producer
 
     rnd = random.Random(rate)
@@ -89,7 +89,7 @@ def _producer(bootstrap: str, auth: dict, topic: str, rate: int, seconds: float,
             sent += 1
         producer.poll(0)
         time.sleep(0.001)
-    left = producer.flush(60)
+    left = producer.flush(drain_s)
     queue.put({"sent": sent, "acked": acked[0], "unflushed": left, "failed": failed[:3],
                "seconds": time.monotonic() - t0})
 
@@ -128,9 +128,9 @@ def _workload(bootstrap: str, auth: dict, topic: str, rate: int, cfg: Config, li
     ctx = multiprocessing.get_context("spawn")
     start, ready, pq, cq = ctx.Event(), ctx.Event(), ctx.Queue(), ctx.Queue()
     expected = int(rate * cfg.seconds)
-    consumer = ctx.Process(target=_consumer, args=(bootstrap, auth, topic, expected, cfg.seconds + cfg.drain_s + 30,
+    consumer = ctx.Process(target=_consumer, args=(bootstrap, auth, topic, expected, cfg.seconds + cfg.drain_s + 2,
                                                    ready, cq))
-    producer = ctx.Process(target=_producer, args=(bootstrap, auth, topic, rate, cfg.seconds, start, pq))
+    producer = ctx.Process(target=_producer, args=(bootstrap, auth, topic, rate, cfg.seconds, cfg.drain_s, start, pq))
     consumer.start()
     producer.start()
     ready.wait(60)

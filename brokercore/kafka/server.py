@@ -199,12 +199,13 @@ class KafkaListener:
                     return
                 handshaking = False
             try:
-                while await self._next(reader, writer, session, peer[0], in_worker, pipeline):
-                    pass
-            except (ProtocolError, asyncio.IncompleteReadError):
-                # The requests before the one that broke the protocol are answered first.
-                await pipeline.drain()
-                raise
+                try:
+                    while await self._next(reader, writer, session, peer[0], in_worker, pipeline):
+                        pass
+                except (ProtocolError, asyncio.IncompleteReadError):
+                    # The requests before the one that broke the protocol are answered first.
+                    await pipeline.drain()
+                    raise
             except asyncio.CancelledError:
                 if pipeline.error is None:
                     raise  # the listener is stopping
