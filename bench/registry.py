@@ -15,6 +15,7 @@ BENCHMARKS = {
     "browser": "bench.browser",
     "groupcommit": "bench.groupcommit",
     "peer": "bench.peer",
+    "pipeline": "bench.pipeline",
 }
 
 

@@ -236,6 +236,11 @@ BROKER = {
     "KAFKA_MAX_REQUEST_BYTES": _env_int("BROKER_KAFKA_MAX_REQUEST_BYTES", 100 * 1024 * 1024),
     # Threads that run the listener's database work (a long-polling fetch holds none).
     "KAFKA_WORKER_THREADS": _env_int("BROKER_KAFKA_WORKER_THREADS", 16),
+    # Plain Produce requests (not idempotent or transactional) of one connection read ahead and
+    # handled at once, so that they share group commits; answered in order, appended in request
+    # order. The frames in flight also stay within KAFKA_MAX_REQUEST_BYTES together. 1: one
+    # request at a time, every request.
+    "KAFKA_MAX_INFLIGHT_PER_CONNECTION": _env_int("BROKER_KAFKA_MAX_INFLIGHT_PER_CONNECTION", 16),
     # Let Kafka clients in without SASL authentication (local demos only; they still cannot create
     # or delete topics). Off, a connection authenticates with SASL/PLAIN (a console user's name and
     # password or API token) before it may send anything but ApiVersions.

@@ -1,9 +1,14 @@
 """The asyncio Kafka listener: accepts connections and answers Kafka requests.
 
-Invariants: a connection's requests are handled one at a time and answered in request order (as
-Kafka's network layer mutes a connection until its response is sent, so a client's pipelined
-Produce requests append in the order it sent them). A connection authenticates (SASL/PLAIN,
-apis/sasl.py) before it may send anything but ApiVersions, unless anonymous clients are allowed.
+Invariants: a connection's requests are answered in request order. Its plain Produce requests
+(neither idempotent nor transactional) are read ahead and handled concurrently, up to
+BROKER_KAFKA_MAX_INFLIGHT_PER_CONNECTION of them, so that they share group commits; their records
+still land in every partition in request order, as Kafka's one-request-at-a-time handling gives
+(log/ordering.py). Every other request is handled alone, after everything before it is answered
+and before the next frame is read, as Kafka does: those change the session (SASL), read what
+earlier requests wrote, or rely on sequence numbers (idempotent producers). A connection
+authenticates (SASL/PLAIN, apis/sasl.py) before it may send anything but ApiVersions, unless
+anonymous clients are allowed.
 The event loop never touches the database: handlers run ORM/service code in a bounded thread
 pool. A client that breaks the protocol loses its connection with one log line; everybody else
 keeps being served.
@@ -14,8 +19,12 @@ import functools
 import logging
 import socket
 import ssl
+import struct
 import threading
-from concurrent.futures import ThreadPoolExecutor
+from collections import deque
+from collections.abc import Callable, Coroutine
+from concurrent.futures import Executor, ThreadPoolExecutor
+from typing import Any
 
 from django.conf import settings
 from django.db import DataError, InterfaceError, OperationalError, connections
@@ -24,15 +33,17 @@ from django.db.backends.base.base import BaseDatabaseWrapper
 from brokercore.cluster.read import kafka_security_protocol
 from brokercore.kafka import apis
 from brokercore.kafka.apis import sasl
-from brokercore.kafka.apis.registry import HANDLERS, Node, RequestContext, run_sync
+from brokercore.kafka.apis.registry import HANDLERS, Api, Node, RequestContext, RunSync, run_sync
 from brokercore.kafka.protocol import (
     API_VERSIONS,
     ProtocolError,
+    RequestHeader,
     frame_length,
     header_peek,
     request_decode,
     response_encode,
 )
+from brokercore.log import ordering
 
 logger = logging.getLogger(__name__)
 
@@ -40,6 +51,7 @@ _WILDCARD_HOSTS = {"", "0.0.0.0", "::"}
 # A client that connects and does not finish its TLS handshake is closed after this long (what
 # asyncio uses by default).
 TLS_HANDSHAKE_TIMEOUT_S = 60.0
+PRODUCE = 0
 
 
 def _advertised_host(bind_host: str) -> str:
@@ -78,6 +90,7 @@ class KafkaListener:
         self.node_id = settings.BROKER["NODE_ID"] if node_id is None else node_id
         self.workers = workers or settings.BROKER["KAFKA_WORKER_THREADS"]
         self.max_request_bytes = settings.BROKER["KAFKA_MAX_REQUEST_BYTES"]
+        self.max_inflight = max(1, settings.BROKER["KAFKA_MAX_INFLIGHT_PER_CONNECTION"])
         self.allow_anonymous = settings.BROKER["KAFKA_ALLOW_ANONYMOUS"] if allow_anonymous is None else allow_anonymous
         self.tls_cert = settings.BROKER["KAFKA_TLS_CERT"] if tls_cert is None else tls_cert
         self.tls_key = (settings.BROKER["KAFKA_TLS_KEY"] if tls_key is None else tls_key) or None
@@ -165,6 +178,7 @@ class KafkaListener:
             tls=bool(self.tls_cert),
         )
         in_worker = functools.partial(run_sync, self._executor)  # the connection's database work
+        pipeline = _Pipeline(writer, max_requests=self.max_inflight, max_bytes=self.max_request_bytes)
         # Until TLS is up: a handshake that fails or is cancelled leaves the stream's protocol
         # never told the connection was lost (asyncio's SSLProtocol), so wait_closed() would wait
         # forever; start_tls has closed the socket by then anyway.
@@ -184,31 +198,21 @@ class KafkaListener:
                     logger.log(level, "Kafka listener: TLS handshake with %s:%s failed: %s", peer[0], peer[1], why)
                     return
                 handshaking = False
-            while True:
+            try:
                 try:
-                    prefix = await reader.readexactly(4)
-                except asyncio.IncompleteReadError as e:
-                    if e.partial:
-                        raise ProtocolError("connection closed inside a frame's length") from None
-                    return  # the client hung up between requests
-                if session.limited:
-                    size = frame_length(prefix, max_bytes=min(sasl.MAX_RECEIVE_SIZE, self.max_request_bytes),
-                                        limit="sasl.server.max.receive.size", header=session.state is not sasl.State.TOKEN)
-                else:
-                    size = frame_length(prefix, max_bytes=self.max_request_bytes)
-                frame = await reader.readexactly(size)
-                if session.state is sasl.State.TOKEN:
-                    response = await sasl.token_exchange(session, frame, in_worker)
-                else:
-                    if session.recheck_due:
-                        await sasl.session_recheck(session, in_worker)
-                    response = await self._handle(frame, peer[0], session)
-                if response:
-                    writer.write(response)
-                    await writer.drain()
-                if session.close:
-                    await _linger(reader)
-                    return
+                    while await self._next(reader, writer, session, peer[0], in_worker, pipeline):
+                        pass
+                except (ProtocolError, asyncio.IncompleteReadError):
+                    # The requests before the one that broke the protocol are answered first.
+                    await pipeline.drain()
+                    raise
+            except asyncio.CancelledError:
+                if pipeline.error is None:
+                    raise  # the listener is stopping
+                # A pipelined request failed: after the answers before it, the connection closes
+                # as it would have had the request been handled alone.
+                task.uncancel()
+                raise pipeline.error from None
         except ProtocolError as e:
             logger.warning("Kafka listener: closing connection from %s:%s: %s", peer[0], peer[1], e)
         except asyncio.IncompleteReadError:
@@ -228,6 +232,7 @@ class KafkaListener:
         except Exception:
             logger.exception("Kafka listener: closing connection from %s:%s after an unexpected error", peer[0], peer[1])
         finally:
+            await pipeline.close()
             self._connections.discard(task)
             if not handshaking:
                 writer.close()
@@ -236,7 +241,58 @@ class KafkaListener:
                 except (OSError, asyncio.CancelledError):  # how the connection ended, told above if at all
                     pass
 
-    async def _handle(self, frame: bytes, client_host: str, session: sasl.Session) -> bytes | None:
+    async def _next(
+        self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter, session: sasl.Session, client_host: str,
+        in_worker: RunSync, pipeline: "_Pipeline",
+    ) -> bool:
+        """Read one request and handle it, or hand it to the pipeline; False when the connection
+        is done (the client hung up between requests, or the session asks to close)."""
+        try:
+            prefix = await reader.readexactly(4)
+        except asyncio.IncompleteReadError as e:
+            await pipeline.drain()  # what the client sent before hanging up is still handled
+            if e.partial:
+                raise ProtocolError("connection closed inside a frame's length") from None
+            return False
+        if session.limited:
+            size = frame_length(prefix, max_bytes=min(sasl.MAX_RECEIVE_SIZE, self.max_request_bytes),
+                                limit="sasl.server.max.receive.size", header=session.state is not sasl.State.TOKEN)
+        else:
+            size = frame_length(prefix, max_bytes=self.max_request_bytes)
+        # Buffer no more than the limits allow: the frames in flight stay within one request's
+        # bytes, unless this one is alone.
+        await pipeline.room(size)
+        frame = await reader.readexactly(size)
+        if session.state is sasl.State.TOKEN:
+            await pipeline.drain()
+            response = await sasl.token_exchange(session, frame, in_worker)
+        else:
+            if session.recheck_due:
+                await sasl.session_recheck(session, in_worker)
+            decoded = self._decode(frame, session)
+            if isinstance(decoded, bytes):
+                await pipeline.drain()
+                response = decoded
+            else:
+                api, header, request = decoded
+                if self.max_inflight > 1 and _pipelines(header, request):
+                    places = [(t.name, p.index) for t in request.topic_data for p in t.partition_data]
+                    pipeline.submit(lambda executor: self._handle(api, header, request, client_host, session, executor),
+                                    self._executor, size, places)
+                    return True
+                await pipeline.drain()
+                response = await self._handle(api, header, request, client_host, session, self._executor)
+        if response:
+            writer.write(response)
+            await writer.drain()
+        if session.close:
+            await _linger(reader)
+            return False
+        return True
+
+    def _decode(self, frame: bytes, session: sasl.Session) -> tuple[Api, RequestHeader, Any] | bytes:
+        """The request's handler, header and payload, on the event loop (it reads no database), or
+        the answer that needs no handler."""
         peek = header_peek(frame)
         session.admit(peek.api_key)
         api = HANDLERS.get(peek.api_key)
@@ -254,6 +310,12 @@ class KafkaListener:
                 f"(supported {api.min_version}..{api.max_version})"
             )
         header, request = request_decode(frame)
+        return api, header, request
+
+    async def _handle(
+        self, api: Api, header: RequestHeader, request: Any, client_host: str, session: sasl.Session,
+        executor: Executor | None,
+    ) -> bytes | None:
         ctx = RequestContext(
             api_key=header.api_key,
             api_version=header.api_version,
@@ -262,12 +324,131 @@ class KafkaListener:
             client_host=client_host,
             node=self.node,
             session=session,
-            executor=self._executor,
+            executor=executor,
         )
         response = await api(ctx, request)
         if response is None:
             return None
         return response_encode(header.correlation_id, response)
+
+
+# A v2 record batch's producer id: after baseOffset (8), batchLength (4), partitionLeaderEpoch (4),
+# magic (1), crc (4), attributes (2), lastOffsetDelta (4), baseTimestamp and maxTimestamp (8 each).
+_MAGIC_AT = 16
+_PRODUCER_ID = struct.Struct(">q")
+_PRODUCER_ID_AT = 43
+
+
+def _pipelines(header: RequestHeader, request: Any) -> bool:
+    """Whether a request may be handled beside the connection's other requests in flight: a plain
+    Produce request, whose records group commit places in request order. Not an idempotent or
+    transactional producer's (its sequence numbers are checked one batch after the other, under
+    the partition lock, outside group commit), nor one whose batches the handler must refuse
+    (handled alone, as any other request, it answers as before)."""
+    if header.api_key != PRODUCE or request.transactional_id is not None:
+        return False
+    if not settings.BROKER["GROUP_COMMIT"]:  # appends would not keep request order without it
+        return False
+    for topic in request.topic_data:
+        for part in topic.partition_data:
+            records = part.records
+            if (records is None or len(records) < _PRODUCER_ID_AT + _PRODUCER_ID.size or records[_MAGIC_AT] != 2
+                    or _PRODUCER_ID.unpack_from(records, _PRODUCER_ID_AT)[0] != -1):
+                return False
+    return True
+
+
+class _Pipeline:
+    """A connection's requests in flight: each handled by its own task as soon as it is read, and
+    answered by one writer task strictly in request order. The first request that fails (in
+    order) ends the connection after the answers before it: the writer cancels the connection's
+    task, which raises `error`."""
+
+    def __init__(self, writer: asyncio.StreamWriter, *, max_requests: int, max_bytes: int) -> None:
+        self.writer = writer
+        self.max_requests = max_requests
+        self.max_bytes = max_bytes
+        self.lane = ordering.Lane()
+        self.error: BaseException | None = None
+        self._pending: deque[tuple[asyncio.Task, int]] = deque()  # (the request's task, its frame's size)
+        self._bytes = 0
+        self._serving = asyncio.current_task()
+        self._writing: asyncio.Task | None = None
+        self._answered: asyncio.Future | None = None  # the reader waits: resolved when one is answered
+        self._submitted: asyncio.Future | None = None  # the writer waits: resolved when one arrives
+
+    def submit(
+        self, handle: "Callable[[Executor], Coroutine[Any, Any, bytes | None]]", executor: Executor | None, size: int,
+        places: list[tuple[str, int]],
+    ) -> None:
+        """Start handling a request now: `handle(executor)` runs its database work as the lane's
+        next turn, so its appends to `places` (topic, partition) follow those of every request
+        submitted before."""
+        turn = self.lane.turn(places)
+        task = asyncio.get_running_loop().create_task(handle(ordering.TurnExecutor(executor, turn)))
+        # A task cancelled before it handed its work to the pool never will: later turns must not
+        # wait for it. (Once handed over, the pool's future finishes the turn.)
+        task.add_done_callback(lambda _: None if turn.submitted else turn.finish())
+        self._pending.append((task, size))
+        self._bytes += size
+        if self._writing is None:
+            self._writing = asyncio.get_running_loop().create_task(self._write())
+            self._writing.add_done_callback(self._write_ended)
+        _resolve(self._submitted)
+
+    async def room(self, size: int) -> None:
+        """Wait until a request of `size` bytes may be read: fewer than max_requests in flight and
+        max_bytes buffered (or none in flight)."""
+        while self._pending and (len(self._pending) >= self.max_requests or self._bytes + size > self.max_bytes):
+            await self._wait_answered()
+
+    async def drain(self) -> None:
+        """Wait until every request in flight is answered."""
+        while self._pending:
+            await self._wait_answered()
+
+    async def _wait_answered(self) -> None:
+        self._answered = asyncio.get_running_loop().create_future()
+        await self._answered
+
+    async def _write(self) -> None:
+        loop = asyncio.get_running_loop()
+        while True:
+            while not self._pending:
+                self._submitted = loop.create_future()
+                await self._submitted
+            task, size = self._pending[0]
+            response = await task
+            if response:
+                self.writer.write(response)
+            self._pending.popleft()
+            self._bytes -= size
+            # Answers already computed go out together; then wait for the socket to take them.
+            if not (self._pending and self._pending[0][0].done()):
+                await self.writer.drain()
+            _resolve(self._answered)
+
+    def _write_ended(self, writing: asyncio.Task) -> None:
+        if writing.cancelled():
+            return
+        self.error = writing.exception()
+        if self.error is not None and self._serving is not None:
+            self._serving.cancel()
+
+    async def close(self) -> None:
+        """Stop handling and answering (the connection is closing)."""
+        tasks = [task for task, _ in self._pending]
+        if self._writing is not None:
+            tasks.append(self._writing)
+        for t in tasks:
+            t.cancel()
+        if tasks:
+            await asyncio.gather(*tasks, return_exceptions=True)
+
+
+def _resolve(future: asyncio.Future | None) -> None:
+    if future is not None and not future.done():
+        future.set_result(None)
 
 
 async def _linger(reader: asyncio.StreamReader, seconds: float = 1.0) -> None:

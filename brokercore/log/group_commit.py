@@ -19,6 +19,8 @@ Invariants:
 - A lone caller never waits: the leader lingers only when the previous group held several
   callers, and only until as many are queued again, or the linger time has passed without a
   caller joining, or four linger times have passed in all.
+- Callers appending for one client connection's pipelined requests (ordering.Turn) are queued
+  and written in request order per partition (ordering.py says how).
 - A shared write that fails before anything could be committed is retried by each caller alone,
   so only the caller whose records the database refuses sees an error. A failure whose outcome is
   unknown (the connection broke) is reported to every caller of the group: retrying it here
@@ -32,6 +34,8 @@ from collections import defaultdict, deque
 from collections.abc import Callable, Hashable
 
 from django.db import DatabaseError
+
+from brokercore.log import ordering
 
 # (partition pk -> batches) -> (partition pk -> base offset), or None when the topic's metadata went
 # stale (nothing written).
@@ -63,9 +67,9 @@ _LINGER_ROUNDS = 4
 class _Request:
     """One caller's append, waiting in its topic's queue."""
 
-    __slots__ = ("meta", "batches", "span", "count", "state", "result", "error", "wake", "next")
+    __slots__ = ("meta", "batches", "span", "count", "state", "result", "error", "wake", "next", "turn")
 
-    def __init__(self, meta: object, batches: dict[int, list], span: Span) -> None:
+    def __init__(self, meta: object, batches: dict[int, list], span: Span, turn: ordering.Turn | None = None) -> None:
         self.meta = meta  # what the caller placed its records with; groups share one
         self.batches = batches
         self.span = span
@@ -79,6 +83,7 @@ class _Request:
         self.wake.acquire()
         # The next caller of the same group, which this one wakes once it runs (see _lead).
         self.next: _Request | None = None
+        self.turn = turn  # the pipelined request this append is for, whose order is kept
 
 
 class _Queue:
@@ -163,10 +168,29 @@ def append(
     `write(meta, batches)` runs in the leading caller's thread on that thread's connection, outside
     any transaction of its own, and must be one transaction.
     """
-    req = _Request(meta, batches, span)
+    turn = ordering.current()
+    if turn is None:
+        return _append(key, meta, batches, write, linger_s, max_records, span, None)
+    turn.enter(key, batches, meta)
+    try:
+        result = _append(key, meta, batches, write, linger_s, max_records, span, turn)
+    except BaseException:
+        turn.returned(batches, written=True)  # the caller does not retry it
+        raise
+    turn.returned(batches, written=result is not None)
+    return result
+
+
+def _append(
+    key: Hashable, meta: object, batches: dict[int, list], write: Write, linger_s: float, max_records: int,
+    span: Span, turn: ordering.Turn | None,
+) -> dict[int, int] | None:
+    req = _Request(meta, batches, span, turn)
     q = _queue(key)
     release = None
     with q.lock:
+        if turn is not None:
+            turn.queued(key, batches, meta)
         lead = not q.writing
         if lead:
             q.writing = True
@@ -186,6 +210,8 @@ def append(
     if lead:
         _lead(q, req, write, linger_s, max_records)
     if req.state == _ALONE:
+        if turn is not None:
+            turn.enter(key, batches, None)  # after the earlier requests' own writes
         return write(meta, batches)
     if req.error is not None:
         raise req.error
@@ -255,10 +281,26 @@ def _lead(q: _Queue, own: _Request, write: Write, linger_s: float, max_records: 
 
 
 def _write_group(group: list[_Request], write: Write) -> None:
+    try:
+        _write_by_meta(group, write)
+    finally:
+        # Before anyone is woken: a later request of the same connection must not go ahead of an
+        # attempt that will be made again.
+        for r in group:
+            if r.turn is not None and (r.state == _ALONE or (r.result is None and r.error is None)):
+                r.turn.void(r.batches)
+
+
+def _write_by_meta(group: list[_Request], write: Write) -> None:
     # Callers that placed with different metadata (one had a stale cached copy) are written in
     # separate transactions: the write checks one copy.
     by_meta: list[tuple[object, list[_Request]]] = []
     for r in group:
+        if r.turn is not None and r.turn.queued_behind_void():
+            # Queued behind an earlier request's attempt that will be made again, with the same
+            # metadata, which was stale: placed again, it follows that request's retry.
+            r.state = _DONE
+            continue
         for meta, rs in by_meta:
             if meta is r.meta or meta == r.meta:
                 rs.append(r)
