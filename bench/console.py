@@ -164,11 +164,14 @@ def _sampler_tick() -> None:
 def stats_state() -> str:
     from django.db import connection
 
+    from brokercore.log.storage.meta import BATCH_TABLE
+
     with connection.cursor() as c:
         if connection.vendor == "postgresql":
             c.execute(
                 "SELECT c.reltuples, s.last_analyze IS NOT NULL OR s.last_autoanalyze IS NOT NULL "
-                "FROM pg_class c JOIN pg_stat_user_tables s ON s.relid = c.oid WHERE c.relname = 'brokercore_record'"
+                "FROM pg_class c JOIN pg_stat_user_tables s ON s.relid = c.oid WHERE c.relname = %s",
+                [BATCH_TABLE],
             )
             reltuples, analyzed = c.fetchone()
             if reltuples < 0 and not analyzed:
@@ -691,7 +694,7 @@ def render(results: dict, machine: dict) -> str:
             f"### {label}: data and pages\n\n"
             f"{s['topics']:,} topics created in {s['topics_s']:.1f} s ({s['topics_s'] / s['topics'] * 1000:.2f} ms per "
             f"`topic_create`); {s['big_records']:,} records appended to `{BIG}` in {s['big_s']:.1f} s "
-            f"({s['big_records'] / s['big_s']:,.0f} records/s). Table statistics of `brokercore_record`: "
+            f"({s['big_records'] / s['big_s']:,.0f} records/s). Table statistics of `brokercore_recordbatch`: "
             f"{r['stats_before']} when the first pages were timed, {r['stats_after']} after `ANALYZE`."
         )
         before = {p["label"]: p for p in r["pages"] if p["phase"] == "as loaded"}

@@ -187,36 +187,61 @@ def _ratio_labels(ax, points: dict, backends: list[str]) -> None:
 # --- log: produce and fetch ------------------------------------------------------------------
 
 
+_LOG_PATHS = (("records_append", "records_append"), ("kafka", "Kafka path: producer_batch + batch_append"))
+
+
+def _log_produce_panel(ax, results: dict, backends: list[str], path: str, title: str) -> None:
+    """Broker against raw baseline by batch size for one append path, one line pair per backend."""
+    allv = []
+    points: dict[str, dict] = {}  # backend -> {batch: (broker rate, raw rate)}
+    batches = set()
+    for i, b in enumerate(backends):
+        entries = sorted((e for e in results[b]["produce"] if e.get("path", "records_append") == path),
+                         key=lambda e: e["batch"])
+        if not entries:
+            continue
+        xs = [e["batch"] for e in entries]
+        batches.update(xs)
+        broker = [_rate(e.get("broker")) for e in entries]
+        raw = [_rate(e.get("raw")) for e in entries]
+        allv += broker + raw
+        c = _color(b, i)
+        ax.plot(xs, broker, "-o", color=c, linewidth=2, markersize=7, label=f"{_label(b)}: broker")
+        ax.plot(xs, raw, "--s", color=c, alpha=0.75, linewidth=1.4, markersize=6,
+                markerfacecolor="white", label=f"{_label(b)}: raw COPY")
+        points[b] = dict(zip(xs, zip(broker, raw)))
+    _ratio_labels(ax, points, [b for b in backends if b in points])
+    if batches:
+        _log_x_ticks(ax, sorted(batches), 2, 2.5)
+    _log_y(ax)
+    _headroom(ax, allv, log=True)
+    _finish(ax, xlabel="records per call (batch size)", ylabel="records/s (log scale)",
+            title=f"{title}; labels: broker/raw", grid="both")
+
+
+def _log_fetch_label(e: dict) -> str:
+    page = e.get("page")
+    step = f"page {page:,}" if page else "1 MiB"
+    path = e.get("path", "records_fetch").replace("records_", "")
+    stored = f"\nbatches of {e['log_batch']:,}" if e.get("log_batch") else ""
+    return f"{path}\n{step}{stored}"
+
+
 def plot_log(results: dict, machine: dict) -> list:
     out = []
     backends = [b for b, r in results.items() if r.get("produce")]
     if backends:
+        paths = [(p, t) for p, t in _LOG_PATHS
+                 if any(e.get("path", "records_append") == p for b in backends for e in results[b]["produce"])]
         multi = any(results[b].get("multi") for b in backends)
-        fig, axes = _figure("Log: produce throughput, records_append against the raw-insert baseline",
-                            machine, ncols=2 if multi else 1, size=(12.5, 5.2) if multi else (8, 5.2))
-        ax = axes[0]
-        allv = []
-        points: dict[str, dict] = {}  # backend -> {batch: (broker rate, raw rate)}
-        for i, b in enumerate(backends):
-            entries = sorted(results[b]["produce"], key=lambda e: e["batch"])
-            xs = [e["batch"] for e in entries]
-            broker = [_rate(e.get("broker")) for e in entries]
-            raw = [_rate(e.get("raw")) for e in entries]
-            allv += broker + raw
-            c = _color(b, i)
-            ax.plot(xs, broker, "-o", color=c, linewidth=2, markersize=7, label=f"{_label(b)}: records_append")
-            ax.plot(xs, raw, "--s", color=c, alpha=0.75, linewidth=1.4, markersize=6,
-                    markerfacecolor="white", label=f"{_label(b)}: raw baseline")
-            points[b] = dict(zip(xs, zip(broker, raw)))
-        _ratio_labels(ax, points, backends)
-        _log_x_ticks(ax, sorted({e["batch"] for b in backends for e in results[b]["produce"]}), 2, 2.5)
-        _log_y(ax)
-        _headroom(ax, allv, log=True)
-        _finish(ax, xlabel="records per append call (batch size)", ylabel="records/s (log scale)",
-                title="One process, one call per batch; labels: broker/raw", grid="both")
+        ncols = len(paths) + (1 if multi else 0)
+        fig, axes = _figure("Log: produce throughput against a raw COPY of the same record-batch rows",
+                            machine, ncols=ncols, size=(6.2 * ncols + 0.5, 5.4))
+        for ax, (path, title) in zip(axes, paths):
+            _log_produce_panel(ax, results, backends, path, title)
 
         if multi:
-            ax = axes[1]
+            ax = axes[len(paths)]
             labels = []
             for b in backends:
                 for e in results[b].get("multi", []):
@@ -239,29 +264,32 @@ def plot_log(results: dict, machine: dict) -> list:
             _headroom(ax, vals, log=False)
             ax.yaxis.set_major_formatter(FuncFormatter(_si))
             _finish(ax, ylabel="total records/s",
-                    title=f"{procs or '?'} processes x batches of {batch or '?'} (raw baseline lighter)")
-        out.append(("produce", "Log produce throughput by batch size, broker against raw baseline", fig))
+                    title=f"records_append, {procs or '?'} processes x {batch or '?'} (raw lighter)")
+        out.append(("produce", "Log produce throughput by batch size and path, broker against raw COPY", fig))
 
     backends = [b for b, r in results.items() if r.get("fetch")]
     if backends:
-        fig, axes = _figure("Log: fetch throughput, records_fetch against a raw SELECT of the same rows",
-                            machine, ncols=len(backends), size=(6 * len(backends) + 0.5, 5))
+        fig, axes = _figure("Log: fetch throughput against a raw SELECT of the same batches (after ANALYZE)",
+                            machine, nrows=len(backends), size=(12, 4.6 * len(backends) + 0.5))
         for i, (ax, b) in enumerate(zip(axes, backends)):
             entries = results[b]["fetch"]
-            cats = [f"page {e['page']:,}\n{e.get('statistics') or e.get('phase', '')}" for e in entries]
+            # The analyzed phase only (the tables have both): the figure compares paths, not plans.
+            if any(e.get("phase") == "analyzed" for e in entries):
+                entries = [e for e in entries if e.get("phase") == "analyzed"]
+            cats = [_log_fetch_label(e) for e in entries]
             broker = [_rate(e.get("broker")) for e in entries]
             raw = [_rate(e.get("raw")) for e in entries]
             xs = range(len(entries))
             c = _color(b, i)
-            b1 = ax.bar([x - 0.2 for x in xs], broker, 0.38, color=c, label="records_fetch")
+            b1 = ax.bar([x - 0.2 for x in xs], broker, 0.38, color=c, label="broker")
             b2 = ax.bar([x + 0.2 for x in xs], raw, 0.38, color=_lighter(c), edgecolor=c, label="raw SELECT")
             _bar_labels(ax, b1, broker)
             _bar_labels(ax, b2, raw)
             ax.set_xticks(list(xs), cats, fontsize=8.5)
-            ax.yaxis.set_major_formatter(FuncFormatter(_si))
-            _headroom(ax, broker + raw, log=False)
-            _finish(ax, ylabel="records/s", title=_label(b), title_size=11)
-        out.append(("fetch", "Log fetch throughput by page size and table statistics, broker against raw SELECT", fig))
+            _log_y(ax)
+            _headroom(ax, broker + raw, log=True)
+            _finish(ax, ylabel="records/s (log scale)", title=_label(b), title_size=11)
+        out.append(("fetch", "Log fetch throughput by path, stored batch size and step, broker against raw SELECT", fig))
     return out
 
 

@@ -24,16 +24,23 @@ MACHINE = {
 
 def _log(scale: float) -> dict:
     produce = [
-        {"batch": b, "broker": {"rate": r * scale, "rates": [r * scale]}, "raw": {"rate": raw * scale, "rates": [raw * scale]},
-         "ratio": r / raw}
-        for b, r, raw in ((1, 5_087, 16_026), (100, 91_091, 132_408), (1000, 142_139, 197_384))
+        {"path": path, "batch": b, "rows_per_call": rows, "broker": {"rate": r * scale, "rates": [r * scale]},
+         "raw": {"rate": raw * scale, "rates": [raw * scale]}, "ratio": r / raw}
+        for path, rows, figures in (
+            ("records_append", 8, ((1, 5_087, 16_026), (100, 91_091, 132_408), (1000, 142_139, 197_384))),
+            ("kafka", 1, ((1, 6_010, 7_120), (100, 210_000, 250_000), (1000, 480_000, 560_000))),
+        )
+        for b, r, raw in figures
     ]
     fetch = [
-        {"page": page, "records": 100_000, "phase": phase, "statistics": stats,
-         "broker": {"rate": br * scale, "rates": [br]}, "raw": {"rate": raw * scale, "rates": [raw]}, "ratio": br / raw}
-        for page, phase, stats, br, raw in (
-            (500, "fresh", "never analyzed", 294_799, 1_136_224), (5000, "fresh", "never analyzed", 302_629, 907_623),
-            (500, "analyzed", "analyzed", 295_699, 1_132_041), (5000, "analyzed", "analyzed", 308_691, 1_060_777),
+        {"path": path, "log_batch": n, "batch_bytes": n * 126, "page": page, "records": 100_000, "phase": phase,
+         "statistics": stats, "broker": {"rate": br * scale, "rates": [br]},
+         "raw": {"rate": raw * scale, "rates": [raw], "bytes_rate": raw * 126}, "ratio": br / raw}
+        for phase, stats in (("fresh", "never analyzed"), ("analyzed", "analyzed"))
+        for n in (100, 1000)
+        for path, page, br, raw in (
+            ("records_fetch", 500, 294_799, 1_136_224), ("records_fetch", 5000, 302_629, 907_623),
+            ("records_fetch_many", None, 2_100_000, 3_900_000),
         )
     ]
     multi = [
