@@ -453,47 +453,58 @@ def steady(bootstrap: str, topic: str, partitions: int, value_bytes: int, rate: 
 
 
 def raw_rows(cfg: Config, count: int, seed: int = 3) -> list[list[tuple]]:
-    """`count` rows (partition id, key, value, size) for log.py's RawWriter, in transactions of
-    cfg.raw_batch rows grouped by partition as an append groups them. The partition ids are the
-    raw table's own (no partition rows behind them), one per partition of the topic."""
+    """`count` records as log.py's RawWriter templates (one record batch per partition), in
+    transactions of cfg.raw_batch records grouped by partition as an append groups them. The
+    partition ids are the raw table's own (no partition rows behind them), one per partition of
+    the topic."""
+    from brokercore.log.batch import batch_build
+
     rnd = random.Random(seed)
     pool = [(rnd.randbytes(KEY_BYTES), rnd.randbytes(cfg.value_bytes)) for _ in range(min(count, 10_000))]
+    ts = int(time.time() * 1000)
     rows = [(1_000_000 + rnd.randrange(cfg.partitions), *pool[i % len(pool)]) for i in range(count)]
-    batches = [rows[i : i + cfg.raw_batch] for i in range(0, count, cfg.raw_batch)]
-    return [sorted(((pid, k, v, len(k) + len(v)) for pid, k, v in b), key=lambda r: r[0]) for b in batches]
+    out = []
+    for i in range(0, count, cfg.raw_batch):
+        groups: dict[int, list] = {}
+        for pid, k, v in rows[i : i + cfg.raw_batch]:
+            groups.setdefault(pid, []).append((ts, k, v, ()))
+        out.append([
+            (pid, len(rs), ts, len(rs), sum(len(k) + len(v) for _, k, v, _ in rs), 0, -1, -1, -1, batch_build(rs))
+            for pid, rs in sorted(groups.items())
+        ])
+    return out
 
 
 def raw_round(cfg: Config, batches: list[list[tuple]]) -> dict:
-    """Write `batches` into a fresh copy of the record table, then read every partition back from
-    offset 0 in pages: what the database itself costs for this produce and consume."""
+    """Write `batches` into a fresh copy of the record batch table, then read every partition back
+    from offset 0 in pages: what the database itself costs for this produce and consume."""
     from django.db import connection
 
     from bench.log import RAW_TABLE, RawWriter, raw_table_create
 
     raw_table_create()
     writer = RawWriter()
-    count = sum(len(b) for b in batches)
+    count = sum(t[3] for b in batches for t in b)
     t0 = perf_counter()
     for batch in batches:
         writer.write(batch)
     produce_s = perf_counter() - t0
-    columns = ", ".join(f'"{c}"' for c in RawWriter.COLUMNS if c != "partition_id")
-    sql = f'SELECT {columns} FROM {RAW_TABLE} WHERE partition_id = %s AND "offset" >= %s ORDER BY "offset" LIMIT %s'
+    sql = f"SELECT last_offset, record_count, data FROM {RAW_TABLE} WHERE partition_id = %s AND last_offset >= %s ORDER BY last_offset LIMIT %s"
     read = 0
     t0 = perf_counter()
     with connection.cursor() as c:
         for pid in sorted(writer.offsets):
             offset = 0
             while True:
-                c.execute(sql, [pid, offset, cfg.raw_page])
+                c.execute(sql, [pid, offset, max(1, cfg.raw_page // cfg.raw_batch)])
                 rows = c.fetchall()
                 if not rows:
                     break
-                read += len(rows)
+                read += sum(r[1] for r in rows)
                 offset = rows[-1][0] + 1
     consume_s = perf_counter() - t0
     if read != count:
-        raise RuntimeError(f"raw baseline read {read} of the {count} rows it wrote")
+        raise RuntimeError(f"raw baseline read {read} of the {count} records it wrote")
     return {"produce": count / produce_s, "consume": count / consume_s}
 
 

@@ -73,13 +73,18 @@ def test_bench_ports_keep_servers_in_the_given_range(monkeypatch):
             common.port_range(bad)
 
 
-def test_raw_rows_are_grouped_by_partition_in_transactions_of_the_configured_size():
+def test_raw_rows_are_one_batch_per_partition_in_transactions_of_the_configured_size():
+    from brokercore.log.batch import batch_records
+
     batches = peer.raw_rows(TINY, 2_500)
-    assert [len(b) for b in batches] == [1_000, 1_000, 500]
+    assert [sum(t[3] for t in b) for b in batches] == [1_000, 1_000, 500]
     for b in batches:
-        assert [r[0] for r in b] == sorted(r[0] for r in b)
-        assert all(r[3] == len(r[1]) + len(r[2]) == peer.KEY_BYTES + TINY.value_bytes for r in b)
-    assert {r[0] for b in batches for r in b} == {1_000_000 + p for p in range(TINY.partitions)}
+        assert [t[0] for t in b] == sorted({t[0] for t in b})  # one batch per partition, in order
+        for _pid, span, _, count, size, *_, data in b:
+            records = batch_records(data, topic="t", partition=0)
+            assert span == count == len(records)
+            assert size == count * (peer.KEY_BYTES + TINY.value_bytes)
+    assert {t[0] for b in batches for t in b} == {1_000_000 + p for p in range(TINY.partitions)}
 
 
 # --- Report ----------------------------------------------------------------------------------
