@@ -265,42 +265,67 @@ def records_append(
 
 def batch_append(*, topic: str, partition: int, batch: Pending, acks: int | str = "all") -> AppendResult:
     """Append one Kafka producer's batch (checked by `brokercore.log.batch.producer_batch`) as it
-    came: the topic's rules are applied to the whole batch (max.message.bytes, keys on a
-    compacted topic, min.insync.replicas, LogAppendTime), no record is decoded. Returns the batch's
-    base offset, and its timestamp when the topic stamped it with the append time (else -1)."""
+    came: see `batches_append`. Raises what the topic's rules refuse."""
+    result = batches_append(topic=topic, batches={partition: batch}, acks=acks)[partition]
+    if isinstance(result, BrokerError):
+        raise result
+    return result
+
+
+def batches_append(
+    *, topic: str, batches: dict[int, Pending], acks: int | str = "all"
+) -> dict[int, AppendResult | BrokerError]:
+    """Append Kafka producers' batches (partition index -> batch, each checked by
+    `brokercore.log.batch.producer_batch`) to one topic as they came, in one transaction: a
+    Produce request's partitions share one commit. The topic's rules are applied to each whole
+    batch (max.message.bytes, keys on a compacted topic, min.insync.replicas, LogAppendTime
+    stamps the header); no record is decoded. Per partition: its base offset and, when the topic
+    stamped the batch with the append time, that time (else -1); or the error that refused it
+    (nothing of it written, the other partitions still are)."""
     acks = acks_parse(acks)
     conn = connections[DEFAULT_DB_ALIAS]
+    out: dict[int, AppendResult | BrokerError] = {}
     for attempt in range(_APPEND_ATTEMPTS):
         from_cache = attempt == 0
         meta = topic_for_append(topic, cached=from_cache)
         if meta is None:
-            raise UnknownTopicOrPartition(f"Topic '{topic}' does not exist.")
+            missing = UnknownTopicOrPartition(f"Topic '{topic}' does not exist.")
+            return dict.fromkeys(batches, missing)
         n = len(meta.partition_ids)
-        try:
-            if not 0 <= partition < n:
-                raise UnknownTopicOrPartition(f"Partition {partition} of topic '{topic}' does not exist (it has {n}).")
-            cfg = _topic_checks(topic, meta, acks, len(batch.data))
-            if cfg.cleanup_compact and batch.null_key:
-                raise InvalidRecord("Compacted topic cannot accept message without key.")
-        except BrokerError:
-            if from_cache:
+        out = {}
+        stamped = {}
+        timestamp = clock.now_ms()
+        for partition, batch in batches.items():
+            try:
+                if not 0 <= partition < n:
+                    raise UnknownTopicOrPartition(f"Partition {partition} of topic '{topic}' does not exist (it has {n}).")
+                cfg = _topic_checks(topic, meta, acks, len(batch.data))
+                if cfg.cleanup_compact and batch.null_key:
+                    raise InvalidRecord("Compacted topic cannot accept message without key.")
+            except BrokerError as e:
+                out[partition] = e
                 continue
-            raise
-        stored = batch
-        timestamp = -1
-        if cfg.log_append_time:
-            timestamp = clock.now_ms()
-            stored = Pending(
-                data=with_log_append_time(batch.data, timestamp), span=batch.span, count=batch.count, size=batch.size,
-                max_timestamp=timestamp, attributes=batch.attributes | TIMESTAMP_TYPE_BIT, producer_id=batch.producer_id,
-                producer_epoch=batch.producer_epoch, base_sequence=batch.base_sequence,
-            )
-        pid = meta.partition_ids[partition]
-        bases = _append_commit(conn, topic, {pid: [stored]}, meta, acks)
+            if cfg.log_append_time:
+                batch = Pending(
+                    data=with_log_append_time(batch.data, timestamp), span=batch.span, count=batch.count,
+                    size=batch.size, max_timestamp=timestamp, attributes=batch.attributes | TIMESTAMP_TYPE_BIT,
+                    producer_id=batch.producer_id, producer_epoch=batch.producer_epoch, base_sequence=batch.base_sequence,
+                )
+            stamped[partition] = (batch, timestamp if cfg.log_append_time else -1)
+        if from_cache and out:  # judged by old metadata (a partition added, a limit raised): ask again
+            continue
+        if not stamped:
+            return out
+        bases = _append_commit(conn, topic, {meta.partition_ids[p]: [b] for p, (b, _) in stamped.items()}, meta, acks)
         if bases is not None:
             break
         topic_meta_forget(topic)
     else:
         raise NotLeaderOrFollower(f"Topic '{topic}' kept changing while the batch was written; retry it.")
-    events.after_commit(conn, functools.partial(_appended, topic, meta.topic_id, [pid], [partition], batch.count))
-    return AppendResult(partition=partition, offset=bases[pid], timestamp=timestamp, reason="explicit")
+    written = sorted(stamped)
+    events.after_commit(conn, functools.partial(
+        _appended, topic, meta.topic_id, list(bases), written, sum(stamped[p][0].count for p in written),
+    ))
+    for partition, (_, ts) in stamped.items():
+        out[partition] = AppendResult(partition=partition, offset=bases[meta.partition_ids[partition]], timestamp=ts, reason="explicit")
+    return out

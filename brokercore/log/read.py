@@ -39,14 +39,28 @@ _BATCHES_BACKWARD = (
 )
 
 
+def _rows(sql: str, params: list) -> list[tuple]:
+    """Rows of a read of batch bytes. On PostgreSQL in binary: bytea in text form is hex, twice the
+    bytes to send and to decode (measured: a 1 MiB read 8.5-9.3 ms in text, 2.2-3.0 in binary)."""
+    if connection.vendor == "postgresql":
+        import psycopg
+
+        connection.ensure_connection()
+        # A server-side-binding cursor: Django's client-side ones cannot ask for binary results.
+        with connection.wrap_database_errors, psycopg.Cursor(connection.connection) as cursor:
+            cursor.execute(sql, params, binary=True, prepare=True)
+            return cursor.fetchall()
+    with connection.cursor() as cursor:
+        cursor.execute(sql, params)
+        return cursor.fetchall()
+
+
 def batches_from(partition_id: int, start: int, end: int, *, first: int = 4, most: int = 256) -> Iterator[bytes]:
     """The stored batches of a partition holding offsets in [start, end), in offset order, read
     lazily in growing pages (a reader that stops early reads little)."""
     page = first
     while start < end:
-        with connection.cursor() as cursor:
-            cursor.execute(_BATCHES_FROM, [partition_id, start, end, page])
-            rows = cursor.fetchall()
+        rows = _rows(_BATCHES_FROM, [partition_id, start, end, page])
         for (data,) in rows:
             yield data
         if len(rows) < page:
@@ -57,17 +71,13 @@ def batches_from(partition_id: int, start: int, end: int, *, first: int = 4, mos
 
 def batches_before(partition_id: int, end: int, *, first: int = 4, most: int = 256) -> Iterator[bytes]:
     """The stored batches of a partition holding offsets below `end`, newest first, read lazily."""
-    with connection.cursor() as cursor:  # the batch `end` cuts through, if one does
-        cursor.execute(_BATCHES_FROM, [partition_id, end, end, 1])
-        row = cursor.fetchone()
-    if row is not None:
-        yield row[0]
-        end = _base_offset(row[0])
+    rows = _rows(_BATCHES_FROM, [partition_id, end, end, 1])  # the batch `end` cuts through, if one does
+    if rows:
+        yield rows[0][0]
+        end = _base_offset(rows[0][0])
     page = first
     while True:
-        with connection.cursor() as cursor:
-            cursor.execute(_BATCHES_BACKWARD, [partition_id, end, page])
-            rows = cursor.fetchall()
+        rows = _rows(_BATCHES_BACKWARD, [partition_id, end, page])
         for (data,) in rows:
             yield data
         if len(rows) < page:
@@ -92,7 +102,7 @@ def records_read(partition: Partition, start: int, end: int, max_records: int, m
     out: list[RecordOut] = []
     total = 0
     topic = partition.topic.name
-    for data in batches_from(partition.pk, start, end, first=max(1, min(256, max_records // 100 + 1))):
+    for data in batches_from(partition.pk, start, end, first=1):
         for r in batch_records(data, topic=topic, partition=partition.index, start=start, end=end):
             # Like Kafka (KIP-74) the first record is returned even when it alone exceeds
             # max_bytes, so a consumer can never get stuck behind one large record.
@@ -233,15 +243,8 @@ def records_fetch_many(*, requests: list[tuple[str, int, int, int]], max_bytes: 
     returns its first batch when that alone is larger, as long as no earlier partition returned
     anything, so a consumer never gets stuck behind a large batch.
     """
-    names = {t for t, _, _, _ in requests}
-    indexes = {p for _, p, _, _ in requests}
-    partitions = {
-        (p.topic.name, p.index): p
-        for p in Partition.objects.select_related("topic").filter(
-            topic__name__in=names, topic__deleted_at__isnull=True, index__in=indexes
-        )
-    }
-    pids = tuple(p.pk for p in partitions.values())
+    partitions = _partitions_read({t for t, _, _, _ in requests}, {p for _, p, _, _ in requests})
+    pids = tuple(p[0] for p in partitions.values())
     seen = log_waiters.version(pids)
     results: list[FetchResult | Exception] = []
     remaining = max_bytes
@@ -251,34 +254,74 @@ def records_fetch_many(*, requests: list[tuple[str, int, int, int]], max_bytes: 
         if p is None:
             results.append(UnknownTopicOrPartition(f"Partition {index} of topic '{topic}' does not exist."))
             continue
-        if offset < p.log_start_offset or offset > p.high_watermark:
+        pid, log_start, high = p
+        if offset < log_start or offset > high:
             results.append(OffsetOutOfRange(
                 f"Offset {offset} is out of range for partition {topic}-{index} "
-                f"(log start offset {p.log_start_offset}, high watermark {p.high_watermark})."
+                f"(log start offset {log_start}, high watermark {high})."
             ))
             continue
         limit = min(partition_max, remaining)
         chunks: list[bytes] = []
-        size = 0
-        next_offset = p.high_watermark
-        if offset < p.high_watermark and (limit > 0 or total == 0):
-            for data in batches_from(p.pk, offset, p.high_watermark, first=2, most=64):
-                # Like Kafka (KIP-74): the first batch goes out even when it alone is larger
-                # than the limit, so a consumer never gets stuck behind a large batch.
-                if (chunks or total) and size + len(data) > limit:
-                    break
-                chunks.append(data)
-                size += len(data)
-                next_offset = _last_offset(data) + 1
-                if size >= limit:
-                    break
+        if offset < high and (limit > 0 or total == 0):
+            # Like Kafka (KIP-74): the first batch goes out even when it alone is larger than the
+            # limit, so a consumer never gets stuck behind a large batch.
+            chunks = _batches_within(pid, offset, high, limit, first_always=total == 0)
+        size = sum(len(c) for c in chunks)
         total += size
         remaining -= size
         results.append(FetchResult(
-            topic=topic, partition=index, records=[], high_watermark=p.high_watermark,
-            log_start_offset=p.log_start_offset, next_offset=next_offset, data=b"".join(chunks),
+            topic=topic, partition=index, records=[], high_watermark=high, log_start_offset=log_start,
+            next_offset=_last_offset(chunks[-1]) + 1 if chunks else high, data=b"".join(chunks),
         ))
     return FetchMany(results=results, partition_ids=pids, seen=seen, size=total)
+
+
+_PARTITION_TABLE = Partition._meta.db_table
+_TOPIC_TABLE = Partition._meta.get_field("topic").related_model._meta.db_table
+
+
+def _partitions_read(names: set[str], indexes: set[int]) -> dict[tuple[str, int], tuple[int, int, int]]:
+    """(topic, index) -> (partition pk, log start offset, high watermark) of live topics, in one
+    query (the ORM's select_related cost a fetch about 1 ms more, most of its time on SQLite)."""
+    if not names or not indexes:
+        return {}
+    names_in = ", ".join(["%s"] * len(names))
+    indexes_in = ", ".join(["%s"] * len(indexes))
+    with connection.cursor() as cursor:
+        cursor.execute(
+            f'SELECT t.name, p."index", p.id, p.log_start_offset, p.high_watermark FROM {_PARTITION_TABLE} p '
+            f"JOIN {_TOPIC_TABLE} t ON t.id = p.topic_id "
+            f'WHERE t.deleted_at IS NULL AND t.name IN ({names_in}) AND p."index" IN ({indexes_in})',
+            [*names, *indexes],
+        )
+        return {(name, index): (pid, start, high) for name, index, pid, start, high in cursor.fetchall()}
+
+
+def _batches_within(partition_id: int, start: int, end: int, limit: int, *, first_always: bool) -> list[bytes]:
+    """The batches from the one holding `start` while their bytes stay within `limit` (the first
+    one whatever its size, when `first_always`). Two queries as a rule: the first batch, then as
+    many more as fit at its size, so a fetch reads about what it returns."""
+    rows = _rows(_BATCHES_FROM, [partition_id, start, end, 1])
+    if not rows or (not first_always and len(rows[0][0]) > limit):
+        return []
+    out = [rows[0][0]]
+    size = len(out[0])
+    while size < limit:
+        last = _last_offset(out[-1])
+        if last + 1 >= end:
+            break
+        mean = max(1, size // len(out))
+        page = max(1, min(1000, (limit - size) // mean + 1))
+        rows = _rows(_BATCHES_FROM, [partition_id, last + 1, end, page])
+        for (data,) in rows:
+            if size + len(data) > limit:
+                return out
+            out.append(data)
+            size += len(data)
+        if len(rows) < page:
+            break
+    return out
 
 
 def offset_max_timestamp(*, topic: str, partition: int) -> tuple[int, int | None]:

@@ -19,50 +19,75 @@ from brokercore.errors import (
 from brokercore.kafka.apis.meta import leadership
 from brokercore.kafka.apis.registry import Node, RequestContext, api, error_code
 from brokercore.kafka.protocol import ProtocolError
-from brokercore.log.append import batch_append
-from brokercore.log.batch import CONTROL_BIT, NO_PRODUCER_ID, TRANSACTIONAL_BIT, producer_batch
+from brokercore.log.append import batches_append
+from brokercore.log.batch import CONTROL_BIT, NO_PRODUCER_ID, TRANSACTIONAL_BIT, Pending, producer_batch
 from brokercore.log.producers import producer_id_allocate, records_append_idempotent
 
+_NO_TXN = "Transactions are not supported by this broker."
 
-def _partition_produce(topic: str, index: int, data: bytes | None, *, version: int, acks: int) -> dict:
-    """Append one partition's batch, stored as it came; the partition's entry of the Produce response."""
-    out = {"index": index, "error_code": 0, "base_offset": -1, "log_append_time": -1, "log_start_offset": -1}
-    try:
-        # Kafka's ProduceRequest.validateRecords: from v3 on, exactly one v2 batch per partition.
-        batch = producer_batch(data or b"", version=version, max_uncompressed=settings.BROKER["KAFKA_MAX_REQUEST_BYTES"])
-        if batch.attributes & (TRANSACTIONAL_BIT | CONTROL_BIT):
-            # No transaction coordinator here: accepting a transactional batch would expose
-            # records a later abort should have hidden.
-            return {**out, "error_code": InvalidTxnState.code, "error_message": "Transactions are not supported by this broker."}
-        if batch.producer_id != NO_PRODUCER_ID:
-            produced = records_append_idempotent(topic=topic, partition=index, batch=batch, acks=acks)
-            base, ts, log_start = produced.base_offset, produced.timestamp, produced.log_start_offset
-        else:
-            result = batch_append(topic=topic, partition=index, batch=batch, acks=acks)
-            base, ts, log_start = result.offset, result.timestamp, -1
-    except BrokerError as e:
-        return {**out, "error_code": error_code(e), "error_message": str(e)}
-    # The topic's message.timestamp.type=LogAppendTime replaced the client's timestamp: say so.
-    return {**out, "base_offset": base, "log_append_time": ts, "log_start_offset": log_start}
+
+def _topic_produce(topic: str, parts: list[tuple[int, bytes | None]], *, version: int, acks: int) -> list[dict]:
+    """Append one topic's partitions of a Produce request, each batch stored as it came, the plain
+    ones in one transaction (a partition named twice goes in a second one, after the first);
+    each partition's entry of the Produce response, in request order."""
+    out: list[dict] = []
+    rounds: list[dict[int, tuple[int, Pending]]] = []  # partition index -> (place in `out`, batch)
+    for index, data in parts:
+        entry = {"index": index, "error_code": 0, "base_offset": -1, "log_append_time": -1, "log_start_offset": -1}
+        out.append(entry)
+        try:
+            # Kafka's ProduceRequest.validateRecords: from v3 on, exactly one v2 batch per partition.
+            batch = producer_batch(data or b"", version=version, max_uncompressed=settings.BROKER["KAFKA_MAX_REQUEST_BYTES"])
+            if batch.attributes & (TRANSACTIONAL_BIT | CONTROL_BIT):
+                # No transaction coordinator here: accepting a transactional batch would expose
+                # records a later abort should have hidden.
+                entry.update(error_code=InvalidTxnState.code, error_message=_NO_TXN)
+            elif batch.producer_id != NO_PRODUCER_ID:
+                # Sequence checks hold the partition's lock for the producer's state: one at a time.
+                produced = records_append_idempotent(topic=topic, partition=index, batch=batch, acks=acks)
+                entry.update(base_offset=produced.base_offset, log_append_time=produced.timestamp,
+                             log_start_offset=produced.log_start_offset)
+            else:
+                free = next((r for r in rounds if index not in r), None)
+                if free is None:
+                    free = {}
+                    rounds.append(free)
+                free[index] = (len(out) - 1, batch)
+        except BrokerError as e:
+            entry.update(error_code=error_code(e), error_message=str(e))
+    for plain in rounds:
+        results = batches_append(topic=topic, batches={i: b for i, (_, b) in plain.items()}, acks=acks)
+        for index, result in results.items():
+            entry = out[plain[index][0]]
+            if isinstance(result, BrokerError):
+                entry.update(error_code=error_code(result), error_message=str(result))
+            else:
+                # The topic's message.timestamp.type=LogAppendTime replaced the client's timestamp: say so.
+                entry.update(base_offset=result.offset, log_append_time=result.timestamp)
+    return out
 
 
 def produce_answer(topic_data: Iterable[Entity], *, node: Node, version: int, acks: int, transactional: bool) -> list[dict]:
     leads = leadership(node)
     responses = []
     for topic in topic_data:
-        partitions = []
+        partitions: list[dict | None] = []
+        mine = []
         for part in topic.partition_data:
+            entry = None
             if not leads(topic.name, part.index):
                 entry = {"index": part.index, "error_code": NotLeaderOrFollower.code, "base_offset": -1,
                          "error_message": f"This node does not lead {topic.name}-{part.index}."}
             elif acks not in (0, 1, -1):
                 entry = {"index": part.index, "error_code": InvalidRequiredAcks.code, "base_offset": -1}
             elif transactional:
-                entry = {"index": part.index, "error_code": InvalidTxnState.code, "base_offset": -1,
-                         "error_message": "Transactions are not supported by this broker."}
+                entry = {"index": part.index, "error_code": InvalidTxnState.code, "base_offset": -1, "error_message": _NO_TXN}
             else:
-                entry = _partition_produce(topic.name, part.index, part.records, version=version, acks=acks)
+                mine.append((part.index, part.records))
             partitions.append(entry)
+        if mine:
+            produced = iter(_topic_produce(topic.name, mine, version=version, acks=acks))
+            partitions = [next(produced) if entry is None else entry for entry in partitions]
         responses.append({"name": topic.name, "partition_responses": partitions})
     return responses
 

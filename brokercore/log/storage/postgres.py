@@ -32,13 +32,14 @@ _PG_CURRENT = f"""
     SELECT 1 FROM {TOPIC_TABLE} t
     WHERE t.id = %b AND t.deleted_at IS NULL AND t.configs = %b::jsonb
       AND (SELECT count(*) FROM {PARTITION_TABLE} WHERE topic_id = t.id) = %b
+      AND (SELECT count(*) FROM {PARTITION_TABLE} WHERE topic_id = t.id AND id = ANY(%b::int8[])) = %b
 """
 
 
 # One statement does the whole append, so in autocommit it is its own transaction: no BEGIN and
 # COMMIT round trips, one network round trip per append.
 # - `current` re-checks the metadata the batches were placed and validated with (the topic is
-#   live, has that many partitions and those configs); if not, nothing is locked or written and
+#   live, has that many partitions and those configs, and the partitions written are its own); if not, nothing is locked or written and
 #   the statement returns no rows, and the caller retries with fresh metadata.
 # - `locked` takes the partition row locks in ascending id order before the UPDATE needs them:
 #   the UPDATE locks in whatever order its join produces, and two appends locking in different
@@ -113,7 +114,7 @@ def pg_append(
             base_sequence.append(b.base_sequence)
             data.append(b.data)
     params = [
-        meta.pk, Jsonb(meta.configs), len(meta.partition_ids), pids,
+        meta.pk, Jsonb(meta.configs), len(meta.partition_ids), pids, len(pids), pids,
         _pg_int_array(pids, bits=64), _pg_int_array(counts, bits=64), _pg_int_array(sizes, bits=64),
         _pg_int_array(starts, bits=64), _pg_int_array(per_partition, bits=64), now,
         _pg_int_array(off, bits=64), _pg_int_array(span, bits=64), _pg_int_array(max_ts, bits=64),

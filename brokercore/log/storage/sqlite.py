@@ -27,8 +27,11 @@ logger = logging.getLogger(__name__)
 
 # The metadata check of the SQLite path: the caller's transaction holds the database's write lock
 # (BEGIN IMMEDIATE), so what it reads cannot change before the commit.
+# The partitions written to must be the topic's own: SQLite reuses the ids of deleted rows, so a
+# topic deleted and created again can have the old one's id, configs and partition count.
 _SQLITE_CURRENT = (
-    f"SELECT t.configs, (SELECT count(*) FROM {PARTITION_TABLE} WHERE topic_id = t.id) "
+    f"SELECT t.configs, (SELECT count(*) FROM {PARTITION_TABLE} WHERE topic_id = t.id), "
+    f"(SELECT count(*) FROM {PARTITION_TABLE} WHERE topic_id = t.id AND id IN (SELECT value FROM json_each(%s))) "
     f"FROM {TOPIC_TABLE} t WHERE t.id = %s AND t.deleted_at IS NULL"
 )
 
@@ -42,12 +45,15 @@ def sqlite_append(
     """SQLite, inside the caller's transaction (BEGIN IMMEDIATE, so appends are already serialised
     by the database's write lock): check `meta` is still the topic's (else None, nothing written),
     advance the watermarks in one UPDATE, then insert the batches."""
-    cursor.execute(_SQLITE_CURRENT, [meta.pk])
-    row = cursor.fetchone()
-    if row is None or row[1] != len(meta.partition_ids) or (json.loads(row[0] or "null") or {}) != meta.configs:
-        return None
     taken = spans(batches)
     pids = sorted(taken)
+    cursor.execute(_SQLITE_CURRENT, [json.dumps(pids), meta.pk])
+    row = cursor.fetchone()
+    if (
+        row is None or row[1] != len(meta.partition_ids) or row[2] != len(pids)
+        or (json.loads(row[0] or "null") or {}) != meta.configs
+    ):
+        return None
     values = ", ".join(["(%s, %s, %s)"] * len(pids))
     params: list = [now]
     for pid in pids:
