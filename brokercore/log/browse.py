@@ -9,7 +9,7 @@ from dataclasses import dataclass
 
 from brokercore.errors import UnknownTopicOrPartition
 from brokercore.log.batch import batch_records
-from brokercore.log.read import batches_before, batches_from
+from brokercore.log.read import base_offset, batches_at, batches_before, batches_from, last_offset
 from brokercore.models import Partition
 from brokercore.partitioner import partition_for_key
 from brokercore.topics.read import topic_get
@@ -37,41 +37,60 @@ def record_matches(record: RecordOut, text: str, field: str = "any") -> bool:
     return False
 
 
-def _records_read_backward(partition: Partition, start: int, end: int, max_records: int) -> list[RecordOut]:
-    """Up to max_records records of [start, end), newest offset first (batches read backwards)."""
-    out: list[RecordOut] = []
-    if max_records <= 0:
-        return out
-    for r in _stream_backward(partition, start, end):
-        out.append(r)
-        if len(out) >= max_records:
-            break
-    return out
+# A stream given this as its first batch reads its own (one query); given None, it has none.
+_UNREAD = b""
 
 
-def _stream_backward(partition: Partition, start: int, end: int) -> Iterator[RecordOut]:
+def _stream_backward(partition: Partition, start: int, end: int, first: bytes | None = _UNREAD) -> Iterator[RecordOut]:
+    """Records of [start, end), newest offset first, batch by batch (`first`: the batch holding
+    end - 1 or the one before, read already by `batches_at`)."""
     topic = partition.topic.name
+    if first is None:
+        return
+    if first is not _UNREAD:
+        records = batch_records(first, topic=topic, partition=partition.index, start=start, end=end)
+        yield from reversed(records)
+        end = base_offset(first)
+        if end <= start:
+            return
     for data in batches_before(partition.pk, end):
         records = batch_records(data, topic=topic, partition=partition.index, start=start, end=end)
         yield from reversed(records)
-        if records and records[0].offset <= start:
-            return
-        if int.from_bytes(data[:8], "big", signed=True) <= start:
+        if base_offset(data) <= start:
             return
 
 
-def _partition_stream(partition: Partition, position: int, *, backward: bool, chunk: int) -> Iterator[RecordOut]:
+def _partition_stream(
+    partition: Partition, position: int, *, backward: bool, chunk: int, first: bytes | None = _UNREAD
+) -> Iterator[RecordOut]:
     """One partition's records from `position` (forward: up to the watermark read; backward: down
     to the log start), decoded lazily batch by batch so a merge only reads what it uses; the
-    batches are read in pages that grow from about `chunk` records' worth."""
+    batches are read in pages that grow from about `chunk` records' worth. `first`: the first
+    batch to read, read already for many partitions at once (`batches_at`)."""
     lo, hi = partition.log_start_offset, partition.high_watermark
     if backward:
         if position > lo:
-            yield from _stream_backward(partition, lo, position)
+            yield from _stream_backward(partition, lo, position, first)
+        return
+    if first is None or position >= hi:
         return
     topic = partition.topic.name
+    if first is not _UNREAD:
+        yield from batch_records(first, topic=topic, partition=partition.index, start=position, end=hi)
+        position = last_offset(first) + 1
     for data in batches_from(partition.pk, position, hi, first=max(1, min(64, chunk // 100 + 1))):
         yield from batch_records(data, topic=topic, partition=partition.index, start=position, end=hi)
+
+
+def _firsts(parts: dict[int, Partition], position: dict[int, int], *, backward: bool) -> dict[int, bytes | None]:
+    """Each partition's first batch to read, in one query for all (partition index -> batch, None
+    where there is nothing to read)."""
+    want = {
+        p.pk: position[i] for i, p in parts.items()
+        if (position[i] > p.log_start_offset if backward else position[i] < p.high_watermark)
+    }
+    found = batches_at(want, backward=backward) if want else {}
+    return {i: found.get(p.pk) for i, p in parts.items()}
 
 
 @dataclass(frozen=True)
@@ -131,7 +150,10 @@ def records_browse(
     position = {i: min(max(o, bounds[i][0]), bounds[i][1]) for i, o in cursor.items()}
     budget = scan_limit if text else limit
     chunk = max(10, min(budget, -(-2 * budget // max(1, len(cursor))), _CHUNK_MAX))
-    streams = [_partition_stream(parts[i], position[i], backward=backward, chunk=chunk) for i in sorted(parts)]
+    firsts = _firsts(parts, position, backward=backward)
+    streams = [
+        _partition_stream(parts[i], position[i], backward=backward, chunk=chunk, first=firsts[i]) for i in sorted(parts)
+    ]
     start, end = dict(position), dict(position)
     taken: list[RecordOut] = []
     scanned = scanned_size = taken_size = 0
@@ -172,11 +194,13 @@ def records_tail(*, topic: str, positions: dict[int, int] | None = None, initial
     """What a live tail shows next: the newest `initial` records when `positions` is None, else the
     records appended since `positions` (the newest `limit` of them), newest first by timestamp."""
     from heapq import merge
+    from itertools import islice
 
     t = topic_get(name=topic)
     parts = list(Partition.objects.filter(topic=t).select_related("topic").order_by("index"))
     want = initial if positions is None else limit
-    streams, arrived = [], 0
+    arrived = 0
+    lows = {}
     for p in parts:
         if positions is None:
             lo = max(p.log_start_offset, p.high_watermark - initial)
@@ -185,8 +209,12 @@ def records_tail(*, topic: str, positions: dict[int, int] | None = None, initial
             arrived += max(0, p.high_watermark - lo)
         if lo < p.high_watermark:
             # The newest `want` offsets hold the newest `want` records (gapless but for compaction).
-            streams.append(_records_read_backward(p, max(lo, p.high_watermark - want), p.high_watermark, want))
-    records = list(merge(*streams, key=lambda r: (r.timestamp, r.partition), reverse=True))[:want] if want else []
+            lows[p.index] = max(lo, p.high_watermark - want)
+    live = {p.index: p for p in parts if p.index in lows}
+    firsts = _firsts(live, {i: p.high_watermark for i, p in live.items()}, backward=True)
+    streams = [_stream_backward(p, lows[i], p.high_watermark, firsts[i]) for i, p in live.items()]
+    merged = merge(*streams, key=lambda r: (r.timestamp, r.partition), reverse=True)
+    records = list(islice(merged, want)) if want else []
     skipped = 0 if positions is None else max(0, arrived - len(records))
     return TailBatch(records=records, positions={p.index: p.high_watermark for p in parts}, skipped=skipped)
 

@@ -88,6 +88,47 @@ def batches_before(partition_id: int, end: int, *, first: int = 4, most: int = 2
         page = min(page * 2, most)
 
 
+def batches_at(positions: dict[int, int], *, backward: bool) -> dict[int, bytes]:
+    """For many partitions at once (partition pk -> position), in one query per 400 of them: the
+    batch a reader starting there reads first. Forward: the batch holding `position`, or the next
+    one. Backward (records before `position`): the batch holding `position - 1`, or the one
+    before. Partitions with no such batch are left out. Every lookup is a primary-key probe, so
+    the cost does not grow with the log."""
+    out: dict[int, bytes] = {}
+    items = sorted(positions.items())
+    if backward:
+        # The batch cutting through `pos` if there is one, else the last one wholly before it.
+        # Written as two probes: a filter on base_offset inside an ordered LIMIT would scan on.
+        chosen = (
+            f"coalesce((SELECT x.last_offset FROM (SELECT last_offset, base_offset FROM {_BATCH_TABLE} "
+            f"WHERE partition_id = c.pid AND last_offset >= c.pos ORDER BY last_offset LIMIT 1) x "
+            f"WHERE x.base_offset < c.pos), "
+            f"(SELECT max(last_offset) FROM {_BATCH_TABLE} WHERE partition_id = c.pid AND last_offset < c.pos))"
+        )
+    else:
+        chosen = f"(SELECT min(last_offset) FROM {_BATCH_TABLE} WHERE partition_id = c.pid AND last_offset >= c.pos)"
+    for i in range(0, len(items), 400):
+        chunk = items[i : i + 400]
+        values = ", ".join(["(%s, %s)"] * len(chunk))
+        sql = (
+            f"WITH c(pid, pos) AS (VALUES {values}) SELECT c.pid, b.data FROM c "
+            f"JOIN {_BATCH_TABLE} b ON b.partition_id = c.pid AND b.last_offset = {chosen}"
+        )
+        for pid, data in _rows(sql, [v for pair in chunk for v in pair]):
+            out[pid] = data
+    return out
+
+
+def base_offset(data: bytes | memoryview) -> int:
+    """A stored batch's first offset (from its header)."""
+    return _base_offset(data)
+
+
+def last_offset(data: bytes | memoryview) -> int:
+    """A stored batch's last offset (from its header)."""
+    return _last_offset(data)
+
+
 def _base_offset(data: bytes | memoryview) -> int:
     return int.from_bytes(data[:8], "big", signed=True)
 

@@ -270,6 +270,11 @@ def _browse(request: HttpRequest, name: str) -> tuple[dict, int]:
     context = {
         "topic": name,
         "partitions": offsets,
+        "partition_options": [
+            (str(o.partition), f"{o.partition} (empty)" if o.high_watermark == o.log_start_offset
+             else f"{o.partition} (offsets {o.log_start_offset}–{o.high_watermark - 1})")
+            for o in offsets
+        ],
         "records_total": sum(hi - lo for lo, hi in all_bounds.values()),
         "form": form,
         "values": {
@@ -330,10 +335,13 @@ def _browse(request: HttpRequest, name: str) -> tuple[dict, int]:
         backward=backward,
         chosen=chosen,
         filtering=bool(data["q"]),
+        # Only the partitions the page read from: at a thousand partitions, a row for each of the
+        # others said nothing and took most of the page's render time.
         ranges=[
             {"partition": p, "start": page.start[p], "end": page.end[p], "lo": lo, "hi": hi}
-            for p, (lo, hi) in sorted(page.bounds.items())
+            for p, (lo, hi) in sorted(page.bounds.items()) if page.start[p] != page.end[p]
         ],
+        ranges_unread=sum(1 for p in page.bounds if page.start[p] == page.end[p]),
         previous_url=_page_url(params, before=cursor_format(page.start)) if page.has_previous else None,
         next_url=_page_url(params, **{"from": cursor_format(page.end)}) if page.has_next else None,
     )

@@ -219,8 +219,9 @@ def partitions_context(name: str, info: TopicInfo | None = None) -> dict:
         except UnknownTopicOrPartition:
             return {"name": name, "deleted": True}
     most = max((p.records for p in info.partitions), default=0)
+    total = info.records  # a sum over the partitions: once, not once a row
     rows = [{"p": p, "width": round(100 * p.records / most) if most else 0,
-             "percent": round(100 * p.records / info.records) if info.records else 0} for p in info.partitions]
+             "percent": round(100 * p.records / total) if total else 0} for p in info.partitions]
     return {"name": name, "info": info, "partition_rows": rows, "rate": topic_rates(topic=name).get(name)}
 
 
