@@ -16,6 +16,7 @@ BENCHMARKS = {
     "groupcommit": "bench.groupcommit",
     "peer": "bench.peer",
     "pipeline": "bench.pipeline",
+    "wide": "bench.wide",
 }
 
 
