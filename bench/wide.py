@@ -9,7 +9,7 @@ that has never been analyzed, as right after a bulk load.
 import time
 from dataclasses import dataclass
 
-from bench.common import backend_label, fmt_int, fmt_ms, machine_markdown, median, progress, table
+from bench.common import backend_label, fmt_int, machine_markdown, median, progress, table
 
 NAME = "wide"
 TITLE = "The log at scale: the cleaner, and a 1,000-partition topic (issue 15)"
