@@ -234,14 +234,19 @@ class ManagedProcess:
         raise RuntimeError(f"manage.py {args[0]} did not start within 30 s")
 
     def stop(self) -> None:
-        import subprocess
+        process_stop(self.proc)
 
-        self.proc.terminate()
-        try:
-            self.proc.wait(10)
-        except subprocess.TimeoutExpired:
-            self.proc.kill()
-            self.proc.wait()
+
+def process_stop(proc) -> None:
+    """Terminate a server process, and kill it if it has not gone within 10 s."""
+    import subprocess
+
+    proc.terminate()
+    try:
+        proc.wait(10)
+    except subprocess.TimeoutExpired:
+        proc.kill()
+        proc.wait()
 
 
 # --- Numbers and tables ----------------------------------------------------------------------

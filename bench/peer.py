@@ -28,6 +28,7 @@ from bench.common import (
     free_port,
     machine_markdown,
     median,
+    process_stop,
     progress,
 )
 
@@ -177,12 +178,7 @@ class Tansu:
         return {}
 
     def stop(self) -> None:
-        self.proc.terminate()
-        try:
-            self.proc.wait(10)
-        except subprocess.TimeoutExpired:
-            self.proc.kill()
-            self.proc.wait()
+        process_stop(self.proc)
         self._log.close()
 
 

@@ -201,6 +201,21 @@ def _records_decode(buf: bytes | memoryview, count: int, base_timestamp: int, la
     return records
 
 
+def _record_head(buf: bytes | memoryview, pos: int, end_all: int) -> tuple[int, int, int, int]:
+    """A record's length, attributes, timestamp delta and offset delta from `pos`: (where its key
+    starts, where it ends, timestamp delta, offset delta)."""
+    length, used = read_signed_varint(buf, pos)
+    pos += used
+    end = pos + length
+    if length < 0 or end > end_all:
+        raise CorruptMessage("A record's length runs past the end of its batch.")
+    pos += 1  # record attributes: unused
+    ts_delta, used = read_signed_varlong(buf, pos)
+    pos += used
+    offset_delta, used = read_signed_varint(buf, pos)
+    return pos + used, end, ts_delta, offset_delta
+
+
 def _records_walk(
     buf: bytes | memoryview, count: int, last_offset_delta: int, *, strict: bool
 ) -> list[tuple[int, int, bytes | None, bytes | None, tuple[tuple[str, bytes | None], ...]]]:
@@ -210,16 +225,7 @@ def _records_walk(
     pos = 0
     end_all = len(buf)
     for i in range(count):
-        length, used = read_signed_varint(buf, pos)
-        pos += used
-        end = pos + length
-        if length < 0 or end > end_all:
-            raise CorruptMessage("A record's length runs past the end of its batch.")
-        pos += 1  # record attributes: unused
-        ts_delta, used = read_signed_varlong(buf, pos)
-        pos += used
-        offset_delta, used = read_signed_varint(buf, pos)
-        pos += used
+        pos, end, ts_delta, offset_delta = _record_head(buf, pos, end_all)
         if strict and offset_delta != i:
             # Kafka's LogValidator: a producer's batch has consecutive offsets from 0.
             raise InvalidRecord(f"Record {i} of the batch has offset delta {offset_delta}; expected {i}.")
@@ -320,22 +326,13 @@ def _records_scan(buf: bytes | memoryview, count: int) -> tuple[int, bool, int, 
     null_key = False
     lo = hi = 0
     for i in range(count):
-        length, used = read_signed_varint(buf, pos)
-        pos += used
-        end = pos + length
-        if length < 0 or end > end_all:
-            raise CorruptMessage("A record's length runs past the end of its batch.")
-        pos += 1  # record attributes: unused
-        ts_delta, used = read_signed_varlong(buf, pos)
-        pos += used
+        pos, end, ts_delta, offset_delta = _record_head(buf, pos, end_all)
         if i == 0:
             lo = hi = ts_delta
         elif ts_delta < lo:
             lo = ts_delta
         elif ts_delta > hi:
             hi = ts_delta
-        offset_delta, used = read_signed_varint(buf, pos)
-        pos += used
         if offset_delta != i:
             raise InvalidRecord(f"Record {i} of the batch has offset delta {offset_delta}; expected {i}.")
         n, used = read_signed_varint(buf, pos)  # key

@@ -126,3 +126,44 @@ def _batches(data: bytes):
     mr = MemoryRecords(data)
     while (batch := mr.next_batch()) is not None:
         yield batch
+
+
+@pytest.mark.parametrize("codec,xerial", [(0, False), (rec.GZIP, False), (rec.SNAPPY, False), (rec.SNAPPY, True),
+                                          (rec.LZ4, False), (rec.ZSTD, False)])
+def test_a_producers_batch_is_stored_as_sent_and_reads_back_record_by_record(codec, xerial):
+    """What the Produce path checks without building records (producer_batch) agrees with a full
+    decode, and the stored batch, with its base offset written in, reads back the same records."""
+    plain = producer_batch(4, producer_id=9, epoch=2, base_sequence=7)
+    data = recompressed(plain, codec, xerial=xerial) if codec else plain
+    pending = rec.producer_batch(data, version=9, max_uncompressed=LIMIT)
+    [decoded] = rec.batches_decode(data, max_uncompressed=LIMIT)
+    assert pending.data == data and (pending.span, pending.count) == (4, 4)
+    assert (pending.producer_id, pending.producer_epoch, pending.base_sequence) == (9, 2, 7)
+    assert pending.size == sum(len(r.key) + len(r.value) + sum(len(k) + len(v or b"") for k, v in r.headers)
+                               for r in decoded.records)
+    assert pending.max_timestamp == 1_700_000_000_003 and not pending.null_key
+    stored = rec.with_base_offset(pending.data, 100)
+    got = rec.batch_records(stored, topic="t", partition=0, start=101, end=103)
+    assert [(r.offset, r.key, r.timestamp) for r in got] == [(101, b"k1", 1_700_000_000_001), (102, b"k2", 1_700_000_000_002)]
+    assert crc32c(stored[21:]) == struct.unpack_from(">I", stored, 17)[0]  # the base offset is outside the CRC
+
+
+def test_producer_batch_refuses_what_kafka_refuses():
+    good = producer_batch(2)
+    with pytest.raises(CorruptMessage):
+        rec.producer_batch(good[:-3], version=9, max_uncompressed=LIMIT)
+    flipped = bytearray(good)
+    flipped[-1] ^= 1
+    with pytest.raises(CorruptMessage):
+        rec.producer_batch(bytes(flipped), version=9, max_uncompressed=LIMIT)
+    with pytest.raises(InvalidRecord):
+        rec.producer_batch(good + good, version=9, max_uncompressed=LIMIT)  # one batch per partition
+    with pytest.raises(rec.UnsupportedCompression):
+        rec.producer_batch(recompressed(good, rec.ZSTD), version=6, max_uncompressed=LIMIT)
+
+
+def test_log_append_time_stamps_the_header_and_the_crc_still_holds():
+    stamped = rec.with_log_append_time(producer_batch(3), 1_800_000_000_000)
+    assert crc32c(stamped[21:]) == struct.unpack_from(">I", stamped, 17)[0]
+    got = rec.batch_records(stamped, topic="t", partition=0)
+    assert {(r.timestamp, r.timestamp_type) for r in got} == {(1_800_000_000_000, 1)}
