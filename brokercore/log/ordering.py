@@ -17,8 +17,9 @@ Invariants:
 - An earlier turn that carries a partition and has not appended there yet will: a later turn
   waits for it there until it appends or finishes. A turn's partitions are found (by topic name
   and index, from the append path's cached metadata) when it starts, in its thread; a turn that
-  named none (or has not started) may append anywhere. The one order this cannot keep: a topic
-  deleted and created again while the turn runs, whose partitions it did not name.
+  named none (or has not started) may append anywhere. The partitions are read from the database,
+  never from a cache that may still hold a deleted topic's. The one order this cannot keep: a
+  topic deleted and created again while the turn runs, whose partitions it did not name.
 - A queued append that turns out not to be its caller's last attempt (its metadata was stale, or
   the database refused the shared write and each caller writes alone) is marked void by the
   group's leader before anyone is woken; a later turn queued behind that attempt is not written
@@ -158,7 +159,10 @@ class Turn:
         try:
             for name, _ in self.places:
                 if name not in partition_ids:
-                    meta = topic_for_append(name, cached=True)
+                    # Not the append path's cached copy: one left by a topic of the same name,
+                    # deleted since, names other partitions, and later turns would not wait for
+                    # this one (seen: a pipelined acks=0/acks=1 mix out of order).
+                    meta = topic_for_append(name, cached=False)
                     partition_ids[name] = meta.partition_ids if meta is not None else []
         except Exception:  # noqa: BLE001 - the database failed: the turn may append anywhere
             return  # (and the append reports the failure)

@@ -8,8 +8,10 @@ from kio.schema.errors import ErrorCode
 
 from brokercore.kafka.protocol import response_decode
 from brokercore.log import group_commit
+from brokercore.log.append import records_append
 from brokercore.log.read import records_fetch
-from brokercore.topics.service import topic_create
+from brokercore.topics.service import topic_create, topic_delete
+from brokercore.types import RecordIn
 from tests.kafka.conftest import Wire, listener_running
 from tests.kafka.test_records import producer_batch
 
@@ -90,7 +92,14 @@ def test_one_request_in_flight_handles_requests_one_at_a_time(transactional_db, 
     assert after["callers"] - before["callers"] == after["groups"] - before["groups"]  # nobody shared
 
 
-def test_acks_zero_requests_get_no_answer_in_a_pipeline_and_keep_their_order(kafka_bootstrap):
+@pytest.mark.parametrize("recreated", [False, True])
+def test_acks_zero_requests_get_no_answer_in_a_pipeline_and_keep_their_order(kafka_bootstrap, recreated):
+    if recreated:
+        # A topic of the same name, known to the append path's metadata cache, then deleted: the
+        # turns must not take their partitions from that cache (they did, and lost the order).
+        topic_create(name="mixed")
+        records_append(topic="mixed", records=[RecordIn(value=b"old")])
+        topic_delete(name="mixed")
     topic_create(name="mixed")
     wire = Wire(kafka_bootstrap, timeout=30)
     try:
