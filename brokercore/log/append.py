@@ -10,6 +10,7 @@ Invariants:
   transaction either writes every batch or none.
 """
 
+import dataclasses
 import functools
 import logging
 from collections import defaultdict
@@ -306,10 +307,9 @@ def batches_append(
                 out[partition] = e
                 continue
             if cfg.log_append_time:
-                batch = Pending(
-                    data=with_log_append_time(batch.data, timestamp), span=batch.span, count=batch.count,
-                    size=batch.size, max_timestamp=timestamp, attributes=batch.attributes | TIMESTAMP_TYPE_BIT,
-                    producer_id=batch.producer_id, producer_epoch=batch.producer_epoch, base_sequence=batch.base_sequence,
+                batch = dataclasses.replace(
+                    batch, data=with_log_append_time(batch.data, timestamp), max_timestamp=timestamp,
+                    attributes=batch.attributes | TIMESTAMP_TYPE_BIT,
                 )
             stamped[partition] = (batch, timestamp if cfg.log_append_time else -1)
         if from_cache and out:  # judged by old metadata (a partition added, a limit raised): ask again

@@ -344,13 +344,8 @@ def _records_scan(buf: bytes | memoryview, count: int) -> tuple[int, bool, int, 
         else:
             pos += n
             size += n
-        n, used = read_signed_varint(buf, pos)  # value
-        pos += used
-        if n < -1:
-            raise CorruptMessage(f"Invalid field length {n}.")
-        if n > 0:
-            pos += n
-            size += n
+        pos, n = _skip_nullable(buf, pos)  # value
+        size += n
         n_headers, used = read_signed_varint(buf, pos)
         pos += used
         if n_headers < 0:
@@ -362,18 +357,22 @@ def _records_scan(buf: bytes | memoryview, count: int) -> tuple[int, bool, int, 
                 raise InvalidRecord("Invalid null header key found in headers.")
             pos += n
             size += n
-            n, used = read_signed_varint(buf, pos)
-            pos += used
-            if n < -1:
-                raise CorruptMessage(f"Invalid field length {n}.")
-            if n > 0:
-                pos += n
-                size += n
+            pos, n = _skip_nullable(buf, pos)  # header value
+            size += n
         if pos != end:
             raise CorruptMessage("A record's fields do not add up to its length.")
     if pos != end_all:
         raise CorruptMessage("The batch holds bytes after its last record.")
     return size, null_key, lo, hi
+
+
+def _skip_nullable(buf: bytes | memoryview, pos: int) -> tuple[int, int]:
+    """Past a nullable bytes field at `pos`: (where the next field starts, its length, 0 for null)."""
+    n, used = read_signed_varint(buf, pos)
+    if n < -1:
+        raise CorruptMessage(f"Invalid field length {n}.")
+    n = max(n, 0)
+    return pos + used + n, n
 
 
 def producer_batch(data: bytes, *, version: int, max_uncompressed: int) -> Pending:
@@ -425,7 +424,18 @@ def producer_batch(data: bytes, *, version: int, max_uncompressed: int) -> Pendi
 
 
 _BASE_OFFSET = struct.Struct(">q")
+_LAST_DELTA, _LAST_DELTA_AT = struct.Struct(">i"), 23
 _MAX_TS_AT = 35  # attributes (21), last offset delta (23), base timestamp (27), max timestamp (35)
+
+
+def batch_base_offset(data: bytes | memoryview) -> int:
+    """A stored batch's first offset, from its header."""
+    return _BASE_OFFSET.unpack_from(data, 0)[0]
+
+
+def batch_last_offset(data: bytes | memoryview) -> int:
+    """A stored batch's last offset: its base offset plus its header's last offset delta."""
+    return _BASE_OFFSET.unpack_from(data, 0)[0] + _LAST_DELTA.unpack_from(data, _LAST_DELTA_AT)[0]
 
 
 def with_base_offset(data: bytes | memoryview, base_offset: int) -> bytes:

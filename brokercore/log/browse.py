@@ -8,8 +8,8 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 
 from brokercore.errors import UnknownTopicOrPartition
-from brokercore.log.batch import batch_records
-from brokercore.log.read import base_offset, batches_at, batches_before, batches_from, last_offset
+from brokercore.log.batch import batch_base_offset, batch_last_offset, batch_records
+from brokercore.log.read import batches_at, batches_before, batches_from
 from brokercore.models import Partition
 from brokercore.partitioner import partition_for_key
 from brokercore.topics.read import topic_get
@@ -50,13 +50,13 @@ def _stream_backward(partition: Partition, start: int, end: int, first: bytes | 
     if first is not _UNREAD:
         records = batch_records(first, topic=topic, partition=partition.index, start=start, end=end)
         yield from reversed(records)
-        end = base_offset(first)
+        end = batch_base_offset(first)
         if end <= start:
             return
     for data in batches_before(partition.pk, end):
         records = batch_records(data, topic=topic, partition=partition.index, start=start, end=end)
         yield from reversed(records)
-        if base_offset(data) <= start:
+        if batch_base_offset(data) <= start:
             return
 
 
@@ -77,7 +77,7 @@ def _partition_stream(
     topic = partition.topic.name
     if first is not _UNREAD:
         yield from batch_records(first, topic=topic, partition=partition.index, start=position, end=hi)
-        position = last_offset(first) + 1
+        position = batch_last_offset(first) + 1
     for data in batches_from(partition.pk, position, hi, first=max(1, min(64, chunk // 100 + 1))):
         yield from batch_records(data, topic=topic, partition=partition.index, start=position, end=hi)
 

@@ -21,7 +21,7 @@ from brokercore import clock, events
 from brokercore.errors import (
     OffsetOutOfRange,
 )
-from brokercore.log.batch import CONTROL_BIT, HEADER, TIMESTAMP_TYPE_BIT, batch_build, batch_records
+from brokercore.log.batch import CONTROL_BIT, HEADER, TIMESTAMP_TYPE_BIT, batch_build, batch_last_offset, batch_records
 from brokercore.log.read import batches_from
 from brokercore.models import Partition, RecordBatch, Topic
 from brokercore.topics.read import partition_get, topic_get
@@ -202,7 +202,7 @@ def partition_compact(*, partition: Partition, cfg: LogConfig, now_ms: int) -> i
     targets = []
     for data in batches_from(partition.pk, start, end, most=64):
         if any(doomed(r) for r in batch_records(data, topic="", partition=0, start=start, end=end)):
-            targets.append(int.from_bytes(data[:8], "big", signed=True) + int.from_bytes(data[23:27], "big", signed=True))
+            targets.append(batch_last_offset(data))
 
     removed = 0
     for last in targets:

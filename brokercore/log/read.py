@@ -14,7 +14,7 @@ from django.conf import settings
 from django.db import connection
 
 from brokercore.errors import InvalidFetchSize, OffsetOutOfRange, UnknownTopicOrPartition
-from brokercore.log.batch import batch_records
+from brokercore.log.batch import batch_base_offset, batch_last_offset, batch_records
 from brokercore.models import Partition, RecordBatch
 from brokercore.notify import log_waiters
 from brokercore.topics.read import partition_get, topic_get
@@ -65,7 +65,7 @@ def batches_from(partition_id: int, start: int, end: int, *, first: int = 4, mos
             yield data
         if len(rows) < page:
             return
-        start = _last_offset(rows[-1][0]) + 1
+        start = batch_last_offset(rows[-1][0]) + 1
         page = min(page * 2, most)
 
 
@@ -74,7 +74,7 @@ def batches_before(partition_id: int, end: int, *, first: int = 4, most: int = 2
     rows = _rows(_BATCHES_FROM, [partition_id, end, end, 1])  # the batch `end` cuts through, if one does
     if rows:
         yield rows[0][0]
-        end = _base_offset(rows[0][0])
+        end = batch_base_offset(rows[0][0])
     page = first
     while True:
         rows = _rows(_BATCHES_BACKWARD, [partition_id, end, page])
@@ -82,7 +82,7 @@ def batches_before(partition_id: int, end: int, *, first: int = 4, most: int = 2
             yield data
         if len(rows) < page:
             return
-        end = _base_offset(rows[-1][0])
+        end = batch_base_offset(rows[-1][0])
         if end <= 0:
             return
         page = min(page * 2, most)
@@ -117,24 +117,6 @@ def batches_at(positions: dict[int, int], *, backward: bool) -> dict[int, bytes]
         for pid, data in _rows(sql, [v for pair in chunk for v in pair]):
             out[pid] = data
     return out
-
-
-def base_offset(data: bytes | memoryview) -> int:
-    """A stored batch's first offset (from its header)."""
-    return _base_offset(data)
-
-
-def last_offset(data: bytes | memoryview) -> int:
-    """A stored batch's last offset (from its header)."""
-    return _last_offset(data)
-
-
-def _base_offset(data: bytes | memoryview) -> int:
-    return int.from_bytes(data[:8], "big", signed=True)
-
-
-def _last_offset(data: bytes | memoryview) -> int:
-    return _base_offset(data) + int.from_bytes(data[23:27], "big", signed=True)
 
 
 def records_read(partition: Partition, start: int, end: int, max_records: int, max_bytes: int) -> list[RecordOut]:
@@ -313,7 +295,7 @@ def records_fetch_many(*, requests: list[tuple[str, int, int, int]], max_bytes: 
         remaining -= size
         results.append(FetchResult(
             topic=topic, partition=index, records=[], high_watermark=high, log_start_offset=log_start,
-            next_offset=_last_offset(chunks[-1]) + 1 if chunks else high, data=b"".join(chunks),
+            next_offset=batch_last_offset(chunks[-1]) + 1 if chunks else high, data=b"".join(chunks),
         ))
     return FetchMany(results=results, partition_ids=pids, seen=seen, size=total)
 
@@ -349,7 +331,7 @@ def _batches_within(partition_id: int, start: int, end: int, limit: int, *, firs
     out = [rows[0][0]]
     size = len(out[0])
     while size < limit:
-        last = _last_offset(out[-1])
+        last = batch_last_offset(out[-1])
         if last + 1 >= end:
             break
         mean = max(1, size // len(out))
