@@ -186,13 +186,18 @@ def _place(
     return cfg, placed, batches
 
 
-def _topic_checks(topic: str, meta: TopicMeta, acks: int, batch_bytes: int | None) -> LogConfig:
-    """The topic's checks of a whole batch, before any record: its size, and acks=all's in-sync replicas."""
-    cfg = meta.log_config()
-    if batch_bytes is not None and batch_bytes > cfg.max_message_bytes:
+def _size_check(cfg: LogConfig, batch_bytes: int) -> None:
+    if batch_bytes > cfg.max_message_bytes:
         raise MessageTooLarge(
             f"The record batch is {batch_bytes} bytes, larger than the topic's max.message.bytes of {cfg.max_message_bytes}."
         )
+
+
+def _topic_checks(topic: str, meta: TopicMeta, acks: int, batch_bytes: int | None) -> LogConfig:
+    """The topic's checks of a whole batch, before any record: its size, and acks=all's in-sync replicas."""
+    cfg = meta.log_config()
+    if batch_bytes is not None:
+        _size_check(cfg, batch_bytes)
     # With min.insync.replicas 1 (the default) acks=all cannot fail: skip counting brokers.
     if acks == ACKS_ALL and cfg.min_insync_replicas > 1:
         in_sync = min(meta.replication_factor, brokers_live_count())
@@ -296,11 +301,17 @@ def batches_append(
         out = {}
         stamped = {}
         timestamp = clock.now_ms()
+        try:  # the topic's own checks (acks=all's in-sync replicas count brokers): once a request
+            cfg = _topic_checks(topic, meta, acks, None)
+        except BrokerError as e:
+            if from_cache:
+                continue
+            return dict.fromkeys(batches, e)
         for partition, batch in batches.items():
             try:
                 if not 0 <= partition < n:
                     raise UnknownTopicOrPartition(f"Partition {partition} of topic '{topic}' does not exist (it has {n}).")
-                cfg = _topic_checks(topic, meta, acks, len(batch.data))
+                _size_check(cfg, len(batch.data))
                 if cfg.cleanup_compact and batch.null_key:
                     raise InvalidRecord("Compacted topic cannot accept message without key.")
             except BrokerError as e:

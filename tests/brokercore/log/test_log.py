@@ -351,3 +351,18 @@ def test_a_header_key_with_a_nul_is_stored_as_kafka_allows():
     topic_factory(name="t", partitions=1)
     records_append(topic="t", records=[RecordIn(value=b"v", headers=(("a\x00b", b"x"),))])
     assert records_fetch(topic="t", partition=0, offset=0).records[0].headers == (("a\x00b", b"x"),)
+
+
+def test_a_produce_requests_batches_are_judged_by_the_topic_once_and_each_by_its_size():
+    from brokercore.errors import MessageTooLarge
+    from brokercore.log.append import batches_append
+    from tests.factories import producer_batch_of
+
+    topic_factory(name="t", partitions=3, configs={"min.insync.replicas": "2", "max.message.bytes": "200"})
+    small = producer_batch_of([RecordIn(value=b"v")], producer_id=-1, producer_epoch=-1, base_sequence=-1)
+    big = producer_batch_of([RecordIn(value=b"v" * 300)], producer_id=-1, producer_epoch=-1, base_sequence=-1)
+    results = batches_append(topic="t", batches={0: small, 1: small, 2: big}, acks="all")
+    assert all(isinstance(r, NotEnoughReplicas) for r in results.values())
+    results = batches_append(topic="t", batches={0: small, 1: small, 2: big}, acks=1)
+    assert [r.offset for r in (results[0], results[1])] == [0, 0] and isinstance(results[2], MessageTooLarge)
+    assert not stored_records(topic="t", partition=2)
