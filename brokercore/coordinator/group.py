@@ -22,6 +22,7 @@ from django.db import IntegrityError, transaction
 
 from brokercore import clock, events
 from brokercore.coordinator.assignors import is_cooperative
+from brokercore.db import read_snapshot
 from brokercore.errors import FencedInstanceId, GroupIdNotFound, InvalidGroupId, InvalidSessionTimeout, UnknownMemberId
 from brokercore.models import ConsumerGroup, GroupMember
 from brokercore.notify import group_waiters
@@ -138,9 +139,11 @@ class Group:
 
     @classmethod
     def read(cls, group_id: str) -> "Group | None":
-        """The group and its members as committed now, without a lock (for parked requests' polls)."""
-        group = ConsumerGroup.objects.filter(group_id=group_id).first()
-        return None if group is None else cls._load(group)
+        """The group and its members as committed now, without a lock (for parked requests' polls),
+        read on one snapshot."""
+        with read_snapshot():
+            group = ConsumerGroup.objects.filter(group_id=group_id).first()
+            return None if group is None else cls._load(group)
 
     @classmethod
     def _load(cls, group: ConsumerGroup) -> "Group":

@@ -10,6 +10,7 @@ from django.db.models import Count
 from brokercore.coordinator import consumer_protocol
 from brokercore.coordinator.lag import PartitionLag, group_lag, groups_lag_totals, partition_lag
 from brokercore.coordinator.rebalance import member_protocols
+from brokercore.db import read_snapshot
 from brokercore.errors import GroupIdNotFound
 from brokercore.models import (
     CommittedOffset,
@@ -155,8 +156,9 @@ def group_view(
 
 def group_describe(*, group_id: str) -> GroupView:
     """The group with its members and its lag per partition (in time too)."""
-    group = group_get(group_id=group_id)
-    members = list(GroupMember.objects.filter(group=group))
+    with read_snapshot():
+        group = group_get(group_id=group_id)
+        members = list(GroupMember.objects.filter(group=group))
     owners = {tuple(tp): m.member_id for m in members for tp in [*m.assignment, *m.revoking]}
     return group_view(group, members, partitions=group_lag(group=group, owners=owners))
 
