@@ -24,8 +24,15 @@ run: migrate
 	$(PY) manage.py ensure_admin
 	$(PY) manage.py serve --host $(HOST) --port $(PORT)
 
-test: $(VENV)/.installed
+test: $(VENV)/.installed tests/js/node_modules/.installed
 	$(PY) -m tests.run_suites $(PYTEST_ARGS)
+
+# The Kafka clients written in JavaScript that the suite runs (tests/js: KafkaJS), from the npm
+# registry at the versions package-lock.json pins. Without npm their tests skip with the reason.
+tests/js/node_modules/.installed: tests/js/package-lock.json
+	@if command -v npm >/dev/null 2>&1; then \
+		npm ci --prefix tests/js --no-audit --no-fund --silent && touch $@; \
+	else echo "npm not found: the KafkaJS tests will skip"; fi
 
 # Style and errors (ruff), the import contracts of .importlinter (brokercore never imports console;
 # subsystems never import an adapter), and models without a migration.

@@ -5,6 +5,7 @@ import itertools
 import shutil
 import time
 from dataclasses import dataclass
+from pathlib import Path
 
 import pytest
 
@@ -130,6 +131,46 @@ def kcat():
             pytest.fail("REQUIRE_KCAT=1 but kcat is not installed (apt-get install kcat)")
         pytest.skip("kcat is not installed (apt-get install kcat); set REQUIRE_KCAT=1 to fail instead")
     return path
+
+
+JS_DIR = Path(__file__).resolve().parents[1] / "js"
+
+
+@dataclass(frozen=True)
+class NodeScript:
+    """Runs JavaScript with the project's npm clients (tests/js: KafkaJS) importable."""
+
+    node: str
+
+    def run(self, script: str, *, env: dict[str, str] | None = None, timeout: float = 60) -> dict:
+        """Run `script` (CommonJS; `require("kafkajs")` works) and return the JSON object it
+        prints on its last line of output; a non-zero exit fails the test with its stderr."""
+        import json
+        import os
+        import subprocess
+
+        proc = subprocess.run(
+            [self.node, "-e", script], cwd=JS_DIR, capture_output=True, text=True, timeout=timeout,
+            env={**os.environ, "NODE_PATH": str(JS_DIR / "node_modules"), **(env or {})},
+        )
+        if proc.returncode != 0:
+            pytest.fail(f"node exited {proc.returncode}: {proc.stderr.strip()[-2000:]}")
+        lines = proc.stdout.strip().splitlines()
+        return json.loads(lines[-1]) if lines else {}
+
+
+@pytest.fixture
+def kafkajs() -> NodeScript:
+    """Node.js with KafkaJS from tests/js (`make test` installs it with npm ci where npm exists)."""
+    node = shutil.which("node")
+    why = ("Node.js is not installed" if node is None
+           else "KafkaJS is not installed in tests/js (run `npm ci --prefix tests/js`)"
+           if not (JS_DIR / "node_modules" / "kafkajs").is_dir() else "")
+    if why:
+        if required("NODE"):
+            pytest.fail(f"REQUIRE_NODE=1 but {why}")
+        pytest.skip(f"{why}; set REQUIRE_NODE=1 to fail instead")
+    return NodeScript(node)
 
 
 @pytest.fixture
