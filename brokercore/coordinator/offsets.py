@@ -12,6 +12,7 @@ from django.conf import settings
 from django.db import transaction
 
 from brokercore import events
+from brokercore.coordinator.consumer_protocol import PROTOCOL_TYPE as CONSUMER_PROTOCOL_TYPE
 from brokercore.coordinator.group import Group, State, group_id_validate
 from brokercore.coordinator.rebalance import rebalance_maybe_complete
 from brokercore.errors import (
@@ -268,6 +269,55 @@ def offsets_delete(*, group_id: str, topic: str, partitions: Iterable[int] | Non
     g.note("offsets.deleted", topic=topic, count=deleted)
     g.save()
     return deleted
+
+
+def kafka_offsets_delete(*, group_id: str, partitions: Iterable[tuple[str, int]]) -> tuple[int, dict[tuple[str, int], int]]:
+    """Kafka's OffsetDelete: (the group's error code, each partition's). A group that does not
+    exist (or is Dead) is GROUP_ID_NOT_FOUND; a group of consumers keeps the offsets of topics a
+    member subscribes to (GROUP_SUBSCRIBED_TO_TOPIC, per partition) and loses the others'; a
+    group of another protocol type must be empty (NON_EMPTY_GROUP). Unknown partitions are
+    UNKNOWN_TOPIC_OR_PARTITION, answered before the coordinator as Kafka does; a partition with
+    nothing committed is deleted without error."""
+    partitions = list(dict.fromkeys(partitions))
+    try:
+        group_id_validate(group_id)
+    except BrokerError as e:
+        return e.code, {}
+    known = {
+        (t, i) for t, i in Partition.objects.filter(
+            topic__name__in={t for t, _ in partitions}, topic__deleted_at__isnull=True
+        ).values_list("topic__name", "index")
+    }
+    codes = {tp: UnknownTopicOrPartition.code for tp in partitions if tp not in known}
+    wanted = [tp for tp in partitions if tp in known]
+    with transaction.atomic():
+        try:
+            g = Group.lock(group_id)
+        except GroupIdNotFound as e:
+            return e.code, codes
+        g.expire_members()
+        rebalance_maybe_complete(g)
+        if g.group.state == State.DEAD:
+            return GroupIdNotFound.code, codes
+        subscribed: set[str] = set()
+        if g.members:
+            if g.group.protocol_type not in ("", CONSUMER_PROTOCOL_TYPE):
+                return NonEmptyGroup.code, codes
+            subscribed = {t for m in g.members.values() for t in m.subscription}
+        doomed = [tp for tp in wanted if tp[0] not in subscribed]
+        codes.update({tp: GroupSubscribedToTopic.code if tp[0] in subscribed else NO_ERROR for tp in wanted})
+        if doomed:
+            by_topic: dict[str, list[int]] = {}
+            for t, i in doomed:
+                by_topic.setdefault(t, []).append(i)
+            for topic, indexes in by_topic.items():
+                n, _ = CommittedOffset.objects.filter(
+                    group=g.group, partition__topic__name=topic, partition__topic__deleted_at__isnull=True,
+                    partition__index__in=indexes,
+                ).delete()
+                g.note("offsets.deleted", topic=topic, count=n)
+        g.save()
+    return NO_ERROR, codes
 
 
 # --- Kafka clients: OffsetCommit and OffsetFetch --------------------------------------------------

@@ -15,6 +15,7 @@ from django.db import connection
 
 from brokercore.errors import InvalidFetchSize, OffsetOutOfRange, UnknownTopicOrPartition
 from brokercore.log.batch import batch_base_offset, batch_last_offset, batch_records
+from brokercore.log.storage import storage_location
 from brokercore.models import Partition, RecordBatch
 from brokercore.notify import log_waiters
 from brokercore.topics.read import partition_get, topic_get
@@ -365,3 +366,29 @@ def offset_max_timestamp(*, topic: str, partition: int) -> tuple[int, int | None
         return -1, None
     best = max(r.timestamp for r in records)
     return next((r.offset, r.timestamp) for r in records if r.timestamp == best)
+
+
+@dataclass(frozen=True, slots=True)
+class LogDir:
+    """Where the log is kept, as Kafka's DescribeLogDirs describes a log directory: one per node,
+    since every node serves the one copy in the database. `total_bytes`/`usable_bytes` are the
+    volume's, -1 where unknown (a PostgreSQL server's disk is not visible from here)."""
+
+    path: str
+    total_bytes: int
+    usable_bytes: int
+    # topic -> [(partition, bytes of its records in the log)], by name and index
+    partitions: dict[str, list[tuple[int, int]]]
+
+
+def log_dir_describe(*, topics: list[str] | None = None) -> LogDir:
+    """The log directory with the sizes of `topics`' partitions (every live topic when None;
+    names that are not topics are left out, as Kafka does)."""
+    qs = Partition.objects.filter(topic__deleted_at__isnull=True)
+    if topics is not None:
+        qs = qs.filter(topic__name__in=topics)
+    partitions: dict[str, list[tuple[int, int]]] = {}
+    for name, index, size in qs.order_by("topic__name", "index").values_list("topic__name", "index", "size_bytes"):
+        partitions.setdefault(name, []).append((index, size))
+    path, total, usable = storage_location()
+    return LogDir(path=path, total_bytes=total, usable_bytes=usable, partitions=partitions)

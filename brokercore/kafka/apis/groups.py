@@ -1,5 +1,5 @@
 """FindCoordinator, JoinGroup, SyncGroup, Heartbeat, LeaveGroup, OffsetCommit, OffsetFetch,
-DescribeGroups, ListGroups and DeleteGroups: classic consumer groups for Kafka clients.
+OffsetDelete, DescribeGroups, ListGroups and DeleteGroups: classic consumer groups for Kafka clients.
 
 The rules live in brokercore.coordinator (kafka_members, offsets, sweep); these handlers translate requests and answers.
 JoinGroup and SyncGroup are barriers: the handler records the request, then waits on the event loop
@@ -25,7 +25,7 @@ from brokercore.coordinator.kafka_members import (
     kafka_members_leave,
     kafka_sync_result,
 )
-from brokercore.coordinator.offsets import kafka_offsets_commit, kafka_offsets_fetch
+from brokercore.coordinator.offsets import kafka_offsets_commit, kafka_offsets_delete, kafka_offsets_fetch
 from brokercore.coordinator.sweep import group_delete
 from brokercore.errors import BrokerError, GroupAuthorizationFailed, InvalidRequest
 from brokercore.kafka.apis.registry import (
@@ -39,7 +39,7 @@ from brokercore.kafka.apis.registry import (
 from brokercore.notify import group_waiters
 
 FIND_COORDINATOR, JOIN_GROUP, HEARTBEAT, LEAVE_GROUP, SYNC_GROUP = 10, 11, 12, 13, 14
-OFFSET_COMMIT, OFFSET_FETCH, DESCRIBE_GROUPS, LIST_GROUPS, DELETE_GROUPS = 8, 9, 15, 16, 42
+OFFSET_COMMIT, OFFSET_FETCH, DESCRIBE_GROUPS, LIST_GROUPS, DELETE_GROUPS, OFFSET_DELETE = 8, 9, 15, 16, 42, 47
 
 COORDINATOR_GROUP, COORDINATOR_TRANSACTION = 0, 1
 # AclOperation bits of a group (READ 3, DELETE 6, DESCRIBE 8): every user may read and describe
@@ -334,3 +334,29 @@ def delete_groups_answer(group_ids: Iterable[str], *, principal: Principal) -> l
 @api(DELETE_GROUPS, versions=(0, 2))
 async def delete_groups(ctx: RequestContext, request: RequestPayload) -> ResponsePayload:
     return ctx.response(results=await ctx.run_sync(delete_groups_answer, request.groups_names, principal=ctx.principal))
+
+
+# --- OffsetDelete --------------------------------------------------------------------------------
+
+
+def offset_delete_answer(group_id: str, partitions: list[tuple[str, int]], *, principal: Principal) -> tuple[int, dict]:
+    if not principal_is_staff(principal):
+        return GroupAuthorizationFailed.code, {}
+    return kafka_offsets_delete(group_id=group_id, partitions=partitions)
+
+
+@api(OFFSET_DELETE, versions=(0, 0))
+async def offset_delete(ctx: RequestContext, request: RequestPayload) -> ResponsePayload:
+    asked = [(t.name, p.partition_index) for t in request.topics for p in t.partitions]
+    code, codes = await ctx.run_sync(offset_delete_answer, request.group_id, asked, principal=ctx.principal)
+    if code:  # a group-level error answers for the whole request, with no topics (Kafka's)
+        return ctx.response(error_code=code, topics=[])
+    return ctx.response(
+        error_code=0,
+        topics=[
+            {"name": t.name, "partitions": [
+                {"partition_index": p.partition_index, "error_code": codes[(t.name, p.partition_index)]} for p in t.partitions
+            ]}
+            for t in request.topics
+        ],
+    )

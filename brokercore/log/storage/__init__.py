@@ -6,9 +6,11 @@ can, one row per record batch. Both re-check the topic's metadata as they write,
 cached copy (`topic_for_append(cached=True)`); a stale copy costs a retry, never a misplaced record.
 """
 
+import shutil
 from contextlib import AbstractContextManager, nullcontext
+from pathlib import Path
 
-from django.db import transaction
+from django.db import connection, transaction
 from django.db.backends.base.base import BaseDatabaseWrapper
 
 from brokercore import clock
@@ -16,7 +18,7 @@ from brokercore.log.storage.meta import Batches, TopicMeta, topic_for_append, to
 from brokercore.log.storage.postgres import pg_append
 from brokercore.log.storage.sqlite import sqlite_append, sqlite_synchronous_full
 
-__all__ = ["Batches", "TopicMeta", "append", "durability", "topic_for_append", "topic_meta_forget"]
+__all__ = ["Batches", "TopicMeta", "append", "durability", "storage_location", "topic_for_append", "topic_meta_forget"]
 
 ACKS_ALL = -1
 # acks -> PostgreSQL's synchronous_commit for the append's transaction (docs/ARCHITECTURE.md,
@@ -44,3 +46,17 @@ def append(conn: BaseDatabaseWrapper, batches: Batches, *, meta: TopicMeta, acks
             return pg_append(cursor, batches, meta=meta, now=now, synchronous_commit=_SYNCHRONOUS_COMMIT[acks])
     with durability(conn, acks), transaction.atomic(using=conn.alias), conn.cursor() as cursor:
         return sqlite_append(cursor, batches, meta=meta, now=now)
+
+
+def storage_location() -> tuple[str, int, int]:
+    """(where the log is kept, the volume's total bytes, its free bytes; -1 where unknown): the
+    SQLite file and its disk, or the PostgreSQL database's address (without credentials)."""
+    db = connection.settings_dict
+    if connection.vendor == "sqlite":
+        path = Path(str(db["NAME"])).resolve()
+        try:
+            usage = shutil.disk_usage(path.parent)
+        except OSError:
+            return str(path), -1, -1
+        return str(path), usage.total, usage.free
+    return f"{connection.vendor}://{db.get('HOST') or 'localhost'}:{db.get('PORT') or 5432}/{db['NAME']}", -1, -1
