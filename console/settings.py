@@ -218,6 +218,9 @@ BROKER = {
     "GROUP_MAX_SESSION_TIMEOUT_MS": _env_int("BROKER_GROUP_MAX_SESSION_TIMEOUT_MS", 1_800_000),
     # Kafka's offset.metadata.max.bytes.
     "OFFSET_METADATA_MAX_BYTES": _env_int("BROKER_OFFSET_METADATA_MAX_BYTES", 4096),
+    # Kafka's offsets.topic.num.partitions: __consumer_offsets' partitions, fixed when the first
+    # commit creates it (a group's records go to one of them by its id's hash).
+    "OFFSETS_TOPIC_PARTITIONS": _env_int("BROKER_OFFSETS_TOPIC_PARTITIONS", 50),
     # How often the server expires silent members and finishes timed-out rebalances.
     "GROUP_SWEEP_INTERVAL_S": _env_int("BROKER_GROUP_SWEEP_INTERVAL_S", 1),
     # Rebalance history and lag samples kept per group (both bounded).

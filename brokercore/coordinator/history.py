@@ -12,7 +12,8 @@ from dataclasses import dataclass
 from django.conf import settings
 
 from brokercore.coordinator.assignors import ASSIGNOR_NAMES, is_cooperative
-from brokercore.coordinator.group import Group
+from brokercore.coordinator.group import KAFKA, Group
+from brokercore.coordinator.offsets_topic import offsets_log_group
 from brokercore.models import ConsumerGroup, GroupMember, RebalanceEvent
 
 
@@ -69,6 +70,8 @@ def rebalance_record(
         removed_members=removed,
     )
     history_trim(g.group)
+    if g.group.kind != KAFKA or not members:  # a Kafka group's is written with its leader's assignment
+        offsets_log_group(g.group, members, g.now_ms)
     return moved
 
 
@@ -85,6 +88,7 @@ def rebalance_assignment_record(g: Group, after: dict) -> RebalanceEvent | None:
         event.assignment_after = after
         event.completed_ms = g.now_ms
         event.save(update_fields=["revoked", "moved", "paused", "assignment_after", "completed_ms"])
+    offsets_log_group(group, g.members_ordered(), g.now_ms)
     return event
 
 

@@ -14,6 +14,7 @@ from django.db import transaction
 from brokercore import events
 from brokercore.coordinator.consumer_protocol import PROTOCOL_TYPE as CONSUMER_PROTOCOL_TYPE
 from brokercore.coordinator.group import Group, State, group_id_validate
+from brokercore.coordinator.offsets_topic import offsets_log_commits, offsets_log_deletes
 from brokercore.coordinator.rebalance import rebalance_maybe_complete
 from brokercore.errors import (
     NO_ERROR,
@@ -92,6 +93,7 @@ def _upsert(
         unique_fields=["group", "partition"],
         update_fields=["offset", "metadata", "leader_epoch", "committed_ms"],
     )
+    offsets_log_commits(group.group_id, [(t, p, o, epochs.get((t, p)), md) for (t, p), (o, md) in rows.items()], now_ms)
 
 
 def commit_check(g: Group, *, member_id: str | None, generation: int, group_instance_id: str | None) -> GroupMember | None:
@@ -265,7 +267,9 @@ def offsets_delete(*, group_id: str, topic: str, partitions: Iterable[int] | Non
     qs = CommittedOffset.objects.filter(group=g.group, partition__topic__name=topic)
     if partitions is not None:
         qs = qs.filter(partition__index__in=list(partitions))
+    doomed = list(qs.values_list("partition__index", flat=True))
     deleted, _ = qs.delete()
+    offsets_log_deletes(group_id, [(topic, i) for i in doomed], g.now_ms)
     g.note("offsets.deleted", topic=topic, count=deleted)
     g.save()
     return deleted
@@ -311,10 +315,13 @@ def kafka_offsets_delete(*, group_id: str, partitions: Iterable[tuple[str, int]]
             for t, i in doomed:
                 by_topic.setdefault(t, []).append(i)
             for topic, indexes in by_topic.items():
-                n, _ = CommittedOffset.objects.filter(
+                qs = CommittedOffset.objects.filter(
                     group=g.group, partition__topic__name=topic, partition__topic__deleted_at__isnull=True,
                     partition__index__in=indexes,
-                ).delete()
+                )
+                had = list(qs.values_list("partition__index", flat=True))
+                n, _ = qs.delete()
+                offsets_log_deletes(group_id, [(topic, i) for i in had], g.now_ms)
                 g.note("offsets.deleted", topic=topic, count=n)
         g.save()
     return NO_ERROR, codes

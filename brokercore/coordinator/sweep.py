@@ -7,9 +7,10 @@ from django.db.models import F, Q
 
 from brokercore import clock, events
 from brokercore.coordinator.group import KAFKA, Group, State, group_channel
+from brokercore.coordinator.offsets_topic import offsets_log_group_deleted
 from brokercore.coordinator.rebalance import rebalance_maybe_complete
 from brokercore.errors import NonEmptyGroup
-from brokercore.models import ConsumerGroup, GroupMember
+from brokercore.models import CommittedOffset, ConsumerGroup, GroupMember
 
 
 @transaction.atomic
@@ -25,6 +26,8 @@ def group_delete(*, group_id: str) -> None:
         )
     pk = g.group.pk
     channel = group_channel(g.group)
+    committed = CommittedOffset.objects.filter(group=g.group).values_list("partition__topic__name", "partition__index")
+    offsets_log_group_deleted(group_id, list(committed), g.now_ms)
     g.group.delete()
     events.publish_on_commit([channel, events.CLUSTER_GROUP], "group.deleted", {"group_id": group_id, "group_pk": pk})
 

@@ -28,6 +28,7 @@ from brokercore.errors import (
     InvalidRecord,
     InvalidRequiredAcks,
     InvalidTimestamp,
+    InvalidTopic,
     MessageTooLarge,
     NotEnoughReplicas,
     NotLeaderOrFollower,
@@ -39,7 +40,7 @@ from brokercore.log.batch import TIMESTAMP_TYPE_BIT, Pending, batch_build, with_
 from brokercore.log.storage import Batches, TopicMeta, topic_for_append, topic_meta_forget
 from brokercore.notify import log_waiters
 from brokercore.partitioner import NULL_KEY_STRATEGIES, murmur2, round_robin, sticky, to_positive
-from brokercore.topics.rules import LogConfig
+from brokercore.topics.rules import LogConfig, topic_is_internal
 from brokercore.types import AppendResult, RecordIn
 
 logger = logging.getLogger(__name__)
@@ -193,6 +194,13 @@ def _size_check(cfg: LogConfig, batch_bytes: int) -> None:
         )
 
 
+def _internal_refuse(topic: str) -> None:
+    """Kafka's ReplicaManager: producers may not append to an internal topic, whose records only
+    its coordinator writes."""
+    if topic_is_internal(topic):
+        raise InvalidTopic(f"Cannot append to internal topic {topic}: its records are written by the broker.")
+
+
 def _topic_checks(topic: str, meta: TopicMeta, acks: int, batch_bytes: int | None) -> LogConfig:
     """The topic's checks of a whole batch, before any record: its size, and acks=all's in-sync replicas."""
     cfg = meta.log_config()
@@ -218,6 +226,7 @@ def records_append(
     null_key_strategy: str = "round_robin",
     validate_only: bool = False,
     batch_bytes: int | None = None,
+    internal: bool = False,
 ) -> list[AppendResult]:
     """Append a batch; return partition and offset of each record, in input order.
 
@@ -226,8 +235,11 @@ def records_append(
     validate_only, every check runs and nothing is written (offsets are returned as -1), so a
     caller with many batches can refuse bad input before writing any of them. `batch_bytes`:
     the size of the Kafka record batch the records came in, which max.message.bytes limits too.
+    Internal topics (__consumer_offsets) take only their coordinator's records (`internal`).
     """
     acks = acks_parse(acks)
+    if not internal:
+        _internal_refuse(topic)
     if null_key_strategy not in NULL_KEY_STRATEGIES:
         raise ValueError(f"null_key_strategy must be one of {NULL_KEY_STRATEGIES}")
     if not records:
@@ -289,6 +301,10 @@ def batches_append(
     stamped the batch with the append time, that time (else -1); or the error that refused it
     (nothing of it written, the other partitions still are)."""
     acks = acks_parse(acks)
+    try:
+        _internal_refuse(topic)
+    except BrokerError as e:
+        return dict.fromkeys(batches, e)
     conn = connections[DEFAULT_DB_ALIAS]
     out: dict[int, AppendResult | BrokerError] = {}
     for attempt in range(_APPEND_ATTEMPTS):

@@ -13,7 +13,7 @@ from brokercore.models import (
     Partition,
     Topic,
 )
-from brokercore.topics.rules import LogConfig, configs_effective
+from brokercore.topics.rules import LogConfig, configs_effective, topic_is_internal
 from brokercore.types import PartitionInfo, TopicInfo
 
 
@@ -57,6 +57,11 @@ class TopicSummary:
     replication_factor: int
     records: int
     size_bytes: int
+
+    @property
+    def internal(self) -> bool:
+        """The broker's own topic (__consumer_offsets): read-only to clients."""
+        return topic_is_internal(self.name)
 
 
 def topic_list(*, search: str = "") -> list[TopicSummary]:

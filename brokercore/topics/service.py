@@ -12,12 +12,19 @@ from brokercore.errors import (
     InvalidConfig,
     InvalidPartitions,
     InvalidReplicationFactor,
+    InvalidRequest,
     InvalidTopic,
     TopicAlreadyExists,
     UnknownTopicOrPartition,
 )
 from brokercore.models import Partition, Topic
-from brokercore.topics.rules import CONFIG_DEFS, configs_parse, topic_name_collision_key, topic_name_validate
+from brokercore.topics.rules import (
+    CONFIG_DEFS,
+    configs_parse,
+    topic_is_internal,
+    topic_name_collision_key,
+    topic_name_validate,
+)
 
 
 def _partitions_validate(count: object) -> int:
@@ -50,6 +57,13 @@ def _live_topic_locked(name: str) -> Topic:
         return Topic.objects.select_for_update(no_key=True).get(name=name, deleted_at__isnull=True)
     except Topic.DoesNotExist:
         raise UnknownTopicOrPartition(f"Topic '{name}' does not exist.") from None
+
+
+def _internal_refuse(name: str, what: str) -> None:
+    """The coordinator's own topic (__consumer_offsets) is the broker's: where a group's records
+    go depends on its partition count, and its records are the committed offsets' history."""
+    if topic_is_internal(name):
+        raise InvalidRequest(f"Topic '{name}' is internal to the broker and cannot be {what}.")
 
 
 def topic_create(
@@ -117,6 +131,7 @@ def topic_delete(*, name: str) -> None:
     The name is free again immediately, as in Kafka. The log cleaner (`log_clean`) removes the
     rows in short transactions, so a topic of millions of records never holds a long lock.
     """
+    _internal_refuse(name, "deleted")
     with transaction.atomic():
         topic = _live_topic_locked(name)
         topic.deleted_at = timezone.now()
@@ -132,6 +147,7 @@ def topic_partitions_add(*, name: str, count: int, validate_only: bool = False) 
     """Grow the topic to `count` partitions in total (Kafka's CreatePartitions). Never shrinks."""
     if isinstance(count, bool) or not isinstance(count, int):
         raise InvalidPartitions(f"Number of partitions must be an integer, got {count!r}.")
+    _internal_refuse(name, "given partitions")
     with transaction.atomic():
         topic = _live_topic_locked(name)
         current = topic.partitions.count()

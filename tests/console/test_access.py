@@ -181,11 +181,13 @@ KAFKA_APIS = {
     22: KAFKA_USER,  # InitProducerId
     32: KAFKA_USER,  # DescribeConfigs
     60: KAFKA_USER,  # DescribeCluster
+    35: KAFKA_USER,  # DescribeLogDirs
     19: KAFKA_STAFF,  # CreateTopics
     20: KAFKA_STAFF,  # DeleteTopics
     21: KAFKA_STAFF,  # DeleteRecords
     37: KAFKA_STAFF,  # CreatePartitions
     42: KAFKA_STAFF,  # DeleteGroups
+    47: KAFKA_STAFF,  # OffsetDelete
 }
 
 

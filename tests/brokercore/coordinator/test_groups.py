@@ -351,9 +351,13 @@ def test_lag_samples_are_bounded(settings, fake_clock):
     assert [lag for _, lag in lag_history(group_id="g")] == [4, 4, 4]
 
 
-def test_events_published_for_membership(django_capture_on_commit_callbacks):
+def test_events_published_for_membership(django_capture_on_commit_callbacks, monkeypatch):
+    from brokercore import events
+
     topic_factory(name="t", partitions=1)
-    with django_capture_on_commit_callbacks() as callbacks:
+    sent = []
+    monkeypatch.setattr(events, "publish", lambda groups, event_type, payload: sent.append((groups, event_type)))
+    with django_capture_on_commit_callbacks(execute=True):
         join()
-    # member.joined, rebalance.started, rebalance.completed
-    assert len(callbacks) == 3
+    group_events = [event_type for groups, event_type in sent if events.CLUSTER_GROUP in groups and event_type.startswith(("member.", "rebalance."))]
+    assert group_events == ["member.joined", "rebalance.started", "rebalance.completed"]
