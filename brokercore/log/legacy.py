@@ -122,7 +122,7 @@ def message_set_batch(data: bytes, *, max_uncompressed: int) -> Pending:
             if value is None:
                 raise CorruptMessage("A compressed message has no value.")
             codec = wrapper_codec
-            unpacked = decompress(wrapper_codec, _lz4_mended(value) if wrapper_codec == LZ4 else value,
+            unpacked = decompress(wrapper_codec, lz4_frame_mended(value) if wrapper_codec == LZ4 else value,
                                   limit=max_uncompressed)
             inner = [m[1:] for m in _messages(memoryview(bytes(unpacked)))]
             for inner_magic, inner_attributes, *_ in inner:
@@ -246,7 +246,7 @@ def batch_compress(batch: bytes, codec: int) -> bytes:
     return bytes(head) + body
 
 
-def _lz4_mended(frame: bytes) -> bytes:
+def lz4_frame_mended(frame: bytes) -> bytes:
     """A magic-0 LZ4 frame with its descriptor checksum made right: Kafka before 0.10 computed it
     over the frame's magic number too, which standard LZ4 readers refuse."""
     if len(frame) < 7 or frame[:4] != _LZ4_MAGIC:
