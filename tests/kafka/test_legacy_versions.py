@@ -252,3 +252,27 @@ def test_list_groups_v5_filters_by_type(wire):
     assert [(g.group_id, g.group_type) for g in r.groups] == [("typed", "classic")]
     assert [g.group_id for g in wire.call(16, 5, states_filter=[], types_filter=[]).groups] == ["typed"]
     assert wire.call(16, 5, states_filter=[], types_filter=["consumer"]).groups == ()
+
+
+# Kafka 3.9's validVersions (clients/src/main/resources/common/message/*Request.json at the 3.9
+# branch) of every API this broker implements.
+KAFKA_3_9 = {
+    0: (0, 11), 1: (0, 17), 2: (0, 9), 3: (0, 12), 8: (0, 9), 9: (0, 9), 10: (0, 6), 11: (0, 9), 12: (0, 4),
+    13: (0, 5), 14: (0, 5), 15: (0, 5), 16: (0, 5), 17: (0, 1), 18: (0, 4), 19: (0, 7), 20: (0, 6), 21: (0, 2),
+    22: (0, 5), 32: (0, 4), 36: (0, 2), 37: (0, 3), 42: (0, 2), 60: (0, 1),
+}
+
+
+def test_every_api_serves_kafka_3_9s_versions_and_docs_list_them():
+    import re
+    from pathlib import Path
+
+    from brokercore.kafka.apis import load
+    from brokercore.kafka.apis.registry import HANDLERS
+
+    load()
+    served = {k: (a.min_version, a.max_version) for k, a in HANDLERS.items()}
+    assert served == KAFKA_3_9
+    doc = (Path(__file__).resolve().parents[2] / "docs" / "KAFKA.md").read_text()
+    listed = {int(k): (int(lo), int(hi)) for k, lo, hi in re.findall(r"^\| (\d+) \| \w+ \| (\d+)–(\d+) \|", doc, re.M)}
+    assert listed == served
