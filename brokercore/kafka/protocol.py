@@ -12,7 +12,6 @@ import io
 import struct
 from dataclasses import dataclass, fields
 
-from kio.index import KioIndexError, load_request_schema
 from kio.schema.request_header.v1.header import RequestHeader as RequestHeaderV1
 from kio.serial import entity_reader, entity_writer
 from kio.serial._introspect import (
@@ -25,6 +24,8 @@ from kio.serial._introspect import (
     is_optional,
 )
 from kio.static.protocol import Entity, RequestPayload, ResponsePayload
+
+from brokercore.kafka.schemas_legacy import KioIndexError, load_request_schema, load_response_schema
 
 API_VERSIONS = 18
 
@@ -285,8 +286,6 @@ def request_encode(header: RequestHeader, request: RequestPayload) -> bytes:
 
 def response_decode(frame: bytes, api_key: int, api_version: int) -> tuple[int, ResponsePayload]:
     """(correlation id, payload) of a response frame without its length prefix (tests, tools)."""
-    from kio.index import load_response_schema
-
     schema = load_response_schema(api_key, api_version)
     header, used = entity_reader(schema.__header_schema__)(frame, 0)
     payload, _ = entity_reader(schema)(frame, used)

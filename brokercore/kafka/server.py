@@ -345,7 +345,7 @@ def _pipelines(header: RequestHeader, request: Any) -> bool:
     transactional producer's (its sequence numbers are checked one batch after the other, under
     the partition lock, outside group commit), nor one whose batches the handler must refuse
     (handled alone, as any other request, it answers as before)."""
-    if header.api_key != PRODUCE or request.transactional_id is not None:
+    if header.api_key != PRODUCE or getattr(request, "transactional_id", None) is not None:
         return False
     if not settings.BROKER["GROUP_COMMIT"]:  # appends would not keep request order without it
         return False

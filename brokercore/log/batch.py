@@ -30,6 +30,7 @@ MAGIC = 2
 HEADER = struct.Struct(">qiibIhiqqqhii")
 HEADER_SIZE = HEADER.size  # 61
 _CRC_START = 21  # the CRC covers attributes .. end of batch
+_MAGIC_AT = 16  # where a batch, or a message of the old formats, says which it is
 _LENGTH_END = 12  # base offset (8) and batch length (4) precede what batch length counts
 
 COMPRESSION_MASK = 0x07
@@ -381,6 +382,8 @@ def producer_batch(data: bytes, *, version: int, max_uncompressed: int) -> Pendi
     0..n-1, timestamps, header keys; compressed batches are decompressed (bounded) to be checked
     and stored as received."""
     view = memoryview(data)
+    if len(view) > _MAGIC_AT and view[_MAGIC_AT] != MAGIC:  # an old message, shorter than a batch header
+        raise InvalidRecord(f"Produce requests of version 3 and above must use record batches (magic 2), got magic {view[_MAGIC_AT]}.")
     if len(view) < HEADER_SIZE:
         raise CorruptMessage("The records end inside a batch header." if view else
                              "A record batch must hold at least one record.")

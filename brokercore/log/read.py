@@ -13,6 +13,7 @@ from dataclasses import dataclass
 from django.conf import settings
 from django.db import connection
 
+from brokercore import clock
 from brokercore.errors import InvalidFetchSize, OffsetOutOfRange, UnknownTopicOrPartition
 from brokercore.log.batch import batch_base_offset, batch_last_offset, batch_records
 from brokercore.log.storage import storage_location
@@ -25,6 +26,8 @@ from brokercore.types import FetchResult, RecordOut
 # largest timestamp (KIP-734), and the start of the local log (KIP-405: without tiered storage, the
 # whole log).
 LATEST, EARLIEST, MAX_TIMESTAMP, EARLIEST_LOCAL = -1, -2, -3, -4
+# The last offset in tiered storage (KIP-1005): no tiered storage here, so none.
+LATEST_TIERED = -5
 
 
 _BATCH_TABLE = RecordBatch._meta.db_table
@@ -228,6 +231,26 @@ def offset_for(*, topic: str, partition: int, spec: int) -> tuple[int, int | Non
             break
         after = rows[-1][0] + 1
     return p.high_watermark, None
+
+
+def offsets_before(*, topic: str, partition: int, timestamp: int, max_offsets: int) -> list[int]:
+    """Kafka's ListOffsets v0 (UnifiedLog.legacyFetchOffsetsBefore): up to `max_offsets` segment
+    start offsets of segments last written at or before `timestamp` (EARLIEST: the first; LATEST:
+    the log end), newest first. The log is one segment here: it starts at the log start offset,
+    was last written at the last append, and a non-empty log adds (log end, now) as Kafka's active
+    segment does."""
+    p = partition_get(topic=topic, partition=partition)
+    written = int(p.last_append_at.timestamp() * 1000) if p.last_append_at is not None else 0
+    segments = [(p.log_start_offset, written)]
+    if p.high_watermark > p.log_start_offset:
+        segments.append((p.high_watermark, clock.now_ms()))
+    if timestamp == LATEST:
+        start = len(segments) - 1
+    elif timestamp == EARLIEST:
+        start = 0
+    else:
+        start = max((i for i, (_, at) in enumerate(segments) if at <= timestamp), default=-1)
+    return [offset for offset, _ in reversed(segments[: start + 1])][: max(0, max_offsets)]
 
 
 @dataclass(frozen=True, slots=True)

@@ -193,10 +193,9 @@ class Wire:
         self.correlation_id = 0
 
     def send(self, api_key: int, version: int, client_id: str | None = "tests", **fields) -> int:
-        from kio.index import load_request_schema
-
         from brokercore.kafka.apis.registry import build_entity
         from brokercore.kafka.protocol import RequestHeader, request_encode
+        from brokercore.kafka.schemas_legacy import load_request_schema
 
         self.correlation_id += 1
         request = build_entity(load_request_schema(api_key, version), fields)

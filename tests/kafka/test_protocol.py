@@ -64,7 +64,7 @@ def test_api_versions_lists_every_registered_api(wire):
     assert response.error_code == ErrorCode.none
     ranges = {k.api_key: (k.min_version, k.max_version) for k in response.api_keys}
     assert ranges == {k: (a.min_version, a.max_version) for k, a in HANDLERS.items()}
-    assert ranges[0] == (3, 11) and ranges[1] == (4, 13) and ranges[3] == (0, 12)
+    assert ranges[0] == (0, 11) and ranges[1] == (0, 17) and ranges[3] == (0, 12)
 
 
 def test_api_versions_of_an_unknown_version_answers_v0_with_unsupported_version(wire):

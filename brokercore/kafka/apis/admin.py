@@ -80,10 +80,11 @@ def create_topics_answer(topics: Iterable[Entity], *, validate_only: bool, princ
     return out
 
 
-@api(19, versions=(2, 7))
+@api(19, versions=(0, 7))
 async def create_topics(ctx: RequestContext, request: RequestPayload) -> ResponsePayload:
     topics = await ctx.run_sync(
-        create_topics_answer, request.topics, validate_only=request.validate_only, principal=ctx.principal
+        create_topics_answer, request.topics, validate_only=getattr(request, "validate_only", False),  # v1 on
+        principal=ctx.principal,
     )
     return ctx.response(topics=topics)
 
@@ -115,7 +116,7 @@ def delete_topics_answer(names: list[str | None], ids: list[uuid.UUID | None], *
     return out
 
 
-@api(20, versions=(1, 6))
+@api(20, versions=(0, 6))
 async def delete_topics(ctx: RequestContext, request: RequestPayload) -> ResponsePayload:
     if ctx.api_version >= 6:  # by name or (KIP-516) by topic id
         names = [t.name for t in request.topics]

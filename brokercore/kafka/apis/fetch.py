@@ -19,6 +19,7 @@ from brokercore.errors import (
     NotLeaderOrFollower,
     TopicAuthorizationFailed,
     UnknownTopicId,
+    UnsupportedVersion,
 )
 from brokercore.kafka.apis.meta import leadership
 from brokercore.kafka.apis.registry import (
@@ -32,12 +33,16 @@ from brokercore.kafka.apis.registry import (
 )
 from brokercore.log.batch import empty_batch_encode
 from brokercore.log.cleaner import records_delete_before
+from brokercore.log.legacy import MAGIC_V0, MAGIC_V1, batches_down_convert
 from brokercore.log.read import (
     EARLIEST,
     EARLIEST_LOCAL,
+    LATEST,
+    LATEST_TIERED,
     MAX_TIMESTAMP,
     offset_for,
     offset_max_timestamp,
+    offsets_before,
     records_fetch_many,
 )
 from brokercore.notify import log_waiters
@@ -111,7 +116,22 @@ def fetch_once(topics: list[tuple[str | None, uuid.UUID | None, list]], max_byte
     return out, many.partition_ids, many.seen, many.size, failed
 
 
-@api(1, versions=(4, 13))
+def down_converted(responses: list[dict], topics: Sequence[Entity], *, version: int) -> list[dict]:
+    """Fetch v0-3's records (`responses` answer the request's `topics`, in order): the stored
+    batches as message sets of magic 0 (v0-1) or 1 (v2-3), as Kafka's down-conversion gives
+    clients that predate record batches."""
+    magic = MAGIC_V0 if version <= 1 else MAGIC_V1
+    for answer, asked in zip(responses, topics, strict=True):
+        for p, fetched in zip(answer["partitions"], asked.partitions, strict=True):
+            if p["records"]:
+                try:
+                    p["records"] = batches_down_convert(p["records"], magic=magic, fetch_offset=fetched.fetch_offset)
+                except BrokerError as e:
+                    p.update(error_code=error_code(e), records=b"")
+    return responses
+
+
+@api(1, versions=(0, 17))
 async def fetch(ctx: RequestContext, request: RequestPayload) -> ResponsePayload:
     if getattr(request, "session_id", 0) != 0:  # sessions exist from v7 on
         # We never hand out fetch sessions (every answer says session 0), so a client asking for
@@ -129,6 +149,8 @@ async def fetch(ctx: RequestContext, request: RequestPayload) -> ResponsePayload
         responses, pids, seen, size, failed = await ctx.run_sync(fetch_once, topics, max_bytes, ctx.node)
         remaining = deadline - time.monotonic()
         if size >= request.min_bytes or failed or remaining <= 0 or not pids:
+            if ctx.api_version < 4:
+                responses = await ctx.run_sync(down_converted, responses, request.topics, version=ctx.api_version)
             return ctx.response(error_code=0, session_id=0, responses=responses)
         await log_waiters.wait_async(pids, seen, min(remaining, poll_s))
 
@@ -136,38 +158,69 @@ async def fetch(ctx: RequestContext, request: RequestPayload) -> ResponsePayload
 # --- ListOffsets ---------------------------------------------------------------------------------
 
 
-def list_offsets_answer(topics: Sequence[Entity], node: Node) -> list[dict]:
+# The version each negative ListOffsets timestamp needs (Kafka's KafkaApis); older versions get
+# UNSUPPORTED_VERSION for it, as does any other negative timestamp.
+_SPEC_SINCE = {EARLIEST: 1, LATEST: 1, MAX_TIMESTAMP: 7, EARLIEST_LOCAL: 8, LATEST_TIERED: 9}
+
+
+def _list_offset(topic: str, p: Entity, version: int) -> dict:
+    """One partition of ListOffsets v1+ (kio's ListOffsetsPartition of any version)."""
+    entry = {"partition_index": p.partition_index, "error_code": 0, "timestamp": -1, "offset": -1, "leader_epoch": -1}
+    spec = p.timestamp
+    if spec < 0 and version < _SPEC_SINCE.get(spec, 2**15):
+        return {**entry, "error_code": UnsupportedVersion.code}
+    if spec == LATEST_TIERED:  # nothing is tiered: Kafka answers offset -1 without an error
+        return entry
+    if spec == EARLIEST_LOCAL:  # no tiered storage: the local log is the whole log
+        spec = EARLIEST
+    try:
+        if spec == MAX_TIMESTAMP:
+            offset, ts = offset_max_timestamp(topic=topic, partition=p.partition_index)
+        else:
+            offset, ts = offset_for(topic=topic, partition=p.partition_index, spec=spec)
+            if spec >= 0 and ts is None:
+                offset = -1  # Kafka: no record at or after that timestamp
+        entry.update(offset=offset, timestamp=-1 if ts is None else ts)
+    except BrokerError as e:
+        entry.update(error_code=error_code(e))
+    return entry
+
+
+def _list_offsets_v0(topic: str, p: Entity) -> dict:
+    """One partition of ListOffsets v0: old-style offsets, and only EARLIEST and LATEST among the
+    negative timestamps (Kafka's handleListOffsetRequestV0)."""
+    entry = {"partition_index": p.partition_index, "error_code": 0, "old_style_offsets": []}
+    if p.timestamp < EARLIEST:
+        return {**entry, "error_code": UnsupportedVersion.code}
+    try:
+        offsets = offsets_before(topic=topic, partition=p.partition_index, timestamp=p.timestamp,
+                                 max_offsets=p.max_num_offsets)
+        return {**entry, "old_style_offsets": offsets}
+    except BrokerError as e:
+        return {**entry, "error_code": error_code(e)}
+
+
+def list_offsets_answer(topics: Sequence[Entity], node: Node, *, version: int = 1) -> list[dict]:
     """ListOffsets' topics (kio's ListOffsetsTopic of any version) answered partition by partition."""
     leads = leadership(node)
     out = []
     for t in topics:
         partitions = []
         for p in t.partitions:
-            entry = {"partition_index": p.partition_index, "error_code": 0, "timestamp": -1, "offset": -1, "leader_epoch": -1}
             if not leads(t.name, p.partition_index):
-                partitions.append({**entry, "error_code": NotLeaderOrFollower.code})
-                continue
-            spec = p.timestamp
-            if spec == EARLIEST_LOCAL:  # no tiered storage: the local log is the whole log
-                spec = EARLIEST
-            try:
-                if spec == MAX_TIMESTAMP:
-                    offset, ts = offset_max_timestamp(topic=t.name, partition=p.partition_index)
-                else:
-                    offset, ts = offset_for(topic=t.name, partition=p.partition_index, spec=spec)
-                    if spec >= 0 and ts is None:
-                        offset = -1  # Kafka: no record at or after that timestamp
-                entry.update(offset=offset, timestamp=-1 if ts is None else ts)
-            except BrokerError as e:
-                entry.update(error_code=error_code(e))
-            partitions.append(entry)
+                partitions.append({"partition_index": p.partition_index, "error_code": NotLeaderOrFollower.code,
+                                   "timestamp": -1, "offset": -1, "leader_epoch": -1})
+            elif version == 0:
+                partitions.append(_list_offsets_v0(t.name, p))
+            else:
+                partitions.append(_list_offset(t.name, p, version))
         out.append({"name": t.name, "partitions": partitions})
     return out
 
 
-@api(2, versions=(1, 8))
+@api(2, versions=(0, 9))
 async def list_offsets(ctx: RequestContext, request: RequestPayload) -> ResponsePayload:
-    return ctx.response(topics=await ctx.run_sync(list_offsets_answer, request.topics, ctx.node))
+    return ctx.response(topics=await ctx.run_sync(list_offsets_answer, request.topics, ctx.node, version=ctx.api_version))
 
 
 # --- DeleteRecords -------------------------------------------------------------------------------

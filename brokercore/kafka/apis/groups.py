@@ -27,7 +27,7 @@ from brokercore.coordinator.kafka_members import (
 )
 from brokercore.coordinator.offsets import kafka_offsets_commit, kafka_offsets_delete, kafka_offsets_fetch
 from brokercore.coordinator.sweep import group_delete
-from brokercore.errors import BrokerError, GroupAuthorizationFailed, InvalidRequest
+from brokercore.errors import BrokerError, GroupAuthorizationFailed, InvalidRequest, UnsupportedVersion
 from brokercore.kafka.apis.registry import (
     Principal,
     RequestContext,
@@ -42,6 +42,7 @@ FIND_COORDINATOR, JOIN_GROUP, HEARTBEAT, LEAVE_GROUP, SYNC_GROUP = 10, 11, 12, 1
 OFFSET_COMMIT, OFFSET_FETCH, DESCRIBE_GROUPS, LIST_GROUPS, DELETE_GROUPS, OFFSET_DELETE = 8, 9, 15, 16, 42, 47
 
 COORDINATOR_GROUP, COORDINATOR_TRANSACTION = 0, 1
+CLASSIC = "classic"  # the type of every group here (ListGroups v5)
 # AclOperation bits of a group (READ 3, DELETE 6, DESCRIBE 8): every user may read and describe
 # groups; only staff may delete them.
 GROUP_OPERATIONS = (1 << 3) | (1 << 6) | (1 << 8)
@@ -67,7 +68,7 @@ def _coordinator(ctx: RequestContext, key: str, key_type: int) -> dict:
     return {"key": key, "error_code": 0, "error_message": None, "node_id": node.node_id, "host": node.host, "port": node.port}
 
 
-@api(FIND_COORDINATOR, versions=(0, 4))
+@api(FIND_COORDINATOR, versions=(0, 6))
 async def find_coordinator(ctx: RequestContext, request: RequestPayload) -> ResponsePayload:
     if ctx.api_version >= 4:  # KIP-699: a batch of keys
         return ctx.response(coordinators=[_coordinator(ctx, key, request.key_type) for key in request.coordinator_keys])
@@ -215,8 +216,18 @@ async def leave_group(ctx: RequestContext, request: RequestPayload) -> ResponseP
 # --- Offsets -------------------------------------------------------------------------------------
 
 
-@api(OFFSET_COMMIT, versions=(2, 8))
+def _zookeeper_only(topics: Iterable[Entity], partitions: Callable[[Entity], Iterable[int]]) -> list[dict]:
+    """Every partition answered UNSUPPORTED_VERSION: version 0 of OffsetCommit and OffsetFetch
+    kept offsets in ZooKeeper, and Kafka 3.9 without ZooKeeper (KRaft) answers them so."""
+    return [{"name": t.name, "partitions": [
+        {"partition_index": i, "error_code": UnsupportedVersion.code, "committed_offset": -1, "metadata": ""}
+        for i in partitions(t)]} for t in topics]
+
+
+@api(OFFSET_COMMIT, versions=(0, 9))
 async def offset_commit(ctx: RequestContext, request: RequestPayload) -> ResponsePayload:
+    if ctx.api_version == 0:
+        return ctx.response(topics=_zookeeper_only(request.topics, lambda t: [p.partition_index for p in t.partitions]))
     offsets = {
         (t.name, p.partition_index): (p.committed_offset, p.committed_metadata, getattr(p, "committed_leader_epoch", -1))
         for t in request.topics
@@ -227,7 +238,7 @@ async def offset_commit(ctx: RequestContext, request: RequestPayload) -> Respons
         group_id=request.group_id,
         offsets=offsets,
         member_id=request.member_id,
-        generation=request.generation_id_or_member_epoch,
+        generation=request.generation_id_or_member_epoch,  # v1 on; v1's commit timestamps are not kept
         group_instance_id=getattr(request, "group_instance_id", None),
     )
     return ctx.response(
@@ -255,8 +266,10 @@ def _fetched_topics(group_id: str, topics: Iterable[Entity] | None) -> list[dict
     return [{"name": name, "partitions": partitions} for name, partitions in by_topic.items()]
 
 
-@api(OFFSET_FETCH, versions=(1, 8))
+@api(OFFSET_FETCH, versions=(0, 9))
 async def offset_fetch(ctx: RequestContext, request: RequestPayload) -> ResponsePayload:
+    if ctx.api_version == 0:
+        return ctx.response(topics=_zookeeper_only(request.topics, lambda t: t.partition_indexes))
     if ctx.api_version >= 8:  # KIP-709: several groups in one request
         groups = []
         for g in request.groups:
@@ -308,12 +321,15 @@ async def describe_groups(ctx: RequestContext, request: RequestPayload) -> Respo
     return ctx.response(groups=groups)
 
 
-@api(LIST_GROUPS, versions=(0, 4))
+@api(LIST_GROUPS, versions=(0, 5))
 async def list_groups(ctx: RequestContext, request: RequestPayload) -> ResponsePayload:
-    rows = await ctx.run_sync(kafka_groups_list, states=getattr(request, "states_filter", ()) or ())
+    types = {t.lower() for t in getattr(request, "types_filter", ()) or ()}  # v5 on (KIP-848)
+    rows = [] if types and CLASSIC not in types else await ctx.run_sync(
+        kafka_groups_list, states=getattr(request, "states_filter", ()) or ())
     return ctx.response(
         error_code=0,
-        groups=[{"group_id": g, "protocol_type": protocol_type, "group_state": state} for g, protocol_type, state in rows],
+        groups=[{"group_id": g, "protocol_type": protocol_type, "group_state": state, "group_type": CLASSIC}
+                for g, protocol_type, state in rows],
     )
 
 

@@ -27,6 +27,7 @@ from brokercore.kafka.apis.registry import (
     error_code,
     principal_is_staff,
 )
+from brokercore.kafka.schemas_legacy import load_response_schema
 from brokercore.topics.read import topic_get, topics_partition_counts
 from brokercore.topics.rules import (
     ConfigEntry,
@@ -104,14 +105,12 @@ def api_versions_list() -> list[dict]:
 
 def api_versions_unsupported() -> ResponsePayload:
     """The v0 answer to an ApiVersions version this broker lacks (KIP-511's fallback)."""
-    from kio.index import load_response_schema
-
     return build_entity(
         load_response_schema(18, 0), {"error_code": UnsupportedVersion.code, "api_keys": api_versions_list()}
     )
 
 
-@api(18, versions=(0, 3))
+@api(18, versions=(0, 4))
 async def api_versions(ctx: RequestContext, request: RequestPayload) -> ResponsePayload:
     return ctx.response(error_code=0, api_keys=api_versions_list())
 
@@ -276,11 +275,11 @@ def describe_configs_answer(resources: Iterable[Entity], node: Node, *, synonyms
     return out
 
 
-@api(32, versions=(1, 4))
+@api(32, versions=(0, 4))
 async def describe_configs(ctx: RequestContext, request: RequestPayload) -> ResponsePayload:
     results = await ctx.run_sync(
         describe_configs_answer, request.resources, ctx.node,
-        synonyms=request.include_synonyms,
+        synonyms=getattr(request, "include_synonyms", False),  # v1 on
         documentation=getattr(request, "include_documentation", False),
         # advertised.listeners as the client reached this listener, whatever the settings say.
         protocol=ctx.session.protocol if ctx.session is not None else None,

@@ -21,6 +21,7 @@ from brokercore.kafka.apis.registry import Node, RequestContext, api, error_code
 from brokercore.kafka.protocol import ProtocolError
 from brokercore.log.append import batches_append
 from brokercore.log.batch import CONTROL_BIT, NO_PRODUCER_ID, TRANSACTIONAL_BIT, Pending, producer_batch
+from brokercore.log.legacy import MAGIC_V0, MAGIC_V1, message_set_batch, records_magic
 from brokercore.log.producers import producer_id_allocate, records_append_idempotent
 
 _NO_TXN = "Transactions are not supported by this broker."
@@ -36,8 +37,13 @@ def _topic_produce(topic: str, parts: list[tuple[int, bytes | None]], *, version
         entry = {"index": index, "error_code": 0, "base_offset": -1, "log_append_time": -1, "log_start_offset": -1}
         out.append(entry)
         try:
-            # Kafka's ProduceRequest.validateRecords: from v3 on, exactly one v2 batch per partition.
-            batch = producer_batch(data or b"", version=version, max_uncompressed=settings.BROKER["KAFKA_MAX_REQUEST_BYTES"])
+            limit = settings.BROKER["KAFKA_MAX_REQUEST_BYTES"]
+            if version < 3 and records_magic(data or b"") in (MAGIC_V0, MAGIC_V1):
+                # Produce v0-2's message sets: converted to one v2 batch, as Kafka's LogValidator does.
+                batch = message_set_batch(data or b"", max_uncompressed=limit)
+            else:
+                # Kafka's ProduceRequest.validateRecords: from v3 on, exactly one v2 batch per partition.
+                batch = producer_batch(data or b"", version=version, max_uncompressed=limit)
             if batch.attributes & (TRANSACTIONAL_BIT | CONTROL_BIT):
                 # No transaction coordinator here: accepting a transactional batch would expose
                 # records a later abort should have hidden.
@@ -92,11 +98,11 @@ def produce_answer(topic_data: Iterable[Entity], *, node: Node, version: int, ac
     return responses
 
 
-@api(0, versions=(3, 11))
+@api(0, versions=(0, 11))
 async def produce(ctx: RequestContext, request: RequestPayload) -> ResponsePayload | None:
     responses = await ctx.run_sync(
         produce_answer, request.topic_data, node=ctx.node, version=ctx.api_version, acks=request.acks,
-        transactional=request.transactional_id is not None,
+        transactional=getattr(request, "transactional_id", None) is not None,  # from v3 on
     )
     if request.acks == 0:
         # The client reads no answer, so Kafka sends none; but it closes the connection when a
@@ -109,7 +115,7 @@ async def produce(ctx: RequestContext, request: RequestPayload) -> ResponsePaylo
     return ctx.response(responses=responses)
 
 
-@api(22, versions=(0, 4))
+@api(22, versions=(0, 5))
 async def init_producer_id(ctx: RequestContext, request: RequestPayload) -> ResponsePayload:
     if request.transactional_id is not None:
         # Transactions need a transaction coordinator, which this broker does not have.

@@ -17,7 +17,6 @@ from typing import TYPE_CHECKING, Any, ParamSpec, Protocol, TypeVar
 
 from django.contrib.auth import get_user_model
 from django.db import close_old_connections
-from kio.index import load_response_schema
 from kio.schema.errors import ErrorCode
 from kio.serial._introspect import (
     EntityField,
@@ -31,6 +30,7 @@ from kio.serial._introspect import (
 from kio.static.protocol import RequestPayload, ResponsePayload
 
 from brokercore.errors import BrokerError
+from brokercore.kafka.schemas_legacy import load_response_schema
 
 if TYPE_CHECKING:  # sasl imports this module
     from brokercore.kafka.apis.sasl import Session
@@ -117,7 +117,7 @@ def api(api_key: int, *, versions: tuple[int, int]) -> Callable[[Handler], Handl
         if api_key in HANDLERS and HANDLERS[api_key].handler is not handler:
             raise RuntimeError(f"API key {api_key} has two handlers: {HANDLERS[api_key].handler} and {handler}")
         for v in range(low, high + 1):
-            load_response_schema(api_key, v)  # fails now, not at the first request, if kio lacks it
+            load_response_schema(api_key, v)  # fails now, not at the first request, if no schema has it
         HANDLERS[api_key] = Api(api_key, low, high, handler)
         return handler
 

@@ -1,0 +1,54 @@
+"""Request and response entities of the API versions Kafka 3.9 accepts and kio (generated from
+Kafka 4's schemas, which dropped them) lacks, written from Kafka 3.9's JSON message specs in kio's
+dataclass style, and the loaders that look here before kio.
+
+Kafka 4.0 removed (KIP-896): Produce v0-2, Fetch v0-3, ListOffsets v0, OffsetCommit v0-1,
+OffsetFetch v0, CreateTopics v0-1, DeleteTopics v0, DescribeConfigs v0 among the APIs this broker
+serves. Clients written for Kafka 2.x/3.x still send them.
+"""
+
+from kio.index import KioIndexError
+from kio.index import load_request_schema as kio_request_schema
+from kio.index import load_response_schema as kio_response_schema
+
+from . import admin, fetch, groups, produce
+
+# (api key, version) -> entity type
+REQUESTS: dict[tuple[int, int], type] = {
+    **{(produce.KEY, v): t for v, t in produce.REQUESTS.items()},
+    **{(fetch.FETCH, v): t for v, t in fetch.FETCH_REQUESTS.items()},
+    (fetch.LIST_OFFSETS, 0): fetch.ListOffsetsRequest,
+    **{(groups.COMMIT, v): t for v, t in groups.COMMIT_REQUESTS.items()},
+    (groups.FETCH, 0): groups.OffsetFetchRequest,
+    (admin.CREATE_TOPICS, 0): admin.CreateTopicsRequestV0,
+    (admin.CREATE_TOPICS, 1): admin.CreateTopicsRequestV1,
+    (admin.DELETE_TOPICS, 0): admin.DeleteTopicsRequest,
+    (admin.DESCRIBE_CONFIGS, 0): admin.DescribeConfigsRequest,
+}
+RESPONSES: dict[tuple[int, int], type] = {
+    **{(produce.KEY, v): t for v, t in produce.RESPONSES.items()},
+    **{(fetch.FETCH, v): t for v, t in fetch.FETCH_RESPONSES.items()},
+    (fetch.LIST_OFFSETS, 0): fetch.ListOffsetsResponse,
+    **{(groups.COMMIT, v): t for v, t in groups.COMMIT_RESPONSES.items()},
+    (groups.FETCH, 0): groups.OffsetFetchResponse,
+    (admin.CREATE_TOPICS, 0): admin.CreateTopicsResponseV0,
+    (admin.CREATE_TOPICS, 1): admin.CreateTopicsResponseV1,
+    (admin.DELETE_TOPICS, 0): admin.DeleteTopicsResponse,
+    (admin.DESCRIBE_CONFIGS, 0): admin.DescribeConfigsResponse,
+}
+
+
+def load_request_schema(api_key: int, version: int) -> type:
+    """The request entity of `api_key` at `version`: a legacy one defined here, else kio's.
+    Raises kio's KioIndexError when neither has it."""
+    legacy = REQUESTS.get((api_key, version))
+    return legacy if legacy is not None else kio_request_schema(api_key, version)
+
+
+def load_response_schema(api_key: int, version: int) -> type:
+    """The response entity of `api_key` at `version`: a legacy one defined here, else kio's."""
+    legacy = RESPONSES.get((api_key, version))
+    return legacy if legacy is not None else kio_response_schema(api_key, version)
+
+
+__all__ = ["KioIndexError", "load_request_schema", "load_response_schema"]
