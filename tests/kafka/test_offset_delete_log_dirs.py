@@ -82,3 +82,11 @@ def test_describe_log_dirs_gives_each_partitions_size(admin):
     [broker] = admin.describe_log_dirs(topic_partitions={"ld": [1]})
     [log_dir] = broker["log_dirs"]
     assert [(t["name"], [p["partition_index"] for p in t["partitions"]]) for t in log_dir["topics"]] == [("ld", [1])]
+
+
+def test_describe_log_dirs_v0_as_kafka_3_clients_send_it(staff_wire):
+    topic_create(name="old", partitions=1)
+    r = staff_wire.call(35, 0, topics=[{"topic": "old", "partitions": [0]}])
+    [result] = r.results
+    assert result.error_code == 0
+    assert [(t.name, [p.partition_index for p in t.partitions]) for t in result.topics] == [("old", [0])]

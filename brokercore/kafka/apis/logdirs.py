@@ -36,7 +36,7 @@ def log_dirs_answer(node: Node, topics: list[tuple[str, list[int]]] | None) -> d
             "total_bytes": log_dir.total_bytes, "usable_bytes": log_dir.usable_bytes}
 
 
-@api(DESCRIBE_LOG_DIRS, versions=(1, 4))
+@api(DESCRIBE_LOG_DIRS, versions=(0, 4))
 async def describe_log_dirs(ctx: RequestContext, request: RequestPayload) -> ResponsePayload:
     topics = None if request.topics is None else [(t.topic, list(t.partitions)) for t in request.topics]
     result = await ctx.run_sync(log_dirs_answer, ctx.node, topics)

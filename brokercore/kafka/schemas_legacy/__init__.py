@@ -3,7 +3,7 @@ Kafka 4's schemas, which dropped them) lacks, written from Kafka 3.9's JSON mess
 dataclass style, and the loaders that look here before kio.
 
 Kafka 4.0 removed (KIP-896): Produce v0-2, Fetch v0-3, ListOffsets v0, OffsetCommit v0-1,
-OffsetFetch v0, CreateTopics v0-1, DeleteTopics v0, DescribeConfigs v0 among the APIs this broker
+OffsetFetch v0, CreateTopics v0-1, DeleteTopics v0, DescribeConfigs v0, DescribeLogDirs v0 among the APIs this broker
 serves. Clients written for Kafka 2.x/3.x still send them.
 """
 
@@ -11,7 +11,7 @@ from kio.index import KioIndexError
 from kio.index import load_request_schema as kio_request_schema
 from kio.index import load_response_schema as kio_response_schema
 
-from . import admin, fetch, groups, produce
+from . import admin, fetch, groups, logdirs, produce
 
 # (api key, version) -> entity type
 REQUESTS: dict[tuple[int, int], type] = {
@@ -24,6 +24,7 @@ REQUESTS: dict[tuple[int, int], type] = {
     (admin.CREATE_TOPICS, 1): admin.CreateTopicsRequestV1,
     (admin.DELETE_TOPICS, 0): admin.DeleteTopicsRequest,
     (admin.DESCRIBE_CONFIGS, 0): admin.DescribeConfigsRequest,
+    (logdirs.DESCRIBE_LOG_DIRS, 0): logdirs.DescribeLogDirsRequest,
 }
 RESPONSES: dict[tuple[int, int], type] = {
     **{(produce.KEY, v): t for v, t in produce.RESPONSES.items()},
@@ -35,6 +36,7 @@ RESPONSES: dict[tuple[int, int], type] = {
     (admin.CREATE_TOPICS, 1): admin.CreateTopicsResponseV1,
     (admin.DELETE_TOPICS, 0): admin.DeleteTopicsResponse,
     (admin.DESCRIBE_CONFIGS, 0): admin.DescribeConfigsResponse,
+    (logdirs.DESCRIBE_LOG_DIRS, 0): logdirs.DescribeLogDirsResponse,
 }
 
 
