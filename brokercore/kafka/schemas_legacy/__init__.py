@@ -13,44 +13,32 @@ from kio.index import load_response_schema as kio_response_schema
 
 from . import admin, fetch, groups, logdirs, produce
 
-# (api key, version) -> entity type
-REQUESTS: dict[tuple[int, int], type] = {
-    **{(produce.KEY, v): t for v, t in produce.REQUESTS.items()},
-    **{(fetch.FETCH, v): t for v, t in fetch.FETCH_REQUESTS.items()},
-    (fetch.LIST_OFFSETS, 0): fetch.ListOffsetsRequest,
-    **{(groups.COMMIT, v): t for v, t in groups.COMMIT_REQUESTS.items()},
-    (groups.FETCH, 0): groups.OffsetFetchRequest,
-    (admin.CREATE_TOPICS, 0): admin.CreateTopicsRequestV0,
-    (admin.CREATE_TOPICS, 1): admin.CreateTopicsRequestV1,
-    (admin.DELETE_TOPICS, 0): admin.DeleteTopicsRequest,
-    (admin.DESCRIBE_CONFIGS, 0): admin.DescribeConfigsRequest,
-    (logdirs.DESCRIBE_LOG_DIRS, 0): logdirs.DescribeLogDirsRequest,
-}
-RESPONSES: dict[tuple[int, int], type] = {
-    **{(produce.KEY, v): t for v, t in produce.RESPONSES.items()},
-    **{(fetch.FETCH, v): t for v, t in fetch.FETCH_RESPONSES.items()},
-    (fetch.LIST_OFFSETS, 0): fetch.ListOffsetsResponse,
-    **{(groups.COMMIT, v): t for v, t in groups.COMMIT_RESPONSES.items()},
-    (groups.FETCH, 0): groups.OffsetFetchResponse,
-    (admin.CREATE_TOPICS, 0): admin.CreateTopicsResponseV0,
-    (admin.CREATE_TOPICS, 1): admin.CreateTopicsResponseV1,
-    (admin.DELETE_TOPICS, 0): admin.DeleteTopicsResponse,
-    (admin.DESCRIBE_CONFIGS, 0): admin.DescribeConfigsResponse,
-    (logdirs.DESCRIBE_LOG_DIRS, 0): logdirs.DescribeLogDirsResponse,
+# (api key, version) -> (request entity, response entity)
+ENTITIES: dict[tuple[int, int], tuple[type, type]] = {
+    **{(produce.KEY, v): (produce.REQUESTS[v], produce.RESPONSES[v]) for v in produce.REQUESTS},
+    **{(fetch.FETCH, v): (fetch.FETCH_REQUESTS[v], fetch.FETCH_RESPONSES[v]) for v in fetch.FETCH_REQUESTS},
+    (fetch.LIST_OFFSETS, 0): (fetch.ListOffsetsRequest, fetch.ListOffsetsResponse),
+    **{(groups.COMMIT, v): (groups.COMMIT_REQUESTS[v], groups.COMMIT_RESPONSES[v]) for v in groups.COMMIT_REQUESTS},
+    (groups.FETCH, 0): (groups.OffsetFetchRequest, groups.OffsetFetchResponse),
+    (admin.CREATE_TOPICS, 0): (admin.CreateTopicsRequestV0, admin.CreateTopicsResponseV0),
+    (admin.CREATE_TOPICS, 1): (admin.CreateTopicsRequestV1, admin.CreateTopicsResponseV1),
+    (admin.DELETE_TOPICS, 0): (admin.DeleteTopicsRequest, admin.DeleteTopicsResponse),
+    (admin.DESCRIBE_CONFIGS, 0): (admin.DescribeConfigsRequest, admin.DescribeConfigsResponse),
+    (logdirs.DESCRIBE_LOG_DIRS, 0): (logdirs.DescribeLogDirsRequest, logdirs.DescribeLogDirsResponse),
 }
 
 
 def load_request_schema(api_key: int, version: int) -> type:
     """The request entity of `api_key` at `version`: a legacy one defined here, else kio's.
     Raises kio's KioIndexError when neither has it."""
-    legacy = REQUESTS.get((api_key, version))
-    return legacy if legacy is not None else kio_request_schema(api_key, version)
+    legacy = ENTITIES.get((api_key, version))
+    return legacy[0] if legacy is not None else kio_request_schema(api_key, version)
 
 
 def load_response_schema(api_key: int, version: int) -> type:
     """The response entity of `api_key` at `version`: a legacy one defined here, else kio's."""
-    legacy = RESPONSES.get((api_key, version))
-    return legacy if legacy is not None else kio_response_schema(api_key, version)
+    legacy = ENTITIES.get((api_key, version))
+    return legacy[1] if legacy is not None else kio_response_schema(api_key, version)
 
 
 __all__ = ["KioIndexError", "load_request_schema", "load_response_schema"]
