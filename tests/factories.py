@@ -34,6 +34,12 @@ def records_factory(
     return out
 
 
+def partitions_fill(topic: str, counts: dict[int, int]) -> None:
+    """`counts[p]` records appended to partition p of `topic` (one batch each); the others stay empty."""
+    for partition, n in counts.items():
+        records_factory(topic, n, partition=partition)
+
+
 def member_factory(*, group: str = "g", topics=("t",), **kwargs):
     """A server-managed member of `group` subscribed to `topics` (group_join's own defaults else)."""
     return group_join(group_id=group, topics=list(topics), **kwargs)

@@ -21,7 +21,7 @@ from brokercore.topics.service import topic_delete
 from brokercore.types import RecordIn
 from console.live.consumers import LiveConsumer
 from console.views import messages as views
-from tests.factories import records_factory, topic_factory
+from tests.factories import partitions_fill, records_factory, topic_factory
 
 BASE_MS = 1_700_000_000_000  # 2023-11-14 22:13:20 UTC
 
@@ -154,8 +154,7 @@ def test_all_partitions_are_merged_by_timestamp_and_every_record_is_seen_once(vi
 @pytest.mark.django_db
 def test_one_partition_of_several(viewer_client):
     topic_factory(name="three", partitions=3)
-    records_factory("three", 5, partition=1)
-    records_factory("three", 5, partition=2)
+    partitions_fill("three", {1: 5, 2: 5})
     html = get(viewer_client, "three", partition="2", seek="oldest").content.decode()
     assert offsets(html) == [0, 1, 2, 3, 4] and "from partition 2" in html
 
@@ -163,8 +162,7 @@ def test_one_partition_of_several(viewer_client):
 @pytest.mark.django_db
 def test_an_offset_with_every_partition_applies_to_each(viewer_client):
     topic_factory(name="uneven", partitions=2)
-    records_factory("uneven", 10, partition=0)
-    records_factory("uneven", 3, partition=1)
+    partitions_fill("uneven", {0: 10, 1: 3})
     html = get(viewer_client, "uneven", seek="offset", offset="8").content.decode()
     assert offsets(html) == [8, 9]  # partition 1 (offsets 0..2) starts at its end
     html = get(viewer_client, "uneven", seek="offset", offset="11").content.decode()
