@@ -18,7 +18,7 @@ import urllib.request
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 
-from bench.common import ManagedProcess, api_token, backend_label, fmt_ms, free_port, machine_markdown, progress, table
+from bench.common import api_token, backend_label, fmt_ms, machine_markdown, progress, table, web_server
 
 NAME = "browser"
 TITLE = "Console: produce -> browser latency in Chromium (issue 7)"
@@ -104,9 +104,8 @@ def run(ctx) -> dict:
     get_user_model().objects.create_superuser("bench-browser", "bench@example.com", PASSWORD)
     token = api_token("bench-browser", staff=True)
     connections.close_all()
-    port = free_port()
-    server = ManagedProcess(["serve", "--port", str(port), "--no-kafka", "--no-maintenance", "-v", "0"], port)
-    base = f"http://127.0.0.1:{port}"
+    server = web_server()
+    base = f"http://127.0.0.1:{server.port}"
     os.environ.setdefault("DJANGO_ALLOW_ASYNC_UNSAFE", "true")  # the produce thread, not the loop's
     try:
         with sync_playwright() as p:

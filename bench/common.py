@@ -237,6 +237,31 @@ class ManagedProcess:
         process_stop(self.proc)
 
 
+def kafka_listener(port: int | None = None, env: dict | None = None) -> ManagedProcess:
+    """`manage.py kafka`: the Kafka listener alone (one process, no maintenance thread), on `port`
+    (a free one by default)."""
+    port = port or free_port()
+    return ManagedProcess(["kafka", "--port", str(port), "--no-maintenance", "-v", "0"], port, env)
+
+
+def web_server(port: int | None = None) -> ManagedProcess:
+    """`manage.py serve` without the Kafka listener and the maintenance thread: the console and the
+    REST proxy alone (one daphne process), on `port` (a free one by default)."""
+    port = port or free_port()
+    return ManagedProcess(["serve", "--port", str(port), "--no-maintenance", "--no-kafka", "-v", "0"], port)
+
+
+def produce_waiting(producer, topic: str, key: bytes | None, value: bytes, on_delivery) -> None:
+    """confluent-kafka's produce(), waiting while the client's queue is full (BufferError) as an
+    application that must not drop a record does."""
+    while True:
+        try:
+            producer.produce(topic, value=value, key=key, on_delivery=on_delivery)
+            return
+        except BufferError:
+            producer.poll(0.01)
+
+
 def process_stop(proc) -> None:
     """Terminate a server process, and kill it if it has not gone within 10 s."""
     import subprocess

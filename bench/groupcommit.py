@@ -25,16 +25,15 @@ from dataclasses import dataclass
 from time import perf_counter
 
 from bench.common import (
-    ManagedProcess,
     api_token,
     backend_label,
     fmt_int,
     fmt_ms,
     fmt_ratio,
-    free_port,
     machine_markdown,
     progress,
     table,
+    web_server,
 )
 
 NAME = "groupcommit"
@@ -352,8 +351,8 @@ def _rest_round(cfg: Config, token: str, on: bool) -> dict:
     import os
 
     os.environ["BROKER_GROUP_COMMIT"] = "1" if on else "0"
-    port = free_port()
-    server = ManagedProcess(["serve", "--port", str(port), "--no-maintenance", "--no-kafka", "-v", "0"], port)
+    server = web_server()
+    port = server.port
     try:
         ctx = multiprocessing.get_context("spawn")
         start, queue = ctx.Event(), ctx.Queue()

@@ -17,13 +17,13 @@ from dataclasses import dataclass
 from time import perf_counter
 
 from bench.common import (
-    ManagedProcess,
     api_token,
     backend_label,
     fmt_int,
     fmt_ms,
-    free_port,
+    kafka_listener,
     machine_markdown,
+    produce_waiting,
     progress,
     table,
 )
@@ -67,12 +67,7 @@ def _producer(bootstrap: str, auth: dict, count: int, acks: str, seed: int, star
     start.wait()
     t0 = perf_counter()
     for key, value in records:
-        while True:
-            try:
-                producer.produce(TOPIC, value=value, key=key, on_delivery=delivered)
-                break
-            except BufferError:
-                producer.poll(0.01)
+        produce_waiting(producer, TOPIC, key, value, delivered)
         producer.poll(0)
     producer.flush(120)
     queue.put({"seconds": perf_counter() - t0, "acked": len(latencies), "failed": failed[:3],
@@ -155,9 +150,8 @@ def run(ctx) -> dict:
     topic_create(name=BASELINE_TOPIC, partitions=cfg.partitions)
     auth = _sasl()
     connections.close_all()  # the listener uses its own connections
-    port = free_port()
-    listener = ManagedProcess(["kafka", "--port", str(port), "--no-maintenance", "-v", "0"], port)
-    bootstrap = f"127.0.0.1:{port}"
+    listener = kafka_listener()
+    bootstrap = f"127.0.0.1:{listener.port}"
     try:
         runs = []
         for producers, acks in cfg.runs:

@@ -21,14 +21,15 @@ from dataclasses import dataclass
 from time import perf_counter
 
 from bench.common import (
-    ManagedProcess,
     backend_label,
     fmt_int,
     fmt_ms,
     free_port,
+    kafka_listener,
     machine_markdown,
     median,
     process_stop,
+    produce_waiting,
     progress,
 )
 
@@ -192,10 +193,7 @@ class Kconsole:
         from django.db import connections
 
         connections.close_all()  # the listener uses its own connections
-        self.server = ManagedProcess(
-            ["kafka", "--port", str(port), "--no-maintenance", "-v", "0"], port,
-            env={**(env or {}), "BROKER_KAFKA_ALLOW_ANONYMOUS": "1"},
-        )
+        self.server = kafka_listener(port, env={**(env or {}), "BROKER_KAFKA_ALLOW_ANONYMOUS": "1"})
         self.pid = self.server.proc.pid
         self.bootstrap = f"127.0.0.1:{port}"
 
@@ -303,12 +301,7 @@ def produce(bootstrap: str, topic: str, pool: list, count: int) -> dict:
     t0 = perf_counter()
     for i in range(count):
         key, value = pool[i % n]
-        while True:
-            try:
-                producer.produce(topic, value=value, key=key, on_delivery=delivered)
-                break
-            except BufferError:
-                producer.poll(0.01)
+        produce_waiting(producer, topic, key, value, delivered)
         producer.poll(0)
     left = producer.flush(300)
     seconds = perf_counter() - t0

@@ -19,17 +19,7 @@ import struct
 import time
 from dataclasses import dataclass
 
-from bench.common import (
-    ManagedProcess,
-    backend_label,
-    fmt_int,
-    fmt_ms,
-    free_port,
-    machine_markdown,
-    median,
-    progress,
-    table,
-)
+from bench.common import backend_label, fmt_int, fmt_ms, kafka_listener, machine_markdown, median, progress, table
 
 NAME = "pipeline"
 TITLE = "Kafka listener pipelining: a default producer at a steady rate (issue 15)"
@@ -177,15 +167,11 @@ def run(ctx) -> dict:
     for r in range(cfg.rounds):
         for mode, inflight in modes.items():
             # BENCH_KAFKA_PORT: a fixed port for the listener (on a machine shared with others).
-            port = int(os.environ.get("BENCH_KAFKA_PORT") or 0) or free_port()
-            os.environ["BROKER_KAFKA_MAX_INFLIGHT_PER_CONNECTION"] = str(inflight)
-            try:
-                listener = ManagedProcess(["kafka", "--port", str(port), "--no-maintenance", "-v", "0"], port)
-            finally:
-                os.environ.pop("BROKER_KAFKA_MAX_INFLIGHT_PER_CONNECTION", None)
+            port = int(os.environ.get("BENCH_KAFKA_PORT") or 0) or None
+            listener = kafka_listener(port, env={"BROKER_KAFKA_MAX_INFLIGHT_PER_CONNECTION": str(inflight)})
             try:
                 for rate in cfg.rates:
-                    w = _workload(f"127.0.0.1:{port}", auth, topics[(r, mode, rate)], rate, cfg, listener.proc.pid)
+                    w = _workload(f"127.0.0.1:{listener.port}", auth, topics[(r, mode, rate)], rate, cfg, listener.proc.pid)
                     w.update(round=r, mode=mode, inflight=inflight)
                     rounds.append(w)
                     progress(f"  round {r + 1} {mode:>3} ({inflight:>2} in flight) {rate:>5}/s: achieved "

@@ -10,6 +10,7 @@ The functions read results defensively (`.get`, skipped panels): the benchmark m
 separately, and a missing measurement must cost a panel, never the doc.
 """
 
+import importlib
 import math
 from pathlib import Path
 
@@ -454,6 +455,15 @@ def plot_console(results: dict, machine: dict) -> list:
     return out
 
 
+def _target(module: str, name: str, default: float) -> float:
+    """An issue's figure as its measuring module states it, or `default` (the same figure) when that
+    module moved or broke."""
+    try:
+        return getattr(importlib.import_module(module), name)
+    except Exception:
+        return default
+
+
 # --- rest: produce over HTTP -----------------------------------------------------------------
 
 REST_TARGET = 25_000  # bench.rest.TARGET; repeated so plotting never imports the measuring module
@@ -463,10 +473,7 @@ def plot_rest(results: dict, machine: dict) -> list:
     backends = [b for b, r in results.items() if r.get("produce")]
     if not backends:
         return []
-    try:
-        from bench.rest import TARGET as target
-    except Exception:  # the module moved or broke: the issue's figure still holds
-        target = REST_TARGET
+    target = _target("bench.rest", "TARGET", REST_TARGET)
     fig, axes = _figure("REST proxy: produce throughput over HTTP (one server process)", machine,
                         ncols=len(backends), size=(6.2 * len(backends) + 0.5, 5.2))
     top = max(_finite([e["rate"] for b in backends for e in results[b]["produce"]]
@@ -547,10 +554,7 @@ def plot_groupcommit(results: dict, machine: dict) -> list:
     backends = [b for b, r in results.items() if r.get("in_process")]
     if not backends:
         return []
-    try:
-        from bench.groupcommit import TARGET_RATIO as target
-    except Exception:  # the module moved or broke: the issue's figure still holds
-        target = GROUP_COMMIT_TARGET
+    target = _target("bench.groupcommit", "TARGET_RATIO", GROUP_COMMIT_TARGET)
 
     def cases(r):
         """[(label, {"off": ..., "on": ...})]: the in-process runs, then REST if it ran."""

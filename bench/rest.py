@@ -21,16 +21,15 @@ from dataclasses import dataclass
 from time import perf_counter
 
 from bench.common import (
-    ManagedProcess,
     api_token,
     backend_label,
     fmt_int,
     fmt_ms,
-    free_port,
     machine_markdown,
     median,
     progress,
     table,
+    web_server,
 )
 
 NAME = "rest"
@@ -52,12 +51,6 @@ class Config:
 
 
 QUICK = Config(seconds=1.0, rounds=1, consume_records=5_000, baseline_batches=30)
-
-
-def Server() -> ManagedProcess:
-    """`manage.py serve` (web only) on a free port."""
-    port = free_port()
-    return ManagedProcess(["serve", "--port", str(port), "--no-maintenance", "--no-kafka", "-v", "0"], port)
 
 
 class Http:
@@ -201,7 +194,7 @@ def run(ctx) -> dict:
     progress(f"[{ctx.backend}] REST proxy")
     token = _setup(cfg)
     connections.close_all()  # the server and the clients use their own connections
-    server = Server()
+    server = web_server()
     try:
         produce = []
         for clients, per_request in cfg.runs:

@@ -51,18 +51,27 @@ class FetchResult:
 
 @dataclass(frozen=True, slots=True)
 class PartitionInfo:
+    """A partition and the nodes it is placed on (`replicas`, leader first)."""
+
     index: int
     log_start_offset: int
     high_watermark: int
     size_bytes: int
     last_append_at: object | None
-    leader: int
     replicas: tuple[int, ...]
-    isr: tuple[int, ...]
 
     @property
     def records(self) -> int:
         return self.high_watermark - self.log_start_offset
+
+    @property
+    def leader(self) -> int:
+        return self.replicas[0]
+
+    @property
+    def isr(self) -> tuple[int, ...]:
+        """Every replica: the database holds every record, so each is in sync by construction."""
+        return self.replicas
 
 
 @dataclass(frozen=True, slots=True)

@@ -34,6 +34,18 @@ def records_factory(
     return out
 
 
+def topic_holding(name: str, records: list[RecordIn], **topic) -> None:
+    """A one-partition topic `name` (with `topic`'s other arguments) holding `records`, appended in one call."""
+    topic_factory(name=name, partitions=1, **topic)
+    records_append(topic=name, records=records)
+
+
+def partitions_fill(topic: str, counts: dict[int, int]) -> None:
+    """`counts[p]` records appended to partition p of `topic` (one batch each); the others stay empty."""
+    for partition, n in counts.items():
+        records_factory(topic, n, partition=partition)
+
+
 def member_factory(*, group: str = "g", topics=("t",), **kwargs):
     """A server-managed member of `group` subscribed to `topics` (group_join's own defaults else)."""
     return group_join(group_id=group, topics=list(topics), **kwargs)

@@ -191,16 +191,9 @@ def partition_leader(*, topic: str, partition: int) -> int:
 
 def partition_info(p: Partition, topic: Topic, nodes: list[int]) -> PartitionInfo:
     replicas = partition_replicas(p.index, topic.replication_factor, nodes, topic=topic.name)
-    leader = replicas[0]
     return PartitionInfo(
-        index=p.index,
-        log_start_offset=p.log_start_offset,
-        high_watermark=p.high_watermark,
-        size_bytes=p.size_bytes,
-        last_append_at=p.last_append_at,
-        leader=leader,
-        replicas=replicas,
-        isr=replicas,
+        index=p.index, log_start_offset=p.log_start_offset, high_watermark=p.high_watermark,
+        size_bytes=p.size_bytes, last_append_at=p.last_append_at, replicas=replicas,
     )
 
 

@@ -14,6 +14,7 @@ process at a time changes a group, and a `Group` is changed in memory and saved 
 Kafka-protocol groups, as far as the client leader's assignment does).
 """
 
+import copy
 import logging
 from dataclasses import dataclass, field
 
@@ -234,26 +235,14 @@ class Group:
         assignment and leadership; the old id is fenced."""
         self.members.pop(old.member_id)
         self.deleted.add(old.member_id)
-        fresh = GroupMember(
-            group=self.group,
-            member_id=new_id,
-            group_instance_id=old.group_instance_id,
-            client_id=old.client_id,
-            client_host=old.client_host,
-            session_timeout_ms=old.session_timeout_ms,
-            rebalance_timeout_ms=old.rebalance_timeout_ms,
-            subscription=old.subscription,
-            assignment=old.assignment,
-            revoking=old.revoking,
-            awaiting_join=False,
-            awaiting_sync=old.awaiting_sync,
-            protocols=old.protocols,
-            assignment_bytes=old.assignment_bytes,
-            positions=old.positions,
-            offset_reset=old.offset_reset,
-            last_heartbeat_ms=self.now_ms,
-            joined_at=old.joined_at,
-        )
+        # Django's way to copy a row: a copy of the instance without a primary key is inserted as a
+        # new row. Every field carries over (one added to GroupMember later too) but these three.
+        fresh = copy.copy(old)
+        fresh.pk = None
+        fresh._state.adding = True
+        fresh.member_id = new_id
+        fresh.awaiting_join = False
+        fresh.last_heartbeat_ms = self.now_ms
         self.members[new_id] = fresh
         self.touch(fresh)
         # The group's record of who owns what follows the instance, so stickiness survives.

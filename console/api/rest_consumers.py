@@ -32,7 +32,7 @@ import re
 import uuid
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass
 
 from django.conf import settings
 from django.contrib.auth.models import AbstractUser
@@ -87,6 +87,8 @@ def _session_timeout_ms() -> int:
 
 @dataclass(frozen=True)
 class InstanceConfig:
+    """An instance's name and settings, stored as they are on its RestConsumer row (same field names)."""
+
     name: str
     format: str
     offset_reset: str
@@ -153,17 +155,7 @@ def instance_create(*, group_id: str, config: InstanceConfig, owner: AbstractUse
         _close(old)
     try:
         with transaction.atomic():
-            return RestConsumer.objects.create(
-                group_id=group_id,
-                name=config.name,
-                owner=owner,
-                format=config.format,
-                offset_reset=config.offset_reset,
-                auto_commit=config.auto_commit,
-                fetch_min_bytes=config.fetch_min_bytes,
-                request_timeout_ms=config.request_timeout_ms,
-                last_used_ms=clock.now_ms(),
-            )
+            return RestConsumer.objects.create(group_id=group_id, owner=owner, last_used_ms=clock.now_ms(), **asdict(config))
     except IntegrityError:
         raise RestError(
             CONSUMER_ALREADY_EXISTS, f"Consumer with specified consumer ID '{config.name}' already exists in group '{group_id}'."

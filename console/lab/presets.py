@@ -13,6 +13,9 @@ class GroupSpec:
     prefix: str  # its consumers are <prefix>1, <prefix>2, ...
 
 
+APP = (GroupSpec("app", "range", "c"),)
+
+
 @dataclass(frozen=True)
 class Preset:
     slug: str
@@ -21,16 +24,15 @@ class Preset:
     explanation: tuple[str, ...]  # paragraphs
     steps: tuple[str, ...]  # "try this"
     partitions: int
-    groups: tuple[GroupSpec, ...]
-    consumers: int  # per group
-    consumer_rate: int  # records/s each
     producer_rate: int  # records/s
-    keys: int
+    # The usual lab: one range group ("app") of three consumers reading 20 records/s each, and the
+    # producer's keys drawn from twelve. A preset names only what its idea changes.
+    groups: tuple[GroupSpec, ...] = APP
+    consumers: int = 3  # per group
+    consumer_rate: int = 20  # records/s each
+    keys: int = 12
     crash_after_s: float | None = None  # crash the second consumer this long after the start
     panel: str = ""  # "keys" or "compare": an extra panel on the lab page
-
-
-APP = (GroupSpec("app", "range", "c"),)
 
 PRESETS: dict[str, Preset] = {
     p.slug: p
@@ -52,11 +54,7 @@ PRESETS: dict[str, Preset] = {
                 "Or add a partition: the group rebalances and the idle member gets it at once.",
             ),
             partitions=2,
-            groups=APP,
-            consumers=3,
-            consumer_rate=20,
             producer_rate=10,
-            keys=12,
         ),
         Preset(
             slug="crash",
@@ -77,11 +75,7 @@ PRESETS: dict[str, Preset] = {
                 "Compare with Stop: a graceful leave rebalances the group at once, without waiting.",
             ),
             partitions=3,
-            groups=APP,
-            consumers=3,
-            consumer_rate=20,
             producer_rate=15,
-            keys=12,
             crash_after_s=10,
         ),
         Preset(
@@ -103,11 +97,9 @@ PRESETS: dict[str, Preset] = {
                 "The key table shows which keys moved; the grid gains a row and the group rebalances.",
             ),
             partitions=3,
-            groups=APP,
+            producer_rate=10,
             consumers=2,
             consumer_rate=30,
-            producer_rate=10,
-            keys=12,
             panel="keys",
         ),
         Preset(
@@ -128,10 +120,8 @@ PRESETS: dict[str, Preset] = {
                 "Stop or crash one consumer of each group and compare again.",
             ),
             partitions=6,
-            groups=(GroupSpec("range", "range", "r"), GroupSpec("coop", "cooperative-sticky", "s")),
-            consumers=3,
-            consumer_rate=20,
             producer_rate=30,
+            groups=(GroupSpec("range", "range", "r"), GroupSpec("coop", "cooperative-sticky", "s")),
             keys=24,
             panel="compare",
         ),

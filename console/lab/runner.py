@@ -20,6 +20,8 @@ import logging
 import threading
 import time
 from collections import deque
+from collections.abc import Iterator
+from contextlib import contextmanager
 
 from django.db import connection
 
@@ -158,15 +160,20 @@ class Lab:
 
     # --- Changing --------------------------------------------------------------------------------
 
-    def _require_running(self) -> None:
-        if not self.running:
-            raise LabError(NOT_RUNNING)
+    @contextmanager
+    def _change(self) -> Iterator[None]:
+        """A change to a running lab (NOT_RUNNING otherwise): made under the lock, then published to
+        its page; a change that fails publishes nothing."""
+        with self.lock:
+            if not self.running:
+                raise LabError(NOT_RUNNING)
+            yield
+        self.publish()
 
     def consumer_add(self, *, rate: int, group_id: str | None = None) -> list[VirtualConsumer]:
         """Start a consumer in the given group; with no group, one in each of the lab's groups."""
         _in_range(rate, 1, MAX_CONSUMER_RATE, CONSUMER_RATE_RANGE)
-        with self.lock:
-            self._require_running()
+        with self._change():
             targets = [self.group(group_id)] if group_id else list(self.groups)
             if len(self.live_consumers()) + len(targets) > MAX_CONSUMERS:
                 raise LabError(TOO_MANY_CONSUMERS.format(limit=MAX_CONSUMERS))
@@ -181,7 +188,6 @@ class Lab:
             ended = [c for c in self.consumers if not c.live]
             for c in ended[: max(0, len(self.consumers) - KEEP_CONSUMERS)]:
                 self.consumers.remove(c)
-        self.publish()
         return added
 
     def _consumer(self, name: str) -> VirtualConsumer:
@@ -191,24 +197,19 @@ class Lab:
         raise LabError(NO_SUCH_CONSUMER.format(name=name))
 
     def consumer_stop(self, name: str) -> None:
-        with self.lock:
-            self._require_running()
+        with self._change():
             c = self._consumer(name)
             c.stop()
             self.note(f"{name} stopped: it leaves the group, which rebalances at once")
-        self.publish()
 
     def consumer_crash(self, name: str) -> None:
-        with self.lock:
-            self._require_running()
+        with self._change():
             c = self._consumer(name)
             c.crash()
             self.note(f"{name} crashed: no more heartbeats; its session expires in {SESSION_TIMEOUT_MS // 1000} s")
-        self.publish()
 
     def partitions_add(self, add: int) -> tuple[int, int]:
-        with self.lock:
-            self._require_running()
+        with self._change():
             before = len(partition_offsets_list(topic=self.topic))
             _in_range(add, 1, MAX_PARTITIONS, PARTITIONS_RANGE)
             total = before + add
@@ -218,41 +219,34 @@ class Lab:
             topic_partitions_add(name=self.topic, count=total)
             self.partitions = total
             self.note(f"{self.topic}: partitions {before} → {total}; the groups notice on their next poll")
-        self.publish()
         return before, total
 
     def producer_start(self, *, rate: int, keys: int) -> None:
         _in_range(rate, 1, MAX_PRODUCER_RATE, PRODUCER_RATE_RANGE)
         _in_range(keys, 1, MAX_KEYS, KEYS_RANGE)
-        with self.lock:
-            self._require_running()
+        with self._change():
             if self.producer is not None:
                 self.producer.stop()
             self.producer = Producer(self, rate, keys)
             self.keys = keys
             self.producer.start()
             self.note(f"Producer: {rate} records/s over {keys} keys")
-        self.publish()
 
     def producer_stop(self) -> None:
-        with self.lock:
-            self._require_running()
+        with self._change():
             if self.producer is not None and self.producer.running:
                 self.producer.stop()
                 self.note("Producer stopped")
-        self.publish()
 
     def assignor_set(self, *, group_id: str, assignor: str) -> None:
         if assignor not in ASSIGNOR_NAMES:
             raise LabError(UNKNOWN_ASSIGNOR.format(name=assignor, names=", ".join(ASSIGNOR_NAMES)))
-        with self.lock:
-            self._require_running()
+        with self._change():
             g = self.group(group_id)
             if g.assignor != assignor:
                 group_assignor_set(group_id=g.group_id, assignor=assignor)
                 self.note(f"{g.group_id}: assignor {g.assignor} → {assignor}; every member rejoins")
                 g.assignor = assignor
-        self.publish()
 
     def stop(self, *, reason: str, delete: bool = False) -> None:
         """Stop every thread (consumers leave), then, with delete, remove what the lab created."""

@@ -21,6 +21,7 @@ from brokercore.coordinator import read as groups_read
 from brokercore.coordinator.lag import lag_history
 from brokercore.coordinator.offsets import RESET_SPECS, offsets_reset
 from brokercore.coordinator.read import (
+    GroupView,
     group_describe,
     group_members_seen,
     group_partitions_subscribed,
@@ -102,6 +103,13 @@ def _group_or_404(group_id: str) -> dict:
     return context
 
 
+def _described_or_404(group_id: str) -> GroupView:
+    try:
+        return group_describe(group_id=group_id)
+    except GroupIdNotFound:
+        raise Http404(f"Group '{group_id}' does not exist.") from None
+
+
 # --- Pages ----------------------------------------------------------------------------------------
 
 
@@ -181,10 +189,7 @@ class ResetOffsetsForm(forms.Form):
 @staff_required
 def group_reset_offsets(request: HtmxHttpRequest, group_id: str) -> HttpResponse:
     """GET: the form, and with its fields a dry-run preview. POST: execute the same reset."""
-    try:
-        info = group_describe(group_id=group_id)
-    except GroupIdNotFound:
-        raise Http404(f"Group '{group_id}' does not exist.") from None
+    info = _described_or_404(group_id)
     group_topics = sorted({t for t, _ in group_partitions_subscribed(group_id=group_id)})
     topics = group_topics + [t for t in topic_names_list() if t not in group_topics]
     data = request.POST if request.method == "POST" else (request.GET if "to" in request.GET else None)
@@ -218,10 +223,7 @@ def group_reset_offsets(request: HtmxHttpRequest, group_id: str) -> HttpResponse
 @staff_required
 def group_delete(request: HtmxHttpRequest, group_id: str) -> HttpResponse:
     """GET: ask for confirmation. POST: delete the group (Kafka allows it only while Empty)."""
-    try:
-        info = group_describe(group_id=group_id)
-    except GroupIdNotFound:
-        raise Http404(f"Group '{group_id}' does not exist.") from None
+    info = _described_or_404(group_id)
     error = None
     if request.method == "POST":
         try:

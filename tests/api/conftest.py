@@ -25,6 +25,29 @@ class RestClient(Client):
         return getattr(self, method.lower())(path, data=data, content_type=content_type, **extra)
 
 
+def instance_operations(topic: str) -> list[tuple[str, str, dict | None]]:
+    """Every operation on a REST v2 consumer instance, as (method, path suffix, body), its deletion
+    last; bodies name partition 0 of `topic`."""
+    tp = {"topic": topic, "partition": 0}
+    return [
+        ("GET", "/subscription", None),
+        ("POST", "/subscription", {"topics": [topic]}),
+        ("DELETE", "/subscription", None),
+        ("GET", "/assignments", None),
+        ("POST", "/assignments", {"partitions": [tp]}),
+        ("POST", "/positions", {"offsets": [{**tp, "offset": 0}]}),
+        ("POST", "/positions/beginning", {"partitions": [tp]}),
+        ("POST", "/positions/end", {"partitions": [tp]}),
+        ("GET", "/records", None),
+        ("GET", "/records?timeout=0", None),
+        ("POST", "/offsets", {"offsets": [{**tp, "offset": 1}]}),
+        ("POST", "/offsets", None),
+        ("GET", "/offsets", {"partitions": [tp]}),
+        ("GET", "/offsets", None),
+        ("DELETE", "", None),
+    ]
+
+
 @pytest.fixture
 def staff_user(db):
     return get_user_model().objects.create_user(username="ops", password="ops-password", is_staff=True)

@@ -13,7 +13,7 @@ from brokercore.log.append import records_append
 from brokercore.types import RecordIn
 from console.api.tokens import token_create
 from console.models import RestConsumer
-from tests.api.conftest import RestClient
+from tests.api.conftest import RestClient, instance_operations
 from tests.factories import topic_factory
 
 pytestmark = pytest.mark.django_db
@@ -23,22 +23,7 @@ BINARY = "application/vnd.kafka.binary.v2+json"
 BASE = "/rest/consumers"
 INST = f"{BASE}/g/instances/c1"
 
-# Every operation on an instance: (method, path suffix, body).
-OPERATIONS = [
-    ("GET", "/subscription", None),
-    ("POST", "/subscription", {"topics": ["orders"]}),
-    ("DELETE", "/subscription", None),
-    ("GET", "/assignments", None),
-    ("POST", "/assignments", {"partitions": [{"topic": "orders", "partition": 0}]}),
-    ("POST", "/positions", {"offsets": [{"topic": "orders", "partition": 0, "offset": 0}]}),
-    ("POST", "/positions/beginning", {"partitions": [{"topic": "orders", "partition": 0}]}),
-    ("POST", "/positions/end", {"partitions": [{"topic": "orders", "partition": 0}]}),
-    ("GET", "/records?timeout=0", None),
-    ("POST", "/offsets", {"offsets": [{"topic": "orders", "partition": 0, "offset": 1}]}),
-    ("POST", "/offsets", None),
-    ("GET", "/offsets", {"partitions": [{"topic": "orders", "partition": 0}]}),
-    ("DELETE", "", None),
-]
+OPERATIONS = instance_operations("orders")
 
 
 def call(client, method, suffix, body=None, path=INST):

@@ -21,7 +21,7 @@ from brokercore.topics.service import topic_delete
 from brokercore.types import RecordIn
 from console.live.consumers import LiveConsumer
 from console.views import messages as views
-from tests.factories import records_factory, topic_factory
+from tests.factories import partitions_fill, records_factory, topic_factory, topic_holding
 
 BASE_MS = 1_700_000_000_000  # 2023-11-14 22:13:20 UTC
 
@@ -154,8 +154,7 @@ def test_all_partitions_are_merged_by_timestamp_and_every_record_is_seen_once(vi
 @pytest.mark.django_db
 def test_one_partition_of_several(viewer_client):
     topic_factory(name="three", partitions=3)
-    records_factory("three", 5, partition=1)
-    records_factory("three", 5, partition=2)
+    partitions_fill("three", {1: 5, 2: 5})
     html = get(viewer_client, "three", partition="2", seek="oldest").content.decode()
     assert offsets(html) == [0, 1, 2, 3, 4] and "from partition 2" in html
 
@@ -163,8 +162,7 @@ def test_one_partition_of_several(viewer_client):
 @pytest.mark.django_db
 def test_an_offset_with_every_partition_applies_to_each(viewer_client):
     topic_factory(name="uneven", partitions=2)
-    records_factory("uneven", 10, partition=0)
-    records_factory("uneven", 3, partition=1)
+    partitions_fill("uneven", {0: 10, 1: 3})
     html = get(viewer_client, "uneven", seek="offset", offset="8").content.decode()
     assert offsets(html) == [8, 9]  # partition 1 (offsets 0..2) starts at its end
     html = get(viewer_client, "uneven", seek="offset", offset="11").content.decode()
@@ -182,10 +180,10 @@ def test_cursor_below_the_log_start_is_clamped(viewer_client, orders):
 
 @pytest.mark.django_db
 def test_paging_crosses_compaction_gaps(viewer_client):
-    topic_factory(name="compacted", partitions=1, configs={"cleanup.policy": "compact"})
     # Keys k0..k9 repeat, then "solo-*" keys appear once each: compaction keeps 990..999 and the solos.
     keys = [f"k{i % 10}" for i in range(1000)] + [f"solo-{i}" for i in range(5)]
-    records_append(topic="compacted", records=[RecordIn(key=k.encode(), value=b"v", timestamp=_ts(i)) for i, k in enumerate(keys)])
+    records = [RecordIn(key=k.encode(), value=b"v", timestamp=_ts(i)) for i, k in enumerate(keys)]
+    topic_holding("compacted", records, configs={"cleanup.policy": "compact"})
     log_clean(now_ms=_ts(2000))
     html = get(viewer_client, "compacted", seek="oldest", size=4).content.decode()
     assert offsets(html) == [990, 991, 992, 993]
@@ -202,16 +200,12 @@ def test_paging_crosses_compaction_gaps(viewer_client):
 
 @pytest.mark.django_db
 def test_filter_by_value_key_and_headers(viewer_client):
-    topic_factory(name="f", partitions=1)
-    records_append(
-        topic="f",
-        records=[
-            RecordIn(key=b"alice", value=b'{"item": "Needle"}'),
-            RecordIn(key=b"needle-key", value=b"plain"),
-            RecordIn(key=b"bob", value=b"other", headers=(("trace", b"has-NEEDLE"),)),
-            RecordIn(key=b"carol", value=b"nothing"),
-        ],
-    )
+    topic_holding("f", [
+        RecordIn(key=b"alice", value=b'{"item": "Needle"}'),
+        RecordIn(key=b"needle-key", value=b"plain"),
+        RecordIn(key=b"bob", value=b"other", headers=(("trace", b"has-NEEDLE"),)),
+        RecordIn(key=b"carol", value=b"nothing"),
+    ])
     def shown(**params):
         return offsets(get(viewer_client, "f", seek="oldest", q="needle", **params).content.decode())
 
@@ -226,8 +220,7 @@ def test_filter_by_value_key_and_headers(viewer_client):
 @pytest.mark.django_db
 def test_filter_scans_a_bounded_number_of_records_and_offers_to_continue(viewer_client, monkeypatch):
     monkeypatch.setattr(views, "SCAN_LIMIT", 100)
-    topic_factory(name="big", partitions=1)
-    records_append(topic="big", records=[RecordIn(value=b"hit" if i in (5, 250) else b"miss") for i in range(300)])
+    topic_holding("big", [RecordIn(value=b"hit" if i in (5, 250) else b"miss") for i in range(300)])
     html = get(viewer_client, "big", seek="oldest", q="hit").content.decode()
     assert offsets(html) == [5]
     assert "Stopped after examining 100 records" in html and "Continue with newer records" in html
@@ -254,8 +247,7 @@ def test_unfiltered_page_reads_only_what_it_shows(orders, django_assert_max_num_
 
 @pytest.mark.django_db
 def test_json_is_pretty_printed_and_text_kept(viewer_client):
-    topic_factory(name="j", partitions=1)
-    records_append(topic="j", records=[RecordIn(key=b"k1", value=b'{"id":7,"tags":["a","b"]}'), RecordIn(value="héllo wörld".encode())])
+    topic_holding("j", [RecordIn(key=b"k1", value=b'{"id":7,"tags":["a","b"]}'), RecordIn(value="héllo wörld".encode())])
     html = get(viewer_client, "j").content.decode()
     assert '<pre class="data json">{\n  &quot;id&quot;: 7,\n  &quot;tags&quot;: [' in html
     assert '<pre class="data text">héllo wörld</pre>' in html
@@ -265,14 +257,10 @@ def test_json_is_pretty_printed_and_text_kept(viewer_client):
 
 @pytest.mark.django_db
 def test_binary_and_markup_are_shown_safely(viewer_client):
-    topic_factory(name="bin", partitions=1)
-    records_append(
-        topic="bin",
-        records=[
-            RecordIn(key=bytes(range(256)), value=bytes(range(255, -1, -1)), headers=(("h", b"\x00\xff"),)),
-            RecordIn(key=b"<b>k</b>", value=b"<script>alert(1)</script>", headers=(("<i>", b"<img src=x onerror=alert(1)>"),)),
-        ],
-    )
+    topic_holding("bin", [
+        RecordIn(key=bytes(range(256)), value=bytes(range(255, -1, -1)), headers=(("h", b"\x00\xff"),)),
+        RecordIn(key=b"<b>k</b>", value=b"<script>alert(1)</script>", headers=(("<i>", b"<img src=x onerror=alert(1)>"),)),
+    ])
     response = get(viewer_client, "bin")
     html = response.content.decode()
     assert response.status_code == 200
@@ -299,8 +287,7 @@ def test_data_view_kinds():
 
 @pytest.mark.django_db
 def test_long_values_are_collapsed(viewer_client):
-    topic_factory(name="long", partitions=1)
-    records_append(topic="long", records=[RecordIn(value=b"z" * 5000)])
+    topic_holding("long", [RecordIn(value=b"z" * 5000)])
     html = get(viewer_client, "long").content.decode()
     assert '<details class="data-long">' in html and "4.9\xa0KB" in html
 

@@ -22,7 +22,6 @@ from tests.kafka.conftest import (
     confluent_consume_all,
     kafka_python_consume_all,
     listener_running,
-    user_create,
 )
 
 pytestmark = pytest.mark.django_db(transaction=True)
@@ -53,21 +52,15 @@ def tls_listener(transactional_db, settings, certificate):
         yield listener
 
 
-@pytest.fixture
-def staff(transactional_db) -> Credentials:
-    user, _, token = user_create(staff=True)
-    return Credentials(user.username, token)
-
-
 def _confluent(creds: Credentials, ca: str) -> dict:
     return {**creds.confluent(), "security.protocol": "SASL_SSL", "ssl.ca.location": ca}
 
 
-def test_confluent_kafka_produces_and_consumes_over_sasl_ssl(tls_listener, certificate, staff):
+def test_confluent_kafka_produces_and_consumes_over_sasl_ssl(tls_listener, certificate, kafka_staff):
     from confluent_kafka import Producer
     from confluent_kafka.admin import AdminClient, NewTopic
 
-    bootstrap, conf = tls_listener.bootstrap, _confluent(staff, certificate["cert"])
+    bootstrap, conf = tls_listener.bootstrap, _confluent(kafka_staff, certificate["cert"])
     admin = AdminClient({"bootstrap.servers": bootstrap, **conf})
     for f in admin.create_topics([NewTopic("tls", 2, 1)]).values():
         f.result(10)
@@ -79,11 +72,11 @@ def test_confluent_kafka_produces_and_consumes_over_sasl_ssl(tls_listener, certi
     assert got == {b"v%d" % i for i in range(20)}
 
 
-def test_kafka_python_over_sasl_ssl(tls_listener, certificate, staff):
+def test_kafka_python_over_sasl_ssl(tls_listener, certificate, kafka_staff):
     from kafka import KafkaProducer
 
     topic_create(name="tls-kp", partitions=1)
-    conf = {**staff.kafka_python(), "security_protocol": "SASL_SSL", "ssl_cafile": certificate["cert"]}
+    conf = {**kafka_staff.kafka_python(), "security_protocol": "SASL_SSL", "ssl_cafile": certificate["cert"]}
     producer = KafkaProducer(bootstrap_servers=tls_listener.bootstrap, **conf)
     try:
         for i in range(3):
@@ -94,7 +87,7 @@ def test_kafka_python_over_sasl_ssl(tls_listener, certificate, staff):
     assert got == [b"v0", b"v1", b"v2"]
 
 
-def test_aiokafka_over_sasl_ssl(tls_listener, certificate, staff):
+def test_aiokafka_over_sasl_ssl(tls_listener, certificate, kafka_staff):
     from aiokafka import AIOKafkaProducer
     from aiokafka.helpers import create_ssl_context
 
@@ -102,7 +95,7 @@ def test_aiokafka_over_sasl_ssl(tls_listener, certificate, staff):
 
     async def produce():
         producer = AIOKafkaProducer(
-            bootstrap_servers=tls_listener.bootstrap, **staff.kafka_python() | {"security_protocol": "SASL_SSL"},
+            bootstrap_servers=tls_listener.bootstrap, **kafka_staff.kafka_python() | {"security_protocol": "SASL_SSL"},
             ssl_context=create_ssl_context(cafile=certificate["cert"]),
         )
         await producer.start()
@@ -115,9 +108,9 @@ def test_aiokafka_over_sasl_ssl(tls_listener, certificate, staff):
     assert [r.value for r in records_fetch(topic="tls-aio", partition=0, offset=0).records] == [b"over tls"]
 
 
-def test_kcat_over_sasl_ssl(kcat, tls_listener, certificate, staff):
+def test_kcat_over_sasl_ssl(kcat, tls_listener, certificate, kafka_staff):
     topic_create(name="tls-kcat", partitions=1)
-    run = [kcat, "-b", tls_listener.bootstrap, *staff.kcat(), "-X", "security.protocol=SASL_SSL",
+    run = [kcat, "-b", tls_listener.bootstrap, *kafka_staff.kcat(), "-X", "security.protocol=SASL_SSL",
            "-X", f"ssl.ca.location={certificate['cert']}"]
     subprocess.run([*run, "-P", "-t", "tls-kcat"], input=b"one\ntwo\n", check=True, timeout=30, capture_output=True)
     out = subprocess.run([*run, "-C", "-t", "tls-kcat", "-o", "beginning", "-e"], check=True, timeout=30,
@@ -143,7 +136,7 @@ def _logged(caplog, text: str, timeout: float = 10) -> str:
     raise AssertionError(f"no log line with {text!r}:\n{caplog.text}")
 
 
-def test_a_plaintext_client_is_refused_and_others_are_still_served(tls_listener, certificate, staff, caplog):
+def test_a_plaintext_client_is_refused_and_others_are_still_served(tls_listener, certificate, kafka_staff, caplog):
     """A client that does not speak TLS gets no Kafka answer, the operator a line saying why; the
     listener goes on serving."""
     from confluent_kafka.admin import AdminClient
@@ -162,18 +155,18 @@ def test_a_plaintext_client_is_refused_and_others_are_still_served(tls_listener,
     context = ssl.create_default_context(cafile=certificate["cert"])
     with socket.create_connection((host, int(port)), timeout=5) as raw, context.wrap_socket(raw, server_hostname=host):
         pass
-    admin = AdminClient({"bootstrap.servers": tls_listener.bootstrap, **_confluent(staff, certificate["cert"])})
+    admin = AdminClient({"bootstrap.servers": tls_listener.bootstrap, **_confluent(kafka_staff, certificate["cert"])})
     assert admin.list_topics(timeout=10).brokers
     assert not [r for r in caplog.records if r.levelno >= logging.ERROR], caplog.text
 
 
-def test_a_client_that_does_not_trust_the_certificate_refuses_it(tls_listener, certificate, staff, caplog):
+def test_a_client_that_does_not_trust_the_certificate_refuses_it(tls_listener, certificate, kafka_staff, caplog):
     from confluent_kafka import KafkaError, KafkaException
     from confluent_kafka.admin import AdminClient
 
     caplog.set_level(logging.WARNING)
     errors = []
-    admin = AdminClient({"bootstrap.servers": tls_listener.bootstrap, **staff.confluent(),
+    admin = AdminClient({"bootstrap.servers": tls_listener.bootstrap, **kafka_staff.confluent(),
                          "security.protocol": "SASL_SSL", "error_cb": errors.append})
     with pytest.raises(KafkaException):
         admin.list_topics(timeout=3)

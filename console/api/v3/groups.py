@@ -103,16 +103,20 @@ _GROUP = "/clusters/{cluster_id}/consumer-groups/{consumer_group_id}"
 _CONSUMER = _GROUP + "/consumers/{consumer_id}"
 
 
-def _group(group_id: str) -> GroupView:
-    """The group described, or 40405 (an unknown group's broker error maps to it)."""
+def _group(cluster_id: str, group_id: str) -> tuple[str, GroupView]:
+    """What a group's routes start with: the cluster checked, and the group described, or 40405
+    (an unknown group's broker error maps to it)."""
+    cid = cluster_check(cluster_id)
     name_check(group_id, CONSUMER_GROUP_NOT_FOUND, f"Consumer group '{group_id}'")
-    return group_describe(group_id=group_id)
+    return cid, group_describe(group_id=group_id)
 
 
-def _member(g: GroupView, consumer_id: str) -> MemberView:
+def _member(cluster_id: str, group_id: str, consumer_id: str) -> tuple[str, GroupView, MemberView]:
+    """What a consumer's routes start with: `_group`, and the member, or 40403."""
+    cid, g = _group(cluster_id, group_id)
     for m in g.members:
         if m.member_id == consumer_id:
-            return m
+            return cid, g, m
     raise RestError(CONSUMER_INSTANCE_NOT_FOUND, f"Consumer '{consumer_id}' is not a member of group '{g.group_id}'.")
 
 
@@ -200,30 +204,25 @@ def groups_list(request: HttpRequest, cluster_id: str) -> dict:
 
 @route("GET", _GROUP, ConsumerGroupOut, summary="Get a consumer group")
 def group_get(request: HttpRequest, cluster_id: str, consumer_group_id: str) -> dict:
-    cid = cluster_check(cluster_id)
-    g = _group(consumer_group_id)
+    cid, g = _group(cluster_id, consumer_group_id)
     return _group_out(request, cid, g.group_id, g.state, g.partition_assignor, len(g.members))
 
 
 @route("GET", _GROUP + "/consumers", ConsumerList, summary="List a group's consumers")
 def consumers_list(request: HttpRequest, cluster_id: str, consumer_group_id: str) -> dict:
-    cid = cluster_check(cluster_id)
-    g = _group(consumer_group_id)
+    cid, g = _group(cluster_id, consumer_group_id)
     return list_out("KafkaConsumerList", request, [_consumer_out(request, cid, g.group_id, m) for m in g.members])
 
 
 @route("GET", _CONSUMER, ConsumerOut, summary="Get a consumer of a group")
 def consumer_get(request: HttpRequest, cluster_id: str, consumer_group_id: str, consumer_id: str) -> dict:
-    cid = cluster_check(cluster_id)
-    g = _group(consumer_group_id)
-    return _consumer_out(request, cid, g.group_id, _member(g, consumer_id))
+    cid, g, m = _member(cluster_id, consumer_group_id, consumer_id)
+    return _consumer_out(request, cid, g.group_id, m)
 
 
 @route("GET", _CONSUMER + "/assignments", AssignmentList, summary="List a consumer's assigned partitions")
 def assignments_list(request: HttpRequest, cluster_id: str, consumer_group_id: str, consumer_id: str) -> dict:
-    cid = cluster_check(cluster_id)
-    g = _group(consumer_group_id)
-    m = _member(g, consumer_id)
+    cid, g, m = _member(cluster_id, consumer_group_id, consumer_id)
     data = [_assignment_out(request, cid, g.group_id, m.member_id, t, p) for t, p in sorted(m.assignment)]
     return list_out("KafkaConsumerAssignmentList", request, data)
 
@@ -235,9 +234,7 @@ def assignments_list(request: HttpRequest, cluster_id: str, consumer_group_id: s
 def assignment_get(
     request: HttpRequest, cluster_id: str, consumer_group_id: str, consumer_id: str, topic_name: str, partition_id: int
 ) -> dict:
-    cid = cluster_check(cluster_id)
-    g = _group(consumer_group_id)
-    m = _member(g, consumer_id)
+    cid, g, m = _member(cluster_id, consumer_group_id, consumer_id)
     if (topic_name, partition_id) not in set(m.assignment):
         raise RestError(PARTITION_NOT_FOUND, f"Consumer '{consumer_id}' is not assigned {topic_name}-{partition_id}.")
     return _assignment_out(request, cid, g.group_id, m.member_id, topic_name, partition_id)
@@ -245,8 +242,7 @@ def assignment_get(
 
 @route("GET", _GROUP + "/lags", LagList, summary="List a group's lag per partition, largest first")
 def lags_list(request: HttpRequest, cluster_id: str, consumer_group_id: str) -> dict:
-    cid = cluster_check(cluster_id)
-    g = _group(consumer_group_id)
+    cid, g = _group(cluster_id, consumer_group_id)
     rows = sorted(_lags(g), key=lambda pm: (-pm[0].lag, pm[0].topic, pm[0].partition))
     return list_out("KafkaConsumerLagList", request, [_lag_out(request, cid, g.group_id, p, m) for p, m in rows])
 
@@ -256,8 +252,7 @@ def lags_list(request: HttpRequest, cluster_id: str, consumer_group_id: str) -> 
     summary="Get a group's lag on one partition",
 )
 def lag_get(request: HttpRequest, cluster_id: str, consumer_group_id: str, topic_name: str, partition_id: int) -> dict:
-    cid = cluster_check(cluster_id)
-    g = _group(consumer_group_id)
+    cid, g = _group(cluster_id, consumer_group_id)
     for p, m in _lags(g):
         if p.topic == topic_name and p.partition == partition_id:
             return _lag_out(request, cid, g.group_id, p, m)
@@ -269,8 +264,7 @@ def lag_get(request: HttpRequest, cluster_id: str, consumer_group_id: str, topic
 
 @route("GET", _GROUP + "/lag-summary", LagSummaryOut, summary="Get a group's total and largest lag")
 def lag_summary(request: HttpRequest, cluster_id: str, consumer_group_id: str) -> dict:
-    cid = cluster_check(cluster_id)
-    g = _group(consumer_group_id)
+    cid, g = _group(cluster_id, consumer_group_id)
     rows = _lags(g)
     base = ("consumer-groups", g.group_id)
     # The first partition with the largest lag, in topic/partition order, names the maximum.

@@ -4,6 +4,8 @@ succeed or fail on their own (Confluent's delivery reports)."""
 import base64
 import binascii
 import json
+from collections.abc import Callable
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import TypeAlias
 
@@ -125,6 +127,22 @@ def _invalid(message: str) -> RestError:
     return RestError(INVALID_PAYLOAD, message)
 
 
+@dataclass(frozen=True)
+class _TextType:
+    """A data type whose data is a JSON string: what the string must be, and how it becomes bytes."""
+
+    expected: str
+    decode: Callable[[str], bytes]
+    errors: tuple[type[Exception], ...]
+    valid: str
+
+
+_TEXT_TYPES = {
+    "BINARY": _TextType("a base64 string", lambda text: base64.b64decode(text, validate=True), (binascii.Error, ValueError), "valid base64"),
+    "STRING": _TextType("a string", lambda text: text.encode("utf-8"), (UnicodeEncodeError,), "valid Unicode text"),
+}
+
+
 def _data(field: str, obj: object) -> tuple[bytes | None, str | None]:
     """Serialize a record's key or value: (bytes, type), or (None, None) when there is none."""
     if obj is None:
@@ -137,24 +155,16 @@ def _data(field: str, obj: object) -> tuple[bytes | None, str | None]:
     # already JSON, so that is what gets written.
     kind = obj.get("type", "JSON")
     data = obj.get("data")
-    if kind == "BINARY":
+    text_type = _TEXT_TYPES.get(kind)
+    if text_type is not None:
         if data is None:
             return None, kind
         if not isinstance(data, str):
-            raise _invalid(f"{field}.data must be a base64 string for type BINARY.")
+            raise _invalid(f"{field}.data must be {text_type.expected} for type {kind}.")
         try:
-            return base64.b64decode(data, validate=True), kind
-        except (binascii.Error, ValueError):
-            raise _invalid(f"{field}.data is not valid base64.") from None
-    if kind == "STRING":
-        if data is None:
-            return None, kind
-        if not isinstance(data, str):
-            raise _invalid(f"{field}.data must be a string for type STRING.")
-        try:
-            return data.encode("utf-8"), kind
-        except UnicodeEncodeError:
-            raise _invalid(f"{field}.data is not valid Unicode text.") from None
+            return text_type.decode(data), kind
+        except text_type.errors:
+            raise _invalid(f"{field}.data is not {text_type.valid}.") from None
     if kind == "JSON":
         if data is None and "data" not in obj:
             return None, kind

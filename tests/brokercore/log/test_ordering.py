@@ -56,11 +56,11 @@ def start(fn) -> threading.Thread:
     return t
 
 
-def test_a_later_request_waits_for_the_retry_of_an_earlier_one_queued_with_it():
-    log, key = Log(), ("test", "ordering-retry")
-    lane = ordering.Lane()
-    first, second = lane.turn(), lane.turn()
-    # Someone else is writing, so both requests queue and are written together.
+def retry_race(key, first=None, second=None) -> list:
+    """Two requests ("k", then "k+1") queue behind someone else's write; both are stale and placed
+    again, the first one's retry later than the second's. With turns `first` and `second` from one
+    lane, request order must still hold. What the partition holds at the end."""
+    log = Log()
     log.hold.clear()
     busy = start(appender(log, key, None, "other", ["fresh"]))
     time.sleep(0.05)
@@ -72,25 +72,17 @@ def test_a_later_request_waits_for_the_retry_of_an_earlier_one_queued_with_it():
     log.hold.set()
     for t in (busy, a, b):
         t.join(5)
-    # Both were stale and placed again; the first one's retry came later, yet it went first.
-    assert log.rows[PID] == ["other", "k", "k+1"]
+    return log.rows[PID]
+
+
+def test_a_later_request_waits_for_the_retry_of_an_earlier_one_queued_with_it():
+    lane = ordering.Lane()
+    assert retry_race(("test", "ordering-retry"), lane.turn(), lane.turn()) == ["other", "k", "k+1"]
 
 
 def test_without_a_turn_the_quicker_retry_goes_first():
     """The same race without ordering: shows the test above can fail."""
-    log, key = Log(), ("test", "ordering-none")
-    log.hold.clear()
-    busy = start(appender(log, key, None, "other", ["fresh"]))
-    time.sleep(0.05)
-    log.stale.add("old")
-    a = start(appender(log, key, None, "k", ["old", "fresh"], pause_before_retry=0.1))
-    time.sleep(0.05)
-    b = start(appender(log, key, None, "k+1", ["old", "fresh"]))
-    time.sleep(0.05)
-    log.hold.set()
-    for t in (busy, a, b):
-        t.join(5)
-    assert log.rows[PID] == ["other", "k+1", "k"]
+    assert retry_race(("test", "ordering-none")) == ["other", "k+1", "k"]
 
 
 def test_a_later_request_for_another_partition_does_not_wait():
