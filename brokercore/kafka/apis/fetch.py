@@ -49,9 +49,13 @@ from brokercore.types import FetchResult
 
 def _partition_data(result: FetchResult | Exception, index: int, fetch_offset: int) -> dict:
     if isinstance(result, Exception):
+        # Empty records, never null: Kafka's answer for a partition error (FetchResponse.
+        # partitionResponse) carries MemoryRecords.EMPTY, and librdkafka refuses the whole
+        # response over a null one ("invalid MessageSetSize -1"), so it never resets its offset.
         return {
             "partition_index": index, "error_code": error_code(result), "high_watermark": -1,
-            "last_stable_offset": -1, "log_start_offset": -1, "aborted_transactions": None, "records": None,
+            "last_stable_offset": -1, "log_start_offset": -1, "aborted_transactions": None,
+            "preferred_read_replica": -1, "records": b"",
         }
     assert isinstance(result, FetchResult)
     if result.data:
