@@ -60,10 +60,10 @@ def _partition_data(result: FetchResult | Exception, index: int, fetch_offset: i
     assert isinstance(result, FetchResult)
     if result.data:
         records = result.data
-    elif fetch_offset < result.high_watermark:
+    elif fetch_offset < result.next_offset:
         # Compaction emptied the rest of the log below the watermark: an empty batch moves the
-        # consumer past the gap.
-        records = empty_batch_encode(fetch_offset, result.high_watermark - 1, clock.now_ms())
+        # consumer past the gap. (Nothing returned because the response was full is no gap.)
+        records = empty_batch_encode(fetch_offset, result.next_offset - 1, clock.now_ms())
     else:
         records = b""
     return {
