@@ -2,7 +2,8 @@
 Kafka's OffsetCommit and OffsetFetch, reset, delete.
 
 A committed offset is the next offset the group will read (Kafka's convention), so lag is
-`high watermark - committed`.
+`high watermark - committed`. A Kafka client may commit a negative (logical) offset, which is
+stored as given, as Kafka does; lag.partition_lag says how lag reads it.
 """
 
 from collections.abc import Iterable, Mapping
@@ -49,12 +50,19 @@ def _partitions_resolve(keys: Iterable[tuple[str, int]]) -> dict[tuple[str, int]
 
 
 def offset_check(tp: tuple[str, int], offset: object, metadata: str) -> None:
-    """One committed offset's own rules: 0 or more, metadata within offset.metadata.max.bytes."""
+    """One committed offset's own rules for brokercore's callers (REST, the lab, the CLI): 0 or
+    more, as Kafka's Java consumer requires of what it commits, and metadata_check. A Kafka client's
+    OffsetCommit is not held to the first: Kafka stores whatever offset it is sent."""
     if isinstance(offset, bool) or not isinstance(offset, int) or offset < 0:
         raise OffsetOutOfRange(
             f"Cannot commit offset {offset!r} for {tp[0]}-{tp[1]}: a committed offset is the next "
             "offset to read, 0 or more."
         )
+    metadata_check(metadata)
+
+
+def metadata_check(metadata: str) -> None:
+    """A committed offset's metadata is within offset.metadata.max.bytes."""
     limit = settings.BROKER["OFFSET_METADATA_MAX_BYTES"]
     if len(metadata.encode()) > limit:
         raise OffsetMetadataTooLarge(f"Offset metadata is larger than offset.metadata.max.bytes ({limit}).")
@@ -302,7 +310,9 @@ def kafka_offsets_commit(
             codes[tp] = UnknownTopicOrPartition.code  # answered before the coordinator, as Kafka does
             continue
         try:
-            offset_check(tp, offset, metadata or "")
+            # Any offset, as Kafka stores it: clients commit logical ones too (KafkaJS's
+            # resetOffsets commits -2 for earliest, -1 for latest).
+            metadata_check(metadata or "")
         except BrokerError as e:
             codes[tp] = e.code
             continue

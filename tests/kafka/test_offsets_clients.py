@@ -1,0 +1,68 @@
+"""Committed offsets as real clients commit them: what Kafka stores (negative logical offsets,
+any metadata string) and who may commit (Kafka's validateOffsetCommit)."""
+
+import re
+from io import StringIO
+
+import pytest
+from django.core.management import call_command
+
+from brokercore.coordinator.lag import groups_lag_totals
+from brokercore.coordinator.offsets import kafka_offsets_fetch, offsets_commit
+from brokercore.coordinator.read import group_describe
+from brokercore.log.append import records_append
+from brokercore.topics.service import topic_create
+from brokercore.types import RecordIn
+
+pytestmark = pytest.mark.django_db(transaction=True)
+
+KAFKAJS = """
+const { Kafka, logLevel } = require("kafkajs");
+const kafka = new Kafka({ clientId: "kjs", brokers: [process.env.BOOTSTRAP], logLevel: logLevel.NOTHING });
+(async () => {
+%s
+})().catch((e) => { console.error(e); process.exit(1); });
+"""
+
+RESET = KAFKAJS % """
+  const admin = kafka.admin();
+  await admin.connect();
+  await admin.resetOffsets({ groupId: "reset", topic: "rs", earliest: true });
+  const offsets = await admin.fetchOffsets({ groupId: "reset", topics: ["rs"] });
+  await admin.disconnect();
+  console.log(JSON.stringify({ offsets: offsets[0].partitions.map((p) => p.offset) }));
+"""
+
+CONSUME = KAFKAJS % """
+  const consumer = kafka.consumer({ groupId: "reset" });
+  await consumer.connect();
+  await consumer.subscribe({ topic: "rs", fromBeginning: true });  // how KafkaJS reads a committed -2
+  const got = [];
+  await new Promise((resolve) => {
+    consumer.run({ eachMessage: async ({ message }) => {
+      got.push(Number(message.offset));
+      if (got.length === 3) resolve();
+    } });
+  });
+  await consumer.disconnect();
+  console.log(JSON.stringify({ got }));
+"""
+
+
+def test_kafkajs_reset_offsets_to_earliest_commits_minus_two(kafkajs, kafka_bootstrap):
+    """KafkaJS resets a group by committing the logical offset -2 (earliest), which Kafka stores
+    as given; it was refused with OFFSET_OUT_OF_RANGE and resetOffsets retried forever."""
+    topic_create(name="rs", partitions=1)
+    records_append(topic="rs", records=[RecordIn(value=b"v%d" % i) for i in range(3)])
+    offsets_commit(group_id="reset", offsets={("rs", 0): 3})
+    # It hung: the commit was refused (OFFSET_OUT_OF_RANGE) and the script ended without an answer.
+    assert kafkajs.run(RESET, env={"BOOTSTRAP": kafka_bootstrap}, timeout=30) == {"offsets": ["-2"]}
+    assert kafka_offsets_fetch(group_id="reset", partitions=[("rs", 0)])[0].offset == -2
+    # Shown as committed, with no lag: where the group resumes is the client's choice.
+    [p] = group_describe(group_id="reset").partitions
+    assert (p.committed, p.lag) == (-2, None)
+    out = StringIO()
+    call_command("groups", "describe", "reset", stdout=out)
+    assert re.search(r"reset\s+rs\s+0\s+-2\s+3\s+-\s", out.getvalue())
+    assert groups_lag_totals()["reset"] == 0
+    assert kafkajs.run(CONSUME, env={"BOOTSTRAP": kafka_bootstrap}, timeout=30) == {"got": [0, 1, 2]}
