@@ -62,9 +62,10 @@ def offset_check(tp: tuple[str, int], offset: object, metadata: str) -> None:
 
 
 def metadata_check(metadata: str) -> None:
-    """A committed offset's metadata is within offset.metadata.max.bytes."""
+    """A committed offset's metadata is within offset.metadata.max.bytes, counted as Kafka counts
+    it: the length of the Java String (UTF-16 code units), not its bytes."""
     limit = settings.BROKER["OFFSET_METADATA_MAX_BYTES"]
-    if len(metadata.encode()) > limit:
+    if len(metadata.encode("utf-16-le")) // 2 > limit:
         raise OffsetMetadataTooLarge(f"Offset metadata is larger than offset.metadata.max.bytes ({limit}).")
 
 
@@ -91,7 +92,8 @@ def _upsert(
     CommittedOffset.objects.bulk_create(
         [
             CommittedOffset(
-                group=group, partition=parts[tp], offset=o, metadata=md, leader_epoch=epochs.get(tp), committed_ms=now_ms
+                group=group, partition=parts[tp], offset=o, metadata=CommittedOffset.metadata_encode(md),
+                leader_epoch=epochs.get(tp), committed_ms=now_ms,
             )
             for tp, (o, md) in rows.items()
         ],
@@ -364,7 +366,7 @@ def kafka_offsets_fetch(*, group_id: str, partitions: Iterable[tuple[str, int]] 
     if partitions is not None:
         partitions = list(dict.fromkeys(partitions))
         rows = rows.filter(partition__topic__name__in={t for t, _ in partitions})
-    found = {(t, p): CommittedPartition(t, p, o, e, md) for t, p, o, e, md in rows}
+    found = {(t, p): CommittedPartition(t, p, o, e, CommittedOffset.metadata_decode(md)) for t, p, o, e, md in rows}
     if partitions is None:
         return [found[tp] for tp in sorted(found)]
     return [found.get(tp) or CommittedPartition(tp[0], tp[1], -1, None, "") for tp in partitions]

@@ -66,3 +66,27 @@ def test_kafkajs_reset_offsets_to_earliest_commits_minus_two(kafkajs, kafka_boot
     assert re.search(r"reset\s+rs\s+0\s+-2\s+3\s+-\s", out.getvalue())
     assert groups_lag_totals()["reset"] == 0
     assert kafkajs.run(CONSUME, env={"BOOTSTRAP": kafka_bootstrap}, timeout=30) == {"got": [0, 1, 2]}
+
+
+def test_commit_metadata_is_stored_as_sent_and_its_size_limited(kafka_bootstrap, settings):
+    """Any string Kafka accepts is stored: a NUL in it closed the connection on PostgreSQL, whose
+    text columns refuse it. offset.metadata.max.bytes counts as Kafka counts (Java's String
+    length) and answers OFFSET_METADATA_TOO_LARGE for that partition only."""
+    from kafka import KafkaConsumer, TopicPartition
+    from kafka.errors import OffsetMetadataTooLargeError
+    from kafka.structs import OffsetAndMetadata
+
+    settings.BROKER = {**settings.BROKER, "OFFSET_METADATA_MAX_BYTES": 8}
+    topic_create(name="md", partitions=1)
+    tp = TopicPartition("md", 0)
+    consumer = KafkaConsumer(bootstrap_servers=kafka_bootstrap, group_id="md", enable_auto_commit=False)
+    try:
+        consumer.assign([tp])
+        consumer.commit({tp: OffsetAndMetadata(5, "a\x00b€\U0001F600", -1)})  # 6 UTF-16 units, 10 bytes
+        assert consumer.committed(tp, metadata=True) == OffsetAndMetadata(5, "a\x00b€\U0001F600", -1)
+        with pytest.raises(OffsetMetadataTooLargeError):
+            consumer.commit({tp: OffsetAndMetadata(6, "x" * 9, -1)})
+        assert consumer.committed(tp) == 5
+    finally:
+        consumer.close()
+    assert kafka_offsets_fetch(group_id="md", partitions=[("md", 0)])[0].metadata == "a\x00b€\U0001F600"
