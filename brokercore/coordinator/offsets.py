@@ -104,10 +104,15 @@ def _upsert(
 
 
 def commit_check(g: Group, *, member_id: str | None, generation: int, group_instance_id: str | None) -> GroupMember | None:
-    """Who may commit, as Kafka's validateOffsetCommit: a member (its id, instance id and the
-    current generation; REBALANCE_IN_PROGRESS while the group waits for the leader's assignment),
-    or, with generation -1 and no member id, anybody while the group is Empty. A member's commit
-    counts as a heartbeat."""
+    """Who may commit, as Kafka's validateOffsetCommit (ClassicGroup), in its order: with
+    generation -1 anybody while the group is Empty (the admin client, a consumer outside group
+    management: a "simple" commit, whatever member id it names); else a member (its id, instance
+    id and the current generation; REBALANCE_IN_PROGRESS while the group waits for the leader's
+    assignment), so one that left or was removed gets UNKNOWN_MEMBER_ID; no member id and no
+    generation while the group has members is UNKNOWN_MEMBER_ID. A member's commit counts as a
+    heartbeat."""
+    if generation < 0 and g.group.state == State.EMPTY:
+        return None
     if generation >= 0 or member_id or group_instance_id is not None:
         m = g.member(member_id or "", group_instance_id)
         if generation != g.group.generation:
@@ -120,12 +125,10 @@ def commit_check(g: Group, *, member_id: str | None, generation: int, group_inst
         m.last_heartbeat_ms = g.now_ms
         g.touch(m)
         return m
-    if g.group.state != State.EMPTY:
-        raise UnknownMemberId(
-            f"Group '{g.group.group_id}' has active members; a commit without a member id "
-            "(generation -1) is only allowed while the group is Empty."
-        )
-    return None
+    raise UnknownMemberId(
+        f"Group '{g.group.group_id}' has active members; a commit without a member id "
+        "(generation -1) is only allowed while the group is Empty."
+    )
 
 
 def commit_group_lock(group_id: str, *, generation: int) -> Group:

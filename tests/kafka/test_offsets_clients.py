@@ -90,3 +90,45 @@ def test_commit_metadata_is_stored_as_sent_and_its_size_limited(kafka_bootstrap,
     finally:
         consumer.close()
     assert kafka_offsets_fetch(group_id="md", partitions=[("md", 0)])[0].metadata == "a\x00b€\U0001F600"
+
+
+def _commit(wire, group, member_id, generation, offset):
+    r = wire.call(8, 8, group_id=group, generation_id_or_member_epoch=generation, member_id=member_id, topics=[
+        {"name": "lv", "partitions": [{"partition_index": 0, "committed_offset": offset, "committed_metadata": None}]}])
+    return r.topics[0].partitions[0].error_code
+
+
+def test_who_may_commit_after_members_leave(kafka_bootstrap, wire):
+    """Kafka's validateOffsetCommit: a member that left gets UNKNOWN_MEMBER_ID whatever it names
+    (librdkafka commits with no member id but its last generation), while a commit with
+    generation -1 to an Empty group is a simple commit, whatever member id it carries."""
+    from confluent_kafka import Consumer, KafkaException
+    from confluent_kafka import TopicPartition as TP
+    from kio.schema.errors import ErrorCode
+
+    from tests.kafka.test_groups_wire import until
+
+    topic_create(name="lv", partitions=2)
+    config = {"bootstrap.servers": kafka_bootstrap, "group.id": "lv", "enable.auto.commit": False,
+              "heartbeat.interval.ms": 100}
+    leaving, staying = Consumer(config), Consumer(config)
+    try:
+        for c in (leaving, staying):
+            c.subscribe(["lv"])
+        until(lambda: [c.poll(0.05) for c in (leaving, staying)] and len(leaving.assignment()) == 1
+              and len(staying.assignment()) == 1)
+        member_id = leaving.memberid()
+        leaving.commit(offsets=[TP("lv", 0, 1)], asynchronous=False)
+        leaving.unsubscribe()  # LeaveGroup
+        until(lambda: leaving.poll(0.05) is None and not leaving.assignment())
+        with pytest.raises(KafkaException, match="UNKNOWN_MEMBER_ID"):
+            leaving.commit(offsets=[TP("lv", 0, 2)], asynchronous=False)
+        assert _commit(wire, "lv", member_id, -1, 3) == ErrorCode.unknown_member_id  # the group is not Empty
+        assert _commit(wire, "lv", "", -1, 3) == ErrorCode.unknown_member_id
+    finally:
+        leaving.close()
+        staying.close()
+    until(lambda: group_describe(group_id="lv").state == "Empty")
+    assert _commit(wire, "lv", member_id, -1, 4) == ErrorCode.none  # refused as UNKNOWN_MEMBER_ID before
+    assert _commit(wire, "lv", member_id, 5, 5) == ErrorCode.unknown_member_id
+    assert kafka_offsets_fetch(group_id="lv", partitions=[("lv", 0)])[0].offset == 4
