@@ -9,6 +9,7 @@ another server process completed the round, as Kafka's coordinator parks them in
 
 import datetime
 import functools
+import logging
 from collections.abc import Callable, Iterable
 from typing import TypeVar
 
@@ -27,7 +28,7 @@ from brokercore.coordinator.kafka_members import (
 )
 from brokercore.coordinator.offsets import kafka_offsets_commit, kafka_offsets_fetch
 from brokercore.coordinator.sweep import group_delete
-from brokercore.errors import BrokerError, GroupAuthorizationFailed, InvalidRequest
+from brokercore.errors import BrokerError, GroupAuthorizationFailed, InvalidRequest, UnsupportedVersion
 from brokercore.kafka.apis.registry import (
     Principal,
     RequestContext,
@@ -40,6 +41,9 @@ from brokercore.notify import group_waiters
 
 FIND_COORDINATOR, JOIN_GROUP, HEARTBEAT, LEAVE_GROUP, SYNC_GROUP = 10, 11, 12, 13, 14
 OFFSET_COMMIT, OFFSET_FETCH, DESCRIBE_GROUPS, LIST_GROUPS, DELETE_GROUPS = 8, 9, 15, 16, 42
+CONSUMER_GROUP_HEARTBEAT = 68
+
+logger = logging.getLogger("brokercore.kafka.server")
 
 COORDINATOR_GROUP, COORDINATOR_TRANSACTION = 0, 1
 # AclOperation bits of a group (READ 3, DELETE 6, DESCRIBE 8): every user may read and describe
@@ -334,3 +338,28 @@ def delete_groups_answer(group_ids: Iterable[str], *, principal: Principal) -> l
 @api(DELETE_GROUPS, versions=(0, 2))
 async def delete_groups(ctx: RequestContext, request: RequestPayload) -> ResponsePayload:
     return ctx.response(results=await ctx.run_sync(delete_groups_answer, request.groups_names, principal=ctx.principal))
+
+
+# --- ConsumerGroupHeartbeat (KIP-848): not offered yet ---------------------------------------------
+
+_CONSUMER_PROTOCOL_REFUSED = (
+    "The consumer group protocol of KIP-848 (group.protocol=consumer) is not enabled on this broker; "
+    "set group.protocol=classic."
+)
+
+
+@api(CONSUMER_GROUP_HEARTBEAT, versions=(0, 1))
+async def consumer_group_heartbeat(ctx: RequestContext, request: RequestPayload) -> ResponsePayload:
+    """Offered and refused, as a Kafka 3.x broker without the new protocol does (its handler
+    answers UNSUPPORTED_VERSION): clients then fail loudly (librdkafka raises a fatal error; the
+    Java consumer says to use group.protocol=classic). Not offering it at all, librdkafka would
+    look for another coordinator forever and its application would see no record and no error."""
+    logger.warning(
+        "Kafka listener: client %r at %s asked to join group %r with group.protocol=consumer (KIP-848), which "
+        "this broker does not offer; refused with UNSUPPORTED_VERSION (the client should use group.protocol=classic)",
+        ctx.client_id, ctx.client_host, request.group_id,
+    )
+    return ctx.response(
+        error_code=UnsupportedVersion.code, error_message=_CONSUMER_PROTOCOL_REFUSED, member_id=None,
+        member_epoch=-1, heartbeat_interval=0, assignment=None,
+    )
