@@ -2,9 +2,9 @@
 NUL, which Kafka accepts), every stored string kept, and back again."""
 
 import pytest
-from django.db import connection
-from django.db.migrations.executor import MigrationExecutor
 from django.utils import timezone
+
+from tests.brokercore.migrations import migrate_to, migrate_to_latest
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
@@ -12,15 +12,8 @@ BEFORE = [("brokercore", "0009_record_batches")]
 AFTER = [("brokercore", "0010_committed_offset_metadata_bytes")]
 
 
-def _migrate(target):
-    executor = MigrationExecutor(connection)
-    executor.loader.build_graph()
-    executor.migrate(target)
-    return executor.loader.project_state(target).apps
-
-
 def test_metadata_becomes_bytes_with_every_string_kept_and_back():
-    apps = _migrate(BEFORE)
+    apps = migrate_to(BEFORE)
     Topic, Partition = apps.get_model("brokercore", "Topic"), apps.get_model("brokercore", "Partition")
     Group, Offset = apps.get_model("brokercore", "ConsumerGroup"), apps.get_model("brokercore", "CommittedOffset")
     t = Topic.objects.create(name="m", collision_key="m")
@@ -29,14 +22,14 @@ def test_metadata_becomes_bytes_with_every_string_kept_and_back():
     for p, md in zip(parts, ["", "plain", "ünïcode €"], strict=True):
         Offset.objects.create(group=g, partition=p, offset=p.index, metadata=md, committed_ms=1)
 
-    apps = _migrate(AFTER)
+    apps = migrate_to(AFTER)
     Offset = apps.get_model("brokercore", "CommittedOffset")
     got = {o.partition.index: bytes(o.metadata) for o in Offset.objects.select_related("partition")}
     assert got == {0: b"", 1: b"plain", 2: "ünïcode €".encode()}
     Offset.objects.filter(partition__index=1).update(metadata=b"a\x00b")  # what text cannot hold
 
-    apps = _migrate(BEFORE)
+    apps = migrate_to(BEFORE)
     Offset = apps.get_model("brokercore", "CommittedOffset")
     got = {o.partition.index: o.metadata for o in Offset.objects.select_related("partition")}
     assert got == {0: "", 1: "ab", 2: "ünïcode €"}  # a NUL is all that is dropped
-    _migrate(AFTER)
+    migrate_to_latest()
