@@ -217,10 +217,15 @@ class GroupMember(models.Model):
 
 
 class CommittedOffset(models.Model):
+    """A group's committed offset of one partition, with the client's metadata string.
+
+    The metadata is kept as its UTF-8 bytes: Kafka accepts any string, and PostgreSQL's text
+    columns refuse NUL. `metadata_encode`/`metadata_decode` are the only way in and out."""
+
     group = models.ForeignKey(ConsumerGroup, on_delete=models.CASCADE, related_name="offsets")
     partition = models.ForeignKey(Partition, on_delete=models.CASCADE, related_name="+")
     offset = models.BigIntegerField()
-    metadata = models.TextField(blank=True, default="")
+    metadata = models.BinaryField(blank=True, default=b"")
     leader_epoch = models.IntegerField(null=True, blank=True)
     committed_ms = models.BigIntegerField()
 
@@ -228,6 +233,14 @@ class CommittedOffset(models.Model):
         constraints = [
             models.UniqueConstraint(fields=["group", "partition"], name="offset_group_partition_unique")
         ]
+
+    @staticmethod
+    def metadata_encode(metadata: str) -> bytes:
+        return metadata.encode()
+
+    @staticmethod
+    def metadata_decode(stored: bytes | memoryview) -> str:
+        return bytes(stored).decode()
 
 
 class RebalanceEvent(models.Model):

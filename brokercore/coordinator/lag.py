@@ -19,9 +19,12 @@ def partition_lag(*, committed: int | None, log_start_offset: int, high_watermar
 
     Records below the log start are gone (retention, delete-records), so a commit that fell below
     it counts from the log start, as the consumer's next fetch resets there. No commit, no lag
-    (None): Kafka's tools print "-" there, not the whole log.
+    (None): Kafka's tools print "-" there, not the whole log. A negative committed offset (a
+    Kafka client may commit -2 or -1 for earliest or latest, and Kafka stores it) has no lag
+    either: where the group resumes depends on the client (librdkafka and KafkaJS read it as
+    earliest or latest, Java's consumer as no commit, then auto.offset.reset).
     """
-    if committed is None:
+    if committed is None or committed < 0:
         return None
     return max(0, high_watermark - max(committed, log_start_offset))
 
@@ -31,7 +34,7 @@ def lag_samples_record() -> int:
     now_ms = clock.now_ms()
     keep = settings.BROKER["LAG_SAMPLES_PER_GROUP"]
     hw = {pid: (start, high) for pid, start, high in Partition.objects.filter(topic__deleted_at__isnull=True).values_list("id", "log_start_offset", "high_watermark")}
-    per_group: dict[int, dict[str, int]] = {}
+    per_group: dict[int, dict[str, int | None]] = {}
     names = dict(Partition.objects.filter(topic__deleted_at__isnull=True).values_list("id", "topic__name"))
     indexes = dict(Partition.objects.filter(topic__deleted_at__isnull=True).values_list("id", "index"))
     for group_pk, pid, offset in CommittedOffset.objects.values_list("group_id", "partition_id", "offset"):
@@ -42,7 +45,8 @@ def lag_samples_record() -> int:
             )
     with transaction.atomic():
         LagSample.objects.bulk_create(
-            LagSample(group_id=g, at_ms=now_ms, total_lag=sum(parts.values()), partitions=parts) for g, parts in per_group.items()
+            LagSample(group_id=g, at_ms=now_ms, total_lag=sum(lag for lag in parts.values() if lag is not None), partitions=parts)
+            for g, parts in per_group.items()
         )
     for group_pk in per_group:
         old = list(LagSample.objects.filter(group_id=group_pk).order_by("-at_ms").values_list("id", flat=True)[keep:])
@@ -117,7 +121,8 @@ def groups_lag_totals() -> dict[str, int]:
     for group_id, pid, offset in CommittedOffset.objects.values_list("group__group_id", "partition_id", "offset"):
         if pid in hw:
             start, high = hw[pid]
-            totals[group_id] = totals.get(group_id, 0) + partition_lag(committed=offset, log_start_offset=start, high_watermark=high)
+            lag = partition_lag(committed=offset, log_start_offset=start, high_watermark=high)
+            totals[group_id] = totals.get(group_id, 0) + (lag or 0)
     return totals
 
 

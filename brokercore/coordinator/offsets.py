@@ -2,7 +2,8 @@
 Kafka's OffsetCommit and OffsetFetch, reset, delete.
 
 A committed offset is the next offset the group will read (Kafka's convention), so lag is
-`high watermark - committed`.
+`high watermark - committed`. A Kafka client may commit a negative (logical) offset, which is
+stored as given, as Kafka does; lag.partition_lag says how lag reads it.
 """
 
 from collections.abc import Iterable, Mapping
@@ -51,14 +52,22 @@ def _partitions_resolve(keys: Iterable[tuple[str, int]]) -> dict[tuple[str, int]
 
 
 def offset_check(tp: tuple[str, int], offset: object, metadata: str) -> None:
-    """One committed offset's own rules: 0 or more, metadata within offset.metadata.max.bytes."""
+    """One committed offset's own rules for brokercore's callers (REST, the lab, the CLI): 0 or
+    more, as Kafka's Java consumer requires of what it commits, and metadata_check. A Kafka client's
+    OffsetCommit is not held to the first: Kafka stores whatever offset it is sent."""
     if isinstance(offset, bool) or not isinstance(offset, int) or offset < 0:
         raise OffsetOutOfRange(
             f"Cannot commit offset {offset!r} for {tp[0]}-{tp[1]}: a committed offset is the next "
             "offset to read, 0 or more."
         )
+    metadata_check(metadata)
+
+
+def metadata_check(metadata: str) -> None:
+    """A committed offset's metadata is within offset.metadata.max.bytes, counted as Kafka counts
+    it: the length of the Java String (UTF-16 code units), not its bytes."""
     limit = settings.BROKER["OFFSET_METADATA_MAX_BYTES"]
-    if len(metadata.encode()) > limit:
+    if len(metadata.encode("utf-16-le")) // 2 > limit:
         raise OffsetMetadataTooLarge(f"Offset metadata is larger than offset.metadata.max.bytes ({limit}).")
 
 
@@ -85,7 +94,8 @@ def _upsert(
     CommittedOffset.objects.bulk_create(
         [
             CommittedOffset(
-                group=group, partition=parts[tp], offset=o, metadata=md, leader_epoch=epochs.get(tp), committed_ms=now_ms
+                group=group, partition=parts[tp], offset=o, metadata=CommittedOffset.metadata_encode(md),
+                leader_epoch=epochs.get(tp), committed_ms=now_ms,
             )
             for tp, (o, md) in rows.items()
         ],
@@ -97,10 +107,15 @@ def _upsert(
 
 
 def commit_check(g: Group, *, member_id: str | None, generation: int, group_instance_id: str | None) -> GroupMember | None:
-    """Who may commit, as Kafka's validateOffsetCommit: a member (its id, instance id and the
-    current generation; REBALANCE_IN_PROGRESS while the group waits for the leader's assignment),
-    or, with generation -1 and no member id, anybody while the group is Empty. A member's commit
-    counts as a heartbeat."""
+    """Who may commit, as Kafka's validateOffsetCommit (ClassicGroup), in its order: with
+    generation -1 anybody while the group is Empty (the admin client, a consumer outside group
+    management: a "simple" commit, whatever member id it names); else a member (its id, instance
+    id and the current generation; REBALANCE_IN_PROGRESS while the group waits for the leader's
+    assignment), so one that left or was removed gets UNKNOWN_MEMBER_ID; no member id and no
+    generation while the group has members is UNKNOWN_MEMBER_ID. A member's commit counts as a
+    heartbeat."""
+    if generation < 0 and g.group.state == State.EMPTY:
+        return None
     if generation >= 0 or member_id or group_instance_id is not None:
         m = g.member(member_id or "", group_instance_id)
         if generation != g.group.generation:
@@ -113,12 +128,10 @@ def commit_check(g: Group, *, member_id: str | None, generation: int, group_inst
         m.last_heartbeat_ms = g.now_ms
         g.touch(m)
         return m
-    if g.group.state != State.EMPTY:
-        raise UnknownMemberId(
-            f"Group '{g.group.group_id}' has active members; a commit without a member id "
-            "(generation -1) is only allowed while the group is Empty."
-        )
-    return None
+    raise UnknownMemberId(
+        f"Group '{g.group.group_id}' has active members; a commit without a member id "
+        "(generation -1) is only allowed while the group is Empty."
+    )
 
 
 def commit_group_lock(group_id: str, *, generation: int) -> Group:
@@ -359,7 +372,9 @@ def kafka_offsets_commit(
             codes[tp] = UnknownTopicOrPartition.code  # answered before the coordinator, as Kafka does
             continue
         try:
-            offset_check(tp, offset, metadata or "")
+            # Any offset, as Kafka stores it: clients commit logical ones too (KafkaJS's
+            # resetOffsets commits -2 for earliest, -1 for latest).
+            metadata_check(metadata or "")
         except BrokerError as e:
             codes[tp] = e.code
             continue
@@ -411,7 +426,7 @@ def kafka_offsets_fetch(*, group_id: str, partitions: Iterable[tuple[str, int]] 
     if partitions is not None:
         partitions = list(dict.fromkeys(partitions))
         rows = rows.filter(partition__topic__name__in={t for t, _ in partitions})
-    found = {(t, p): CommittedPartition(t, p, o, e, md) for t, p, o, e, md in rows}
+    found = {(t, p): CommittedPartition(t, p, o, e, CommittedOffset.metadata_decode(md)) for t, p, o, e, md in rows}
     if partitions is None:
         return [found[tp] for tp in sorted(found)]
     return [found.get(tp) or CommittedPartition(tp[0], tp[1], -1, None, "") for tp in partitions]

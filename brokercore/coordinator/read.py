@@ -210,7 +210,7 @@ def committed_offsets_get(*, group_id: str, partitions: list[tuple[str, int]] | 
     if group is None:
         return {}
     rows = CommittedOffset.objects.filter(group=group).values_list("partition__topic__name", "partition__index", "offset", "metadata")
-    out = {(t, p): (o, md) for t, p, o, md in rows}
+    out = {(t, p): (o, CommittedOffset.metadata_decode(md)) for t, p, o, md in rows}
     if partitions is not None:
         out = {tp: v for tp, v in out.items() if tp in set(partitions)}
     return out

@@ -310,16 +310,19 @@ def records_fetch_many(*, requests: list[tuple[str, int, int, int]], max_bytes: 
             continue
         limit = min(partition_max, remaining)
         chunks: list[bytes] = []
-        if offset < high and (limit > 0 or total == 0):
+        next_offset = high
+        if offset < high and limit <= 0 < total:
+            next_offset = offset  # the response is full: nothing read, nothing skipped
+        elif offset < high:
             # Like Kafka (KIP-74): the first batch goes out even when it alone is larger than the
             # limit, so a consumer never gets stuck behind a large batch.
-            chunks = _batches_within(pid, offset, high, limit, first_always=total == 0)
+            chunks, next_offset = _batches_within(pid, offset, high, limit, first_always=total == 0)
         size = sum(len(c) for c in chunks)
         total += size
         remaining -= size
         results.append(FetchResult(
             topic=topic, partition=index, records=[], high_watermark=high, log_start_offset=log_start,
-            next_offset=batch_last_offset(chunks[-1]) + 1 if chunks else high, data=b"".join(chunks),
+            next_offset=next_offset, data=b"".join(chunks),
         ))
     return FetchMany(results=results, partition_ids=pids, seen=seen, size=total)
 
@@ -345,13 +348,20 @@ def _partitions_read(names: set[str], indexes: set[int]) -> dict[tuple[str, int]
         return {(name, index): (pid, start, high) for name, index, pid, start, high in cursor.fetchall()}
 
 
-def _batches_within(partition_id: int, start: int, end: int, limit: int, *, first_always: bool) -> list[bytes]:
+def _batches_within(partition_id: int, start: int, end: int, limit: int, *, first_always: bool) -> tuple[list[bytes], int]:
     """The batches from the one holding `start` while their bytes stay within `limit` (the first
-    one whatever its size, when `first_always`). Two queries as a rule: the first batch, then as
-    many more as fit at its size, so a fetch reads about what it returns."""
+    one whatever its size, when `first_always`), and the offset the next fetch starts at. Two
+    queries as a rule: the first batch, then as many more as fit at its size, so a fetch reads
+    about what it returns.
+
+    No batch at all means compaction emptied [start, end): the next fetch starts at `end`. A
+    first batch that does not fit leaves the position at `start`, to be read when this partition
+    comes first in a response (answering `end` there would skip those records)."""
     rows = _rows(_BATCHES_FROM, [partition_id, start, end, 1])
-    if not rows or (not first_always and len(rows[0][0]) > limit):
-        return []
+    if not rows:
+        return [], end
+    if not first_always and len(rows[0][0]) > limit:
+        return [], start
     out = [rows[0][0]]
     size = len(out[0])
     while size < limit:
@@ -363,12 +373,12 @@ def _batches_within(partition_id: int, start: int, end: int, limit: int, *, firs
         rows = _rows(_BATCHES_FROM, [partition_id, last + 1, end, page])
         for (data,) in rows:
             if size + len(data) > limit:
-                return out
+                return out, batch_last_offset(out[-1]) + 1
             out.append(data)
             size += len(data)
         if len(rows) < page:
             break
-    return out
+    return out, batch_last_offset(out[-1]) + 1
 
 
 def offset_max_timestamp(*, topic: str, partition: int) -> tuple[int, int | None]:

@@ -1,16 +1,17 @@
 """Topic lifecycle: create, delete, grow partitions, alter configs."""
 
-from collections.abc import Mapping
+from collections.abc import Collection, Mapping, Sequence
 
 from django.conf import settings
 from django.db import IntegrityError, transaction
 from django.utils import timezone
 
 from brokercore import events
-from brokercore.cluster.read import brokers_live_count
+from brokercore.cluster.read import brokers_live_count, brokers_live_ids
 from brokercore.errors import (
     InvalidConfig,
     InvalidPartitions,
+    InvalidReplicaAssignment,
     InvalidReplicationFactor,
     InvalidRequest,
     InvalidTopic,
@@ -52,6 +53,44 @@ def _replication_factor_validate(rf: object) -> int:
     return rf
 
 
+def _replicas_validate(replicas: Sequence[int], *, replication_factor: int | None, live: Collection[int]) -> int:
+    """One partition's replica list of a manual assignment, checked as Kafka's controller does
+    (ReplicationControlManager.validateManualPartitionAssignment); its replication factor."""
+    if not replicas:
+        raise InvalidReplicaAssignment("The manual partition assignment includes an empty replica list.")
+    previous = None
+    for node in sorted(replicas):
+        if node not in live:
+            raise InvalidReplicaAssignment(
+                f"The manual partition assignment includes broker {node}, but no such broker is registered."
+            )
+        if node == previous:
+            raise InvalidReplicaAssignment(f"The manual partition assignment includes the broker {node} more than once.")
+        previous = node
+    if replication_factor is not None and len(replicas) != replication_factor:
+        raise InvalidReplicaAssignment(
+            f"The manual partition assignment includes a partition with {len(replicas)} replica(s), but this is "
+            f"not consistent with previous partitions, which have {replication_factor} replica(s)."
+        )
+    return len(replicas)
+
+
+def _assignments_validate(assignments: Sequence[tuple[int, Sequence[int]]]) -> tuple[int, int]:
+    """(partitions, replication factor) of a CreateTopics manual assignment: (partition index,
+    replica node ids) pairs naming every partition 0..n-1 once, each over live nodes."""
+    live = set(brokers_live_ids())
+    seen: set[int] = set()
+    replication_factor = None
+    for index, replicas in assignments:
+        if index in seen:
+            raise InvalidReplicaAssignment(f"Found multiple manual partition assignments for partition {index}")
+        replication_factor = _replicas_validate(replicas, replication_factor=replication_factor, live=live)
+        seen.add(index)
+    if seen != set(range(len(seen))):
+        raise InvalidReplicaAssignment("partitions should be a consecutive 0-based integer sequence")
+    return _partitions_validate(len(seen)), replication_factor or 0
+
+
 def _live_topic_locked(name: str) -> Topic:
     try:
         return Topic.objects.select_for_update(no_key=True).get(name=name, deleted_at__isnull=True)
@@ -72,6 +111,7 @@ def topic_create(
     partitions: int | None = None,
     replication_factor: int | None = None,
     configs: Mapping[str, object] | None = None,
+    assignments: Sequence[tuple[int, Sequence[int]]] = (),
     validate_only: bool = False,
 ) -> Topic:
     """Create a topic with `partitions` empty partitions. With validate_only, check and write nothing.
@@ -80,12 +120,23 @@ def topic_create(
     BROKER_DEFAULT_REPLICATION_FACTOR), as for a Kafka CreateTopics that leaves them out (KIP-464):
     adapters pass what the client gave, so every surface applies the same defaults. The Topic
     returned (unsaved under validate_only) carries `partition_count`, as Topic querysets annotate it.
+
+    `assignments` is a CreateTopics manual assignment, (partition index, replica node ids) pairs:
+    as in Kafka it gives the partition count and replication factor (then both must be None) and
+    is checked as Kafka checks it. The nodes it names are not kept: every node serves every
+    partition from the database, and replicas are placed from the live nodes (partition_replicas).
     """
+    topic_name_validate(name)
+    if assignments:
+        if replication_factor is not None:
+            raise InvalidRequest("A manual partition assignment was specified, but replication factor was not set to -1.")
+        if partitions is not None:
+            raise InvalidRequest("A manual partition assignment was specified, but numPartitions was not set to -1.")
+        partitions, replication_factor = _assignments_validate(assignments)
     if partitions is None:
         partitions = settings.BROKER["DEFAULT_PARTITIONS"]
     if replication_factor is None:
         replication_factor = settings.BROKER["DEFAULT_REPLICATION_FACTOR"]
-    topic_name_validate(name)
     partitions = _partitions_validate(partitions)
     replication_factor = _replication_factor_validate(replication_factor)
     overrides = configs_parse(configs)
@@ -143,8 +194,13 @@ def topic_delete(*, name: str) -> None:
         )
 
 
-def topic_partitions_add(*, name: str, count: int, validate_only: bool = False) -> Topic:
-    """Grow the topic to `count` partitions in total (Kafka's CreatePartitions). Never shrinks."""
+def topic_partitions_add(
+    *, name: str, count: int, assignments: Sequence[Sequence[int]] | None = None, validate_only: bool = False
+) -> Topic:
+    """Grow the topic to `count` partitions in total (Kafka's CreatePartitions). Never shrinks.
+
+    `assignments`, one replica list per new partition, is checked as Kafka checks it (live nodes,
+    the topic's replication factor) and, as in topic_create, not kept."""
     if isinstance(count, bool) or not isinstance(count, int):
         raise InvalidPartitions(f"Number of partitions must be an integer, got {count!r}.")
     _internal_refuse(name, "given partitions")
@@ -159,6 +215,15 @@ def topic_partitions_add(*, name: str, count: int, validate_only: bool = False) 
             )
         if count == current:
             raise InvalidPartitions(f"Topic already has {current} partitions.")
+        if assignments is not None:
+            if len(assignments) != count - current:
+                raise InvalidReplicaAssignment(
+                    f"Attempted to add {count - current} additional partition(s), but only {len(assignments)} "
+                    "assignment(s) were specified."
+                )
+            live = set(brokers_live_ids())
+            for replicas in assignments:
+                _replicas_validate(replicas, replication_factor=topic.replication_factor, live=live)
         _partitions_validate(count)
         if not validate_only:
             Partition.objects.bulk_create(

@@ -6,7 +6,7 @@ import json
 import pytest
 
 from brokercore.cluster.read import cluster_id
-from brokercore.coordinator.offsets import offsets_commit
+from brokercore.coordinator.offsets import kafka_offsets_commit, offsets_commit
 from brokercore.coordinator.server_members import group_join
 from brokercore.log.append import records_append
 from brokercore.log.read import records_fetch
@@ -396,6 +396,17 @@ def test_lags_after_commit(rest, cid, base):
     assert summary["max_lag_partition"] == {"related": f"http://127.0.0.1{base}/topics/t/partitions/0"}
     group = rest.get(base + "/consumer-groups/g").json()
     assert group["is_simple"] is True and group["state"] == "EMPTY"
+
+
+def test_a_negative_committed_offset_has_no_lag(rest, base):
+    """A Kafka client may commit -2 (KafkaJS's reset to earliest): no lag is measured from it."""
+    topic_create(name="t", partitions=2)
+    records_append(topic="t", records=[RecordIn(value=b"x")] * 5, partition=0)
+    records_append(topic="t", records=[RecordIn(value=b"x")] * 3, partition=1)
+    kafka_offsets_commit(group_id="g", offsets={("t", 0): (-2, None, None), ("t", 1): (1, None, None)})
+    lags = rest.get(base + "/consumer-groups/g/lags").json()
+    assert [(x["partition_id"], x["current_offset"], x["lag"]) for x in lags["data"]] == [(1, 1, 2)]
+    assert rest.get(base + "/consumer-groups/g/lag-summary").json()["total_lag"] == 2
 
 
 # --- brokers ---

@@ -6,21 +6,14 @@ import json
 
 import pytest
 from django.db import connection
-from django.db.migrations.executor import MigrationExecutor
 
 from brokercore.log.batch import batch_records
+from tests.brokercore.migrations import migrate_to, migrate_to_latest
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
 BEFORE = [("brokercore", "0008_kafka_group_members")]
 AFTER = [("brokercore", "0009_record_batches")]
-
-
-def _migrate(target):
-    executor = MigrationExecutor(connection)
-    executor.loader.build_graph()
-    executor.migrate(target)
-    return executor.loader.project_state(target).apps
 
 
 def _old_records(pid):
@@ -40,7 +33,7 @@ def _old_records(pid):
 
 
 def test_records_become_batches_with_every_offset_kept_and_back():
-    apps = _migrate(BEFORE)
+    apps = migrate_to(BEFORE)
     Topic, Partition = apps.get_model("brokercore", "Topic"), apps.get_model("brokercore", "Partition")
     t = Topic.objects.create(name="m", collision_key="m")
     p = Partition.objects.create(topic=t, index=0, high_watermark=1210, log_start_offset=3)
@@ -59,7 +52,7 @@ def test_records_become_batches_with_every_offset_kept_and_back():
         )
     before = _old_records(p.pk)
 
-    apps = _migrate(AFTER)
+    apps = migrate_to(AFTER)
     Batch = apps.get_model("brokercore", "RecordBatch")
     batches = list(Batch.objects.filter(partition_id=p.pk).order_by("last_offset"))
     assert 3 <= len(batches) < 100
@@ -72,6 +65,6 @@ def test_records_become_batches_with_every_offset_kept_and_back():
     assert got == [r[:6] for r in before]
     assert sum(b.size for b in batches) == sum(r[6] for r in before)
 
-    _migrate(BEFORE)
+    migrate_to(BEFORE)
     assert [r[:6] for r in _old_records(p.pk)] == [r[:6] for r in before]
-    _migrate([("brokercore", "0009_record_batches")])
+    migrate_to_latest()

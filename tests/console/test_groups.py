@@ -10,7 +10,7 @@ from django.db import connections
 
 from brokercore.coordinator.consumer import member_commit, member_poll
 from brokercore.coordinator.lag import lag_samples_record
-from brokercore.coordinator.offsets import offsets_commit
+from brokercore.coordinator.offsets import kafka_offsets_commit, offsets_commit
 from brokercore.coordinator.read import committed_offsets_get, group_describe, group_list
 from brokercore.coordinator.server_members import member_leave, member_sync
 from brokercore.errors import NonEmptyGroup
@@ -118,6 +118,17 @@ def test_grid_marks_the_idle_member_when_members_outnumber_partitions(viewer_cli
     assert "idle-badge" in html and "1 idle member" in html
     for name in ("c1", "c2", "c3"):
         assert f">{name}</span>" in html
+
+
+def test_a_negative_committed_offset_is_shown_as_committed_without_lag(viewer_client):
+    """A Kafka client may commit -2 (KafkaJS's reset to earliest), stored as Kafka stores it."""
+    topic_factory(name="t", partitions=2)
+    records_factory("t", 4, key=None, partition=0)
+    records_factory("t", 4, key=None, partition=1)
+    kafka_offsets_commit(group_id="g", offsets={("t", 0): (-2, None, None), ("t", 1): (1, None, None)})
+    html = viewer_client.get("/groups/g/").content.decode()
+    assert ">-2</td>" in html and "a logical offset" in html
+    assert group_list()[0].total_lag == 3
 
 
 def test_rebalance_in_progress_shows_reasons_deadline_and_paused_partitions(viewer_client):

@@ -28,7 +28,7 @@ def test_create_topics_defaults_configs_validate_only_and_errors(staff_wire, set
         ("ok", -1, -1, {"cleanup.policy": "compact"}, None),
         ("bad config", 1, 1, None, None),
         ("cfg", 1, 1, {"no.such.config": "1"}, None),
-        ("assigned", -1, -1, None, [{"partition_index": 0, "broker_ids": [1]}]),
+        ("assigned", -1, -1, None, [{"partition_index": 0, "broker_ids": [7]}]),  # no node 7
     )
     assert (a.error_code, a.num_partitions, a.replication_factor) == (0, 2, 1)
     assert a.topic_id == uuid.UUID(topic_describe(name="ok").topic_id)

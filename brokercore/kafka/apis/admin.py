@@ -8,7 +8,6 @@ from kio.static.protocol import Entity, RequestPayload, ResponsePayload
 
 from brokercore.errors import (
     BrokerError,
-    InvalidReplicaAssignment,
     InvalidRequest,
     TopicAuthorizationFailed,
     UnknownTopicId,
@@ -26,17 +25,10 @@ from brokercore.topics.read import topics_partition_counts
 from brokercore.topics.rules import config_entries
 from brokercore.topics.service import topic_create, topic_delete, topic_partitions_add
 
-_ASSIGNMENT_REFUSED = (
-    "Replica assignments are computed by this broker (every replica is the database), "
-    "so a request may not choose them."
-)
-
 
 def _topic_create_one(t: Entity, *, validate_only: bool) -> dict:
     out = {"name": t.name, "error_code": 0, "error_message": None}
     try:
-        if t.assignments:
-            raise InvalidReplicaAssignment(_ASSIGNMENT_REFUSED)
         configs = {c.name: c.value for c in t.configs}
         # -1 on the wire is "the broker's default" (KIP-464); topic_create applies it.
         topic = topic_create(
@@ -44,6 +36,7 @@ def _topic_create_one(t: Entity, *, validate_only: bool) -> dict:
             partitions=None if t.num_partitions == -1 else t.num_partitions,
             replication_factor=None if t.replication_factor == -1 else t.replication_factor,
             configs=configs,
+            assignments=[(a.partition_index, a.broker_ids) for a in t.assignments],
             validate_only=validate_only,
         )
     except BrokerError as e:
@@ -134,9 +127,8 @@ def create_partitions_answer(topics: Iterable[Entity], *, validate_only: bool, p
         try:
             if not allowed:
                 raise TopicAuthorizationFailed(staff_only(principal, "add partitions"))
-            if t.assignments is not None:
-                raise InvalidReplicaAssignment(_ASSIGNMENT_REFUSED)
-            topic_partitions_add(name=t.name, count=t.count, validate_only=validate_only)
+            assignments = None if t.assignments is None else [a.broker_ids for a in t.assignments]
+            topic_partitions_add(name=t.name, count=t.count, assignments=assignments, validate_only=validate_only)
             out.append({"name": t.name, "error_code": 0})
         except BrokerError as e:
             out.append({"name": t.name, "error_code": error_code(e), "error_message": str(e)})

@@ -54,17 +54,21 @@ from brokercore.types import FetchResult
 
 def _partition_data(result: FetchResult | Exception, index: int, fetch_offset: int) -> dict:
     if isinstance(result, Exception):
+        # Empty records, never null: Kafka's answer for a partition error (FetchResponse.
+        # partitionResponse) carries MemoryRecords.EMPTY, and librdkafka refuses the whole
+        # response over a null one ("invalid MessageSetSize -1"), so it never resets its offset.
         return {
             "partition_index": index, "error_code": error_code(result), "high_watermark": -1,
-            "last_stable_offset": -1, "log_start_offset": -1, "aborted_transactions": None, "records": None,
+            "last_stable_offset": -1, "log_start_offset": -1, "aborted_transactions": None,
+            "preferred_read_replica": -1, "records": b"",
         }
     assert isinstance(result, FetchResult)
     if result.data:
         records = result.data
-    elif fetch_offset < result.high_watermark:
+    elif fetch_offset < result.next_offset:
         # Compaction emptied the rest of the log below the watermark: an empty batch moves the
-        # consumer past the gap.
-        records = empty_batch_encode(fetch_offset, result.high_watermark - 1, clock.now_ms())
+        # consumer past the gap. (Nothing returned because the response was full is no gap.)
+        records = empty_batch_encode(fetch_offset, result.next_offset - 1, clock.now_ms())
     else:
         records = b""
     return {

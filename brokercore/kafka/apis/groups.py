@@ -9,6 +9,7 @@ another server process completed the round, as Kafka's coordinator parks them in
 
 import datetime
 import functools
+import logging
 from collections.abc import Callable, Iterable
 from typing import TypeVar
 
@@ -40,6 +41,9 @@ from brokercore.notify import group_waiters
 
 FIND_COORDINATOR, JOIN_GROUP, HEARTBEAT, LEAVE_GROUP, SYNC_GROUP = 10, 11, 12, 13, 14
 OFFSET_COMMIT, OFFSET_FETCH, DESCRIBE_GROUPS, LIST_GROUPS, DELETE_GROUPS, OFFSET_DELETE = 8, 9, 15, 16, 42, 47
+CONSUMER_GROUP_HEARTBEAT = 68
+
+logger = logging.getLogger("brokercore.kafka.server")
 
 COORDINATOR_GROUP, COORDINATOR_TRANSACTION = 0, 1
 CLASSIC = "classic"  # the type of every group here (ListGroups v5)
@@ -375,4 +379,29 @@ async def offset_delete(ctx: RequestContext, request: RequestPayload) -> Respons
             ]}
             for t in request.topics
         ],
+    )
+
+
+# --- ConsumerGroupHeartbeat (KIP-848): not offered yet ---------------------------------------------
+
+_CONSUMER_PROTOCOL_REFUSED = (
+    "The consumer group protocol of KIP-848 (group.protocol=consumer) is not enabled on this broker; "
+    "set group.protocol=classic."
+)
+
+
+@api(CONSUMER_GROUP_HEARTBEAT, versions=(0, 1))
+async def consumer_group_heartbeat(ctx: RequestContext, request: RequestPayload) -> ResponsePayload:
+    """Offered and refused, as a Kafka 3.x broker without the new protocol does (its handler
+    answers UNSUPPORTED_VERSION): clients then fail loudly (librdkafka raises a fatal error; the
+    Java consumer says to use group.protocol=classic). Not offering it at all, librdkafka would
+    look for another coordinator forever and its application would see no record and no error."""
+    logger.warning(
+        "Kafka listener: client %r at %s asked to join group %r with group.protocol=consumer (KIP-848), which "
+        "this broker does not offer; refused with UNSUPPORTED_VERSION (the client should use group.protocol=classic)",
+        ctx.client_id, ctx.client_host, request.group_id,
+    )
+    return ctx.response(
+        error_code=UnsupportedVersion.code, error_message=_CONSUMER_PROTOCOL_REFUSED, member_id=None,
+        member_epoch=-1, heartbeat_interval=0, assignment=None,
     )

@@ -162,10 +162,11 @@ def _assignment_out(request: HttpRequest, cid: str, group_id: str, member_id: st
 
 
 def _lags(g: GroupView) -> list[tuple[PartitionLag, MemberView | None]]:
-    """(lag, owning member or None) of each partition the group has committed an offset for:
-    Confluent's lag is measured from the committed offset, so there is none without one."""
+    """(lag, owning member or None) of each partition the group has a lag on: Confluent's lag is
+    measured from the committed offset, so there is none without one (nor from a negative one a
+    Kafka client committed, see partition_lag)."""
     members = {m.member_id: m for m in g.members}
-    return [(p, members.get(p.owner)) for p in g.partitions if p.committed is not None]
+    return [(p, members.get(p.owner)) for p in g.partitions if p.lag is not None]
 
 
 def _owner(m: MemberView | None) -> dict[str, str | None]:

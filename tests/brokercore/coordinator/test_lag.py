@@ -15,6 +15,8 @@ from tests.factories import records_factory, topic_factory
         (10, 0, 10, 0),
         (2, 5, 10, 5),  # the commit fell below the log start: counted from there
         (12, 0, 10, 0),  # never negative
+        (-2, 0, 10, None),  # a logical offset a Kafka client committed: the client decides
+        (-1, 0, 10, None),
     ],
 )
 def test_partition_lag(committed, start, high, lag):
