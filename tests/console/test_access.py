@@ -182,6 +182,7 @@ KAFKA_APIS = {
     32: KAFKA_USER,  # DescribeConfigs
     60: KAFKA_USER,  # DescribeCluster
     35: KAFKA_USER,  # DescribeLogDirs
+    68: KAFKA_USER,  # ConsumerGroupHeartbeat (KIP-848): answered UNSUPPORTED_VERSION
     19: KAFKA_STAFF,  # CreateTopics
     20: KAFKA_STAFF,  # DeleteTopics
     21: KAFKA_STAFF,  # DeleteRecords
