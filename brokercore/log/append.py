@@ -39,7 +39,7 @@ from brokercore.log.batch import TIMESTAMP_TYPE_BIT, Pending, batch_build, with_
 from brokercore.log.storage import Batches, TopicMeta, topic_for_append, topic_meta_forget
 from brokercore.notify import log_waiters
 from brokercore.partitioner import NULL_KEY_STRATEGIES, murmur2, round_robin, sticky, to_positive
-from brokercore.topics.rules import LogConfig
+from brokercore.topics.configs import LogConfig
 from brokercore.types import AppendResult, RecordIn
 
 logger = logging.getLogger(__name__)

@@ -24,8 +24,8 @@ from brokercore.errors import (
 from brokercore.log.batch import CONTROL_BIT, HEADER, TIMESTAMP_TYPE_BIT, batch_build, batch_last_offset, batch_records
 from brokercore.log.read import batches_from
 from brokercore.models import Partition, RecordBatch, Topic
+from brokercore.topics.configs import LogConfig
 from brokercore.topics.read import partition_get, topic_get
-from brokercore.topics.rules import LogConfig
 from brokercore.types import RecordOut
 
 

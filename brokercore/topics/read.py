@@ -13,7 +13,7 @@ from brokercore.models import (
     Partition,
     Topic,
 )
-from brokercore.topics.rules import LogConfig, configs_effective
+from brokercore.topics.configs import LogConfig, configs_effective
 from brokercore.types import PartitionInfo, TopicInfo
 
 

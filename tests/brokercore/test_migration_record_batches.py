@@ -23,6 +23,15 @@ def _migrate(target):
     return executor.loader.project_state(target).apps
 
 
+@pytest.fixture(autouse=True)
+def _latest_after():
+    """Leave the schema at the newest migration, whatever came after 0009, for the tests after."""
+    yield
+    executor = MigrationExecutor(connection)
+    executor.loader.build_graph()
+    executor.migrate(executor.loader.graph.leaf_nodes())
+
+
 def _old_records(pid):
     with connection.cursor() as c:
         c.execute(
