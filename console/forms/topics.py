@@ -78,7 +78,10 @@ class TopicConfigsForm(forms.Form):
             if choices:
                 options = [(c, c) for c in choices]
                 if key.type == ConfigType.LIST:
-                    options.append((",".join(reversed(choices)), ",".join(reversed(choices))))
+                    options.append((",".join(choices), ",".join(choices)))
+                current = overrides.get(name)
+                if current is not None and current not in dict(options):
+                    options.append((current, current))  # as stored (e.g. "delete,compact"), so it stays selected
                 widget = forms.Select(choices=[("", f"default ({default})"), *options])
             else:
                 numeric = key.type in (ConfigType.INT, ConfigType.LONG, ConfigType.SHORT, ConfigType.DOUBLE)
