@@ -221,6 +221,12 @@ class GroupAuthorizationFailed(BrokerError):
     code, name = 30, "GROUP_AUTHORIZATION_FAILED"
 
 
+class ClusterAuthorizationFailed(BrokerError):
+    """Cluster authorization failed."""
+
+    code, name = 31, "CLUSTER_AUTHORIZATION_FAILED"
+
+
 class GroupIdNotFound(BrokerError):
     """The group id does not exist."""
 

@@ -132,6 +132,25 @@ class BrokerNode(models.Model):
         return f"node {self.node_id} ({self.kafka_host}:{self.kafka_port})"
 
 
+class DynamicBrokerConfig(models.Model):
+    """A broker config set by AlterConfigs (Kafka's dynamic broker configs): for one node, or for
+    every node (`node_id` CLUSTER_DEFAULT, Kafka's resource name ""). Values are Kafka's strings."""
+
+    CLUSTER_DEFAULT = -1
+
+    node_id = models.IntegerField()
+    name = models.CharField(max_length=255)
+    value = models.TextField()
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["node_id", "name"], name="dynamicbrokerconfig_node_name_unique")
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.name}={self.value} (node {self.node_id})"
+
+
 class ConsumerGroup(models.Model):
     """A consumer group as Kafka's classic group coordinator keeps it."""
 

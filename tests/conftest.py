@@ -5,6 +5,7 @@ from django.conf import settings
 from hypothesis import HealthCheck
 from hypothesis import settings as hsettings
 
+from brokercore.cluster.configs import dynamic_broker_configs_forget
 from brokercore.cluster.read import cluster_cache_clear
 from tests.services import redis_url, required
 
@@ -90,7 +91,9 @@ def broker_nodes_fresh():
     from brokercore.cluster import nodes
 
     cluster_cache_clear()
+    dynamic_broker_configs_forget()
     nodes._registrations.clear()
     yield
     cluster_cache_clear()
+    dynamic_broker_configs_forget()
     nodes._registrations.clear()

@@ -40,7 +40,8 @@ from brokercore.log.batch import TIMESTAMP_TYPE_BIT, Pending, batch_build, with_
 from brokercore.log.storage import Batches, TopicMeta, topic_for_append, topic_meta_forget
 from brokercore.notify import log_waiters
 from brokercore.partitioner import NULL_KEY_STRATEGIES, murmur2, round_robin, sticky, to_positive
-from brokercore.topics.rules import LogConfig, topic_is_internal
+from brokercore.topics.configs import LogConfig
+from brokercore.topics.rules import topic_is_internal
 from brokercore.types import AppendResult, RecordIn
 
 logger = logging.getLogger(__name__)
@@ -172,6 +173,8 @@ def _place(
         else:
             chosen, reason = round_robin.next(topic, n), "round-robin"
         ts = now_ms if cfg.log_append_time or r.timestamp in (None, -1) else r.timestamp
+        if cfg.timestamps_bounded and r.timestamp not in (None, -1):
+            timestamps_check(cfg, ts, ts, now_ms)
         pid = partition_ids[chosen]
         placed.append((chosen, reason, key_hash, len(groups[pid]), ts))
         groups[pid].append((ts, r.key, r.value, r.headers))
@@ -199,6 +202,16 @@ def _internal_refuse(topic: str) -> None:
     its coordinator writes."""
     if topic_is_internal(topic):
         raise InvalidTopic(f"Cannot append to internal topic {topic}: its records are written by the broker.")
+
+
+def timestamps_check(cfg: LogConfig, earliest: int, latest: int, now_ms: int) -> None:
+    """LogValidator.validateTimestamp for CreateTime records: within message.timestamp.before.max.ms
+    before now and message.timestamp.after.max.ms after it (-1, no timestamp, is never checked)."""
+    low, high = now_ms - cfg.timestamp_before_max_ms, now_ms + cfg.timestamp_after_max_ms
+    for ts in (earliest, latest):
+        if ts != -1 and not low <= ts <= high:
+            raise InvalidTimestamp(f"Timestamp {ts} of a message in the batch is out of range. "
+                                   f"The timestamp should be within [{low}, {high}]")
 
 
 def _topic_checks(topic: str, meta: TopicMeta, acks: int, batch_bytes: int | None) -> LogConfig:
@@ -330,6 +343,9 @@ def batches_append(
                 _size_check(cfg, len(batch.data))
                 if cfg.cleanup_compact and batch.null_key:
                     raise InvalidRecord("Compacted topic cannot accept message without key.")
+                if cfg.timestamps_bounded and not batch.log_append_time:
+                    earliest = batch.max_timestamp if batch.min_timestamp is None else batch.min_timestamp
+                    timestamps_check(cfg, earliest, batch.max_timestamp, timestamp)
             except BrokerError as e:
                 out[partition] = e
                 continue

@@ -312,6 +312,7 @@ class Pending:
     producer_epoch: int = -1
     base_sequence: int = NO_SEQUENCE
     null_key: bool = False  # a record without a key (refused by compacted topics)
+    min_timestamp: int | None = None  # the earliest record timestamp of a producer's batch
 
     @property
     def log_append_time(self) -> bool:
@@ -419,7 +420,7 @@ def producer_batch(data: bytes, *, version: int, max_uncompressed: int) -> Pendi
     return Pending(
         data=bytes(data), span=count, count=count, size=size, max_timestamp=max_ts if max_ts >= 0 else base_ts + hi,
         attributes=attributes, producer_id=producer_id, producer_epoch=producer_epoch, base_sequence=base_sequence,
-        null_key=null_key,
+        null_key=null_key, min_timestamp=base_ts + lo,
     )
 
 

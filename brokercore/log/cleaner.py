@@ -24,8 +24,8 @@ from brokercore.errors import (
 from brokercore.log.batch import CONTROL_BIT, HEADER, TIMESTAMP_TYPE_BIT, batch_build, batch_last_offset, batch_records
 from brokercore.log.read import batches_from
 from brokercore.models import Partition, RecordBatch, Topic
+from brokercore.topics.configs import LogConfig
 from brokercore.topics.read import partition_get, topic_get
-from brokercore.topics.rules import LogConfig
 from brokercore.types import RecordOut
 
 
@@ -179,13 +179,23 @@ def partition_retention_apply(*, partition: Partition, cfg: LogConfig, now_ms: i
 def partition_compact(*, partition: Partition, cfg: LogConfig, now_ms: int) -> int:
     """Keep only the latest record of each key; drop tombstones older than delete.retention.ms.
 
-    Reads the live log's keys once, then rewrites each batch that holds superseded records in a
+    Only the cleanable part of the log is compacted, as Kafka's firstUncleanableOffset draws it:
+    it ends at the first batch holding a record younger than min.compaction.lag.ms, and records
+    past that neither go nor count as newer values. Reads that part's keys once, then rewrites each batch that holds superseded records in a
     short transaction under the partition's row lock (re-reading the batch there, so two cleaners
     agree), so appends wait at most one batch. A batch left with no records is removed.
     """
     if partition.high_watermark <= partition.cleaner_checkpoint:
         return 0
     start, end = partition.log_start_offset, partition.high_watermark
+    if cfg.min_compaction_lag_ms > 0:
+        young = (RecordBatch.objects.filter(partition_id=partition.pk, last_offset__gte=start,
+                                            max_timestamp__gt=now_ms - cfg.min_compaction_lag_ms)
+                 .order_by("base_offset").values_list("base_offset", flat=True).first())
+        if young is not None:
+            end = max(start, min(end, young))
+    if end <= max(start, partition.cleaner_checkpoint):
+        return 0
     latest: dict[bytes, tuple[int, bool, int]] = {}
     for data in batches_from(partition.pk, start, end, most=64):
         for r in batch_records(data, topic="", partition=0, start=start, end=end):

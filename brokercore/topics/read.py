@@ -13,7 +13,8 @@ from brokercore.models import (
     Partition,
     Topic,
 )
-from brokercore.topics.rules import LogConfig, configs_effective, topic_is_internal
+from brokercore.topics.configs import LogConfig, configs_effective
+from brokercore.topics.rules import topic_is_internal
 from brokercore.types import PartitionInfo, TopicInfo
 
 

@@ -7,7 +7,8 @@ from django.db import IntegrityError, transaction
 from django.utils import timezone
 
 from brokercore import events
-from brokercore.cluster.read import brokers_live_count, brokers_live_ids
+from brokercore.cluster.configs import dynamic_broker_configs_level, dynamic_broker_configs_replace
+from brokercore.cluster.read import broker_configs, brokers_live_count, brokers_live_ids, node_embedded
 from brokercore.errors import (
     InvalidConfig,
     InvalidPartitions,
@@ -19,13 +20,14 @@ from brokercore.errors import (
     UnknownTopicOrPartition,
 )
 from brokercore.models import Partition, Topic
-from brokercore.topics.rules import (
-    CONFIG_DEFS,
+from brokercore.topics.config_table import BROKER_LOG_KEYS, TOPIC_KEYS
+from brokercore.topics.configs import (
+    ConfigOp,
+    broker_configs_check,
+    configs_apply,
     configs_parse,
-    topic_is_internal,
-    topic_name_collision_key,
-    topic_name_validate,
 )
+from brokercore.topics.rules import topic_is_internal, topic_name_collision_key, topic_name_validate
 
 
 def _partitions_validate(count: object) -> int:
@@ -241,24 +243,60 @@ def topic_configs_alter(
     *,
     name: str,
     set_configs: Mapping[str, object] | None = None,
-    delete_configs: list[str] | tuple[str, ...] = (),
+    delete_configs: Sequence[str] = (),
+    ops: Sequence[ConfigOp] = (),
     validate_only: bool = False,
 ) -> dict[str, str]:
-    """Incrementally set and/or remove config overrides; return the topic's new overrides."""
-    parsed = configs_parse(set_configs)
+    """Change a topic's config overrides incrementally (Kafka's IncrementalAlterConfigs): set
+    and/or remove some, or apply `ops` (SET, DELETE, APPEND, SUBTRACT); return the new overrides.
+    The whole resulting set is checked before anything is written."""
     for config_name in delete_configs:
-        if config_name not in CONFIG_DEFS:
+        if config_name not in TOPIC_KEYS:
             raise InvalidConfig(f"Unknown topic config name: {config_name}")
     with transaction.atomic():
         topic = _live_topic_locked(name)
         overrides = {k: v for k, v in topic.configs.items() if k not in delete_configs}
-        overrides.update(parsed)
-        if not validate_only:
-            topic.configs = overrides
-            topic.save(update_fields=["configs"])
-            events.publish_on_commit(
-                [events.topic_group(topic.topic_id)],
-                "topic.configs_altered",
-                {"topic": name, "topic_id": str(topic.topic_id)},
-            )
-    return overrides
+        overrides.update(configs_parse(set_configs))
+        if ops:
+            overrides = configs_apply(overrides, ops, TOPIC_KEYS)
+        return _topic_configs_save(topic, overrides, validate_only=validate_only)
+
+
+def topic_configs_replace(*, name: str, configs: Mapping[str, object], validate_only: bool = False) -> dict[str, str]:
+    """Make `configs` the topic's whole set of overrides (Kafka's AlterConfigs: whatever it leaves
+    out goes back to its default)."""
+    with transaction.atomic():
+        return _topic_configs_save(_live_topic_locked(name), dict(configs), validate_only=validate_only)
+
+
+def _topic_configs_save(topic: Topic, overrides: Mapping[str, object], *, validate_only: bool) -> dict[str, str]:
+    parsed = configs_parse(overrides)
+    if not validate_only and parsed != topic.configs:
+        topic.configs = parsed
+        topic.save(update_fields=["configs"])
+        events.publish_on_commit(
+            [events.topic_group(topic.topic_id)],
+            "topic.configs_altered",
+            {"topic": topic.name, "topic_id": str(topic.topic_id)},
+        )
+    return parsed
+
+
+def broker_configs_alter(
+    *, node_id: int | None, ops: Sequence[ConfigOp] = (), replace: Mapping[str, str] | None = None,
+    validate_only: bool = False,
+) -> dict[str, str]:
+    """Change the dynamic broker configs of `node_id` (None: the cluster-wide default, Kafka's
+    resource name ""): `ops` incrementally, or `replace` as the whole set (AlterConfigs). They take
+    effect in every process within a second, for topics that do not set their own value. Returns
+    the level's new configs."""
+    with transaction.atomic():
+        current = dynamic_broker_configs_level(node_id)
+        values = dict(replace) if replace is not None else configs_apply(current, ops, BROKER_LOG_KEYS)
+        node = node_embedded()
+        static = [c.name for c in broker_configs(node_id=node.node_id, host=node.host, port=node.port)]
+        checked = broker_configs_check(values, per_broker=node_id is not None, static=static)
+        if not validate_only and checked != current:
+            dynamic_broker_configs_replace(node_id=node_id, values=checked)
+            events.publish_on_commit([events.CLUSTER_GROUP], "broker.configs_altered", {"node_id": node_id})
+    return checked

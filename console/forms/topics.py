@@ -11,8 +11,10 @@ from typing import Any
 
 from django import forms
 
+from brokercore.configdef import ConfigEntry, ConfigType, choices_of
 from brokercore.errors import BrokerError, InvalidConfig
-from brokercore.topics.rules import CONFIG_DEFS, config_value_parse
+from brokercore.topics.config_table import TOPIC_KEYS
+from brokercore.topics.configs import config_value_parse
 from brokercore.types import RecordIn
 
 CONFIG_SYNTAX = "One name=value a line."
@@ -61,31 +63,42 @@ class TopicCreateForm(forms.Form):
 
 
 class TopicConfigsForm(forms.Form):
-    """One field per topic config: a value sets an override, blank means Kafka's default."""
+    """One field per topic config: a value sets an override, blank means the default (the
+    broker's, else Kafka's: `defaults`, the entries of a topic without overrides)."""
 
-    def __init__(self, *args: Any, overrides: dict[str, str], effective: dict[str, str], **kwargs: Any) -> None:
+    def __init__(self, *args: Any, overrides: dict[str, str], defaults: list[ConfigEntry], **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
         self.overrides = overrides
-        for name, d in CONFIG_DEFS.items():
-            default = str(d.default())
-            if d.choices:
-                options = [(c, c) for c in d.choices]
-                if d.type == "list":
-                    options.append((",".join(d.choices), ",".join(d.choices)))
+        default_of = {e.name: e.value for e in defaults}
+        for name, key in TOPIC_KEYS.items():
+            default = default_of[name]
+            choices = choices_of(key)
+            if key.type == ConfigType.BOOLEAN:
+                choices = ("true", "false")
+            if choices:
+                options = [(c, c) for c in choices]
+                if key.type == ConfigType.LIST:
+                    options.append((",".join(choices), ",".join(choices)))
+                current = overrides.get(name)
+                if current is not None and current not in dict(options):
+                    options.append((current, current))  # as stored (e.g. "delete,compact"), so it stays selected
                 widget = forms.Select(choices=[("", f"default ({default})"), *options])
             else:
-                widget = forms.TextInput(attrs={"placeholder": f"default: {default}", "inputmode": "numeric",
-                                                "spellcheck": "false"})
+                numeric = key.type in (ConfigType.INT, ConfigType.LONG, ConfigType.SHORT, ConfigType.DOUBLE)
+                attrs = {"placeholder": f"default: {default}", "spellcheck": "false"}
+                if numeric:
+                    attrs["inputmode"] = "decimal" if key.type == ConfigType.DOUBLE else "numeric"
+                widget = forms.TextInput(attrs=attrs)
             # A CharField even for choices, so an odd value reaches the broker and gets its message.
             field = forms.CharField(required=False, initial=overrides.get(name, ""), widget=widget)
-            field.doc, field.default, field.effective = d.doc, default, effective.get(name, default)
+            field.doc, field.default = key.doc, default
             field.overridden = name in overrides
             self.fields[name] = field
 
     def clean(self) -> dict[str, Any]:
         data = super().clean()
         self.set_configs, self.delete_configs = {}, []
-        for name in CONFIG_DEFS:
+        for name in TOPIC_KEYS:
             value = (data.get(name) or "").strip()
             if not value:
                 if name in self.overrides:

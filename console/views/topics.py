@@ -36,13 +36,13 @@ from brokercore.log.browse import topic_partitions_add_preview
 from brokercore.partitioner import to_positive
 from brokercore.topics import read as topics_read
 from brokercore.topics import service as topic_services
+from brokercore.topics.configs import config_entries
 from brokercore.topics.read import (
     TopicSummary,
     topic_describe,
     topic_names_list,
     topic_rates,
 )
-from brokercore.topics.rules import config_entries
 from brokercore.types import AppendResult, TopicInfo
 from console.forms.topics import (
     PartitionsAddForm,
@@ -239,11 +239,15 @@ fragment("topic", TEMPLATE_DETAIL + "#groups")(groups_context)
 def _configs_context(info: TopicInfo, form: TopicConfigsForm | None, saved: str = "") -> dict:
     # Each row: brokercore's config entry (value, source, Kafka's default) and its form field.
     rows = [(e, form[e.name] if form is not None else None) for e in config_entries(info.overrides)]
-    return {"name": info.name, "config_rows": rows, "configs_form": form, "configs_saved": saved}
+    stored = [(e, f) for e, f in rows if not e.applied]
+    # Open the stored-only table when something in it is set or refused, so nothing is hidden.
+    stored_open = any(e.name in info.overrides or (f is not None and f.errors) for e, f in stored)
+    return {"name": info.name, "config_rows": rows, "configs_form": form, "configs_saved": saved,
+            "configs_stored_count": len(stored), "configs_stored_open": stored_open}
 
 
 def _configs_form(info: TopicInfo, data: QueryDict | None = None) -> TopicConfigsForm:
-    return TopicConfigsForm(data, overrides=info.overrides, effective=info.configs)
+    return TopicConfigsForm(data, overrides=info.overrides, defaults=config_entries({}))
 
 
 def _grow_form(info: TopicInfo, data: QueryDict | None = None) -> PartitionsAddForm:

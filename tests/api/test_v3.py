@@ -181,7 +181,7 @@ def test_configs_list_get_put_delete(rest, cid, base):
         },
         "cluster_id": cid, "topic_name": "t", "name": "retention.ms", "value": "604800000",
         "is_default": True, "is_read_only": False, "is_sensitive": False, "source": "DEFAULT_CONFIG",
-        "synonyms": [{"name": "retention.ms", "value": "604800000", "source": "DEFAULT_CONFIG"}],
+        "synonyms": [{"name": "log.retention.hours", "value": "168", "source": "DEFAULT_CONFIG"}],
     }
     assert rest.send("PUT", base + "/topics/t/configs/retention.ms", {"value": "1000"}).status_code == 204
     c = rest.get(base + "/topics/t/configs/retention.ms").json()
@@ -476,7 +476,9 @@ def test_topic_configs_are_what_describe_configs_reports(rest, base):
     v3 = rest.get(base + "/topics/t/configs").json()["data"]
     resource = SimpleNamespace(resource_type=TOPIC, resource_name="t", configuration_keys=None)
     (wire,) = describe_configs_answer([resource], Node(1, "localhost", 9092, None), synonyms=True, documentation=False)
-    sources = {1: "DYNAMIC_TOPIC_CONFIG", 5: "DEFAULT_CONFIG"}
+    from brokercore.configdef import ConfigSource
+
+    sources = {int(s): s.name for s in ConfigSource}
     assert [
         (c["name"], c["value"], c["is_default"], c["is_read_only"], c["source"],
          [(s["value"], s["source"]) for s in c["synonyms"]])

@@ -93,9 +93,13 @@ def test_broker_configs_are_the_kafka_listeners_read_only_settings(rest, world, 
     assert one["value"] == str(settings.BROKER["GROUP_MIN_SESSION_TIMEOUT_MS"])
     assert one["metadata"]["resource_name"].endswith("/broker=1/config=group.min.session.timeout.ms")
     assert rest.get(base + "/brokers/1/configs/message.max.bytes").json() == configs["message.max.bytes"]
-    # The same names and values a Kafka AdminClient's describe_configs gets.
+    # The settings' names and values a Kafka AdminClient's describe_configs gets, and the broker
+    # configs topics default from.
     node = node_embedded()
-    assert {c.name: c.value for c in broker_configs(node_id=node.node_id, host=node.host, port=node.port)} == {n: c["value"] for n, c in configs.items()}
+    static = {c.name: c.value for c in broker_configs(node_id=node.node_id, host=node.host, port=node.port)}
+    assert static.items() <= {n: c["value"] for n, c in configs.items()}.items()
+    assert configs["log.retention.hours"]["value"] == "168" and configs["log.retention.hours"]["is_read_only"]
+    assert configs["log.retention.ms"]["value"] is None and not configs["log.retention.ms"]["is_read_only"]
 
     cluster = rest.get(base + "/broker-configs").json()
     assert cluster["kind"] == "KafkaClusterConfigList"
@@ -116,13 +120,33 @@ def test_broker_config_errors(rest, world, base, rest_anonymous):
     assert rest.get(base + "/broker-configs/broker.id").json()["error_code"] == 40406
     assert rest.get("/rest/v3/clusters/nope/broker-configs").json()["error_code"] == 40404
     assert rest_anonymous.get(base + "/broker-configs").status_code == 401
-    # Read-only: no method changes them.
-    for method in ("PUT", "DELETE", "POST"):
-        r = rest.generic(
-            method, base + "/broker-configs/num.partitions", '{"value": "3"}', content_type="application/json"
-        )
-        assert r.status_code in (404, 405), (method, r.status_code)
+    # The settings a process starts with are read-only, as Kafka's non-dynamic configs.
+    r = rest.put(base + "/broker-configs/num.partitions", '{"value": "3"}', content_type="application/json")
+    assert r.status_code == 400 and "Cannot update these configs dynamically: Set(num.partitions)" in r.json()["message"]
+    r = rest.put(base + "/broker-configs/log.retention.ms", '{"value": "soon"}', content_type="application/json")
+    assert r.status_code == 400 and "Not a number of type LONG" in r.json()["message"]
     assert rest.get(base + "/broker-configs/num.partitions").json()["value"] == "1"
+
+
+def test_broker_configs_set_cluster_wide_and_per_broker_are_topic_defaults(rest, world, base):
+    r = rest.put(base + "/broker-configs/log.retention.ms", '{"value": "60000"}', content_type="application/json")
+    assert r.status_code == 204, r.content
+    wide = rest.get(base + "/broker-configs/log.retention.ms").json()
+    assert (wide["value"], wide["source"], wide["is_read_only"]) == ("60000", "DYNAMIC_DEFAULT_BROKER_CONFIG", False)
+    topic = rest.get(base + "/topics/orders/configs/retention.ms").json()
+    assert (topic["value"], topic["source"]) == ("60000", "DYNAMIC_DEFAULT_BROKER_CONFIG")
+    assert topic["synonyms"][0] == {"name": "log.retention.ms", "value": "60000", "source": "DYNAMIC_DEFAULT_BROKER_CONFIG"}
+    r = rest.post(base + "/brokers/1/configs:alter", {"data": [
+        {"name": "log.retention.ms", "value": "30000"}, {"name": "log.cleanup.policy", "value": "compact", "operation": "APPEND"},
+    ]}, content_type="application/json")
+    assert r.status_code == 204, r.content
+    configs = {c["name"]: c for c in rest.get(base + "/brokers/1/configs").json()["data"]}
+    assert (configs["log.retention.ms"]["value"], configs["log.retention.ms"]["source"]) == ("30000", "DYNAMIC_BROKER_CONFIG")
+    assert configs["log.cleanup.policy"]["value"] == "delete,compact"
+    assert rest.get(base + "/topics/orders/configs/retention.ms").json()["value"] == "30000"
+    assert rest.delete(base + "/brokers/1/configs/log.retention.ms").status_code == 204
+    assert rest.delete(base + "/broker-configs/log.retention.ms").status_code == 204
+    assert rest.get(base + "/topics/orders/configs/retention.ms").json()["value"] == "604800000"
 
 
 def test_broker_partition_replicas_lists_what_the_broker_holds(rest, world, base):

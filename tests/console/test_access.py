@@ -141,6 +141,12 @@ REST_OPERATIONS: dict[tuple[str, str], str] = {
     ("GET", V3 + "/brokers/{broker_id}/partition-replicas"): AUTH,
     ("GET", V3 + "/broker-configs"): AUTH,
     ("GET", V3 + "/broker-configs/{name}"): AUTH,
+    ("PUT", V3 + "/brokers/{broker_id}/configs/{name}"): STAFF_ONLY,
+    ("DELETE", V3 + "/brokers/{broker_id}/configs/{name}"): STAFF_ONLY,
+    ("POST", V3 + "/brokers/{broker_id}/configs:alter"): STAFF_ONLY,
+    ("PUT", V3 + "/broker-configs/{name}"): STAFF_ONLY,
+    ("DELETE", V3 + "/broker-configs/{name}"): STAFF_ONLY,
+    ("POST", V3 + "/broker-configs:alter"): STAFF_ONLY,
     ("GET", V3 + "/topics/-/partitions/-/reassignment"): AUTH,
     ("GET", V3T + "/partitions/-/reassignment"): AUTH,
     ("GET", V3T + "/partitions/{partition_id}/reassignment"): AUTH,
@@ -153,6 +159,10 @@ STAFF_BODIES = {
     ("PATCH", V3T): {"partitions_count": 3},
     ("PUT", V3T + "/configs/{name}"): {"value": "1000"},
     ("POST", V3T + "/configs:alter"): {"data": [{"name": "retention.ms", "value": "1000"}]},
+    ("PUT", V3 + "/brokers/{broker_id}/configs/{name}"): {"value": "1000"},
+    ("POST", V3 + "/brokers/{broker_id}/configs:alter"): {"data": [{"name": "log.retention.ms", "value": "1000"}]},
+    ("PUT", V3 + "/broker-configs/{name}"): {"value": "1000"},
+    ("POST", V3 + "/broker-configs:alter"): {"data": [{"name": "log.retention.ms", "value": "1000"}]},
 }
 
 WEBSOCKETS = {"ws/live/": READ}
@@ -189,6 +199,8 @@ KAFKA_APIS = {
     37: KAFKA_STAFF,  # CreatePartitions
     42: KAFKA_STAFF,  # DeleteGroups
     47: KAFKA_STAFF,  # OffsetDelete
+    33: KAFKA_STAFF,  # AlterConfigs (a broker's: CLUSTER_AUTHORIZATION_FAILED)
+    44: KAFKA_STAFF,  # IncrementalAlterConfigs
 }
 
 
@@ -396,7 +408,7 @@ def test_rest_allow_anonymous_lets_anonymous_callers_read_but_never_change_topic
     assert anonymous.get(f"/rest/v3/clusters/{cluster}/topics/orders").status_code == 200
     for (method, path), cls in REST_OPERATIONS.items():
         if cls == STAFF_ONLY:
-            url = path.format(cluster_id=cluster, topic_name="orders", name="retention.ms")
+            url = path.format(cluster_id=cluster, topic_name="orders", name="retention.ms", broker_id=1)
             answer = anonymous.generic(method, url, json.dumps(STAFF_BODIES.get((method, path), {})), content_type="application/json")
             assert answer.status_code == 403 and answer.json()["error_code"] == 40301, (method, url)
 
@@ -430,7 +442,7 @@ def test_staff_operations_refuse_non_staff_before_reading_the_body(world, body):
     staff_ops = [op for op, cls in REST_OPERATIONS.items() if cls == STAFF_ONLY]
     assert len(staff_ops) >= 6
     for method, path in staff_ops:
-        url = path.format(cluster_id=cluster, topic_name="orders", name="retention.ms")
+        url = path.format(cluster_id=cluster, topic_name="orders", name="retention.ms", broker_id=1)
         answer = anonymous.generic(method, url, body, content_type="application/json")
         assert answer.status_code == 401 and answer.json()["error_code"] == 40101, (method, url, answer.content)
         answer = viewer.generic(method, url, body, content_type="application/json")

@@ -204,7 +204,7 @@ def test_create_with_htmx_redirects_the_browser(staff_client):
         ({"replication_factor": 3}, "replication_factor", "Replication factor: 3 larger than available brokers: 1. (INVALID_REPLICATION_FACTOR)"),
         ({"configs": "retention.ms=abc"}, "configs", "Invalid value abc for configuration retention.ms: Not a number of type LONG (INVALID_CONFIG)"),
         ({"configs": "foo.bar=1"}, "configs", "Unknown topic config name: foo.bar (INVALID_CONFIG)"),
-        ({"configs": "cleanup.policy=forever"}, "configs", "String must be one of: delete, compact"),
+        ({"configs": "cleanup.policy=forever"}, "configs", "String must be one of: compact, delete"),
         ({"configs": "retention.ms"}, "configs", "Line 1: expected name=value"),
     ],
 )
@@ -262,7 +262,9 @@ def test_detail_shows_partitions_configs_and_subscribes_live(staff_client):
     assert ">6<" in html  # records and high watermark of partition 1
     # Effective values, which are overrides, and the docs.
     assert "override" in html and ">1000<" in html and "604800000" in html
-    assert "How long records are kept before deletion" in html
+    assert "This configuration controls the maximum time we will retain a log" in html
+    # Kafka configs this broker only stores are there, saying so and why.
+    assert "stored, no effect here" in html and "not in segment files" in html
     assert "Produce a record" in html and "Add partitions" in html and 'href="/topics/orders/delete/"' in html
 
 
@@ -369,8 +371,8 @@ def test_configs_bad_values_show_the_brokers_message_and_write_nothing(staff_cli
     for htmx in (False, True):
         html = html_of(staff_client.post("/topics/orders/configs/", data, **(HTMX if htmx else {})))
         assert "Invalid value -7 for configuration retention.ms: Value must be at least -1 (INVALID_CONFIG)" in html
-        assert "Invalid value forever for configuration cleanup.policy: String must be one of: delete, compact" in html
-        assert "Invalid value 99999999999 for configuration max.message.bytes: Value out of range" in html
+        assert "Invalid value forever for configuration cleanup.policy: String must be one of: compact, delete" in html
+        assert "Invalid value 99999999999 for configuration max.message.bytes: Not a number of type INT" in html
         assert html.strip().startswith('<section id="topic-configs">') == htmx
     assert topic_describe(name="orders").overrides == {"retention.ms": "1000"}
 

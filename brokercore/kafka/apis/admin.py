@@ -21,8 +21,8 @@ from brokercore.kafka.apis.registry import (
     principal_is_staff,
     staff_only,
 )
+from brokercore.topics.configs import config_entries
 from brokercore.topics.read import topics_partition_counts
-from brokercore.topics.rules import config_entries
 from brokercore.topics.service import topic_create, topic_delete, topic_partitions_add
 
 

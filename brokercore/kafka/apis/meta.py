@@ -8,6 +8,7 @@ from django.conf import settings
 from kio.static.protocol import Entity, RequestPayload, ResponsePayload
 
 from brokercore.cluster.read import broker_configs, cluster_id, cluster_nodes, partition_replicas
+from brokercore.configdef import ConfigEntry, ConfigSource
 from brokercore.errors import (
     BrokerError,
     InvalidRequest,
@@ -28,14 +29,9 @@ from brokercore.kafka.apis.registry import (
     principal_is_staff,
 )
 from brokercore.kafka.schemas_legacy import load_response_schema
+from brokercore.topics.configs import broker_config_entries, broker_levels, config_entries
 from brokercore.topics.read import topic_get, topics_partition_counts
-from brokercore.topics.rules import (
-    ConfigEntry,
-    config_entries,
-    static_config_entries,
-    topic_is_internal,
-    topic_name_validate,
-)
+from brokercore.topics.rules import topic_is_internal, topic_name_validate
 from brokercore.topics.service import topic_create
 
 _ZERO_UUID = uuid.UUID(int=0)
@@ -239,6 +235,17 @@ async def describe_cluster(ctx: RequestContext, request: RequestPayload) -> Resp
 TOPIC, BROKER, BROKER_LOGGER = 2, 4, 8  # DescribeConfigs resource types
 
 
+def broker_resource_id(name: str) -> int:
+    """A BROKER resource's node id (ControllerConfigurationValidator's checks and words)."""
+    try:
+        node_id = int(name)
+    except ValueError:
+        raise InvalidRequest("Unable to parse broker name as a base 10 number.") from None
+    if node_id < 0:
+        raise InvalidRequest("Invalid negative broker ID.")
+    return node_id
+
+
 def config_entry_wire(e: ConfigEntry, *, synonyms: bool, documentation: bool) -> dict:
     """A config entry as DescribeConfigs (any version: the builder drops what it lacks) reports it."""
     return {
@@ -262,10 +269,15 @@ def describe_configs_answer(resources: Iterable[Entity], node: Node, *, synonyms
         result = {"error_code": 0, "error_message": None, "resource_type": r.resource_type, "resource_name": r.resource_name, "configs": []}
         try:
             if r.resource_type == TOPIC:
-                entries = config_entries(topic_get(name=r.resource_name).configs, names=keys)
+                overrides = topic_get(name=r.resource_name).configs
+                entries = config_entries(overrides, names=keys, levels=broker_levels(node.node_id))
             elif r.resource_type == BROKER:
+                # Kafka's resource name "" is the cluster-wide default level; a node id, that node.
+                node_id = None if r.resource_name == "" else broker_resource_id(r.resource_name)
                 configs = broker_configs(node_id=node.node_id, host=node.host, port=node.port, protocol=protocol)
-                entries = [e for e in static_config_entries(configs) if keys is None or e.name in keys]
+                entries = broker_config_entries(configs, node_id=node_id, names=keys)
+                if node_id is None:
+                    entries = [e for e in entries if e.source == ConfigSource.DYNAMIC_DEFAULT_BROKER_CONFIG]
             else:
                 raise InvalidRequest(f"Resource type {r.resource_type} is not supported by this broker.")
             result["configs"] = [config_entry_wire(e, synonyms=synonyms, documentation=documentation) for e in entries]

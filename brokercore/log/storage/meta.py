@@ -6,12 +6,11 @@ import json
 import uuid
 from dataclasses import dataclass, field
 
-from django.conf import settings
 from django.db import connection
 
 from brokercore.log.batch import Pending, with_base_offset
 from brokercore.models import Partition, RecordBatch
-from brokercore.topics.rules import LogConfig
+from brokercore.topics.configs import LogConfig, broker_levels
 
 BATCH_TABLE = RecordBatch._meta.db_table
 
@@ -37,16 +36,16 @@ class TopicMeta:
     replication_factor: int
     configs: dict
     partition_ids: list[int]  # partition pks by index
-    # The parsed configs, per broker-level default of max.message.bytes (the one default that comes
-    # from settings): parsed once per cached metadata instead of on every append.
+    # The parsed configs, per snapshot of the broker configs they default from (a dynamic broker
+    # config change makes a new snapshot): parsed once per cached metadata, not on every append.
     _log_configs: dict = field(default_factory=dict, compare=False, repr=False)
 
     def log_config(self) -> LogConfig:
-        default = settings.BROKER["MESSAGE_MAX_BYTES"]
-        cfg = self._log_configs.get(default)
-        if cfg is None:
-            cfg = self._log_configs[default] = LogConfig.from_overrides(self.configs)
-        return cfg
+        levels = broker_levels()
+        cached = self._log_configs.get("levels")
+        if cached is None or cached[0] is not levels:
+            cached = self._log_configs["levels"] = (levels, LogConfig.from_overrides(self.configs, levels))
+        return cached[1]
 
 
 # name -> TopicMeta. Every append re-checks as it writes that the topic is live and has the same

@@ -8,11 +8,11 @@ from django.db import transaction
 
 from brokercore.errors import TopicAlreadyExists, UnknownTopicOrPartition
 from brokercore.management.commands._cli import BrokerCommand, key_values_parse
+from brokercore.topics.configs import CONFIG_NAMES
 from brokercore.topics.read import topic_describe, topic_names_list
-from brokercore.topics.rules import CONFIG_DEFS
 from brokercore.topics.service import topic_configs_alter, topic_create, topic_delete, topic_partitions_add
 
-CONFIG_NAMES = ", ".join(sorted(CONFIG_DEFS))
+CONFIG_NAMES_SHOWN = ", ".join(CONFIG_NAMES)
 
 
 class Command(BrokerCommand):
@@ -29,7 +29,7 @@ class Command(BrokerCommand):
                             help="Default: the broker's default.replication.factor (BROKER_DEFAULT_REPLICATION_FACTOR).")
         create.add_argument(
             "--config", action="append", metavar="KEY=VALUE",
-            help=f"A topic config override; repeat for several. Names: {CONFIG_NAMES}.",
+            help=f"A topic config override; repeat for several. Names: {CONFIG_NAMES_SHOWN}.",
         )
         create.add_argument(
             "--if-not-exists", action="store_true", help="Do nothing if the topic already exists."

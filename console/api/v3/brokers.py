@@ -1,19 +1,24 @@
 """Brokers (the live server processes), the partition replicas each holds, and broker configs.
 
-Broker configs (per broker, and cluster-wide under /broker-configs) are read-only: they are the
-settings server processes start with (settings.BROKER), the same table the Kafka listener's
-DescribeConfigs answers, from the same static_config_entries.
+Broker configs (per broker, and cluster-wide under /broker-configs) are the settings server
+processes start with (settings.BROKER, read-only) and the broker configs topics default from,
+which AlterConfigs may change per broker or cluster-wide: the same entries and the same service as
+the Kafka listener's DescribeConfigs and IncrementalAlterConfigs.
 """
 
 from typing import Literal
 
 from django.http import HttpRequest
+from ninja import Status
 
 from brokercore.cluster import read as cluster_read
 from brokercore.cluster.read import BrokerView, broker_configs, cluster_configs
-from brokercore.topics.rules import ConfigEntry, static_config_entries
+from brokercore.configdef import ConfigEntry
+from brokercore.topics.configs import DELETE, SET, ConfigOp, broker_config_entries
+from brokercore.topics.service import broker_configs_alter
+from console.api.auth import STAFF_AUTH
 from console.api.errors import BROKER_NOT_FOUND, CONFIG_NOT_FOUND, RestError
-from console.api.v3.configs import config_out, config_schema
+from console.api.v3.configs import ConfigsAlterIn, ConfigUpdateIn, config_ops, config_out, config_schema
 from console.api.v3.partitions import ReplicaList, replica_out
 from console.api.v3.shared import Related, Resource, cluster_check, list_out, list_schema, related, resource, route
 
@@ -88,7 +93,11 @@ def _broker_entry(entries: list[ConfigEntry], name: str) -> ConfigEntry:
 
 def _broker_entries(broker_id: int) -> list[ConfigEntry]:
     b = broker_check(broker_id)
-    return static_config_entries(broker_configs(node_id=b.node_id, host=b.host or "", port=b.port or 0))
+    return broker_config_entries(broker_configs(node_id=b.node_id, host=b.host or "", port=b.port or 0), node_id=b.node_id)
+
+
+def _cluster_entries() -> list[ConfigEntry]:
+    return broker_config_entries(cluster_configs(), node_id=None)
 
 
 def _broker_config_out(request: HttpRequest, cid: str, broker_id: int, e: ConfigEntry) -> dict:
@@ -107,7 +116,7 @@ def _cluster_config_out(request: HttpRequest, cid: str, e: ConfigEntry) -> dict:
 
 @route(
     "GET", "/clusters/{cluster_id}/brokers/{broker_id}/configs", BrokerConfigList,
-    summary="List a broker's configs (read-only)",
+    summary="List a broker's configs",
 )
 def broker_configs_list(request: HttpRequest, cluster_id: str, broker_id: int) -> dict:
     cid = cluster_check(cluster_id)
@@ -123,15 +132,65 @@ def broker_config_get(request: HttpRequest, cluster_id: str, broker_id: int, nam
 
 @route(
     "GET", "/clusters/{cluster_id}/broker-configs", ClusterConfigList,
-    summary="List the cluster-wide broker configs (read-only)",
+    summary="List the cluster-wide broker configs",
 )
 def cluster_configs_list(request: HttpRequest, cluster_id: str) -> dict:
     cid = cluster_check(cluster_id)
-    data = [_cluster_config_out(request, cid, e) for e in static_config_entries(cluster_configs())]
+    data = [_cluster_config_out(request, cid, e) for e in _cluster_entries()]
     return list_out("KafkaClusterConfigList", request, data)
 
 
 @route("GET", "/clusters/{cluster_id}/broker-configs/{name}", ClusterConfigOut, summary="Get a cluster-wide broker config")
 def cluster_config_get(request: HttpRequest, cluster_id: str, name: str) -> dict:
     cid = cluster_check(cluster_id)
-    return _cluster_config_out(request, cid, _broker_entry(static_config_entries(cluster_configs()), name))
+    return _cluster_config_out(request, cid, _broker_entry(_cluster_entries(), name))
+
+
+# --- Changing them (Kafka's IncrementalAlterConfigs on a BROKER resource) -----------------------
+
+
+def _broker_alter(node_id: int | None, ops: list[ConfigOp], validate_only: bool = False) -> Status:
+    broker_configs_alter(node_id=node_id, ops=ops, validate_only=validate_only)
+    return Status(204, None)
+
+
+_WRITE = {"errors": (400, 403, 404), "auth": STAFF_AUTH}
+
+
+@route("PUT", "/clusters/{cluster_id}/brokers/{broker_id}/configs/{name}", {204: None}, summary="Set a broker config", **_WRITE)
+def broker_config_update(request: HttpRequest, cluster_id: str, broker_id: int, name: str, payload: ConfigUpdateIn) -> Status:
+    cluster_check(cluster_id)
+    broker_check(broker_id)
+    return _broker_alter(broker_id, [ConfigOp(name, SET, None if payload.value is None else str(payload.value))])
+
+
+@route("DELETE", "/clusters/{cluster_id}/brokers/{broker_id}/configs/{name}", {204: None}, summary="Reset a broker config", **_WRITE)
+def broker_config_reset(request: HttpRequest, cluster_id: str, broker_id: int, name: str) -> Status:
+    cluster_check(cluster_id)
+    broker_check(broker_id)
+    return _broker_alter(broker_id, [ConfigOp(name, DELETE)])
+
+
+@route("POST", "/clusters/{cluster_id}/brokers/{broker_id}/configs:alter", {204: None}, summary="Change several broker configs", **_WRITE)
+def broker_configs_batch(request: HttpRequest, cluster_id: str, broker_id: int, payload: ConfigsAlterIn) -> Status:
+    cluster_check(cluster_id)
+    broker_check(broker_id)
+    return _broker_alter(broker_id, config_ops(payload), payload.validate_only)
+
+
+@route("PUT", "/clusters/{cluster_id}/broker-configs/{name}", {204: None}, summary="Set a cluster-wide broker config", **_WRITE)
+def cluster_config_update(request: HttpRequest, cluster_id: str, name: str, payload: ConfigUpdateIn) -> Status:
+    cluster_check(cluster_id)
+    return _broker_alter(None, [ConfigOp(name, SET, None if payload.value is None else str(payload.value))])
+
+
+@route("DELETE", "/clusters/{cluster_id}/broker-configs/{name}", {204: None}, summary="Reset a cluster-wide broker config", **_WRITE)
+def cluster_config_reset(request: HttpRequest, cluster_id: str, name: str) -> Status:
+    cluster_check(cluster_id)
+    return _broker_alter(None, [ConfigOp(name, DELETE)])
+
+
+@route("POST", "/clusters/{cluster_id}/broker-configs:alter", {204: None}, summary="Change several cluster-wide broker configs", **_WRITE)
+def cluster_configs_batch(request: HttpRequest, cluster_id: str, payload: ConfigsAlterIn) -> Status:
+    cluster_check(cluster_id)
+    return _broker_alter(None, config_ops(payload), payload.validate_only)

@@ -9,8 +9,9 @@ from django.http import HttpRequest
 from ninja import Schema, Status
 from pydantic import create_model
 
+from brokercore.configdef import ConfigEntry
 from brokercore.topics import service as topic_service
-from brokercore.topics.rules import CONFIG_DEFS, ConfigEntry, config_entries
+from brokercore.topics.configs import APPEND, CONFIG_NAMES, DELETE, SET, SUBTRACT, ConfigOp, config_entries
 from console.api.auth import STAFF_AUTH
 from console.api.errors import CONFIG_NOT_FOUND, RestError
 from console.api.v3.shared import (
@@ -61,7 +62,7 @@ class ConfigUpdateIn(Schema):
 class ConfigAlterItem(Schema):
     name: str
     value: str | int | None = None
-    operation: Literal["SET", "DELETE", "set", "delete"] = "SET"
+    operation: Literal["SET", "DELETE", "APPEND", "SUBTRACT", "set", "delete", "append", "subtract"] = "SET"
 
 
 class ConfigsAlterIn(Schema):
@@ -100,8 +101,8 @@ def _topic_config_out(request: HttpRequest, cid: str, topic: str, e: ConfigEntry
 
 
 def _config_name(name: str) -> str:
-    if name not in CONFIG_DEFS:
-        raise RestError(CONFIG_NOT_FOUND, f"Config '{name}' not found; topic configs are: {', '.join(CONFIG_DEFS)}.")
+    if name not in CONFIG_NAMES:
+        raise RestError(CONFIG_NOT_FOUND, f"Config '{name}' not found; topic configs are: {', '.join(CONFIG_NAMES)}.")
     return name
 
 
@@ -156,13 +157,16 @@ def config_reset(request: HttpRequest, cluster_id: str, topic_name: str, name: s
 def configs_alter(request: HttpRequest, cluster_id: str, topic_name: str, payload: ConfigsAlterIn) -> Status:
     cluster_check(cluster_id)
     topic_check(topic_name)
-    set_configs, delete_configs = {}, []
     for item in payload.data:
         if item.operation.upper() == "DELETE":
-            delete_configs.append(_config_name(item.name))
-        else:
-            set_configs[item.name] = _config_value(item.value)
-    topic_service.topic_configs_alter(
-        name=topic_name, set_configs=set_configs, delete_configs=delete_configs, validate_only=payload.validate_only
-    )
+            _config_name(item.name)
+    topic_service.topic_configs_alter(name=topic_name, ops=config_ops(payload), validate_only=payload.validate_only)
     return Status(204, None)
+
+
+_OPS = {"SET": SET, "DELETE": DELETE, "APPEND": APPEND, "SUBTRACT": SUBTRACT}
+
+
+def config_ops(payload: ConfigsAlterIn) -> list[ConfigOp]:
+    """A batch alter's items as IncrementalAlterConfigs' operations (topic and broker configs)."""
+    return [ConfigOp(i.name, _OPS[i.operation.upper()], _config_value(i.value)) for i in payload.data]

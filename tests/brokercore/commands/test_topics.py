@@ -19,6 +19,19 @@ def test_create_prints_kafkas_line_and_makes_the_partitions():
     assert info.overrides == {"retention.ms": "1000"}
 
 
+def test_create_takes_any_kafka_topic_config():
+    run("topics", "create", "repartition", "--config", "segment.bytes=52428800", "--config", "segment.ms=600000",
+        "--config", "compression.type=lz4", "--config", "min.compaction.lag.ms=1000")
+    assert topic_describe(name="repartition").overrides == {
+        "segment.bytes": "52428800", "segment.ms": "600000", "compression.type": "lz4", "min.compaction.lag.ms": "1000",
+    }
+    run("topics", "alter", "repartition", "--add-config", "cleanup.policy=compact,delete", "--delete-config", "segment.ms")
+    assert topic_describe(name="repartition").overrides["cleanup.policy"] == "compact,delete"
+    with pytest.raises(CommandError, match="^INVALID_CONFIG: Invalid value 1 for configuration segment.bytes: "
+                                           "Value must be at least 14$"):
+        run("topics", "alter", "repartition", "--add-config", "segment.bytes=1")
+
+
 def test_create_defaults_to_one_partition():
     run("topics", "create", "t")
 

@@ -366,3 +366,26 @@ def test_a_produce_requests_batches_are_judged_by_the_topic_once_and_each_by_its
     results = batches_append(topic="t", batches={0: small, 1: small, 2: big}, acks=1)
     assert [r.offset for r in (results[0], results[1])] == [0, 0] and isinstance(results[2], MessageTooLarge)
     assert not stored_records(topic="t", partition=2)
+
+
+def test_create_time_outside_the_topics_timestamp_bounds_is_refused(fake_clock):
+    """LogValidator's message.timestamp.before.max.ms / after.max.ms (and the deprecated
+    difference.max.ms standing in for both): INVALID_TIMESTAMP, nothing written."""
+    now = fake_clock.ms
+    topic_create(name="ts", partitions=1, configs={"message.timestamp.before.max.ms": "1000",
+                                                    "message.timestamp.after.max.ms": "500"})
+    records_append(topic="ts", records=[RecordIn(key=None, value=b"ok", timestamp=now - 1000)])
+    records_append(topic="ts", records=[RecordIn(key=None, value=b"no timestamp", timestamp=-1)])
+    with pytest.raises(InvalidTimestamp, match=rf"Timestamp {now - 1001} of a message in the batch is out of range. "
+                                               rf"The timestamp should be within \[{now - 1000}, {now + 500}\]"):
+        records_append(topic="ts", records=[RecordIn(key=None, value=b"old", timestamp=now - 1001)])
+    with pytest.raises(InvalidTimestamp):
+        records_append(topic="ts", records=[RecordIn(key=None, value=b"future", timestamp=now + 501)])
+    assert [r.value for r in stored_records(topic="ts")] == [b"ok", b"no timestamp"]
+    topic_create(name="ts-old", partitions=1, configs={"message.timestamp.difference.max.ms": "10"})
+    with pytest.raises(InvalidTimestamp):
+        records_append(topic="ts-old", records=[RecordIn(key=None, value=b"old", timestamp=now - 11)])
+    # LogAppendTime topics stamp the broker's time: the producer's is not checked.
+    topic_create(name="ts-append", partitions=1, configs={"message.timestamp.type": "LogAppendTime",
+                                                          "message.timestamp.before.max.ms": "0"})
+    records_append(topic="ts-append", records=[RecordIn(key=None, value=b"x", timestamp=1)])
