@@ -75,7 +75,7 @@ def _default(kafka_type: str, python_type: type, value: object) -> object:
     if value is MISSING or value is None:
         return value
     if kafka_type == "timedelta_i32":
-        return i32Timedelta.parse(datetime.timedelta(milliseconds=int(value)))  # type: ignore[call-overload]
+        return i32Timedelta.parse(datetime.timedelta(milliseconds=int(value)))
     if kafka_type == "datetime_i64" and value == -1:
         return None  # kio reads and writes Kafka's "no timestamp" (-1) as None
     return python_type(value)
@@ -84,15 +84,14 @@ def _default(kafka_type: str, python_type: type, value: object) -> object:
 class _Builder:
     """Builds the entities of one side (request or response) of one API, sharing nested ones."""
 
-    def __init__(self, api_key: int, side: EntityType, module: str) -> None:
+    def __init__(self, api_key: int, side: EntityType) -> None:
         self.api_key = api_key
         self.side = side
-        self.module = module
         self.nested: dict[tuple[object, ...], type] = {}
 
     def entity(self, name: str, fields: Sequence[F], version: int, kind: EntityType) -> type:
         specs = [self.field(f, version) for f in fields if in_range(f.versions, version)]
-        key = (name, tuple((n, t, f.metadata.get("kafka_type"), f.default) for n, t, f in specs))
+        key = (name, tuple((n, t, d.metadata.get("kafka_type"), d.default) for n, t, d in specs))
         if kind is EntityType.nested and key in self.nested:
             return self.nested[key]
         namespace = {
@@ -103,7 +102,7 @@ class _Builder:
             "__header_schema__": RequestHeader if self.side is EntityType.request else ResponseHeader,
         }
         cls = make_dataclass(name, specs, namespace=namespace, frozen=True, slots=True, kw_only=True)
-        cls.__module__ = self.module
+        cls.__module__ = __package__  # the loaders' package: where these classes are found
         if kind is EntityType.nested:
             self.nested[key] = cls
         return cls
@@ -126,13 +125,13 @@ class _Builder:
         return f.name, python_type, dataclass_field(metadata={"kafka_type": item}, default=default)
 
 
-def message(api_key: int, name: str, valid_versions: str, *, request: Sequence[F], response: Sequence[F],
-            module: str) -> dict[tuple[int, int], tuple[type, type]]:
+def message(api_key: int, name: str, valid_versions: str, *, request: Sequence[F],
+            response: Sequence[F]) -> dict[tuple[int, int], tuple[type, type]]:
     """(api_key, version) -> (request entity, response entity) of every version in
     `valid_versions` ("0-2") of API `name` (kio's class names: `<name>Request`, `<name>Response`)."""
     low, _, high = valid_versions.partition("-")
-    requests = _Builder(api_key, EntityType.request, module)
-    responses = _Builder(api_key, EntityType.response, module)
+    requests = _Builder(api_key, EntityType.request)
+    responses = _Builder(api_key, EntityType.response)
     return {
         (api_key, v): (
             requests.entity(f"{name}Request", request, v, EntityType.request),

@@ -8,7 +8,7 @@ where later versions report ConfigSource, and has no synonyms.
 
 from ._base import F, message
 
-CREATE_TOPICS = message(19, "CreateTopics", "0-1", module=__name__, request=[
+CREATE_TOPICS = message(19, "CreateTopics", "0-1", request=[
     F("topics", "[]CreatableTopic", fields=[
         F("name", "string", entity="topicName"),
         F("num_partitions", "int32"),
@@ -32,7 +32,7 @@ CREATE_TOPICS = message(19, "CreateTopics", "0-1", module=__name__, request=[
     ]),
 ])
 
-DELETE_TOPICS = message(20, "DeleteTopics", "0", module=__name__, request=[
+DELETE_TOPICS = message(20, "DeleteTopics", "0", request=[
     F("topic_names", "[]string", entity="topicName"),
     F("timeout", "timedelta_i32"),
 ], response=[
@@ -42,7 +42,7 @@ DELETE_TOPICS = message(20, "DeleteTopics", "0", module=__name__, request=[
     ]),
 ])
 
-DESCRIBE_CONFIGS = message(32, "DescribeConfigs", "0", module=__name__, request=[
+DESCRIBE_CONFIGS = message(32, "DescribeConfigs", "0", request=[
     F("resources", "[]DescribeConfigsResource", fields=[
         F("resource_type", "int8"),
         F("resource_name", "string"),

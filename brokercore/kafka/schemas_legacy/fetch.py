@@ -8,7 +8,7 @@ up to MaxNumOffsets offsets before a timestamp and answers them as OldStyleOffse
 
 from ._base import F, message
 
-FETCH = message(1, "Fetch", "0-3", module=__name__, request=[
+FETCH = message(1, "Fetch", "0-3", request=[
     F("replica_id", "int32", entity="brokerId", default=-1),
     F("max_wait", "timedelta_i32"),
     F("min_bytes", "int32"),
@@ -34,7 +34,7 @@ FETCH = message(1, "Fetch", "0-3", module=__name__, request=[
     ]),
 ])
 
-LIST_OFFSETS = message(2, "ListOffsets", "0", module=__name__, request=[
+LIST_OFFSETS = message(2, "ListOffsets", "0", request=[
     F("replica_id", "int32", entity="brokerId"),
     F("topics", "[]ListOffsetsTopic", fields=[
         F("name", "string", entity="topicName"),

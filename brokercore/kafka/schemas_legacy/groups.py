@@ -9,7 +9,7 @@ offsets in ZooKeeper.
 
 from ._base import F, message
 
-OFFSET_COMMIT = message(8, "OffsetCommit", "0-1", module=__name__, request=[
+OFFSET_COMMIT = message(8, "OffsetCommit", "0-1", request=[
     F("group_id", "string", entity="groupId"),
     F("generation_id_or_member_epoch", "int32", "1+", default=-1),
     F("member_id", "string", "1+"),
@@ -32,7 +32,7 @@ OFFSET_COMMIT = message(8, "OffsetCommit", "0-1", module=__name__, request=[
     ]),
 ])
 
-OFFSET_FETCH = message(9, "OffsetFetch", "0", module=__name__, request=[
+OFFSET_FETCH = message(9, "OffsetFetch", "0", request=[
     F("group_id", "string", entity="groupId"),
     F("topics", "[]OffsetFetchRequestTopic", fields=[
         F("name", "string", entity="topicName"),

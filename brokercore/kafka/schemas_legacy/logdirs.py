@@ -3,7 +3,7 @@ v1 (which only changed how throttling is answered); removed in Kafka 4.0 (KIP-89
 
 from ._base import F, message
 
-ENTITIES = message(35, "DescribeLogDirs", "0", module=__name__, request=[
+ENTITIES = message(35, "DescribeLogDirs", "0", request=[
     F("topics", "[]DescribableLogDirTopic", nullable="0+", fields=[
         F("topic", "string", entity="topicName"),
         F("partitions", "[]int32"),

@@ -6,7 +6,7 @@ records of these versions are message sets (magic 0 or 1), which log/legacy.py c
 
 from ._base import F, message
 
-ENTITIES = message(0, "Produce", "0-2", module=__name__, request=[
+ENTITIES = message(0, "Produce", "0-2", request=[
     F("acks", "int16"),
     F("timeout", "timedelta_i32"),
     F("topic_data", "[]TopicProduceData", fields=[
