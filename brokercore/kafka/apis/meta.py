@@ -67,7 +67,7 @@ def cluster_view(node: Node) -> ClusterView:
     sending clients to a node that is not there. Every replica is "in sync": the database holds
     the one copy of the data. Leader epochs are unknown (-1), so clients skip KIP-320's checks.
     """
-    nodes = {n.node_id: Node(n.node_id, n.host, n.port, n.rack) for n in cluster_nodes()}
+    nodes = {n.node_id: n for n in cluster_nodes()}
     nodes[node.node_id] = node
     ids = sorted(nodes)
 

@@ -29,6 +29,7 @@ from kio.serial._introspect import (
 )
 from kio.static.protocol import RequestPayload, ResponsePayload
 
+from brokercore.cluster.read import ClusterNode
 from brokercore.errors import BrokerError
 from brokercore.kafka.schemas_legacy import load_response_schema
 
@@ -39,14 +40,9 @@ P = ParamSpec("P")
 T = TypeVar("T")
 
 
-@dataclass(frozen=True, slots=True)
-class Node:
-    """A broker node as clients see it in Metadata: where to connect for what it leads."""
-
-    node_id: int
-    host: str
-    port: int
-    rack: str | None = None
+# The node a listener serves is one of the cluster's nodes, as Metadata lists them: one type for
+# both, so the live nodes the cluster reads need no copying into the listener's.
+Node = ClusterNode
 
 
 @dataclass(frozen=True, slots=True)

@@ -1,6 +1,6 @@
 """Request and response entities of the API versions Kafka 3.9 accepts and kio (generated from
 Kafka 4's schemas, which dropped them) lacks, written from Kafka 3.9's JSON message specs in kio's
-dataclass style, and the loaders that look here before kio.
+dataclass style (built from field tables in _base.py's notation), and the loaders that look here before kio.
 
 Kafka 4.0 removed (KIP-896): Produce v0-2, Fetch v0-3, ListOffsets v0, OffsetCommit v0-1,
 OffsetFetch v0, CreateTopics v0-1, DeleteTopics v0, DescribeConfigs v0, DescribeLogDirs v0 among the APIs this broker
@@ -14,18 +14,9 @@ from kio.index import load_response_schema as kio_response_schema
 from . import admin, fetch, groups, logdirs, produce
 
 # (api key, version) -> (request entity, response entity)
-ENTITIES: dict[tuple[int, int], tuple[type, type]] = {
-    **{(produce.KEY, v): (produce.REQUESTS[v], produce.RESPONSES[v]) for v in produce.REQUESTS},
-    **{(fetch.FETCH, v): (fetch.FETCH_REQUESTS[v], fetch.FETCH_RESPONSES[v]) for v in fetch.FETCH_REQUESTS},
-    (fetch.LIST_OFFSETS, 0): (fetch.ListOffsetsRequest, fetch.ListOffsetsResponse),
-    **{(groups.COMMIT, v): (groups.COMMIT_REQUESTS[v], groups.COMMIT_RESPONSES[v]) for v in groups.COMMIT_REQUESTS},
-    (groups.FETCH, 0): (groups.OffsetFetchRequest, groups.OffsetFetchResponse),
-    (admin.CREATE_TOPICS, 0): (admin.CreateTopicsRequestV0, admin.CreateTopicsResponseV0),
-    (admin.CREATE_TOPICS, 1): (admin.CreateTopicsRequestV1, admin.CreateTopicsResponseV1),
-    (admin.DELETE_TOPICS, 0): (admin.DeleteTopicsRequest, admin.DeleteTopicsResponse),
-    (admin.DESCRIBE_CONFIGS, 0): (admin.DescribeConfigsRequest, admin.DescribeConfigsResponse),
-    (logdirs.DESCRIBE_LOG_DIRS, 0): (logdirs.DescribeLogDirsRequest, logdirs.DescribeLogDirsResponse),
-}
+ENTITIES: dict[tuple[int, int], tuple[type, type]] = (
+    produce.ENTITIES | fetch.ENTITIES | groups.ENTITIES | admin.ENTITIES | logdirs.ENTITIES
+)
 
 
 def load_request_schema(api_key: int, version: int) -> type:

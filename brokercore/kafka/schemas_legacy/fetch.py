@@ -6,118 +6,53 @@ records they carry are message sets (magic 0 for v0-1, magic 1 for v2-3). ListOf
 up to MaxNumOffsets offsets before a timestamp and answers them as OldStyleOffsets.
 """
 
-import datetime
-from dataclasses import field
+from ._base import F, message
 
-from kio.schema.errors import ErrorCode
-from kio.schema.types import BrokerId, TopicName
-from kio.static.primitive import Records, i32, i32Timedelta, i64
+FETCH = message(1, "Fetch", "0-3", request=[
+    F("replica_id", "int32", entity="brokerId", default=-1),
+    F("max_wait", "timedelta_i32"),
+    F("min_bytes", "int32"),
+    F("max_bytes", "int32", "3+", default=0x7FFFFFFF),
+    F("topics", "[]FetchTopic", fields=[
+        F("topic", "string", entity="topicName"),
+        F("partitions", "[]FetchPartition", fields=[
+            F("partition", "int32"),
+            F("fetch_offset", "int64"),
+            F("partition_max_bytes", "int32"),
+        ]),
+    ]),
+], response=[
+    F("throttle_time", "timedelta_i32", "1+", default=0),
+    F("responses", "[]FetchableTopicResponse", fields=[
+        F("topic", "string", entity="topicName"),
+        F("partitions", "[]PartitionData", fields=[
+            F("partition_index", "int32"),
+            F("error_code", "error_code"),
+            F("high_watermark", "int64"),
+            F("records", "records", nullable="0+"),
+        ]),
+    ]),
+])
 
-from ._base import nested_request, nested_response, request, response
+LIST_OFFSETS = message(2, "ListOffsets", "0", request=[
+    F("replica_id", "int32", entity="brokerId"),
+    F("topics", "[]ListOffsetsTopic", fields=[
+        F("name", "string", entity="topicName"),
+        F("partitions", "[]ListOffsetsPartition", fields=[
+            F("partition_index", "int32"),
+            F("timestamp", "int64"),
+            F("max_num_offsets", "int32", "0", default=1),
+        ]),
+    ]),
+], response=[
+    F("topics", "[]ListOffsetsTopicResponse", fields=[
+        F("name", "string", entity="topicName"),
+        F("partitions", "[]ListOffsetsPartitionResponse", fields=[
+            F("partition_index", "int32"),
+            F("error_code", "error_code"),
+            F("old_style_offsets", "[]int64", "0"),
+        ]),
+    ]),
+])
 
-FETCH = 1
-LIST_OFFSETS = 2
-
-
-@nested_request(FETCH, 0)
-class FetchPartition:
-    partition: i32 = field(metadata={"kafka_type": "int32"})
-    fetch_offset: i64 = field(metadata={"kafka_type": "int64"})
-    partition_max_bytes: i32 = field(metadata={"kafka_type": "int32"})
-
-
-@nested_request(FETCH, 0)
-class FetchTopic:
-    topic: TopicName = field(metadata={"kafka_type": "string"})
-    partitions: tuple[FetchPartition, ...]
-
-
-def _fetch_request(version: int) -> type:
-    @request(FETCH, version)
-    class FetchRequest:
-        replica_id: BrokerId = field(metadata={"kafka_type": "int32"}, default=BrokerId(-1))
-        max_wait: i32Timedelta = field(metadata={"kafka_type": "timedelta_i32"})
-        min_bytes: i32 = field(metadata={"kafka_type": "int32"})
-        topics: tuple[FetchTopic, ...]
-
-    return FetchRequest
-
-
-@request(FETCH, 3)
-class FetchRequestV3:
-    replica_id: BrokerId = field(metadata={"kafka_type": "int32"}, default=BrokerId(-1))
-    max_wait: i32Timedelta = field(metadata={"kafka_type": "timedelta_i32"})
-    min_bytes: i32 = field(metadata={"kafka_type": "int32"})
-    max_bytes: i32 = field(metadata={"kafka_type": "int32"}, default=i32(0x7FFFFFFF))
-    topics: tuple[FetchTopic, ...]
-
-
-@nested_response(FETCH, 0)
-class PartitionData:
-    partition_index: i32 = field(metadata={"kafka_type": "int32"})
-    error_code: ErrorCode = field(metadata={"kafka_type": "error_code"})
-    high_watermark: i64 = field(metadata={"kafka_type": "int64"})
-    records: Records | None = field(metadata={"kafka_type": "records"})
-
-
-@nested_response(FETCH, 0)
-class FetchableTopicResponse:
-    topic: TopicName = field(metadata={"kafka_type": "string"})
-    partitions: tuple[PartitionData, ...]
-
-
-@response(FETCH, 0)
-class FetchResponseV0:
-    responses: tuple[FetchableTopicResponse, ...]
-
-
-def _fetch_response(version: int) -> type:
-    @response(FETCH, version)
-    class FetchResponse:
-        throttle_time: i32Timedelta = field(
-            metadata={"kafka_type": "timedelta_i32"}, default=i32Timedelta.parse(datetime.timedelta(0))
-        )
-        responses: tuple[FetchableTopicResponse, ...]
-
-    return FetchResponse
-
-
-@nested_request(LIST_OFFSETS, 0)
-class ListOffsetsPartition:
-    partition_index: i32 = field(metadata={"kafka_type": "int32"})
-    timestamp: i64 = field(metadata={"kafka_type": "int64"})
-    max_num_offsets: i32 = field(metadata={"kafka_type": "int32"}, default=i32(1))
-
-
-@nested_request(LIST_OFFSETS, 0)
-class ListOffsetsTopic:
-    name: TopicName = field(metadata={"kafka_type": "string"})
-    partitions: tuple[ListOffsetsPartition, ...]
-
-
-@request(LIST_OFFSETS, 0)
-class ListOffsetsRequest:
-    replica_id: BrokerId = field(metadata={"kafka_type": "int32"})
-    topics: tuple[ListOffsetsTopic, ...]
-
-
-@nested_response(LIST_OFFSETS, 0)
-class ListOffsetsPartitionResponse:
-    partition_index: i32 = field(metadata={"kafka_type": "int32"})
-    error_code: ErrorCode = field(metadata={"kafka_type": "error_code"})
-    old_style_offsets: tuple[i64, ...] = field(metadata={"kafka_type": "int64"}, default=())
-
-
-@nested_response(LIST_OFFSETS, 0)
-class ListOffsetsTopicResponse:
-    name: TopicName = field(metadata={"kafka_type": "string"})
-    partitions: tuple[ListOffsetsPartitionResponse, ...]
-
-
-@response(LIST_OFFSETS, 0)
-class ListOffsetsResponse:
-    topics: tuple[ListOffsetsTopicResponse, ...]
-
-
-FETCH_REQUESTS = {0: _fetch_request(0), 1: _fetch_request(1), 2: _fetch_request(2), 3: FetchRequestV3}
-FETCH_RESPONSES = {0: FetchResponseV0, 1: _fetch_response(1), 2: _fetch_response(2), 3: _fetch_response(3)}
+ENTITIES = FETCH | LIST_OFFSETS

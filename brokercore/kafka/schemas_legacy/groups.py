@@ -7,109 +7,47 @@ only); v0 has neither. OffsetFetch v0 has the layout of v1 (which kio has); Kafk
 offsets in ZooKeeper.
 """
 
-from dataclasses import field
+from ._base import F, message
 
-from kio.schema.errors import ErrorCode
-from kio.schema.types import GroupId, TopicName
-from kio.static.primitive import i32, i64
+OFFSET_COMMIT = message(8, "OffsetCommit", "0-1", request=[
+    F("group_id", "string", entity="groupId"),
+    F("generation_id_or_member_epoch", "int32", "1+", default=-1),
+    F("member_id", "string", "1+"),
+    F("topics", "[]OffsetCommitRequestTopic", fields=[
+        F("name", "string", entity="topicName"),
+        F("partitions", "[]OffsetCommitRequestPartition", fields=[
+            F("partition_index", "int32"),
+            F("committed_offset", "int64"),
+            F("commit_timestamp", "int64", "1", default=-1),
+            F("committed_metadata", "string", nullable="0+"),
+        ]),
+    ]),
+], response=[
+    F("topics", "[]OffsetCommitResponseTopic", fields=[
+        F("name", "string", entity="topicName"),
+        F("partitions", "[]OffsetCommitResponsePartition", fields=[
+            F("partition_index", "int32"),
+            F("error_code", "error_code"),
+        ]),
+    ]),
+])
 
-from ._base import nested_request, nested_response, request, response
+OFFSET_FETCH = message(9, "OffsetFetch", "0", request=[
+    F("group_id", "string", entity="groupId"),
+    F("topics", "[]OffsetFetchRequestTopic", fields=[
+        F("name", "string", entity="topicName"),
+        F("partition_indexes", "[]int32"),
+    ]),
+], response=[
+    F("topics", "[]OffsetFetchResponseTopic", fields=[
+        F("name", "string", entity="topicName"),
+        F("partitions", "[]OffsetFetchResponsePartition", fields=[
+            F("partition_index", "int32"),
+            F("committed_offset", "int64"),
+            F("metadata", "string", nullable="0+"),
+            F("error_code", "error_code"),
+        ]),
+    ]),
+])
 
-COMMIT = 8
-FETCH = 9
-
-
-@nested_request(COMMIT, 0)
-class OffsetCommitRequestPartitionV0:
-    partition_index: i32 = field(metadata={"kafka_type": "int32"})
-    committed_offset: i64 = field(metadata={"kafka_type": "int64"})
-    committed_metadata: str | None = field(metadata={"kafka_type": "string"})
-
-
-@nested_request(COMMIT, 1)
-class OffsetCommitRequestPartitionV1:
-    partition_index: i32 = field(metadata={"kafka_type": "int32"})
-    committed_offset: i64 = field(metadata={"kafka_type": "int64"})
-    commit_timestamp: i64 = field(metadata={"kafka_type": "int64"}, default=i64(-1))
-    committed_metadata: str | None = field(metadata={"kafka_type": "string"})
-
-
-@nested_request(COMMIT, 0)
-class OffsetCommitRequestTopicV0:
-    name: TopicName = field(metadata={"kafka_type": "string"})
-    partitions: tuple[OffsetCommitRequestPartitionV0, ...]
-
-
-@nested_request(COMMIT, 1)
-class OffsetCommitRequestTopicV1:
-    name: TopicName = field(metadata={"kafka_type": "string"})
-    partitions: tuple[OffsetCommitRequestPartitionV1, ...]
-
-
-@request(COMMIT, 0)
-class OffsetCommitRequestV0:
-    group_id: GroupId = field(metadata={"kafka_type": "string"})
-    topics: tuple[OffsetCommitRequestTopicV0, ...]
-
-
-@request(COMMIT, 1)
-class OffsetCommitRequestV1:
-    group_id: GroupId = field(metadata={"kafka_type": "string"})
-    generation_id_or_member_epoch: i32 = field(metadata={"kafka_type": "int32"}, default=i32(-1))
-    member_id: str = field(metadata={"kafka_type": "string"})
-    topics: tuple[OffsetCommitRequestTopicV1, ...]
-
-
-@nested_response(COMMIT, 0)
-class OffsetCommitResponsePartition:
-    partition_index: i32 = field(metadata={"kafka_type": "int32"})
-    error_code: ErrorCode = field(metadata={"kafka_type": "error_code"})
-
-
-@nested_response(COMMIT, 0)
-class OffsetCommitResponseTopic:
-    name: TopicName = field(metadata={"kafka_type": "string"})
-    partitions: tuple[OffsetCommitResponsePartition, ...]
-
-
-def _commit_response(version: int) -> type:
-    @response(COMMIT, version)
-    class OffsetCommitResponse:
-        topics: tuple[OffsetCommitResponseTopic, ...]
-
-    return OffsetCommitResponse
-
-
-@nested_request(FETCH, 0)
-class OffsetFetchRequestTopic:
-    name: TopicName = field(metadata={"kafka_type": "string"})
-    partition_indexes: tuple[i32, ...] = field(metadata={"kafka_type": "int32"}, default=())
-
-
-@request(FETCH, 0)
-class OffsetFetchRequest:
-    group_id: GroupId = field(metadata={"kafka_type": "string"})
-    topics: tuple[OffsetFetchRequestTopic, ...]
-
-
-@nested_response(FETCH, 0)
-class OffsetFetchResponsePartition:
-    partition_index: i32 = field(metadata={"kafka_type": "int32"})
-    committed_offset: i64 = field(metadata={"kafka_type": "int64"})
-    metadata: str | None = field(metadata={"kafka_type": "string"})
-    error_code: ErrorCode = field(metadata={"kafka_type": "error_code"})
-
-
-@nested_response(FETCH, 0)
-class OffsetFetchResponseTopic:
-    name: TopicName = field(metadata={"kafka_type": "string"})
-    partitions: tuple[OffsetFetchResponsePartition, ...]
-
-
-@response(FETCH, 0)
-class OffsetFetchResponse:
-    topics: tuple[OffsetFetchResponseTopic, ...]
-
-
-COMMIT_REQUESTS = {0: OffsetCommitRequestV0, 1: OffsetCommitRequestV1}
-COMMIT_RESPONSES = {0: _commit_response(0), 1: _commit_response(1)}
+ENTITIES = OFFSET_COMMIT | OFFSET_FETCH
