@@ -259,7 +259,7 @@ def test_list_groups_v5_filters_by_type(wire):
 KAFKA_3_9 = {
     0: (0, 11), 1: (0, 17), 2: (0, 9), 3: (0, 12), 8: (0, 9), 9: (0, 9), 10: (0, 6), 11: (0, 9), 12: (0, 4),
     13: (0, 5), 14: (0, 5), 15: (0, 5), 16: (0, 5), 17: (0, 1), 18: (0, 4), 19: (0, 7), 20: (0, 6), 21: (0, 2),
-    22: (0, 5), 32: (0, 4), 35: (0, 4), 36: (0, 2), 37: (0, 3), 42: (0, 2), 47: (0, 0), 60: (0, 1),
+    22: (0, 5), 32: (0, 4), 33: (0, 2), 35: (0, 4), 36: (0, 2), 37: (0, 3), 42: (0, 2), 44: (0, 1), 47: (0, 0), 60: (0, 1),
     # Kafka 4.0's range, not 3.9's (v0 only, unstable): librdkafka asks for v1 before it tries the
     # consumer protocol, and it must try, to be refused loudly (test_group_protocol_consumer.py).
     68: (0, 1),
