@@ -442,6 +442,16 @@ def batch_last_offset(data: bytes | memoryview) -> int:
     return _BASE_OFFSET.unpack_from(data, 0)[0] + _LAST_DELTA.unpack_from(data, _LAST_DELTA_AT)[0]
 
 
+def batches_use_zstd(data: bytes | memoryview) -> bool:
+    """Whether any of the stored batches in `data` is zstd-compressed (read off each header)."""
+    view, pos = memoryview(data), 0
+    while pos + HEADER_SIZE <= len(view):
+        if int.from_bytes(view[pos + _CRC_START:pos + _CRC_START + 2], "big") & COMPRESSION_MASK == ZSTD:
+            return True
+        pos += _LENGTH_END + int.from_bytes(view[pos + 8:pos + _LENGTH_END], "big")
+    return False
+
+
 def with_base_offset(data: bytes | memoryview, base_offset: int) -> bytes:
     """The batch with its first offset in the log written in: outside the CRC, so nothing else changes."""
     return _BASE_OFFSET.pack(base_offset) + data[8:]

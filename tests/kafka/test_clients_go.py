@@ -110,8 +110,11 @@ def test_sarama_admin_creates_lists_and_describes_configs(go_build, kafka_bootst
     got = run(sarama, "admin", kafka_bootstrap, "made-by-sarama",
               env={"SASL_USERNAME": kafka_staff.username, "SASL_PASSWORD": kafka_staff.password})
     assert got["topics"]["made-by-sarama"] == 2
-    assert got["retention"] == "3600000"  # ListTopics reads each topic's configs (DescribeConfigs v0)
-    assert got["configs"]["retention.ms"] == {"value": "3600000", "default": False}
+    assert got["retention"] == "3600000"  # ListTopics read each topic's configs (DescribeConfigs v0) before the alter
+    # AlterConfigs replaced the overrides: retention.ms changed, segment.bytes kept, the rest back to defaults.
+    assert got["configs"]["retention.ms"] == {"value": "7200000", "default": False}
+    assert got["configs"]["segment.bytes"] == {"value": "52428800", "default": False}
+    assert got["configs"]["compression.type"] == {"value": "producer", "default": True}
     assert got["configs"]["cleanup.policy"] == {"value": "delete", "default": True}
 
 

@@ -177,6 +177,11 @@ def test_fetch_v0_of_a_zstd_batch_is_unsupported_compression(wire):
                   topic_data=[{"name": "z", "partition_data": [{"index": 0, "records": bytes(head) + body}]}])
     assert r.responses[0].partition_responses[0].error_code == ErrorCode.none
     assert fetch(wire, 3, "z", 0).error_code == ErrorCode.unsupported_compression_type
+    # Record batches, but before zstd (KIP-110: Fetch v10): refused too, not handed over unreadable.
+    refused = fetch(wire, 9, "z", 0)
+    assert refused.error_code == ErrorCode.unsupported_compression_type and not refused.records
+    served = fetch(wire, 10, "z", 0)
+    assert served.error_code == ErrorCode.none and served.records
 
 
 def test_list_offsets_v0_old_style_and_negative_timestamps_by_version(wire):

@@ -31,7 +31,7 @@ from brokercore.kafka.apis.registry import (
     principal_is_staff,
     staff_only,
 )
-from brokercore.log.batch import empty_batch_encode
+from brokercore.log.batch import UnsupportedCompression, batches_use_zstd, empty_batch_encode
 from brokercore.log.cleaner import records_delete_before
 from brokercore.log.legacy import MAGIC_V0, MAGIC_V1, batches_down_convert
 from brokercore.log.read import (
@@ -135,6 +135,17 @@ def down_converted(responses: list[dict], topics: Sequence[Entity], *, version: 
     return responses
 
 
+def zstd_refused(responses: list[dict]) -> list[dict]:
+    """Fetch v4-9 predate zstd (KIP-110): a partition whose batches use it is answered
+    UNSUPPORTED_COMPRESSION_TYPE with no records, as Kafka does, rather than with batches the
+    client cannot read."""
+    for answer in responses:
+        for p in answer["partitions"]:
+            if p["records"] and batches_use_zstd(p["records"]):
+                p.update(error_code=UnsupportedCompression.code, records=b"")
+    return responses
+
+
 @api(1, versions=(0, 17))
 async def fetch(ctx: RequestContext, request: RequestPayload) -> ResponsePayload:
     if getattr(request, "session_id", 0) != 0:  # sessions exist from v7 on
@@ -155,6 +166,8 @@ async def fetch(ctx: RequestContext, request: RequestPayload) -> ResponsePayload
         if size >= request.min_bytes or failed or remaining <= 0 or not pids:
             if ctx.api_version < 4:
                 responses = await ctx.run_sync(down_converted, responses, request.topics, version=ctx.api_version)
+            elif ctx.api_version < 10:
+                responses = zstd_refused(responses)
             return ctx.response(error_code=0, session_id=0, responses=responses)
         await log_waiters.wait_async(pids, seen, min(remaining, poll_s))
 

@@ -183,9 +183,13 @@ func admin(bootstrap, topic string) {
 		fail(err)
 	}
 	defer ca.Close()
-	retention := "3600000"
+	// A Kafka Streams repartition topic's configs: most are stored only here, all are accepted.
+	retention, segment, segmentMs, compression, lag := "3600000", "52428800", "600000", "lz4", "1000"
 	err = ca.CreateTopic(topic, &sarama.TopicDetail{
-		NumPartitions: 2, ReplicationFactor: 1, ConfigEntries: map[string]*string{"retention.ms": &retention},
+		NumPartitions: 2, ReplicationFactor: 1, ConfigEntries: map[string]*string{
+			"retention.ms": &retention, "segment.bytes": &segment, "segment.ms": &segmentMs,
+			"compression.type": &compression, "min.compaction.lag.ms": &lag,
+		},
 	}, false)
 	if err != nil {
 		fail(err)
@@ -197,6 +201,12 @@ func admin(bootstrap, topic string) {
 	names := map[string]int32{}
 	for name, detail := range topics {
 		names[name] = detail.NumPartitions
+	}
+	// AlterConfigs (sarama 1.22 has no incremental alter): the whole set of overrides.
+	altered := "7200000"
+	err = ca.AlterConfig(sarama.TopicResource, topic, map[string]*string{"retention.ms": &altered, "segment.bytes": &segment}, false)
+	if err != nil {
+		fail(err)
 	}
 	entries, err := ca.DescribeConfig(sarama.ConfigResource{Type: sarama.TopicResource, Name: topic})
 	if err != nil {
