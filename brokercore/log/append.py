@@ -37,6 +37,7 @@ from brokercore.errors import (
 )
 from brokercore.log import group_commit, storage
 from brokercore.log.batch import TIMESTAMP_TYPE_BIT, Pending, batch_build, with_log_append_time
+from brokercore.log.legacy import batch_recompressed
 from brokercore.log.storage import Batches, TopicMeta, topic_for_append, topic_meta_forget
 from brokercore.notify import log_waiters
 from brokercore.partitioner import NULL_KEY_STRATEGIES, murmur2, round_robin, sticky, to_positive
@@ -180,13 +181,14 @@ def _place(
         groups[pid].append((ts, r.key, r.value, r.headers))
         sizes[pid] += size
 
-    batches = {
-        pid: [Pending(
-            data=batch_build(rows, log_append_time=cfg.log_append_time), span=len(rows), count=len(rows), size=sizes[pid],
-            max_timestamp=max(row[0] for row in rows), attributes=TIMESTAMP_TYPE_BIT if cfg.log_append_time else 0,
+    batches = {}
+    for pid, rows in groups.items():
+        data = batch_build(rows, log_append_time=cfg.log_append_time)
+        data = batch_recompressed(data, cfg.compression, max_uncompressed=settings.BROKER["KAFKA_MAX_REQUEST_BYTES"]) or data
+        batches[pid] = [Pending(
+            data=data, span=len(rows), count=len(rows), size=sizes[pid],
+            max_timestamp=max(row[0] for row in rows), attributes=int.from_bytes(data[21:23], "big"),
         )]
-        for pid, rows in groups.items()
-    }
     return cfg, placed, batches
 
 
@@ -349,6 +351,9 @@ def batches_append(
             except BrokerError as e:
                 out[partition] = e
                 continue
+            recompressed = batch_recompressed(batch.data, cfg.compression, max_uncompressed=settings.BROKER["KAFKA_MAX_REQUEST_BYTES"])
+            if recompressed is not None:
+                batch = dataclasses.replace(batch, data=recompressed, attributes=int.from_bytes(recompressed[21:23], "big"))
             if cfg.log_append_time:
                 batch = dataclasses.replace(
                     batch, data=with_log_append_time(batch.data, timestamp), max_timestamp=timestamp,

@@ -13,6 +13,9 @@ partition become one v2 batch, compressed with the producer's codec. Magic 0 mes
 timestamp (-1). Out (Kafka's RecordsUtil.downConvert): each stored batch becomes a message set of
 the client's magic, compressed with the batch's codec; control batches are left out, headers
 dropped, and the records below the fetch offset skipped.
+
+The compressed framings Kafka writes (`compress`) serve v2 batches too: a topic whose
+compression.type names a codec has every batch stored with it (`batch_recompressed`).
 """
 
 import gzip
@@ -230,7 +233,27 @@ def compress(codec: int, data: bytes, *, magic: int = MAGIC) -> bytes:
                 out += struct.pack("<I", len(block)) + block
         out += struct.pack("<I", 0)
         return bytes(out)
+    if codec == ZSTD and magic == MAGIC:  # zstd exists for record batches only (KIP-110)
+        return bytes(cramjam.zstd.compress(data))
+    if codec == NONE:
+        return data
     raise UnsupportedCompression(f"Compression codec {codec} cannot be written here.")
+
+
+# compression.type -> the codec batches are stored with (producer: none, as they came)
+TOPIC_CODECS = {"uncompressed": NONE, "gzip": GZIP, "snappy": SNAPPY, "lz4": LZ4, "zstd": ZSTD}
+
+
+def batch_recompressed(batch: bytes, compression: str, *, max_uncompressed: int) -> bytes | None:
+    """A v2 batch with its records in the topic's `compression.type` codec (Kafka's LogValidator
+    when the target codec differs from the producer's), or None when it already is (or the topic
+    keeps the producer's). Offsets, timestamps, producer id and sequence are kept."""
+    target = TOPIC_CODECS.get(compression)
+    codec = int.from_bytes(batch[21:23], "big") & COMPRESSION_MASK
+    if target is None or target == codec:
+        return None
+    records = batch[HEADER_SIZE:] if codec == NONE else bytes(decompress(codec, batch[HEADER_SIZE:], limit=max_uncompressed))
+    return batch_compress(batch[:HEADER_SIZE] + records, target)
 
 
 def batch_compress(batch: bytes, codec: int) -> bytes:

@@ -38,8 +38,8 @@ _FLUSH = ("every write is committed to the database before it is acknowledged (f
           "on SQLite), so there is nothing to flush on a timer")
 _ONE_COPY = ("the database holds the one copy of every partition: no replica falls out of sync, so "
              "there is no leader election to make unclean and no replication to throttle")
-_COMPRESSION = ("batches are stored as the producer compressed them (what compression.type=producer "
-                "does); the broker never recompresses")
+_COMPRESSION_LEVEL = ("the broker compresses at its codec's default level (gzip 6, lz4 and zstd as "
+                      "python-cramjam's): this level is stored only")
 _TIERED = "there is no tiered storage: every record stays in the database until retention removes it"
 _FORMAT = "records are stored in message format v2, as Kafka 3.0 and later do whatever this says"
 _CLEANER_PASS = ("the cleaner compacts every compacted partition on each pass (BROKER_LOG_CLEANER_INTERVAL_S), "
@@ -109,16 +109,16 @@ TOPIC_KEYS: dict[str, TopicConfigKey] = {k.name: k for k in [
        "per the retention time and size configuration, while retained segments will be compacted.",
        one_of(*CLEANUP_POLICIES), synonyms=("log.cleanup.policy",)),
     _t("compression.gzip.level", INT, -1, "The compression level to use if compression.type is set to gzip.",
-       _gzip_level, synonyms=("compression.gzip.level",), effect=_COMPRESSION),
+       _gzip_level, synonyms=("compression.gzip.level",), effect=_COMPRESSION_LEVEL),
     _t("compression.lz4.level", INT, 9, "The compression level to use if compression.type is set to lz4.",
-       between(1, 17), synonyms=("compression.lz4.level",), effect=_COMPRESSION),
+       between(1, 17), synonyms=("compression.lz4.level",), effect=_COMPRESSION_LEVEL),
     _t("compression.type", STRING, "producer",
        "Specify the final compression type for a given topic. This configuration accepts the standard compression "
        "codecs ('gzip', 'snappy', 'lz4', 'zstd'). It additionally accepts 'uncompressed' which is equivalent to no "
        "compression; and 'producer' which means retain the original compression codec set by the producer.",
-       one_of(*COMPRESSION_TYPES), synonyms=("compression.type",), effect=_COMPRESSION),
+       one_of(*COMPRESSION_TYPES), synonyms=("compression.type",)),
     _t("compression.zstd.level", INT, 3, "The compression level to use if compression.type is set to zstd.",
-       between(-131072, 22), synonyms=("compression.zstd.level",), effect=_COMPRESSION),
+       between(-131072, 22), synonyms=("compression.zstd.level",), effect=_COMPRESSION_LEVEL),
     _t("delete.retention.ms", LONG, 86_400_000,
        "The amount of time to retain delete tombstone markers for log compacted topics. This setting also gives a "
        "bound on the time in which a consumer must complete a read if they begin from offset 0 to ensure that they get "

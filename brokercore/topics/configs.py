@@ -301,6 +301,8 @@ class LogConfig:
     # stands in for either while it is left at its default).
     timestamp_before_max_ms: int
     timestamp_after_max_ms: int
+    # compression.type: the codec batches are stored with ("producer": as they came).
+    compression: str = "producer"
 
     @classmethod
     def from_overrides(cls, overrides: Mapping[str, str], levels: BrokerLevels | None = None) -> "LogConfig":
@@ -321,6 +323,7 @@ class LogConfig:
             min_insync_replicas=int(c["min.insync.replicas"]),
             timestamp_before_max_ms=difference if before == unbounded else before,
             timestamp_after_max_ms=difference if after == unbounded else after,
+            compression=c["compression.type"],
         )
 
     @property

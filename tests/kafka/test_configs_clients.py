@@ -5,9 +5,11 @@ sources and synonyms, and change them with AlterConfigs and IncrementalAlterConf
 import pytest
 from django.conf import settings
 
+from brokercore.log.append import records_append
 from brokercore.topics.read import topic_describe
 from brokercore.topics.service import topic_create
-from tests.kafka.conftest import user_create
+from brokercore.types import RecordIn
+from tests.kafka.conftest import confluent_consume_all, user_create
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
@@ -244,3 +246,29 @@ def test_kafkajs_creates_with_config_entries_alters_and_describes(kafkajs, kafka
     assert (entries["segment.ms"]["value"], entries["segment.ms"]["source"]) == ("604800000", 5)
     assert entries["segment.ms"]["synonyms"] == ["log.roll.hours"]
     assert out["refused"]["type"] == "INVALID_CONFIG"
+
+
+@pytest.mark.parametrize(("topic_codec", "producer_codec", "stored"), [
+    ("gzip", "none", "gzip"), ("uncompressed", "lz4", "none"), ("zstd", "snappy", "zstd"), ("producer", "lz4", "lz4"),
+])
+def test_compression_type_recompresses_as_kafka_does(kafka_bootstrap, topic_codec, producer_codec, stored):
+    """A topic's compression.type is the codec its batches are stored with, whatever the producer
+    used ('producer' keeps theirs); consumers read the records back either way."""
+    from confluent_kafka import Producer
+
+    from brokercore.log.batch import CODECS, COMPRESSION_MASK
+    from brokercore.log.read import records_fetch
+    from brokercore.models import RecordBatch
+
+    topic_create(name="cmp", partitions=1, configs={"compression.type": topic_codec})
+    producer = Producer({"bootstrap.servers": kafka_bootstrap, "compression.type": producer_codec, "linger.ms": 50})
+    for i in range(20):
+        producer.produce("cmp", key=b"k%d" % i, value=b"value-%d " % i * 10, partition=0)
+    assert producer.flush(10) == 0
+    records_append(topic="cmp", records=[RecordIn(key=b"console", value=b"typed in the console", partition=0)])
+    codecs = {CODECS[a & COMPRESSION_MASK] for a in RecordBatch.objects.values_list("attributes", flat=True)}
+    # The console's records come uncompressed: a topic that keeps the producer's codec keeps that too.
+    assert codecs == ({stored} if topic_codec != "producer" else {"lz4", "none"})
+    got = confluent_consume_all(kafka_bootstrap, "cmp", 1, 21)
+    assert [m.key() for m in got] == [b"k%d" % i for i in range(20)] + [b"console"]
+    assert len(records_fetch(topic="cmp", partition=0, offset=0).records) == 21

@@ -61,9 +61,10 @@ def test_entries_say_whether_this_broker_applies_them():
     entries = {e.name: e for e in config_entries({})}
     applied = {n for n, e in entries.items() if e.applied}
     assert {"retention.ms", "retention.bytes", "cleanup.policy", "max.message.bytes", "min.insync.replicas",
-            "message.timestamp.type", "message.timestamp.before.max.ms", "min.compaction.lag.ms"} <= applied
+            "message.timestamp.type", "message.timestamp.before.max.ms", "min.compaction.lag.ms",
+            "compression.type"} <= applied
     assert "segment files" in entries["segment.bytes"].effect
-    assert not entries["compression.type"].applied and not entries["unclean.leader.election.enable"].applied
+    assert not entries["compression.gzip.level"].applied and not entries["unclean.leader.election.enable"].applied
 
 
 def test_override_then_broker_synonyms_most_specific_first():
