@@ -53,6 +53,9 @@ class Partition(models.Model):
     last_append_at = models.DateTimeField(null=True, blank=True)
     # Compaction has deduplicated keys among offsets below this one.
     cleaner_checkpoint = models.BigIntegerField(default=0)
+    # A manual replica assignment (CreateTopics/CreatePartitions): node ids, preferred leader
+    # first. None: replicas are placed over the live nodes (cluster.read.partition_replicas).
+    replicas = models.JSONField(null=True, blank=True)
 
     class Meta:
         constraints = [

@@ -114,6 +114,7 @@ def cluster_cache_clear() -> None:
     global _cluster_cache, _cluster_id
     _cluster_cache = None
     _cluster_id = None
+    assigned_replicas_forget()
 
 
 def brokers_live_ids() -> list[int]:
@@ -171,14 +172,47 @@ def broker_configs(*, node_id: int, host: str, port: int, protocol: str | None =
     ]
 
 
+_assigned_cache: tuple[float, dict[tuple[str, int], tuple[int, ...]]] | None = None
+
+
+def assigned_replicas() -> dict[tuple[str, int], tuple[int, ...]]:
+    """The manual replica assignments of live topics' partitions, (topic, index) -> node ids.
+    Cached for CLUSTER_CACHE_S per process like the live nodes, so every process places a
+    partition the same way within that time; this process's own topic changes clear it."""
+    global _assigned_cache
+    now = time.monotonic()
+    cached = _assigned_cache
+    if cached is not None and now < cached[0]:
+        return cached[1]
+    rows = Partition.objects.filter(topic__deleted_at__isnull=True, replicas__isnull=False).values_list(
+        "topic__name", "index", "replicas"
+    )
+    assigned = {(name, index): tuple(replicas) for name, index, replicas in rows}
+    _assigned_cache = (now + CLUSTER_CACHE_S, assigned)
+    return assigned
+
+
+def assigned_replicas_forget() -> None:
+    global _assigned_cache
+    _assigned_cache = None
+
+
 def partition_replicas(index: int, replication_factor: int, nodes: list[int], *, topic: str) -> tuple[int, ...]:
     """Replica node ids of partition `index` of `topic`, leader first, over the live `nodes`.
 
-    Round-robin from a start that depends on the topic's name (as Kafka starts each topic at a
-    random broker), so single-partition topics do not all land on the lowest node id. The database
-    holds every record, so each "replica" is in sync by construction; replicas and ISR are
-    reported for clients that expect them.
+    A manual assignment places it on the live nodes it names, in its order (the first, Kafka's
+    preferred leader, leads while it is live; else the next live one, as Kafka elects from the
+    ISR); when none of them is live, or there is none, placement is computed: round-robin from a
+    start that depends on the topic's name (as Kafka starts each topic at a random broker), so
+    single-partition topics do not all land on the lowest node id. The database holds every
+    record, so each "replica" is in sync by construction; replicas and ISR are reported for
+    clients that expect them.
     """
+    assigned = assigned_replicas().get((topic, index))
+    if assigned:
+        live = tuple(n for n in assigned if n in nodes)
+        if live:
+            return live
     start = zlib.crc32(topic.encode()) + index
     return tuple(nodes[(start + i) % len(nodes)] for i in range(max(1, min(replication_factor, len(nodes)))))
 

@@ -8,7 +8,13 @@ from django.utils import timezone
 
 from brokercore import events
 from brokercore.cluster.configs import dynamic_broker_configs_level, dynamic_broker_configs_replace
-from brokercore.cluster.read import broker_configs, brokers_live_count, brokers_live_ids, node_embedded
+from brokercore.cluster.read import (
+    assigned_replicas_forget,
+    broker_configs,
+    brokers_live_count,
+    brokers_live_ids,
+    node_embedded,
+)
 from brokercore.errors import (
     InvalidConfig,
     InvalidPartitions,
@@ -125,8 +131,8 @@ def topic_create(
 
     `assignments` is a CreateTopics manual assignment, (partition index, replica node ids) pairs:
     as in Kafka it gives the partition count and replication factor (then both must be None) and
-    is checked as Kafka checks it. The nodes it names are not kept: every node serves every
-    partition from the database, and replicas are placed from the live nodes (partition_replicas).
+    is checked as Kafka checks it. Each partition keeps its replica list: Metadata places it on
+    those nodes while one of them is live (cluster.read.partition_replicas).
     """
     topic_name_validate(name)
     if assignments:
@@ -169,7 +175,10 @@ def topic_create(
                 topic.save()
         except IntegrityError:
             raise TopicAlreadyExists(f"Topic '{name}' already exists.") from None
-        Partition.objects.bulk_create(Partition(topic=topic, index=i) for i in range(partitions))
+        placed = {index: list(replicas) for index, replicas in assignments}
+        Partition.objects.bulk_create(Partition(topic=topic, index=i, replicas=placed.get(i)) for i in range(partitions))
+        if placed:
+            transaction.on_commit(assigned_replicas_forget)
         events.publish_on_commit(
             [events.CLUSTER_GROUP],
             "topic.created",
@@ -189,6 +198,7 @@ def topic_delete(*, name: str) -> None:
         topic = _live_topic_locked(name)
         topic.deleted_at = timezone.now()
         topic.save(update_fields=["deleted_at"])
+        transaction.on_commit(assigned_replicas_forget)
         events.publish_on_commit(
             [events.CLUSTER_GROUP, events.topic_group(topic.topic_id)],
             "topic.deleted",
@@ -202,7 +212,7 @@ def topic_partitions_add(
     """Grow the topic to `count` partitions in total (Kafka's CreatePartitions). Never shrinks.
 
     `assignments`, one replica list per new partition, is checked as Kafka checks it (live nodes,
-    the topic's replication factor) and, as in topic_create, not kept."""
+    the topic's replication factor) and, as in topic_create, kept for placement."""
     if isinstance(count, bool) or not isinstance(count, int):
         raise InvalidPartitions(f"Number of partitions must be an integer, got {count!r}.")
     _internal_refuse(name, "given partitions")
@@ -229,8 +239,11 @@ def topic_partitions_add(
         _partitions_validate(count)
         if not validate_only:
             Partition.objects.bulk_create(
-                Partition(topic=topic, index=i) for i in range(current, count)
+                Partition(topic=topic, index=i, replicas=None if assignments is None else list(assignments[i - current]))
+                for i in range(current, count)
             )
+            if assignments is not None:
+                transaction.on_commit(assigned_replicas_forget)
             events.publish_on_commit(
                 [events.CLUSTER_GROUP, events.topic_group(topic.topic_id)],
                 "topic.partitions_added",

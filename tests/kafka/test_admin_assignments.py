@@ -66,3 +66,42 @@ def test_create_partitions_assignment_errors(staff_wire):
     assert unknown.error_code == ErrorCode.invalid_replica_assignment and "broker 9" in unknown.error_message
     assert add(2, [{"broker_ids": [1]}]).error_code == 0
     assert len(topic_describe(name="grow").partitions) == 2
+
+
+def test_metadata_places_partitions_where_the_assignment_says(staff_wire, kafka_listener, kafka_bootstrap, kafka_staff):
+    """Three live nodes (this listener is node 1); a topic assigned by hand shows those replicas in
+    Metadata, led by the first live one, and this listener answers Produce for what it leads only."""
+    from brokercore.cluster.nodes import node_register
+    from brokercore.cluster.read import cluster_cache_clear
+
+    me = kafka_listener.node
+    node_register(kafka_host=me.host, kafka_port=me.port, node_id=me.node_id, process="this-test-process")
+    node_register(node_id=2, kafka_host="127.0.0.1", kafka_port=1, process="second-test-process")
+    node_register(node_id=3, kafka_host="127.0.0.1", kafka_port=2, process="third-test-process")
+    cluster_cache_clear()
+    [made] = create(staff_wire, ("placed", -1, -1, None, _assign([2, 1], [1, 3], [3, 2])))
+    assert made.error_code == 0
+    admin = AdminClient({"bootstrap.servers": kafka_bootstrap, **kafka_staff.confluent()})
+    admin.create_partitions([NewPartitions("placed", 4, replica_assignment=[[1, 2]])])["placed"].result(10)
+    meta = staff_wire.call(3, 12, topics=[{"name": "placed", "topic_id": None}], allow_auto_topic_creation=False)
+    [t] = meta.topics
+    placed = {p.partition_index: (p.leader_id, tuple(p.replica_nodes)) for p in t.partitions}
+    assert placed == {0: (2, (2, 1)), 1: (1, (1, 3)), 2: (3, (3, 2)), 3: (1, (1, 2))}
+    # Produce goes to the leader: this listener (node 1) refuses partition 0, which node 2 leads.
+    from brokercore.log.batch import batch_build
+
+    def produce(partition):
+        r = staff_wire.call(0, 9, transactional_id=None, acks=-1, timeout=5000, topic_data=[
+            {"name": "placed", "partition_data": [{"index": partition, "records": batch_build([(1, b"k", b"v", ())])}]}])
+        return r.responses[0].partition_responses[0].error_code
+
+    assert produce(0) == ErrorCode.not_leader_or_follower
+    assert produce(1) == ErrorCode.none
+    # Node 2 goes away: its partitions are led by the next live node of their assignment.
+    from brokercore.cluster.nodes import node_deregister
+
+    node_deregister(2, process="second-test-process")
+    cluster_cache_clear()
+    [t] = staff_wire.call(3, 12, topics=[{"name": "placed", "topic_id": None}], allow_auto_topic_creation=False).topics
+    assert {p.partition_index: (p.leader_id, tuple(p.replica_nodes)) for p in t.partitions}[0] == (1, (1,))
+    assert produce(0) == ErrorCode.none
