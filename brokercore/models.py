@@ -330,6 +330,36 @@ class Cluster(models.Model):
         return self.cluster_id
 
 
+class Acl(models.Model):
+    """One Kafka ACL binding (Kafka's AclBinding: a resource pattern and an access control entry),
+    as CreateAcls, REST v3 and the console write it and brokercore.security.acl decides with it.
+
+    The numbers are Kafka's wire codes (ResourceType, PatternType, AclOperation,
+    AclPermissionType), so the listener stores and answers them without translation; only
+    concrete values are stored (never ANY, MATCH or UNKNOWN). A binding is a set member: the
+    same one created twice is one row, as Kafka's authorizer keeps a set per resource."""
+
+    resource_type = models.PositiveSmallIntegerField()
+    resource_name = models.CharField(max_length=1000)
+    pattern_type = models.PositiveSmallIntegerField()
+    principal = models.CharField(max_length=1000)  # "User:alice", or "User:*" for everyone
+    host = models.CharField(max_length=255, default="*")
+    operation = models.PositiveSmallIntegerField()
+    permission = models.PositiveSmallIntegerField()
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(
+                fields=["resource_type", "resource_name", "pattern_type", "principal", "host", "operation", "permission"],
+                name="acl_binding_unique",
+            )
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.principal} {self.permission}:{self.operation} on {self.resource_type}:{self.pattern_type}:{self.resource_name}"
+
+
 # --- Idempotent producers (Kafka protocol) ----------------------------------------------------
 
 

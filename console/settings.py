@@ -259,6 +259,12 @@ BROKER = {
     # because the rule (tokens or passwords, as REST basic auth) lives in the console, which
     # depends on brokercore, not the other way round.
     "KAFKA_SASL_PLAIN_CHECK": "console.api.tokens.credentials_session",
+    # What the authorizer (brokercore/security/acl.py) decides for a resource no ACL names (Kafka's
+    # allow.everyone.if.no.acl.found). "read-write" (default, as before ACLs existed): every
+    # authenticated user may read, write and describe it; creating, deleting and altering need
+    # staff. "allow": everything (allow.everyone.if.no.acl.found=true). "deny": nothing but staff
+    # (Kafka's default). Staff users are always allowed (Kafka's super.users).
+    "ACL_NO_MATCH": os.environ.get("BROKER_ACL_NO_MATCH", "read-write"),
     # Kafka's auto.create.topics.enable and num.partitions / default.replication.factor for
     # topics created by Metadata requests (and CreateTopics with -1).
     "AUTO_CREATE_TOPICS": _env_bool("BROKER_AUTO_CREATE_TOPICS", True),
@@ -267,6 +273,10 @@ BROKER = {
     # Kafka's producer.id.expiration.ms: an idempotent producer silent this long is forgotten.
     "PRODUCER_ID_EXPIRATION_MS": _env_int("BROKER_PRODUCER_ID_EXPIRATION_MS", 86_400_000),
 }
+if BROKER["ACL_NO_MATCH"] not in ("read-write", "allow", "deny"):
+    raise ImproperlyConfigured(
+        f"BROKER_ACL_NO_MATCH={BROKER['ACL_NO_MATCH']!r}: expected read-write, allow or deny"
+    )
 if BROKER["KAFKA_TLS_KEY"] and not BROKER["KAFKA_TLS_CERT"]:
     raise ImproperlyConfigured("BROKER_KAFKA_TLS_KEY is set without BROKER_KAFKA_TLS_CERT: give the certificate too.")
 

@@ -7,6 +7,7 @@ from hypothesis import settings as hsettings
 
 from brokercore.cluster.configs import dynamic_broker_configs_forget
 from brokercore.cluster.read import cluster_cache_clear
+from brokercore.security.acl import acl_cache_clear
 from tests.services import redis_url, required
 
 # The suite's property tests draw the same examples every run (derandomize, no example database):
@@ -92,8 +93,10 @@ def broker_nodes_fresh():
 
     cluster_cache_clear()
     dynamic_broker_configs_forget()
+    acl_cache_clear()
     nodes._registrations.clear()
     yield
     cluster_cache_clear()
     dynamic_broker_configs_forget()
+    acl_cache_clear()
     nodes._registrations.clear()

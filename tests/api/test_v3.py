@@ -471,11 +471,14 @@ def test_topic_configs_are_what_describe_configs_reports(rest, base):
 
     from brokercore.kafka.apis.meta import TOPIC, describe_configs_answer
     from brokercore.kafka.apis.registry import Node
+    from brokercore.security.acl import Requester
+    from brokercore.security.principal import ANONYMOUS
 
     topic_create(name="t", configs={"retention.ms": "1000"})
     v3 = rest.get(base + "/topics/t/configs").json()["data"]
     resource = SimpleNamespace(resource_type=TOPIC, resource_name="t", configuration_keys=None)
-    (wire,) = describe_configs_answer([resource], Node(1, "localhost", 9092, None), synonyms=True, documentation=False)
+    (wire,) = describe_configs_answer([resource], Node(1, "localhost", 9092, None), synonyms=True, documentation=False,
+                                      requester=Requester(ANONYMOUS, "127.0.0.1"))
     from brokercore.configdef import ConfigSource
 
     sources = {int(s): s.name for s in ConfigSource}

@@ -11,22 +11,10 @@ from collections.abc import Callable, Sequence
 
 from kio.static.protocol import Entity, RequestPayload, ResponsePayload
 
-from brokercore.errors import (
-    BrokerError,
-    ClusterAuthorizationFailed,
-    InvalidRequest,
-    TopicAuthorizationFailed,
-)
-from brokercore.kafka.apis.meta import BROKER, TOPIC, broker_resource_id
-from brokercore.kafka.apis.registry import (
-    Node,
-    Principal,
-    RequestContext,
-    api,
-    error_code,
-    principal_is_staff,
-    staff_only,
-)
+from brokercore.errors import BrokerError, InvalidRequest
+from brokercore.kafka.apis.meta import BROKER, TOPIC, authorization_failed, broker_resource_id
+from brokercore.kafka.apis.registry import Node, RequestContext, api, error_code
+from brokercore.security.acl import Operation, Requester
 from brokercore.topics.configs import ConfigOp
 from brokercore.topics.rules import topic_name_validate
 from brokercore.topics.service import (
@@ -49,12 +37,11 @@ def _broker_node(name: str, node: Node) -> int | None:
     return node_id
 
 
-def alter_answer(resources: Sequence[Entity], change: Change, *, node: Node, principal: Principal) -> list[dict]:
+def alter_answer(resources: Sequence[Entity], change: Change, *, node: Node, requester: Requester) -> list[dict]:
     """One result per resource, in request order; `change` performs one resource's change."""
     counts: dict[tuple[int, str], int] = {}
     for r in resources:
         counts[(r.resource_type, r.resource_name)] = counts.get((r.resource_type, r.resource_name), 0) + 1
-    staff: bool | None = None
     out = []
     for r in resources:
         result = {"resource_type": r.resource_type, "resource_name": r.resource_name, "error_code": 0, "error_message": None}
@@ -63,12 +50,7 @@ def alter_answer(resources: Sequence[Entity], change: Change, *, node: Node, pri
                 raise InvalidRequest("Each resource must appear at most once.")
             if r.resource_type not in (TOPIC, BROKER):
                 raise InvalidRequest(f"Unknown resource type {r.resource_type}")
-            if staff is None:
-                staff = principal_is_staff(principal)
-            if not staff:
-                if r.resource_type == TOPIC:
-                    raise TopicAuthorizationFailed(staff_only(principal, "alter topic configs"))
-                raise ClusterAuthorizationFailed(staff_only(principal, "alter broker configs"))
+            authorization_failed(requester, Operation.ALTER_CONFIGS, r.resource_type, r.resource_name)
             if r.resource_type == TOPIC:
                 if r.resource_name == "":
                     raise InvalidRequest("Default topic resources are not allowed.")
@@ -117,7 +99,7 @@ def replace_change(validate_only: bool) -> Change:
 @api(33, versions=(0, 2))
 async def alter_configs(ctx: RequestContext, request: RequestPayload) -> ResponsePayload:
     responses = await ctx.run_sync(
-        alter_answer, request.resources, replace_change(request.validate_only), node=ctx.node, principal=ctx.principal
+        alter_answer, request.resources, replace_change(request.validate_only), node=ctx.node, requester=ctx.requester
     )
     return ctx.response(responses=responses)
 
@@ -126,6 +108,6 @@ async def alter_configs(ctx: RequestContext, request: RequestPayload) -> Respons
 async def incremental_alter_configs(ctx: RequestContext, request: RequestPayload) -> ResponsePayload:
     responses = await ctx.run_sync(
         alter_answer, request.resources, incremental_change(request.validate_only), node=ctx.node,
-        principal=ctx.principal,
+        requester=ctx.requester,
     )
     return ctx.response(responses=responses)

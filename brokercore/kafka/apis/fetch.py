@@ -22,15 +22,7 @@ from brokercore.errors import (
     UnsupportedVersion,
 )
 from brokercore.kafka.apis.meta import leadership
-from brokercore.kafka.apis.registry import (
-    Node,
-    Principal,
-    RequestContext,
-    api,
-    error_code,
-    principal_is_staff,
-    staff_only,
-)
+from brokercore.kafka.apis.registry import Node, RequestContext, api, error_code
 from brokercore.log.batch import UnsupportedCompression, batches_use_zstd, empty_batch_encode
 from brokercore.log.cleaner import records_delete_before
 from brokercore.log.legacy import MAGIC_V0, MAGIC_V1, batches_down_convert
@@ -46,6 +38,7 @@ from brokercore.log.read import (
     records_fetch_many,
 )
 from brokercore.notify import log_waiters
+from brokercore.security.acl import Operation, Requester, ResourceType
 from brokercore.topics.read import topics_partition_counts
 from brokercore.types import FetchResult
 
@@ -84,9 +77,11 @@ def _partition_data(result: FetchResult | Exception, index: int, fetch_offset: i
     }
 
 
-def fetch_once(topics: list[tuple[str | None, uuid.UUID | None, list]], max_bytes: int, node: Node) -> tuple[list[dict], tuple, tuple, int, bool]:
+def fetch_once(topics: list[tuple[str | None, uuid.UUID | None, list]], max_bytes: int, node: Node,
+               requester: Requester) -> tuple[list[dict], tuple, tuple, int, bool]:
     """One read of every requested partition: (response topics, partition ids, versions seen,
-    record bytes, whether any partition answered an error)."""
+    record bytes, whether any partition answered an error). A topic `requester` may not READ
+    is TOPIC_AUTHORIZATION_FAILED in each of its partitions, as Kafka answers."""
     by_id = {}
     ids = [tid for name, tid, _ in topics if name is None]
     if ids:
@@ -97,10 +92,13 @@ def fetch_once(topics: list[tuple[str | None, uuid.UUID | None, list]], max_byte
     requests = []
     for name, tid, partitions in topics:
         name = name if name is not None else by_id.get(tid)
+        readable = name is not None and requester.may(Operation.READ, ResourceType.TOPIC, name)
         row = []
         for p in partitions:
             if name is None:
                 row.append(UnknownTopicId())
+            elif not readable:
+                row.append(TopicAuthorizationFailed(requester.refusal(Operation.READ, ResourceType.TOPIC, name)))
             elif not leads(name, p.partition):
                 row.append(NotLeaderOrFollower(f"This node does not lead {name}-{p.partition}."))
             else:
@@ -161,7 +159,7 @@ async def fetch(ctx: RequestContext, request: RequestPayload) -> ResponsePayload
     deadline = time.monotonic() + max_wait_s
     max_bytes = request.max_bytes if ctx.api_version >= 3 else 2**31 - 1
     while True:
-        responses, pids, seen, size, failed = await ctx.run_sync(fetch_once, topics, max_bytes, ctx.node)
+        responses, pids, seen, size, failed = await ctx.run_sync(fetch_once, topics, max_bytes, ctx.node, ctx.requester)
         remaining = deadline - time.monotonic()
         if size >= request.min_bytes or failed or remaining <= 0 or not pids:
             if ctx.api_version < 4:
@@ -217,14 +215,19 @@ def _list_offsets_v0(topic: str, p: Entity) -> dict:
         return {**entry, "error_code": error_code(e)}
 
 
-def list_offsets_answer(topics: Sequence[Entity], node: Node, *, version: int = 1) -> list[dict]:
-    """ListOffsets' topics (kio's ListOffsetsTopic of any version) answered partition by partition."""
+def list_offsets_answer(topics: Sequence[Entity], node: Node, *, requester: Requester, version: int = 1) -> list[dict]:
+    """ListOffsets' topics (kio's ListOffsetsTopic of any version) answered partition by partition;
+    a topic `requester` may not DESCRIBE is TOPIC_AUTHORIZATION_FAILED (Kafka's KafkaApis)."""
     leads = leadership(node)
     out = []
     for t in topics:
         partitions = []
+        described = requester.may(Operation.DESCRIBE, ResourceType.TOPIC, t.name)
         for p in t.partitions:
-            if not leads(t.name, p.partition_index):
+            if not described:
+                partitions.append({"partition_index": p.partition_index, "error_code": TopicAuthorizationFailed.code,
+                                   "timestamp": -1, "offset": -1, "leader_epoch": -1, "old_style_offsets": []})
+            elif not leads(t.name, p.partition_index):
                 partitions.append({"partition_index": p.partition_index, "error_code": NotLeaderOrFollower.code,
                                    "timestamp": -1, "offset": -1, "leader_epoch": -1})
             elif version == 0:
@@ -237,22 +240,24 @@ def list_offsets_answer(topics: Sequence[Entity], node: Node, *, version: int = 
 
 @api(2, versions=(0, 9))
 async def list_offsets(ctx: RequestContext, request: RequestPayload) -> ResponsePayload:
-    return ctx.response(topics=await ctx.run_sync(list_offsets_answer, request.topics, ctx.node, version=ctx.api_version))
+    return ctx.response(topics=await ctx.run_sync(
+        list_offsets_answer, request.topics, ctx.node, requester=ctx.requester, version=ctx.api_version))
 
 
 # --- DeleteRecords -------------------------------------------------------------------------------
 
 
-def delete_records_answer(topics: Sequence[Entity], *, principal: Principal) -> list[dict]:
-    """DeleteRecords' topics (kio's DeleteRecordsTopic) answered partition by partition; staff only."""
-    allowed = principal_is_staff(principal)
+def delete_records_answer(topics: Sequence[Entity], *, requester: Requester) -> list[dict]:
+    """DeleteRecords' topics (kio's DeleteRecordsTopic) answered partition by partition; DELETE on
+    the topic needed."""
     out = []
     for t in topics:
         partitions = []
+        allowed = requester.may(Operation.DELETE, ResourceType.TOPIC, t.name)
         for p in t.partitions:
             try:
                 if not allowed:
-                    raise TopicAuthorizationFailed(staff_only(principal, "delete records"))
+                    raise TopicAuthorizationFailed(requester.refusal(Operation.DELETE, ResourceType.TOPIC, t.name))
                 low = records_delete_before(topic=t.name, partition=p.partition_index, offset=p.offset)
                 partitions.append({"partition_index": p.partition_index, "low_watermark": low, "error_code": 0})
             except BrokerError as e:
@@ -263,5 +268,5 @@ def delete_records_answer(topics: Sequence[Entity], *, principal: Principal) -> 
 
 @api(21, versions=(0, 2))
 async def delete_records(ctx: RequestContext, request: RequestPayload) -> ResponsePayload:
-    return ctx.response(topics=await ctx.run_sync(delete_records_answer, request.topics, principal=ctx.principal))
+    return ctx.response(topics=await ctx.run_sync(delete_records_answer, request.topics, requester=ctx.requester))
 

@@ -28,16 +28,17 @@ from brokercore.coordinator.kafka_members import (
 )
 from brokercore.coordinator.offsets import kafka_offsets_commit, kafka_offsets_delete, kafka_offsets_fetch
 from brokercore.coordinator.sweep import group_delete
-from brokercore.errors import BrokerError, GroupAuthorizationFailed, InvalidRequest, UnsupportedVersion
-from brokercore.kafka.apis.registry import (
-    Principal,
-    RequestContext,
-    api,
-    error_code,
-    principal_is_staff,
-    staff_only,
+from brokercore.errors import (
+    BrokerError,
+    GroupAuthorizationFailed,
+    InvalidRequest,
+    TopicAuthorizationFailed,
+    UnsupportedVersion,
 )
+from brokercore.kafka.apis.meta import AUTHORIZED_OPERATIONS_OMITTED
+from brokercore.kafka.apis.registry import RequestContext, api, error_code
 from brokercore.notify import group_waiters
+from brokercore.security.acl import CLUSTER_NAME, Operation, Requester, ResourceType
 
 FIND_COORDINATOR, JOIN_GROUP, HEARTBEAT, LEAVE_GROUP, SYNC_GROUP = 10, 11, 12, 13, 14
 OFFSET_COMMIT, OFFSET_FETCH, DESCRIBE_GROUPS, LIST_GROUPS, DELETE_GROUPS, OFFSET_DELETE = 8, 9, 15, 16, 42, 47
@@ -47,11 +48,7 @@ logger = logging.getLogger("brokercore.kafka.server")
 
 COORDINATOR_GROUP, COORDINATOR_TRANSACTION = 0, 1
 CLASSIC = "classic"  # the type of every group here (ListGroups v5)
-# AclOperation bits of a group (READ 3, DELETE 6, DESCRIBE 8): every user may read and describe
-# groups; only staff may delete them.
-GROUP_OPERATIONS = (1 << 3) | (1 << 6) | (1 << 8)
-GROUP_OPERATIONS_NON_STAFF = GROUP_OPERATIONS & ~(1 << 6)
-AUTHORIZED_OPERATIONS_OMITTED = -(2**31)
+TRANSACTIONAL_ID_AUTHORIZATION_FAILED = 53
 _MS = datetime.timedelta(milliseconds=1)
 R = TypeVar("R")
 
@@ -60,14 +57,34 @@ def _ms(value: datetime.timedelta | None) -> int:
     return -1 if value is None else round(value / _MS)
 
 
+def group_refusal(requester: Requester, operation: Operation, group_id: str) -> GroupAuthorizationFailed | None:
+    """GROUP_AUTHORIZATION_FAILED when `requester` may not `operation` the group, else None."""
+    if requester.may(operation, ResourceType.GROUP, group_id):
+        return None
+    return GroupAuthorizationFailed(requester.refusal(operation, ResourceType.GROUP, group_id))
+
+
+async def _group_check(ctx: RequestContext, operation: Operation, group_id: str) -> None:
+    """Raise GROUP_AUTHORIZATION_FAILED when the request's sender may not `operation` the group."""
+    refused = await ctx.run_sync(group_refusal, ctx.requester, operation, group_id)
+    if refused is not None:
+        raise refused
+
+
 # --- FindCoordinator -------------------------------------------------------------------------------
 
 
 def _coordinator(ctx: RequestContext, key: str, key_type: int) -> dict:
-    """Every node coordinates every group: the group's state is in the shared database."""
+    """Every node coordinates every group: the group's state is in the shared database. Kafka
+    names it only to who may DESCRIBE the group (or transactional id)."""
     if key_type not in (COORDINATOR_GROUP, COORDINATOR_TRANSACTION):
         return {"key": key, "error_code": InvalidRequest.code, "error_message": f"Unknown coordinator key type {key_type}.",
                 "node_id": -1, "host": "", "port": -1}
+    resource = ResourceType.GROUP if key_type == COORDINATOR_GROUP else ResourceType.TRANSACTIONAL_ID
+    if not ctx.requester.may(Operation.DESCRIBE, resource, key):
+        code = GroupAuthorizationFailed.code if key_type == COORDINATOR_GROUP else TRANSACTIONAL_ID_AUTHORIZATION_FAILED
+        return {"key": key, "error_code": code, "node_id": -1, "host": "", "port": -1,
+                "error_message": ctx.requester.refusal(Operation.DESCRIBE, resource, key)}
     node = ctx.node
     return {"key": key, "error_code": 0, "error_message": None, "node_id": node.node_id, "host": node.host, "port": node.port}
 
@@ -75,8 +92,10 @@ def _coordinator(ctx: RequestContext, key: str, key_type: int) -> dict:
 @api(FIND_COORDINATOR, versions=(0, 6))
 async def find_coordinator(ctx: RequestContext, request: RequestPayload) -> ResponsePayload:
     if ctx.api_version >= 4:  # KIP-699: a batch of keys
-        return ctx.response(coordinators=[_coordinator(ctx, key, request.key_type) for key in request.coordinator_keys])
-    return ctx.response(**_coordinator(ctx, request.key, getattr(request, "key_type", COORDINATOR_GROUP)))
+        return ctx.response(coordinators=await ctx.run_sync(
+            lambda: [_coordinator(ctx, key, request.key_type) for key in request.coordinator_keys]))
+    return ctx.response(**await ctx.run_sync(
+        _coordinator, ctx, request.key, getattr(request, "key_type", COORDINATOR_GROUP)))
 
 
 # --- JoinGroup / SyncGroup: the barriers ---------------------------------------------------------
@@ -104,6 +123,7 @@ async def join_group(ctx: RequestContext, request: RequestPayload) -> ResponsePa
     group_id = request.group_id
     instance = getattr(request, "group_instance_id", None)
     try:
+        await _group_check(ctx, Operation.READ, group_id)
         result = await _parked(
             ctx, group_id,
             functools.partial(
@@ -157,6 +177,7 @@ async def sync_group(ctx: RequestContext, request: RequestPayload) -> ResponsePa
     group_id = request.group_id
     instance = getattr(request, "group_instance_id", None)
     try:
+        await _group_check(ctx, Operation.READ, group_id)
         result = await _parked(
             ctx, group_id,
             functools.partial(
@@ -188,6 +209,7 @@ async def sync_group(ctx: RequestContext, request: RequestPayload) -> ResponsePa
 @api(HEARTBEAT, versions=(0, 4))
 async def heartbeat(ctx: RequestContext, request: RequestPayload) -> ResponsePayload:
     try:
+        await _group_check(ctx, Operation.READ, request.group_id)
         await ctx.run_sync(
             kafka_member_heartbeat, group_id=request.group_id, member_id=request.member_id,
             generation=request.generation_id, group_instance_id=getattr(request, "group_instance_id", None),
@@ -199,6 +221,10 @@ async def heartbeat(ctx: RequestContext, request: RequestPayload) -> ResponsePay
 
 @api(LEAVE_GROUP, versions=(0, 5))
 async def leave_group(ctx: RequestContext, request: RequestPayload) -> ResponsePayload:
+    try:
+        await _group_check(ctx, Operation.READ, request.group_id)
+    except GroupAuthorizationFailed as e:
+        return ctx.response(error_code=e.code, members=[])
     if ctx.api_version < 3:
         codes = await ctx.run_sync(kafka_members_leave, group_id=request.group_id, members=[(request.member_id, None)])
         return ctx.response(error_code=codes[0])
@@ -232,19 +258,7 @@ def _zookeeper_only(topics: Iterable[Entity], partitions: Callable[[Entity], Ite
 async def offset_commit(ctx: RequestContext, request: RequestPayload) -> ResponsePayload:
     if ctx.api_version == 0:
         return ctx.response(topics=_zookeeper_only(request.topics, lambda t: [p.partition_index for p in t.partitions]))
-    offsets = {
-        (t.name, p.partition_index): (p.committed_offset, p.committed_metadata, getattr(p, "committed_leader_epoch", -1))
-        for t in request.topics
-        for p in t.partitions
-    }
-    codes = await ctx.run_sync(
-        kafka_offsets_commit,
-        group_id=request.group_id,
-        offsets=offsets,
-        member_id=request.member_id,
-        generation=request.generation_id_or_member_epoch,  # v1 on; v1's commit timestamps are not kept
-        group_instance_id=getattr(request, "group_instance_id", None),
-    )
+    codes = await ctx.run_sync(offset_commit_answer, request, ctx.requester)
     return ctx.response(
         topics=[
             {"name": t.name, "partitions": [
@@ -255,11 +269,44 @@ async def offset_commit(ctx: RequestContext, request: RequestPayload) -> Respons
     )
 
 
-def _fetched_topics(group_id: str, topics: Iterable[Entity] | None) -> list[dict]:
-    """One group's OffsetFetch answer: `topics` None asks for every partition it committed."""
-    wanted = None if topics is None else [(t.name, i) for t in topics for i in t.partition_indexes]
+def offset_commit_answer(request: Entity, requester: Requester) -> dict[tuple[str, int], int]:
+    """Each partition's OffsetCommit error code (v1+), as Kafka's KafkaApis checks: READ on the
+    group (else every partition GROUP_AUTHORIZATION_FAILED), then READ on each topic (else its
+    partitions TOPIC_AUTHORIZATION_FAILED, and the others are committed)."""
+    asked = [(t.name, p) for t in request.topics for p in t.partitions]
+    if group_refusal(requester, Operation.READ, request.group_id) is not None:
+        return {(name, p.partition_index): GroupAuthorizationFailed.code for name, p in asked}
+    readable = {name: requester.may(Operation.READ, ResourceType.TOPIC, name) for name, _ in asked}
+    codes = {(name, p.partition_index): TopicAuthorizationFailed.code for name, p in asked if not readable[name]}
+    offsets = {
+        (name, p.partition_index): (p.committed_offset, p.committed_metadata, getattr(p, "committed_leader_epoch", -1))
+        for name, p in asked if readable[name]
+    }
+    if offsets:
+        codes |= kafka_offsets_commit(
+            group_id=request.group_id,
+            offsets=offsets,
+            member_id=request.member_id,
+            generation=request.generation_id_or_member_epoch,  # v1 on; v1's commit timestamps are not kept
+            group_instance_id=getattr(request, "group_instance_id", None),
+        )
+    return codes
+
+
+def _fetched_topics(group_id: str, topics: Iterable[Entity] | None, requester: Requester) -> list[dict]:
+    """One group's OffsetFetch answer (DESCRIBE on the group checked): `topics` None asks for
+    every partition it committed, of the topics `requester` may DESCRIBE; a topic named that it
+    may not describe has its partitions TOPIC_AUTHORIZATION_FAILED (Kafka's KafkaApis)."""
+
+    def visible(name: str) -> bool:
+        return requester.may(Operation.DESCRIBE, ResourceType.TOPIC, name)
+
+    hidden = [] if topics is None else [t for t in topics if not visible(t.name)]
+    wanted = None if topics is None else [(t.name, i) for t in topics if visible(t.name) for i in t.partition_indexes]
     by_topic: dict[str, list[dict]] = {}
     for c in kafka_offsets_fetch(group_id=group_id, partitions=wanted):
+        if topics is None and not visible(c.topic):
+            continue
         by_topic.setdefault(c.topic, []).append({
             "partition_index": c.partition,
             "committed_offset": c.offset,
@@ -267,7 +314,19 @@ def _fetched_topics(group_id: str, topics: Iterable[Entity] | None) -> list[dict
             "metadata": c.metadata,
             "error_code": 0,
         })
-    return [{"name": name, "partitions": partitions} for name, partitions in by_topic.items()]
+    return [{"name": name, "partitions": partitions} for name, partitions in by_topic.items()] + [
+        {"name": t.name, "partitions": [
+            {"partition_index": i, "committed_offset": -1, "committed_leader_epoch": -1, "metadata": "",
+             "error_code": TopicAuthorizationFailed.code} for i in t.partition_indexes]}
+        for t in hidden
+    ]
+
+
+def offset_fetch_group(group_id: str, topics: Iterable[Entity] | None, requester: Requester) -> tuple[int, list[dict]]:
+    """(group error code, topics) of one group's OffsetFetch: DESCRIBE on the group needed."""
+    if group_refusal(requester, Operation.DESCRIBE, group_id) is not None:
+        return GroupAuthorizationFailed.code, []
+    return 0, _fetched_topics(group_id, topics, requester)
 
 
 @api(OFFSET_FETCH, versions=(0, 9))
@@ -277,18 +336,24 @@ async def offset_fetch(ctx: RequestContext, request: RequestPayload) -> Response
     if ctx.api_version >= 8:  # KIP-709: several groups in one request
         groups = []
         for g in request.groups:
-            topics = await ctx.run_sync(_fetched_topics, g.group_id, g.topics)
-            groups.append({"group_id": g.group_id, "topics": topics, "error_code": 0})
+            code, topics = await ctx.run_sync(offset_fetch_group, g.group_id, g.topics, ctx.requester)
+            groups.append({"group_id": g.group_id, "topics": topics, "error_code": code})
         return ctx.response(groups=groups)
-    topics = await ctx.run_sync(_fetched_topics, request.group_id, request.topics)
-    return ctx.response(topics=topics, error_code=0)
+    code, topics = await ctx.run_sync(offset_fetch_group, request.group_id, request.topics, ctx.requester)
+    return ctx.response(topics=topics, error_code=code)
 
 
 # --- DescribeGroups, ListGroups, DeleteGroups ----------------------------------------------------
 
 
-def _described(group_id: str, operations: int) -> dict:
+def _described(group_id: str, requester: Requester, include_operations: bool) -> dict:
+    operations = AUTHORIZED_OPERATIONS_OMITTED
     try:
+        refused = group_refusal(requester, Operation.DESCRIBE, group_id)
+        if refused is not None:
+            raise refused
+        if include_operations:
+            operations = requester.operations(ResourceType.GROUP, group_id)
         d = kafka_group_describe(group_id=group_id)
     except BrokerError as e:
         return {"error_code": e.code, "group_id": group_id, "group_state": "", "protocol_type": "",
@@ -309,18 +374,17 @@ def _described(group_id: str, operations: int) -> dict:
     }
 
 
-def describe_groups_answer(group_ids: Iterable[str], *, include_operations: bool, principal: Principal) -> list[dict]:
-    operations = AUTHORIZED_OPERATIONS_OMITTED
-    if include_operations:
-        operations = GROUP_OPERATIONS if principal_is_staff(principal) else GROUP_OPERATIONS_NON_STAFF
-    return [_described(group_id, operations) for group_id in group_ids]
+def describe_groups_answer(group_ids: Iterable[str], *, include_operations: bool, requester: Requester) -> list[dict]:
+    """Each group as DescribeGroups answers it: GROUP_AUTHORIZATION_FAILED for one `requester`
+    may not DESCRIBE; its authorized-operations bitfield when asked (v3+)."""
+    return [_described(group_id, requester, include_operations) for group_id in group_ids]
 
 
 @api(DESCRIBE_GROUPS, versions=(0, 5))
 async def describe_groups(ctx: RequestContext, request: RequestPayload) -> ResponsePayload:
     groups = await ctx.run_sync(
         describe_groups_answer, request.groups,
-        include_operations=getattr(request, "include_authorized_operations", False), principal=ctx.principal,
+        include_operations=getattr(request, "include_authorized_operations", False), requester=ctx.requester,
     )
     return ctx.response(groups=groups)
 
@@ -329,7 +393,7 @@ async def describe_groups(ctx: RequestContext, request: RequestPayload) -> Respo
 async def list_groups(ctx: RequestContext, request: RequestPayload) -> ResponsePayload:
     types = {t.lower() for t in getattr(request, "types_filter", ()) or ()}  # v5 on (KIP-848)
     rows = [] if types and CLASSIC not in types else await ctx.run_sync(
-        kafka_groups_list, states=getattr(request, "states_filter", ()) or ())
+        groups_list_answer, ctx.requester, states=getattr(request, "states_filter", ()) or ())
     return ctx.response(
         error_code=0,
         groups=[{"group_id": g, "protocol_type": protocol_type, "group_state": state, "group_type": CLASSIC}
@@ -337,13 +401,22 @@ async def list_groups(ctx: RequestContext, request: RequestPayload) -> ResponseP
     )
 
 
-def delete_groups_answer(group_ids: Iterable[str], *, principal: Principal) -> list[dict]:
-    allowed = principal_is_staff(principal)
+def groups_list_answer(requester: Requester, *, states: Iterable[str]) -> list[tuple[str, str, str]]:
+    """ListGroups' (group id, protocol type, state) rows: every group for who may DESCRIBE the
+    cluster, else only the groups `requester` may DESCRIBE (Kafka's KafkaApis)."""
+    rows = kafka_groups_list(states=states)
+    if requester.may(Operation.DESCRIBE, ResourceType.CLUSTER, CLUSTER_NAME):
+        return rows
+    return [row for row in rows if requester.may(Operation.DESCRIBE, ResourceType.GROUP, row[0])]
+
+
+def delete_groups_answer(group_ids: Iterable[str], *, requester: Requester) -> list[dict]:
     out = []
     for group_id in group_ids:
         try:
-            if not allowed:
-                raise GroupAuthorizationFailed(staff_only(principal, "delete groups"))
+            refused = group_refusal(requester, Operation.DELETE, group_id)
+            if refused is not None:
+                raise refused
             group_delete(group_id=group_id)
             out.append({"group_id": group_id, "error_code": 0})
         except BrokerError as e:
@@ -353,22 +426,27 @@ def delete_groups_answer(group_ids: Iterable[str], *, principal: Principal) -> l
 
 @api(DELETE_GROUPS, versions=(0, 2))
 async def delete_groups(ctx: RequestContext, request: RequestPayload) -> ResponsePayload:
-    return ctx.response(results=await ctx.run_sync(delete_groups_answer, request.groups_names, principal=ctx.principal))
+    return ctx.response(results=await ctx.run_sync(delete_groups_answer, request.groups_names, requester=ctx.requester))
 
 
 # --- OffsetDelete --------------------------------------------------------------------------------
 
 
-def offset_delete_answer(group_id: str, partitions: list[tuple[str, int]], *, principal: Principal) -> tuple[int, dict]:
-    if not principal_is_staff(principal):
+def offset_delete_answer(group_id: str, partitions: list[tuple[str, int]], *, requester: Requester) -> tuple[int, dict]:
+    """OffsetDelete as Kafka's KafkaApis checks it: DELETE on the group (else the whole request
+    fails), then READ on each topic (else its partitions TOPIC_AUTHORIZATION_FAILED)."""
+    if group_refusal(requester, Operation.DELETE, group_id) is not None:
         return GroupAuthorizationFailed.code, {}
-    return kafka_offsets_delete(group_id=group_id, partitions=partitions)
+    readable = {t: requester.may(Operation.READ, ResourceType.TOPIC, t) for t, _ in partitions}
+    refused = {(t, p): TopicAuthorizationFailed.code for t, p in partitions if not readable[t]}
+    code, codes = kafka_offsets_delete(group_id=group_id, partitions=[(t, p) for t, p in partitions if readable[t]])
+    return code, {**codes, **refused}
 
 
 @api(OFFSET_DELETE, versions=(0, 0))
 async def offset_delete(ctx: RequestContext, request: RequestPayload) -> ResponsePayload:
     asked = [(t.name, p.partition_index) for t in request.topics for p in t.partitions]
-    code, codes = await ctx.run_sync(offset_delete_answer, request.group_id, asked, principal=ctx.principal)
+    code, codes = await ctx.run_sync(offset_delete_answer, request.group_id, asked, requester=ctx.requester)
     if code:  # a group-level error answers for the whole request, with no topics (Kafka's)
         return ctx.response(error_code=code, topics=[])
     return ctx.response(

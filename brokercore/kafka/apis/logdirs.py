@@ -8,9 +8,11 @@ records. No replica lags (offset_lag 0) and none is moving (is_future_key false)
 
 from kio.static.protocol import RequestPayload, ResponsePayload
 
+from brokercore.errors import ClusterAuthorizationFailed
 from brokercore.kafka.apis.meta import cluster_view
 from brokercore.kafka.apis.registry import Node, RequestContext, api
 from brokercore.log.read import log_dir_describe
+from brokercore.security.acl import CLUSTER_NAME, Operation, ResourceType
 from brokercore.topics.read import topics_partition_counts
 
 DESCRIBE_LOG_DIRS = 35
@@ -38,6 +40,10 @@ def log_dirs_answer(node: Node, topics: list[tuple[str, list[int]]] | None) -> d
 
 @api(DESCRIBE_LOG_DIRS, versions=(0, 4))
 async def describe_log_dirs(ctx: RequestContext, request: RequestPayload) -> ResponsePayload:
+    requester = ctx.requester
+    if not await ctx.run_sync(requester.may, Operation.DESCRIBE, ResourceType.CLUSTER, CLUSTER_NAME):
+        # Kafka answers no directories, and (v3 on) says why.
+        return ctx.response(error_code=ClusterAuthorizationFailed.code, results=[])
     topics = None if request.topics is None else [(t.topic, list(t.partitions)) for t in request.topics]
     result = await ctx.run_sync(log_dirs_answer, ctx.node, topics)
     return ctx.response(error_code=0, results=[result])

@@ -11,9 +11,11 @@ from brokercore.cluster.read import broker_configs, cluster_id, cluster_nodes, p
 from brokercore.configdef import ConfigEntry, ConfigSource
 from brokercore.errors import (
     BrokerError,
+    ClusterAuthorizationFailed,
     InvalidRequest,
     InvalidTopic,
     TopicAlreadyExists,
+    TopicAuthorizationFailed,
     UnknownTopicId,
     UnknownTopicOrPartition,
     UnsupportedVersion,
@@ -21,20 +23,21 @@ from brokercore.errors import (
 from brokercore.kafka.apis.registry import (
     HANDLERS,
     Node,
-    Principal,
     RequestContext,
     api,
     build_entity,
     error_code,
-    principal_is_staff,
 )
 from brokercore.kafka.schemas_legacy import load_response_schema
+from brokercore.security.acl import CLUSTER_NAME, Operation, Requester, ResourceType
 from brokercore.topics.configs import broker_config_entries, broker_levels, config_entries
 from brokercore.topics.read import topic_get, topics_partition_counts
 from brokercore.topics.rules import topic_is_internal, topic_name_validate
 from brokercore.topics.service import topic_create
 
 _ZERO_UUID = uuid.UUID(int=0)
+# Kafka's "authorized operations not asked for" (Metadata v8+, DescribeCluster, DescribeGroups).
+AUTHORIZED_OPERATIONS_OMITTED = -(2**31)
 
 
 # --- Which node leads what ---------------------------------------------------------------------
@@ -125,18 +128,28 @@ def _auto_create(name: str) -> int:
     return 0
 
 
-def _metadata_topics(names: list[str] | None, ids: list[uuid.UUID], auto_create: bool, principal: Principal) -> list[dict]:
-    """Topic rows of a Metadata response (without partitions), in request order, creating the
-    missing named topics when allowed and `principal` may create topics (staff: Kafka answers
-    UNKNOWN_TOPIC_OR_PARTITION when the principal lacks CREATE)."""
+def _metadata_topics(names: list[str] | None, ids: list[uuid.UUID], auto_create: bool, requester: Requester) -> list[dict]:
+    """Topic rows of a Metadata response (without partitions), in request order, as Kafka's
+    KafkaApis answers them: all topics lists only those `requester` may DESCRIBE; a named topic
+    it may not describe is TOPIC_AUTHORIZATION_FAILED whether it exists or not; a missing one is
+    created when allowed and the requester may CREATE it (on the cluster or the topic), else
+    TOPIC_AUTHORIZATION_FAILED (or UNKNOWN_TOPIC_OR_PARTITION without auto-creation)."""
+
+    def visible(name: str) -> bool:
+        return requester.may(Operation.DESCRIBE, ResourceType.TOPIC, name)
+
     if names is None and not ids:
-        return [{"found": t} for t in topics_partition_counts()]
+        return [{"found": t} for t in topics_partition_counts() if visible(t.name)]
     found = topics_partition_counts(names=names or [], topic_ids=ids)
     by_name = {t.name: t for t in found}
     by_id = {t.topic_id: t for t in found}
     out: list[dict] = []
     created = []
+    cluster_create: bool | None = None
     for name in names or []:
+        if not visible(name):
+            out.append({"name": name, "error_code": TopicAuthorizationFailed.code})
+            continue
         if name in by_name:
             out.append({"found": by_name[name]})
             continue
@@ -145,21 +158,34 @@ def _metadata_topics(names: list[str] | None, ids: list[uuid.UUID], auto_create:
         except InvalidTopic as e:
             out.append({"name": name, "error_code": error_code(e)})
             continue
+        code = UnknownTopicOrPartition.code
         if auto_create:
-            auto_create = principal_is_staff(principal)  # read once, on the first missing topic
-        code = _auto_create(name) if auto_create else UnknownTopicOrPartition.code
+            if cluster_create is None:  # read once, on the first missing topic
+                cluster_create = requester.may(Operation.CREATE, ResourceType.CLUSTER, CLUSTER_NAME)
+            if cluster_create or requester.may(Operation.CREATE, ResourceType.TOPIC, name):
+                code = _auto_create(name)
+            else:
+                code = TopicAuthorizationFailed.code
         out.append({"name": name, "error_code": code})
         if code == 0:
             created.append(name)
     if created:
         by_name.update((t.name, t) for t in topics_partition_counts(names=created))
-        out = [{"found": by_name[row["name"]]} if row.get("name") in by_name else row for row in out]
+        out = [{"found": by_name[row["name"]]} if row.get("name") in by_name and row["error_code"] == 0 else row
+               for row in out]
     for topic_id in ids:
-        out.append({"found": by_id[topic_id]} if topic_id in by_id else {"topic_id": topic_id, "error_code": UnknownTopicId.code})
+        t = by_id.get(topic_id)
+        if t is None:
+            out.append({"topic_id": topic_id, "error_code": UnknownTopicId.code})
+        elif not visible(t.name):
+            # Kafka: a topic id is not secret, but the name of a topic one may not describe is.
+            out.append({"topic_id": topic_id, "error_code": TopicAuthorizationFailed.code})
+        else:
+            out.append({"found": t})
     return out
 
 
-def _topic_entry(row: dict, view: ClusterView) -> dict:
+def _topic_entry(row: dict, view: ClusterView, operations: Callable[[str], int] | None) -> dict:
     t = row.get("found")
     if t is None:
         return {
@@ -180,19 +206,33 @@ def _topic_entry(row: dict, view: ClusterView) -> dict:
             "isr_nodes": r.isr,
             "offline_replicas": (),
         })
-    return {"error_code": 0, "name": t.name, "topic_id": t.topic_id, "is_internal": topic_is_internal(t.name), "partitions": partitions}
+    return {"error_code": 0, "name": t.name, "topic_id": t.topic_id, "is_internal": topic_is_internal(t.name),
+            "partitions": partitions,
+            "topic_authorized_operations": AUTHORIZED_OPERATIONS_OMITTED if operations is None else operations(t.name)}
+
+
+def cluster_operations(requester: Requester) -> int:
+    """The cluster's authorized-operations bitfield (Metadata v8-10, DescribeCluster)."""
+    return requester.operations(ResourceType.CLUSTER, CLUSTER_NAME)
 
 
 def metadata_answer(node: Node, names: list[str] | None, ids: list[uuid.UUID], auto_create: bool,
-                    principal: Principal) -> dict:
-    """The fields of a Metadata response (any version: the caller's builder drops the rest)."""
+                    requester: Requester, *, include_topic_operations: bool = False, include_cluster_operations: bool = False) -> dict:
+    """The fields of a Metadata response (any version: the caller's builder drops the rest);
+    the authorized-operations bitfields only when asked (Kafka's INT32_MIN otherwise)."""
     view = cluster_view(node)
-    topics = _metadata_topics(names, ids, auto_create, principal)
+    topics = _metadata_topics(names, ids, auto_create, requester)
+
+    def operations(name: str) -> int:
+        return requester.operations(ResourceType.TOPIC, name)
+
     return {
         "brokers": [{"node_id": n.node_id, "host": n.host, "port": n.port, "rack": n.rack} for n in view.nodes],
         "cluster_id": cluster_id(),
         "controller_id": view.controller_id,
-        "topics": [_topic_entry(row, view) for row in topics],
+        "topics": [_topic_entry(row, view, operations if include_topic_operations else None) for row in topics],
+        "cluster_authorized_operations":
+            cluster_operations(requester) if include_cluster_operations else AUTHORIZED_OPERATIONS_OMITTED,
     }
 
 
@@ -209,7 +249,11 @@ async def metadata(ctx: RequestContext, request: RequestPayload) -> ResponsePayl
     # Before v4 there was no flag: a broker that auto-creates did so for every Metadata request.
     allowed = ctx.api_version < 4 or request.allow_auto_topic_creation
     auto_create = settings.BROKER["AUTO_CREATE_TOPICS"] and allowed
-    answer = await ctx.run_sync(metadata_answer, ctx.node, names, ids, auto_create, ctx.principal)
+    answer = await ctx.run_sync(
+        metadata_answer, ctx.node, names, ids, auto_create, ctx.requester,
+        include_topic_operations=getattr(request, "include_topic_authorized_operations", False),  # v8 on
+        include_cluster_operations=getattr(request, "include_cluster_authorized_operations", False),  # v8-10
+    )
     return ctx.response(**answer)
 
 
@@ -225,6 +269,8 @@ async def describe_cluster(ctx: RequestContext, request: RequestPayload) -> Resp
             "cluster_id": cluster_id(),
             "controller_id": view.controller_id,
             "brokers": [{"broker_id": n.node_id, "host": n.host, "port": n.port, "rack": n.rack} for n in view.nodes],
+            "cluster_authorized_operations": cluster_operations(ctx.requester)
+            if request.include_cluster_authorized_operations else AUTHORIZED_OPERATIONS_OMITTED,
         }
 
     return ctx.response(**await ctx.run_sync(answer))
@@ -233,6 +279,16 @@ async def describe_cluster(ctx: RequestContext, request: RequestPayload) -> Resp
 # --- DescribeConfigs ---------------------------------------------------------------------------
 
 TOPIC, BROKER, BROKER_LOGGER = 2, 4, 8  # DescribeConfigs resource types
+
+
+def authorization_failed(requester: Requester, operation: Operation, resource_type: int, name: str) -> None:
+    """Raise Kafka's authorization error when `requester` may not `operation` (DESCRIBE_CONFIGS or
+    ALTER_CONFIGS) the config resource: a TOPIC is its topic, a BROKER the cluster."""
+    if resource_type == TOPIC:
+        if not requester.may(operation, ResourceType.TOPIC, name):
+            raise TopicAuthorizationFailed(requester.refusal(operation, ResourceType.TOPIC, name))
+    elif not requester.may(operation, ResourceType.CLUSTER, CLUSTER_NAME):
+        raise ClusterAuthorizationFailed(requester.refusal(operation, ResourceType.CLUSTER, CLUSTER_NAME))
 
 
 def broker_resource_id(name: str) -> int:
@@ -262,12 +318,14 @@ def config_entry_wire(e: ConfigEntry, *, synonyms: bool, documentation: bool) ->
 
 
 def describe_configs_answer(resources: Iterable[Entity], node: Node, *, synonyms: bool, documentation: bool,
-                            protocol: str | None = None) -> list[dict]:
+                            requester: Requester, protocol: str | None = None) -> list[dict]:
     out = []
     for r in resources:
         keys = None if r.configuration_keys is None else set(r.configuration_keys)
         result = {"error_code": 0, "error_message": None, "resource_type": r.resource_type, "resource_name": r.resource_name, "configs": []}
         try:
+            if r.resource_type in (TOPIC, BROKER):
+                authorization_failed(requester, Operation.DESCRIBE_CONFIGS, r.resource_type, r.resource_name)
             if r.resource_type == TOPIC:
                 overrides = topic_get(name=r.resource_name).configs
                 entries = config_entries(overrides, names=keys, levels=broker_levels(node.node_id))
@@ -293,6 +351,7 @@ async def describe_configs(ctx: RequestContext, request: RequestPayload) -> Resp
         describe_configs_answer, request.resources, ctx.node,
         synonyms=getattr(request, "include_synonyms", False),  # v1 on
         documentation=getattr(request, "include_documentation", False),
+        requester=ctx.requester,
         # advertised.listeners as the client reached this listener, whatever the settings say.
         protocol=ctx.session.protocol if ctx.session is not None else None,
     )

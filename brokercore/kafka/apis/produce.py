@@ -11,10 +11,12 @@ from kio.static.protocol import Entity, RequestPayload, ResponsePayload
 
 from brokercore.errors import (
     BrokerError,
+    ClusterAuthorizationFailed,
     InvalidRequest,
     InvalidRequiredAcks,
     InvalidTxnState,
     NotLeaderOrFollower,
+    TopicAuthorizationFailed,
 )
 from brokercore.kafka.apis.meta import leadership
 from brokercore.kafka.apis.registry import Node, RequestContext, api, error_code
@@ -23,6 +25,7 @@ from brokercore.log.append import batches_append
 from brokercore.log.batch import CONTROL_BIT, NO_PRODUCER_ID, TRANSACTIONAL_BIT, Pending, producer_batch
 from brokercore.log.legacy import MAGIC_V0, MAGIC_V1, message_set_batch, records_magic
 from brokercore.log.producers import producer_id_allocate, records_append_idempotent
+from brokercore.security.acl import CLUSTER_NAME, Operation, Requester, ResourceType
 
 _NO_TXN = "Transactions are not supported by this broker."
 
@@ -73,15 +76,20 @@ def _topic_produce(topic: str, parts: list[tuple[int, bytes | None]], *, version
     return out
 
 
-def produce_answer(topic_data: Iterable[Entity], *, node: Node, version: int, acks: int, transactional: bool) -> list[dict]:
+def produce_answer(topic_data: Iterable[Entity], *, node: Node, version: int, acks: int, transactional: bool,
+                   requester: Requester) -> list[dict]:
     leads = leadership(node)
     responses = []
     for topic in topic_data:
         partitions: list[dict | None] = []
         mine = []
+        writable = requester.may(Operation.WRITE, ResourceType.TOPIC, topic.name)
         for part in topic.partition_data:
             entry = None
-            if not leads(topic.name, part.index):
+            if not writable:
+                entry = {"index": part.index, "error_code": TopicAuthorizationFailed.code, "base_offset": -1,
+                         "error_message": requester.refusal(Operation.WRITE, ResourceType.TOPIC, topic.name)}
+            elif not leads(topic.name, part.index):
                 entry = {"index": part.index, "error_code": NotLeaderOrFollower.code, "base_offset": -1,
                          "error_message": f"This node does not lead {topic.name}-{part.index}."}
             elif acks not in (0, 1, -1):
@@ -103,6 +111,7 @@ async def produce(ctx: RequestContext, request: RequestPayload) -> ResponsePaylo
     responses = await ctx.run_sync(
         produce_answer, request.topic_data, node=ctx.node, version=ctx.api_version, acks=request.acks,
         transactional=getattr(request, "transactional_id", None) is not None,  # from v3 on
+        requester=ctx.requester,
     )
     if request.acks == 0:
         # The client reads no answer, so Kafka sends none; but it closes the connection when a
@@ -120,6 +129,13 @@ async def init_producer_id(ctx: RequestContext, request: RequestPayload) -> Resp
     if request.transactional_id is not None:
         # Transactions need a transaction coordinator, which this broker does not have.
         return ctx.response(error_code=InvalidRequest.code, producer_id=-1, producer_epoch=-1)
+    # KIP-679: an idempotent producer needs IDEMPOTENT_WRITE on the cluster or WRITE on some topic.
+    requester = ctx.requester
+    allowed = await ctx.run_sync(
+        lambda: requester.may(Operation.IDEMPOTENT_WRITE, ResourceType.CLUSTER, CLUSTER_NAME)
+        or requester.may_any(Operation.WRITE, ResourceType.TOPIC))
+    if not allowed:
+        return ctx.response(error_code=ClusterAuthorizationFailed.code, producer_id=-1, producer_epoch=-1)
     # Without a transactional id Kafka hands out a fresh producer id at epoch 0, whatever id and
     # epoch the request carries (KIP-360's bump applies to transactional producers).
     producer_id = await ctx.run_sync(producer_id_allocate, client_id=ctx.client_id or "", client_host=ctx.client_host)

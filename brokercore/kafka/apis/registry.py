@@ -15,7 +15,6 @@ from concurrent.futures import Executor
 from dataclasses import MISSING, Field, dataclass, fields, is_dataclass
 from typing import TYPE_CHECKING, Any, ParamSpec, Protocol, TypeVar
 
-from django.contrib.auth import get_user_model
 from django.db import close_old_connections
 from kio.schema.errors import ErrorCode
 from kio.serial._introspect import (
@@ -32,6 +31,8 @@ from kio.static.protocol import RequestPayload, ResponsePayload
 from brokercore.cluster.read import ClusterNode
 from brokercore.errors import BrokerError
 from brokercore.kafka.schemas_legacy import load_response_schema
+from brokercore.security.acl import Requester
+from brokercore.security.principal import ANONYMOUS, Principal
 
 if TYPE_CHECKING:  # sasl imports this module
     from brokercore.kafka.apis.sasl import Session
@@ -43,37 +44,6 @@ T = TypeVar("T")
 # The node a listener serves is one of the cluster's nodes, as Metadata lists them: one type for
 # both, so the live nodes the cluster reads need no copying into the listener's.
 Node = ClusterNode
-
-
-@dataclass(frozen=True, slots=True)
-class Principal:
-    """Who a connection is (Kafka's KafkaPrincipal, "User:<name>"): the console user it
-    authenticated as, or anonymous."""
-
-    name: str
-    user_id: int | None = None
-
-    def __str__(self) -> str:
-        return f"User:{self.name}"
-
-
-ANONYMOUS = Principal("ANONYMOUS")
-
-
-def principal_is_staff(principal: Principal) -> bool:
-    """Whether `principal` may change the cluster (create, delete or grow topics, delete records
-    or groups), as REST lets only staff: an active staff user, read now rather than at login, so
-    a user demoted or deactivated since the connection authenticated has lost it. Reads the
-    database: call through `ctx.run_sync`."""
-    if principal.user_id is None:
-        return False
-    return get_user_model().objects.filter(pk=principal.user_id, is_active=True, is_staff=True).exists()
-
-
-def staff_only(principal: Principal, action: str) -> str:
-    """Why `principal` may not `action` (the error message of an authorization failure)."""
-    return (f"Topic and group changes need a staff user: {principal} may not {action}; "
-            f"ask an administrator for a staff account or token.")
 
 
 Handler = Callable[["RequestContext", RequestPayload], Awaitable[ResponsePayload | None]]
@@ -159,6 +129,11 @@ class RequestContext:
         """Who sent the request (anonymous until the connection authenticates, when allowed)."""
         principal = self.session.principal if self.session is not None else None
         return principal or ANONYMOUS
+
+    @property
+    def requester(self) -> Requester:
+        """Who sent the request and from where, for the authorizer (brokercore.security.acl)."""
+        return Requester(self.principal, self.client_host)
 
     async def run_sync(self, fn: Callable[P, T], /, *args: P.args, **kwargs: P.kwargs) -> T:
         """Run ORM/service code in the listener's thread pool and await its result."""

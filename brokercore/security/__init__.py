@@ -1,0 +1,1 @@
+"""Who may do what: principals and the authorizer (Kafka's ACLs) every adapter asks."""
