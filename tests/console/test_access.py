@@ -170,7 +170,8 @@ WEBSOCKETS = {"ws/live/": READ}
 # The Kafka listener's APIs, by API key (brokercore/kafka/apis). Behaviour: tests/kafka/test_sasl.py.
 KAFKA_OPEN = "anyone, before authenticating: ApiVersions and the SASL exchange"
 KAFKA_USER = "an authenticated user (or anyone, with BROKER_KAFKA_ALLOW_ANONYMOUS=1); others are disconnected"
-KAFKA_STAFF = "as KAFKA_USER, but a non-staff caller's topics or groups fail *_AUTHORIZATION_FAILED, nothing written"
+KAFKA_STAFF = ("as KAFKA_USER, but without an ACL allowing it a non-staff caller's topics, groups or cluster changes "
+               "fail *_AUTHORIZATION_FAILED, nothing written (tests/kafka/test_acls.py)")
 KAFKA_APIS = {
     18: KAFKA_OPEN,  # ApiVersions
     17: KAFKA_OPEN,  # SaslHandshake
@@ -178,7 +179,7 @@ KAFKA_APIS = {
     0: KAFKA_USER,  # Produce
     1: KAFKA_USER,  # Fetch
     2: KAFKA_USER,  # ListOffsets
-    3: KAFKA_USER,  # Metadata (its auto-creation of topics: staff only)
+    3: KAFKA_USER,  # Metadata (its auto-creation of topics: CREATE, staff without an ACL)
     8: KAFKA_USER,  # OffsetCommit
     9: KAFKA_USER,  # OffsetFetch
     10: KAFKA_USER,  # FindCoordinator
@@ -192,6 +193,7 @@ KAFKA_APIS = {
     32: KAFKA_USER,  # DescribeConfigs
     60: KAFKA_USER,  # DescribeCluster
     35: KAFKA_USER,  # DescribeLogDirs
+    29: KAFKA_USER,  # DescribeAcls (DESCRIBE on the cluster)
     68: KAFKA_USER,  # ConsumerGroupHeartbeat (KIP-848): answered UNSUPPORTED_VERSION
     19: KAFKA_STAFF,  # CreateTopics
     20: KAFKA_STAFF,  # DeleteTopics
@@ -201,6 +203,8 @@ KAFKA_APIS = {
     47: KAFKA_STAFF,  # OffsetDelete
     33: KAFKA_STAFF,  # AlterConfigs (a broker's: CLUSTER_AUTHORIZATION_FAILED)
     44: KAFKA_STAFF,  # IncrementalAlterConfigs
+    30: KAFKA_STAFF,  # CreateAcls (ALTER on the cluster)
+    31: KAFKA_STAFF,  # DeleteAcls
 }
 
 

@@ -28,6 +28,9 @@ KAFKA_PYTHON = {
     20: (admin.DeleteTopicsRequest, admin.DeleteTopicsResponse),
     32: (admin.DescribeConfigsRequest, admin.DescribeConfigsResponse),
     35: (admin.DescribeLogDirsRequest, admin.DescribeLogDirsResponse),
+    29: (admin.DescribeAclsRequest, admin.DescribeAclsResponse),
+    30: (admin.CreateAclsRequest, admin.CreateAclsResponse),
+    31: (admin.DeleteAclsRequest, admin.DeleteAclsResponse),
 }
 
 _PRODUCED = [("t", [(0, MESSAGE_SET), (1, None)])]
@@ -60,6 +63,12 @@ SAMPLES = {
     # A non-null topic list is left out: kafka-python declares its partitions an int32 where
     # Kafka's DescribeLogDirsRequest.json has []int32.
     (35, 0): ((None,), (0, [(0, "/var/lib/kafka", [("t", [(0, 1024, 0, False), (1, 0, 0, True)])])])),
+    (29, 0): ((2, None, "User:alice", None, 3, 3),
+              (0, 0, None, [(2, "t", [("User:alice", "*", 3, 3), ("User:*", "10.0.0.1", 8, 2)])])),
+    (30, 0): (([(2, "t", "User:alice", "*", 3, 3), (3, "g", "User:bob", "10.0.0.1", 2, 2)],),
+              (0, [(0, None), (42, "Invalid empty resource name")])),
+    (31, 0): (([(1, None, None, None, 1, 1), (2, "t", "User:alice", "*", 3, 3)],),
+              (0, [(0, None, [(0, None, 2, "t", "User:alice", "*", 3, 3)]), (31, "Not authorized", [])])),
 }
 
 

@@ -3,19 +3,19 @@ Kafka 4's schemas, which dropped them) lacks, written from Kafka 3.9's JSON mess
 dataclass style (built from field tables in _base.py's notation), and the loaders that look here before kio.
 
 Kafka 4.0 removed (KIP-896): Produce v0-2, Fetch v0-3, ListOffsets v0, OffsetCommit v0-1,
-OffsetFetch v0, CreateTopics v0-1, DeleteTopics v0, DescribeConfigs v0, DescribeLogDirs v0 among the APIs this broker
-serves. Clients written for Kafka 2.x/3.x still send them.
+OffsetFetch v0, CreateTopics v0-1, DeleteTopics v0, DescribeConfigs v0, DescribeLogDirs v0,
+DescribeAcls v0, CreateAcls v0 and DeleteAcls v0 among the APIs this broker serves. Clients written for Kafka 2.x/3.x still send them.
 """
 
 from kio.index import KioIndexError
 from kio.index import load_request_schema as kio_request_schema
 from kio.index import load_response_schema as kio_response_schema
 
-from . import admin, fetch, groups, logdirs, produce
+from . import acls, admin, fetch, groups, logdirs, produce
 
 # (api key, version) -> (request entity, response entity)
 ENTITIES: dict[tuple[int, int], tuple[type, type]] = (
-    produce.ENTITIES | fetch.ENTITIES | groups.ENTITIES | admin.ENTITIES | logdirs.ENTITIES
+    produce.ENTITIES | fetch.ENTITIES | groups.ENTITIES | admin.ENTITIES | logdirs.ENTITIES | acls.ENTITIES
 )
 
 
