@@ -438,6 +438,13 @@ def acls_describe(acl_filter: AclFilter) -> list[AclBinding]:
     return [b for b in _bindings() if acl_filter.matches(b)]
 
 
+def _changed() -> None:
+    # Now, for this thread's next check inside the same transaction, and after the commit, for
+    # the threads that read the ACLs meanwhile.
+    acl_cache_clear()
+    transaction.on_commit(acl_cache_clear)
+
+
 def acls_create(*, bindings: Sequence[AclBinding]) -> list[BrokerError | None]:
     """Create ACLs, each answered on its own (None: created, or there already): an invalid one is
     an InvalidRequest and the others are still created, in one transaction."""
@@ -455,7 +462,7 @@ def acls_create(*, bindings: Sequence[AclBinding]) -> list[BrokerError | None]:
     if valid:
         with transaction.atomic():
             Acl.objects.bulk_create(valid, ignore_conflicts=True)  # an ACL is a set member
-            transaction.on_commit(acl_cache_clear)
+            _changed()
     return results
 
 
@@ -480,6 +487,6 @@ def acls_delete(*, filters: Sequence[AclFilter]) -> list[list[AclBinding] | Brok
             results.append(deleted)
         if taken:
             Acl.objects.filter(pk__in=taken).delete()
-            transaction.on_commit(acl_cache_clear)
+            _changed()
     return results
 
