@@ -142,16 +142,10 @@ def _admin(bootstrap: str, who: Credentials):
 
 def test_confluent_admin_creates_describes_and_deletes_acls(kafka_bootstrap, kafka_staff, kafka_user):
     from confluent_kafka import KafkaException
-    from confluent_kafka.admin import (
-        AclBinding as Binding,
-    )
-    from confluent_kafka.admin import (
-        AclBindingFilter,
-        AclOperation,
-        AclPermissionType,
-        ResourcePatternType,
-        ResourceType as RT,
-    )
+    from confluent_kafka import admin as ck
+    from confluent_kafka.admin import AclOperation, AclPermissionType, ResourcePatternType
+
+    Binding, AclBindingFilter, RT = ck.AclBinding, ck.AclBindingFilter, ck.ResourceType
 
     admin = _admin(kafka_bootstrap, kafka_staff)
     read = Binding(RT.TOPIC, "orders", ResourcePatternType.LITERAL, "User:alice", "*", AclOperation.READ,
