@@ -4,7 +4,8 @@ prefixed ACLs), so v0 speaks of literal resource names only; removed in Kafka 4.
 
 from ._base import F, message
 
-DESCRIBE_ACLS = message(29, "DescribeAcls", "0", request=[
+# An ACL filter: DescribeAcls' request is one, DeleteAcls' holds several.
+FILTER = [
     F("resource_type_filter", "int8"),
     F("resource_name_filter", "string", nullable="0+"),
     F("pattern_type_filter", "int8", "1+", default=3),
@@ -12,7 +13,9 @@ DESCRIBE_ACLS = message(29, "DescribeAcls", "0", request=[
     F("host_filter", "string", nullable="0+"),
     F("operation", "int8"),
     F("permission_type", "int8"),
-], response=[
+]
+
+DESCRIBE_ACLS = message(29, "DescribeAcls", "0", request=FILTER, response=[
     F("throttle_time", "timedelta_i32"),
     F("error_code", "error_code"),
     F("error_message", "string", nullable="0+"),
@@ -48,15 +51,7 @@ CREATE_ACLS = message(30, "CreateAcls", "0", request=[
 ])
 
 DELETE_ACLS = message(31, "DeleteAcls", "0", request=[
-    F("filters", "[]DeleteAclsFilter", fields=[
-        F("resource_type_filter", "int8"),
-        F("resource_name_filter", "string", nullable="0+"),
-        F("pattern_type_filter", "int8", "1+", default=3),
-        F("principal_filter", "string", nullable="0+"),
-        F("host_filter", "string", nullable="0+"),
-        F("operation", "int8"),
-        F("permission_type", "int8"),
-    ]),
+    F("filters", "[]DeleteAclsFilter", fields=FILTER),
 ], response=[
     F("throttle_time", "timedelta_i32"),
     F("filter_results", "[]DeleteAclsFilterResult", fields=[
