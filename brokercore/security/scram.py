@@ -223,7 +223,10 @@ class ScramServer:
         match = _CLIENT_FINAL.fullmatch(text)
         if match is None:
             raise self._fail("invalid SCRAM client-final message format")
-        if not hmac.compare_digest(match["nonce"], self._nonce):
+        # Kafka 3.8.1 to 3.9 accept a nonce that ends with the combined one (endsWith, not equals):
+        # librdkafka before 2.6.1 (Debian's kcat among them) sends the client nonce twice. The
+        # server's fresh part must still be there, and the proof signs the nonce as sent.
+        if not match["nonce"].endswith(self._nonce):
             raise self._fail("invalid client nonce in the final client message")
         try:
             proof = _b64decode(match["proof"])

@@ -201,6 +201,8 @@ KAFKA_APIS = {
     47: KAFKA_STAFF,  # OffsetDelete
     33: KAFKA_STAFF,  # AlterConfigs (a broker's: CLUSTER_AUTHORIZATION_FAILED)
     44: KAFKA_STAFF,  # IncrementalAlterConfigs
+    50: KAFKA_STAFF,  # DescribeUserScramCredentials (CLUSTER_AUTHORIZATION_FAILED)
+    51: KAFKA_STAFF,  # AlterUserScramCredentials (CLUSTER_AUTHORIZATION_FAILED per user)
 }
 
 

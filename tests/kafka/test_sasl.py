@@ -87,7 +87,7 @@ def test_handshake_v1_and_authenticate(connect, kind, versions):
     w = connect()
     assert w.call(API_VERSIONS, 3).error_code == 0
     handshake = w.call(HANDSHAKE, versions[0], mechanism="PLAIN")
-    assert (handshake.error_code, handshake.mechanisms) == (0, ("PLAIN",))
+    assert (handshake.error_code, handshake.mechanisms) == (0, ("PLAIN", "SCRAM-SHA-256", "SCRAM-SHA-512"))
     creds = credentials(kind)
     r = w.call(AUTHENTICATE, versions[1], auth_bytes=f"\0{creds.username}\0{creds.password}".encode())
     assert r.error_code == 0 and r.error_message is None
@@ -122,13 +122,14 @@ def test_handshake_v0_then_a_bare_token(connect):
     assert bad.closed_by_peer()
 
 
-def test_unsupported_mechanism_lists_the_enabled_one_and_closes(connect, caplog):
+def test_unsupported_mechanism_lists_the_enabled_ones_and_closes(connect, caplog):
     w = connect()
     with caplog.at_level(logging.WARNING, logger="brokercore.kafka.server"):
-        r = w.call(HANDSHAKE, 1, mechanism="SCRAM-SHA-256")
-        assert (r.error_code, r.mechanisms) == (sasl.UNSUPPORTED_SASL_MECHANISM, ("PLAIN",))
+        r = w.call(HANDSHAKE, 1, mechanism="GSSAPI")
+        assert (r.error_code, r.mechanisms) == (sasl.UNSUPPORTED_SASL_MECHANISM,
+                                                ("PLAIN", "SCRAM-SHA-256", "SCRAM-SHA-512"))
         assert w.closed_by_peer()
-    assert "unsupported SASL mechanism 'SCRAM-SHA-256'" in caplog.text
+    assert "unsupported SASL mechanism 'GSSAPI'" in caplog.text
 
 
 def _bad(kind: str) -> tuple[bytes, str]:

@@ -79,7 +79,28 @@ def test_unknown_user_and_wrong_password_are_told_the_same():
     assert "invalid user credentials" in unknown.reason and wrong.reason == "invalid client credentials"
 
 
-def test_the_final_nonce_must_be_the_servers():
+def test_the_final_nonce_may_repeat_the_clients_as_older_librdkafka_sends_it():
+    """Kafka 3.8.1-3.9 accept a final nonce that ends with the combined one (librdkafka < 2.6.1)."""
+    credential = credential_generate(SCRAM_SHA_256, "pw", 4096)
+    client = ScramClient("alice", "pw", "SCRAM-SHA-256")
+    client_nonce = client.nonce
+    server = ScramServer(SCRAM_SHA_256)
+    client.auth_message = b""
+    first = client.first_message()
+    server_first = server.first(first, lambda n: (n, credential))
+    client.process_server_first_message(server_first)
+    # Recompute the proof over the nonce librdkafka sends: its own nonce, then the combined one.
+    client.nonce = client_nonce + client.nonce
+    client.auth_message = first[3:] + b"," + server_first + b",c=biws,r=" + client.nonce
+    client.create_salted_password(base64.b64decode(server_first.split(b",s=")[1].split(b",")[0]), 4096)
+    client.client_key = client.hmac(client.salted_password, b"Client Key")
+    client.stored_key = client.hashfunc(client.client_key).digest()
+    client.client_signature = client.hmac(client.stored_key, client.auth_message)
+    client.client_proof = bytes(a ^ b for a, b in zip(client.client_key, client.client_signature))
+    assert server.final(client.final_message()).startswith(b"v=")
+
+
+def test_the_final_nonce_must_end_with_the_servers():
     credential = credential_generate(SCRAM_SHA_256, "pw", 4096)
     client = ScramClient("alice", "pw", "SCRAM-SHA-256")
     server = ScramServer(SCRAM_SHA_256)
