@@ -176,6 +176,34 @@ def kafkajs() -> NodeScript:
 
 
 @pytest.fixture
+def secure_listener(transactional_db, settings):
+    """A listener as `serve` runs one by default: anonymous clients refused (tests of SASL)."""
+    settings.BROKER = {**settings.BROKER, "KAFKA_ALLOW_ANONYMOUS": False}
+    with listener_running() as listener:
+        yield listener
+
+
+@pytest.fixture
+def bootstrap(secure_listener) -> str:
+    """The secure listener's bootstrap address."""
+    return secure_listener.bootstrap
+
+
+@pytest.fixture
+def connect(bootstrap):
+    """A factory of raw connections (Wire) to the secure listener, closed after the test."""
+    wires = []
+
+    def open_wire() -> Wire:
+        wires.append(Wire(bootstrap))
+        return wires[-1]
+
+    yield open_wire
+    for w in wires:
+        w.close()
+
+
+@pytest.fixture
 def kafka_bootstrap(kafka_listener) -> str:
     """"127.0.0.1:PORT" of the running listener, for bootstrap.servers."""
     return kafka_listener.bootstrap

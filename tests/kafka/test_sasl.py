@@ -35,32 +35,6 @@ DELETE_RECORDS, CREATE_PARTITIONS, DELETE_GROUPS, DESCRIBE_GROUPS = 21, 37, 42, 
 HANDSHAKE, AUTHENTICATE = 17, 36
 
 
-@pytest.fixture
-def secure_listener(transactional_db, settings):
-    """A listener as `serve` runs one by default: anonymous clients refused."""
-    settings.BROKER = {**settings.BROKER, "KAFKA_ALLOW_ANONYMOUS": False}
-    with listener_running() as listener:
-        yield listener
-
-
-@pytest.fixture
-def bootstrap(secure_listener) -> str:
-    return secure_listener.bootstrap
-
-
-@pytest.fixture
-def connect(bootstrap):
-    wires = []
-
-    def open_wire() -> Wire:
-        wires.append(Wire(bootstrap))
-        return wires[-1]
-
-    yield open_wire
-    for w in wires:
-        w.close()
-
-
 def credentials(kind: str, **user) -> Credentials:
     """A new user's credentials, with an API token ("token") or the password ("password")."""
     u, password, token = user_create(**user)

@@ -22,7 +22,6 @@ from tests.kafka.conftest import (
     Wire,
     confluent_consume_all,
     kafka_python_consume_all,
-    listener_running,
     user_create,
 )
 
@@ -30,27 +29,6 @@ pytestmark = pytest.mark.django_db(transaction=True)
 
 HANDSHAKE, AUTHENTICATE, METADATA, DESCRIBE, ALTER = 17, 36, 3, 50, 51
 MECHANISMS = ["SCRAM-SHA-256", "SCRAM-SHA-512"]
-
-
-@pytest.fixture
-def bootstrap(transactional_db, settings) -> str:
-    """A listener as `serve` runs one by default: anonymous clients refused."""
-    settings.BROKER = {**settings.BROKER, "KAFKA_ALLOW_ANONYMOUS": False}
-    with listener_running() as listener:
-        yield listener.bootstrap
-
-
-@pytest.fixture
-def connect(bootstrap):
-    wires = []
-
-    def open_wire() -> Wire:
-        wires.append(Wire(bootstrap))
-        return wires[-1]
-
-    yield open_wire
-    for w in wires:
-        w.close()
 
 
 def scram_user(mechanism: str, *, staff: bool = False, password: str = "scram-Secret-1") -> Credentials:
