@@ -86,7 +86,7 @@ class Session:
     listener to close the connection once the response in hand is sent."""
 
     __slots__ = ("state", "principal", "close", "peer", "host", "tls", "protocol", "still_valid", "checked_at",
-                 "mechanism", "scram")
+                 "scram")
 
     def __init__(self, *, allow_anonymous: bool, peer: str = "?", host: str | None = None, tls: bool = False) -> None:
         self.state = State.HANDSHAKE
@@ -99,8 +99,7 @@ class Session:
         self.protocol = kafka_security_protocol(allow_anonymous, tls)
         self.still_valid: Callable[[], bool] | None = None
         self.checked_at = 0.0
-        self.mechanism = PLAIN  # chosen by SaslHandshake
-        self.scram: ScramServer | None = None  # the SCRAM exchange under way
+        self.scram: ScramServer | None = None  # the SCRAM exchange under way (None: PLAIN)
 
     @property
     def authenticated(self) -> bool:
@@ -245,7 +244,6 @@ async def sasl_handshake(ctx: RequestContext, request: RequestPayload) -> Respon
         session.failed(None, f"unsupported SASL mechanism {request.mechanism!r} (enabled: {', '.join(MECHANISMS)})")
         return ctx.response(error_code=UNSUPPORTED_SASL_MECHANISM, mechanisms=MECHANISMS)
     session.state = State.AUTHENTICATE if ctx.api_version >= 1 else State.TOKEN
-    session.mechanism = request.mechanism
     scram = SCRAM_MECHANISMS.get(request.mechanism)
     session.scram = ScramServer(scram) if scram else None
     return ctx.response(error_code=0, mechanisms=MECHANISMS)
