@@ -275,4 +275,28 @@ class InvalidProducerEpoch(BrokerError):
     code, name = 47, "INVALID_PRODUCER_EPOCH"
 
 
+class UnsupportedSaslMechanism(BrokerError):
+    """The broker does not support the requested SASL mechanism."""
+
+    code, name = 33, "UNSUPPORTED_SASL_MECHANISM"
+
+
+class ResourceNotFound(BrokerError):
+    """A request illegally referred to a resource that does not exist."""
+
+    code, name = 91, "RESOURCE_NOT_FOUND"
+
+
+class DuplicateResource(BrokerError):
+    """A request illegally referred to the same resource twice."""
+
+    code, name = 92, "DUPLICATE_RESOURCE"
+
+
+class UnacceptableCredential(BrokerError):
+    """Requested credential would not meet criteria for acceptability."""
+
+    code, name = 93, "UNACCEPTABLE_CREDENTIAL"
+
+
 ALL_ERRORS: dict[int, type[BrokerError]] = {cls.code: cls for cls in BrokerError.__subclasses__()}

@@ -9,6 +9,7 @@ Invariants (see docs/ARCHITECTURE.md):
 
 import uuid
 
+from django.conf import settings
 from django.db import models
 from django.db.models import Q
 
@@ -393,3 +394,26 @@ class ProducerState(models.Model):
         constraints = [
             models.UniqueConstraint(fields=["partition", "producer_id"], name="producerstate_partition_producer_unique")
         ]
+
+
+class ScramCredential(models.Model):
+    """A console user's SCRAM credential for one mechanism (Kafka's UserScramCredentialRecord):
+    RFC 5802's salt, iteration count, StoredKey and ServerKey, never the password. Written only by
+    brokercore.security.credentials."""
+
+    user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="scram_credentials")
+    # Kafka's ScramMechanism type: 1 SCRAM-SHA-256, 2 SCRAM-SHA-512.
+    mechanism = models.PositiveSmallIntegerField()
+    iterations = models.PositiveIntegerField()
+    salt = models.BinaryField()
+    stored_key = models.BinaryField()
+    server_key = models.BinaryField()
+    updated_at = models.DateTimeField()
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["user", "mechanism"], name="scramcredential_user_mechanism_unique")
+        ]
+
+    def __str__(self) -> str:
+        return f"SCRAM credential {self.mechanism} of user {self.user_id}"

@@ -16,6 +16,7 @@ from django.views.decorators.http import require_GET, require_POST
 
 from console.models import ApiToken
 from console.views._common import HtmxHttpRequest
+from console.views.scram import scram_context
 
 TEMPLATE = "console/tokens.html"
 NAME_MAX = ApiToken._meta.get_field("name").max_length
@@ -31,10 +32,12 @@ def _visible(user: AbstractUser) -> QuerySet[ApiToken]:
     return tokens if user.is_staff else tokens.filter(user=user)
 
 
-def _page(
+def tokens_page(
     request: HtmxHttpRequest, *, form: TokenForm | None = None, created: ApiToken | None = None, raw: str | None = None,
-    status: int = 200,
+    status: int = 200, scram: dict | None = None, partial: str = "tokens",
 ) -> HttpResponse:
+    """The page, or for htmx its `partial` section: API tokens, and the SCRAM credentials
+    section (console.views.scram, whose context comes in `scram` when it has a form error)."""
     context = {
         "tokens": _visible(request.user),
         "form": form or TokenForm(),
@@ -42,16 +45,17 @@ def _page(
         "raw": raw,
         "name_max": NAME_MAX,
         "rest_url": request.build_absolute_uri("/rest/"),
+        **(scram or scram_context(request.user)),
     }
-    # htmx swaps only the tokens section; a plain form post gets the whole page.
-    template = TEMPLATE + "#tokens" if request.htmx else TEMPLATE
+    # htmx swaps only the section; a plain form post gets the whole page.
+    template = f"{TEMPLATE}#{partial}" if request.htmx else TEMPLATE
     return render(request, template, context, status=status)
 
 
 @require_GET
 @login_required
 def token_list(request: HtmxHttpRequest) -> HttpResponse:
-    return _page(request)
+    return tokens_page(request)
 
 
 @require_POST
@@ -68,9 +72,9 @@ def token_new(request: HtmxHttpRequest) -> HttpResponse:
     except TokenError as e:
         form.add_error("name", str(e))
         # htmx leaves 4xx responses unswapped, so the form with its error comes back as a 200 there.
-        return _page(request, form=form, status=200 if request.htmx else 400)
+        return tokens_page(request, form=form, status=200 if request.htmx else 400)
     # Rendered, not redirected: the raw token exists only in this response.
-    response = _page(request, created=token, raw=raw, status=201)
+    response = tokens_page(request, created=token, raw=raw, status=201)
     response["Cache-Control"] = "no-store"
     return response
 
@@ -84,6 +88,6 @@ def token_revoke_view(request: HtmxHttpRequest, token_id: int) -> HttpResponse:
     token = get_object_or_404(_visible(request.user), pk=token_id)
     token_revoke(token=token)
     if request.htmx:
-        return _page(request)
+        return tokens_page(request)
     messages.success(request, f"Revoked token “{token.name}” ({token.prefix}…): requests with it now get 401.")
     return redirect("token_list")

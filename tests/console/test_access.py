@@ -29,7 +29,7 @@ pytestmark = pytest.mark.django_db
 # Console routes, by URL name.
 READ = "login required: anonymous to the login page, any user may look"
 STAFF = "staff only: anonymous to the login page, other users 403"
-OWN = "login required, any user, for their own things (API tokens)"
+OWN = "login required, any user, for their own things (API tokens, SCRAM credentials)"
 PUBLIC = "anyone (logging in and out)"
 ADMIN = "Django's admin: anyone but staff to the admin's login page"
 ADMIN_PUBLIC = "the admin's own login and logout"
@@ -71,6 +71,8 @@ CONSOLE: dict[str, tuple[str, tuple[str, ...]]] = {
     "lab_stop": (STAFF, ("POST",)),
     "token_new": (OWN, ("POST",)),
     "token_revoke": (OWN, ("POST",)),
+    "scram_set": (OWN, ("POST",)),
+    "scram_delete": (OWN, ("POST",)),
     "login": (PUBLIC, ("GET",)),
     "logout": (PUBLIC, ("POST",)),
     # The OpenAPI document and its page are for people who may use the API.
@@ -205,6 +207,8 @@ KAFKA_APIS = {
     44: KAFKA_STAFF,  # IncrementalAlterConfigs
     30: KAFKA_STAFF,  # CreateAcls (ALTER on the cluster)
     31: KAFKA_STAFF,  # DeleteAcls
+    50: KAFKA_STAFF,  # DescribeUserScramCredentials (CLUSTER_AUTHORIZATION_FAILED)
+    51: KAFKA_STAFF,  # AlterUserScramCredentials (CLUSTER_AUTHORIZATION_FAILED per user)
 }
 
 

@@ -17,23 +17,25 @@ _users = itertools.count()
 
 @dataclass(frozen=True)
 class Credentials:
-    """A console user's SASL/PLAIN credentials (the password is an API token or the user's
-    password), in each client library's configuration."""
+    """A console user's SASL credentials in each client library's configuration: for PLAIN the
+    password is an API token or the user's password; for SCRAM-SHA-256/512 the password the
+    user's SCRAM credential was set from."""
 
     username: str
     password: str
+    mechanism: str = "PLAIN"
 
     def confluent(self) -> dict:
-        return {"security.protocol": "SASL_PLAINTEXT", "sasl.mechanisms": "PLAIN",
+        return {"security.protocol": "SASL_PLAINTEXT", "sasl.mechanisms": self.mechanism,
                 "sasl.username": self.username, "sasl.password": self.password}
 
     def kafka_python(self) -> dict:
         """kafka-python's keyword arguments (aiokafka takes the same)."""
-        return {"security_protocol": "SASL_PLAINTEXT", "sasl_mechanism": "PLAIN",
+        return {"security_protocol": "SASL_PLAINTEXT", "sasl_mechanism": self.mechanism,
                 "sasl_plain_username": self.username, "sasl_plain_password": self.password}
 
     def kcat(self) -> list[str]:
-        return ["-X", "security.protocol=SASL_PLAINTEXT", "-X", "sasl.mechanisms=PLAIN",
+        return ["-X", "security.protocol=SASL_PLAINTEXT", "-X", f"sasl.mechanisms={self.mechanism}",
                 "-X", f"sasl.username={self.username}", "-X", f"sasl.password={self.password}"]
 
 
@@ -171,6 +173,34 @@ def kafkajs() -> NodeScript:
             pytest.fail(f"REQUIRE_NODE=1 but {why}")
         pytest.skip(f"{why}; set REQUIRE_NODE=1 to fail instead")
     return NodeScript(node)
+
+
+@pytest.fixture
+def secure_listener(transactional_db, settings):
+    """A listener as `serve` runs one by default: anonymous clients refused (tests of SASL)."""
+    settings.BROKER = {**settings.BROKER, "KAFKA_ALLOW_ANONYMOUS": False}
+    with listener_running() as listener:
+        yield listener
+
+
+@pytest.fixture
+def bootstrap(secure_listener) -> str:
+    """The secure listener's bootstrap address."""
+    return secure_listener.bootstrap
+
+
+@pytest.fixture
+def connect(bootstrap):
+    """A factory of raw connections (Wire) to the secure listener, closed after the test."""
+    wires = []
+
+    def open_wire() -> Wire:
+        wires.append(Wire(bootstrap))
+        return wires[-1]
+
+    yield open_wire
+    for w in wires:
+        w.close()
 
 
 @pytest.fixture

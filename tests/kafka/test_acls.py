@@ -299,7 +299,7 @@ const sasl = (u, p) => ({{ mechanism: "plain", username: u, password: p }});
   const producer = bob.producer();
   await producer.connect();
   try {{ await producer.send({{ topic: "shared", messages: [{{ value: "v" }}] }}); result.produce = "ok"; }}
-  catch (e) {{ result.produce = e.type || (e.originalError && e.originalError.type) || e.name; }}
+  catch (e) {{ result.produce = e.type || (e.cause && e.cause.type) || (e.originalError && e.originalError.type) || e.name; }}
   await producer.disconnect();
   const alice = new Kafka({{ brokers: ["{kafka_bootstrap}"], sasl: sasl("{alice.username}", "{alice.password}"),
                             logLevel: logLevel.NOTHING, retry: {{ retries: 0 }} }});

@@ -4,7 +4,7 @@ import importlib
 
 # Each family module is optional while the families are written: a missing one is skipped, any
 # other import error is a bug and raised.
-FAMILIES = ("meta", "sasl", "produce", "fetch", "admin", "groups", "logdirs", "configs", "acls")
+FAMILIES = ("meta", "sasl", "credentials", "produce", "fetch", "admin", "groups", "logdirs", "configs", "acls")
 
 
 def load() -> None:

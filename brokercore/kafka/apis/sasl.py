@@ -1,25 +1,29 @@
-"""SaslHandshake and SaslAuthenticate: who a connection is, by SASL/PLAIN (RFC 4616).
+"""SaslHandshake and SaslAuthenticate: who a connection is, by SASL/PLAIN (RFC 4616) or
+SCRAM-SHA-256/512 (RFC 5802/7677, brokercore.security.scram).
 
 A connection follows Kafka's SaslServerAuthenticator: ApiVersions, then SaslHandshake naming a
-mechanism, then the mechanism's token, in a SaslAuthenticate request after handshake v1
-(KIP-152) or as a bare length-prefixed frame after handshake v0. Until that succeeds any other
-request closes the connection, unless BROKER["KAFKA_ALLOW_ANONYMOUS"] lets it in as
-User:ANONYMOUS (which may still authenticate). A failed authentication answers
-SASL_AUTHENTICATION_FAILED (v1; v0 has no way to say it) and closes the connection, as Kafka
-does. The username and password are checked by BROKER["KAFKA_SASL_PLAIN_CHECK"]: the same rule
-as REST basic auth (a console user's password, or one of their API tokens).
+mechanism, then the mechanism's tokens, each in a SaslAuthenticate request after handshake v1
+(KIP-152) or as a bare length-prefixed frame after handshake v0 (PLAIN sends one token, SCRAM
+two: client-first, then client-final with its proof). Until that succeeds any other request
+closes the connection, unless BROKER["KAFKA_ALLOW_ANONYMOUS"] lets it in as User:ANONYMOUS (which
+may still authenticate). A failed authentication answers SASL_AUTHENTICATION_FAILED (v1; v0 has
+no way to say it) and closes the connection, as Kafka does. PLAIN's username and password are
+checked by BROKER["KAFKA_SASL_PLAIN_CHECK"]: the same rule as REST basic auth (a console user's
+password, or one of their API tokens). SCRAM checks the user's SCRAM credential for the mechanism
+(brokercore.security.credentials), which only a proof of the password can pass.
 
 There is no re-authentication (KIP-368: session_lifetime_ms is 0). Instead the listener re-runs
 the check's cheap `still_valid` before a request when SESSION_RECHECK_S have passed since the last
 time, and closes the connection when the credentials are no longer accepted (a token revoked, the
-password changed, the user deactivated or deleted): the client reconnects and its authentication
-fails. What needs staff is read at each such request (registry.principal_is_staff).
+password or SCRAM credential changed, the user deactivated or deleted): the client reconnects and
+its authentication fails. What a principal may do is the authorizer's answer at each request (brokercore.security.acl).
 """
 
 import asyncio
 import enum
 import functools
 import logging
+import struct
 import time
 from collections.abc import Callable
 from typing import TYPE_CHECKING, NamedTuple, Protocol
@@ -31,6 +35,10 @@ from kio.static.protocol import RequestPayload, ResponsePayload
 from brokercore.cluster.read import kafka_security_protocol
 from brokercore.kafka.apis.registry import ANONYMOUS, Principal, RequestContext, RunSync, api
 from brokercore.kafka.protocol import API_VERSIONS, ProtocolError
+from brokercore.security.credentials import scram_credential_find, scram_still_valid
+from brokercore.security.scram import MECHANISMS as SCRAM_MECHANISMS
+from brokercore.security.scram import ScramFailure, ScramServer
+from brokercore.security.scram import State as ScramState
 
 if TYPE_CHECKING:  # a model class: importable only once Django's apps are ready
     from django.contrib.auth.base_user import AbstractBaseUser
@@ -42,7 +50,9 @@ SASL_AUTHENTICATE = 36
 UNSUPPORTED_SASL_MECHANISM = 33
 ILLEGAL_SASL_STATE = 34
 SASL_AUTHENTICATION_FAILED = 58
-MECHANISMS = ("PLAIN",)
+PLAIN = "PLAIN"
+# What SaslHandshake lists, in Kafka's sasl.enabled.mechanisms order.
+MECHANISMS = (PLAIN, *SCRAM_MECHANISMS)
 # Kafka's connection.failed.authentication.delay.ms: a failed authentication is answered this
 # late, which slows down guessing passwords over one connection.
 FAILED_AUTHENTICATION_DELAY_S = 0.1
@@ -75,7 +85,8 @@ class Session:
     `principal` is None while the connection may do nothing but authenticate; `close` asks the
     listener to close the connection once the response in hand is sent."""
 
-    __slots__ = ("state", "principal", "close", "peer", "host", "tls", "protocol", "still_valid", "checked_at")
+    __slots__ = ("state", "principal", "close", "peer", "host", "tls", "protocol", "still_valid", "checked_at",
+                 "scram")
 
     def __init__(self, *, allow_anonymous: bool, peer: str = "?", host: str | None = None, tls: bool = False) -> None:
         self.state = State.HANDSHAKE
@@ -88,6 +99,7 @@ class Session:
         self.protocol = kafka_security_protocol(allow_anonymous, tls)
         self.still_valid: Callable[[], bool] | None = None
         self.checked_at = 0.0
+        self.scram: ScramServer | None = None  # the SCRAM exchange under way (None: PLAIN)
 
     @property
     def authenticated(self) -> bool:
@@ -106,7 +118,7 @@ class Session:
                 raise ProtocolError(f"unexpected request (API key {api_key}) during SASL authentication")
         elif self.principal is None and api_key not in (API_VERSIONS, SASL_HANDSHAKE):
             raise ProtocolError(
-                f"request (API key {api_key}) before SASL authentication: this listener needs SASL/PLAIN "
+                f"request (API key {api_key}) before SASL authentication: this listener needs SASL (PLAIN or SCRAM) "
                 f"(security.protocol={kafka_security_protocol(False, self.tls)}) and BROKER_KAFKA_ALLOW_ANONYMOUS is off"
             )
 
@@ -182,16 +194,44 @@ def plain_authenticate(message: bytes, client_host: str | None = None) -> PlainO
     return PlainOutcome(Principal(user.get_username(), user.pk), still_valid, "", username)
 
 
-async def _session_authenticate(session: Session, message: bytes, run_sync: RunSync) -> PlainOutcome:
-    """Check a PLAIN message for the session: on success it is authenticated; on failure it is
-    marked to close, after a delay that slows guessing (Kafka's connection.failed.authentication.delay.ms)."""
-    outcome = await run_sync(plain_authenticate, message, session.host)
-    if outcome.principal is None:
-        session.failed(outcome.username, outcome.message)
-        await asyncio.sleep(FAILED_AUTHENTICATION_DELAY_S)
-    else:
+class Step(NamedTuple):
+    """One token of an exchange answered: the token to send back, or Kafka's failure message."""
+
+    token: bytes
+    failure: str | None = None
+
+
+async def _refuse(session: Session, username: str | None, why: str, message: str) -> Step:
+    """Mark the session to close, after a delay that slows guessing (Kafka's
+    connection.failed.authentication.delay.ms)."""
+    session.failed(username, why)
+    await asyncio.sleep(FAILED_AUTHENTICATION_DELAY_S)
+    return Step(b"", message)
+
+
+async def _session_step(session: Session, token: bytes, run_sync: RunSync) -> Step:
+    """Take the client's next token of the session's mechanism: on success of the last one the
+    session is authenticated; on any failure it is marked to close."""
+    scram = session.scram
+    if scram is None:  # PLAIN: one token
+        outcome = await run_sync(plain_authenticate, token, session.host)
+        if outcome.principal is None:
+            return await _refuse(session, outcome.username, outcome.message, outcome.message)
         session.succeeded(outcome.principal, outcome.still_valid)
-    return outcome
+        return Step(b"")
+    try:
+        if scram.state is ScramState.CLIENT_FIRST:  # finds the credential: database work
+            return Step(await run_sync(scram.first, token, functools.partial(scram_credential_find,
+                                                                               mechanism=scram.mechanism)))
+        answer = scram.final(token)  # a few HMACs: no database
+    except ScramFailure as e:
+        session.scram = None
+        return await _refuse(session, e.username, e.reason, e.message)
+    user = scram.user
+    session.scram = None
+    session.succeeded(Principal(user.get_username(), user.pk),
+                      scram_still_valid(user.pk, scram.mechanism, scram.stored_key))
+    return Step(answer)
 
 
 @api(SASL_HANDSHAKE, versions=(0, 1))
@@ -204,6 +244,8 @@ async def sasl_handshake(ctx: RequestContext, request: RequestPayload) -> Respon
         session.failed(None, f"unsupported SASL mechanism {request.mechanism!r} (enabled: {', '.join(MECHANISMS)})")
         return ctx.response(error_code=UNSUPPORTED_SASL_MECHANISM, mechanisms=MECHANISMS)
     session.state = State.AUTHENTICATE if ctx.api_version >= 1 else State.TOKEN
+    scram = SCRAM_MECHANISMS.get(request.mechanism)
+    session.scram = ScramServer(scram) if scram else None
     return ctx.response(error_code=0, mechanisms=MECHANISMS)
 
 
@@ -215,16 +257,16 @@ async def sasl_authenticate(ctx: RequestContext, request: RequestPayload) -> Res
         message = ("SaslAuthenticate request received after successful authentication" if session.authenticated
                    else "SaslAuthenticate request received without a SaslHandshake v1 first")
         return ctx.response(error_code=ILLEGAL_SASL_STATE, error_message=message, auth_bytes=b"")
-    outcome = await _session_authenticate(session, request.auth_bytes, ctx.run_sync)
-    if outcome.principal is None:
-        return ctx.response(error_code=SASL_AUTHENTICATION_FAILED, error_message=outcome.message, auth_bytes=b"")
+    step = await _session_step(session, request.auth_bytes, ctx.run_sync)
+    if step.failure is not None:
+        return ctx.response(error_code=SASL_AUTHENTICATION_FAILED, error_message=step.failure, auth_bytes=b"")
     # session_lifetime 0: no KIP-368 re-authentication (the listener re-checks the credentials itself).
-    return ctx.response(error_code=0, error_message=None, auth_bytes=b"", session_lifetime=0)
+    return ctx.response(error_code=0, error_message=None, auth_bytes=step.token, session_lifetime=0)
 
 
 async def token_exchange(session: Session, token: bytes, run_sync: RunSync) -> bytes:
-    """The answer frame to a bare PLAIN token sent after SaslHandshake v0: an empty token when the
-    credentials check out. On failure nothing, and `session.close` is set: v0 has no error frame,
-    so Kafka just closes the connection."""
-    outcome = await _session_authenticate(session, token, run_sync)
-    return b"" if outcome.principal is None else b"\0\0\0\0"
+    """The answer frame to a bare token sent after SaslHandshake v0: the mechanism's token,
+    length-prefixed (empty for PLAIN). On failure nothing, and `session.close` is set: v0 has no
+    error frame, so Kafka just closes the connection."""
+    step = await _session_step(session, token, run_sync)
+    return b"" if step.failure is not None else struct.pack(">i", len(step.token)) + step.token
