@@ -71,6 +71,87 @@ def confluent_consume_all(bootstrap: str, topic: str, partitions: int, n: int, *
         consumer.close()
 
 
+def confluent_create_produce_consume(bootstrap: str, credentials: Credentials, topic: str, n: int) -> list[bytes]:
+    """With confluent-kafka and these credentials: create `topic` (AdminClient), produce `n`
+    records to it and read them back; what was read."""
+    from confluent_kafka import Producer
+    from confluent_kafka.admin import AdminClient, NewTopic
+
+    admin = AdminClient({"bootstrap.servers": bootstrap, **credentials.confluent()})
+    for f in admin.create_topics([NewTopic(topic, 1, 1)]).values():
+        f.result(10)
+    producer = Producer({"bootstrap.servers": bootstrap, "linger.ms": 5, **credentials.confluent()})
+    for i in range(n):
+        producer.produce(topic, value=b"v%d" % i)
+    assert producer.flush(10) == 0
+    return [m.value() for m in confluent_consume_all(bootstrap, topic, 1, n, **credentials.confluent())]
+
+
+def confluent_login_error(bootstrap: str, credentials: Credentials):
+    """The first error a confluent-kafka producer reports with these credentials (within 10 s)."""
+    from confluent_kafka import Producer
+
+    errors: list = []
+    producer = Producer({"bootstrap.servers": bootstrap, "error_cb": errors.append, **credentials.confluent()})
+    deadline = time.monotonic() + 10
+    while not errors and time.monotonic() < deadline:
+        producer.poll(0.1)
+    assert errors, "no error reported"
+    return errors[0]
+
+
+def kcat_produce_consume(kcat: str, bootstrap: str, credentials: Credentials, topic: str) -> list[str]:
+    """Produce two lines to `topic` with kcat and consume them back from the beginning."""
+    import subprocess
+
+    run = [kcat, "-b", bootstrap, *credentials.kcat()]
+    subprocess.run([*run, "-P", "-t", topic], input=b"one\ntwo\n", check=True, timeout=30, capture_output=True)
+    out = subprocess.run([*run, "-C", "-t", topic, "-o", "beginning", "-e"], check=True, timeout=30,
+                         capture_output=True).stdout.decode()
+    return out.splitlines()
+
+
+async def aiokafka_produce_consume(bootstrap: str, credentials: Credentials, topic: str, n: int) -> list[bytes]:
+    """Produce `n` records to partition 0 of `topic` with aiokafka, then read them back from the
+    beginning (at most 10 s): aiokafka's whole round trip with these credentials."""
+    import asyncio
+
+    from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
+
+    producer = AIOKafkaProducer(bootstrap_servers=bootstrap, **credentials.kafka_python())
+    await producer.start()
+    try:
+        for i in range(n):
+            await producer.send_and_wait(topic, value=b"v%d" % i, partition=0)
+    finally:
+        await producer.stop()
+    consumer = AIOKafkaConsumer(bootstrap_servers=bootstrap, enable_auto_commit=False, fetch_max_wait_ms=100,
+                                **credentials.kafka_python())
+    await consumer.start()
+    try:
+        consumer.assign([TopicPartition(topic, 0)])
+        await consumer.seek_to_beginning()
+        got: list[bytes] = []
+        async with asyncio.timeout(10):
+            while len(got) < n:
+                for records in (await consumer.getmany(timeout_ms=200)).values():
+                    got += [r.value for r in records]
+    finally:
+        await consumer.stop()
+    return got
+
+
+async def aiokafka_producer_start(bootstrap: str, credentials: Credentials) -> None:
+    """Start (and stop) an aiokafka producer: raises what aiokafka raises when it cannot log in."""
+    from aiokafka import AIOKafkaProducer
+
+    producer = AIOKafkaProducer(bootstrap_servers=bootstrap, **credentials.kafka_python())
+    try:
+        await producer.start()
+    finally:
+        await producer.stop()
+
+
 def kafka_python_consume_all(bootstrap: str, topic: str, partitions: int, n: int, **config) -> list:
     """The same with kafka-python (its keyword arguments in `config`): up to `n` records."""
     from kafka import KafkaConsumer, TopicPartition

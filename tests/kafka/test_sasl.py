@@ -5,7 +5,6 @@ import asyncio
 import logging
 import struct
 import subprocess
-import time
 
 import pytest
 from django.contrib.auth import get_user_model
@@ -21,8 +20,12 @@ from console.models import ApiToken
 from tests.kafka.conftest import (
     Credentials,
     Wire,
-    confluent_consume_all,
+    aiokafka_produce_consume,
+    aiokafka_producer_start,
+    confluent_create_produce_consume,
+    confluent_login_error,
     kafka_python_consume_all,
+    kcat_produce_consume,
     listener_running,
     user_create,
 )
@@ -433,35 +436,18 @@ def test_credentials_are_rechecked_only_every_session_recheck_s(connect, monkeyp
 
 @pytest.mark.parametrize("kind", ["token", "password"])
 def test_confluent_kafka(bootstrap, kind):
-    from confluent_kafka import Producer
-    from confluent_kafka.admin import AdminClient, NewTopic
-
     creds = credentials(kind, staff=True)
-    admin = AdminClient({"bootstrap.servers": bootstrap, **creds.confluent()})
-    for f in admin.create_topics([NewTopic("ck-sasl", 1, 1)]).values():
-        f.result(10)
-    producer = Producer({"bootstrap.servers": bootstrap, "linger.ms": 5, **creds.confluent()})
-    for i in range(5):
-        producer.produce("ck-sasl", value=b"v%d" % i)
-    assert producer.flush(10) == 0
-    got = [m.value() for m in confluent_consume_all(bootstrap, "ck-sasl", 1, 5, **creds.confluent())]
-    assert got == [b"v%d" % i for i in range(5)]
+    assert confluent_create_produce_consume(bootstrap, creds, "ck-sasl", 5) == [b"v%d" % i for i in range(5)]
 
 
 @pytest.mark.parametrize("kind", ["wrong password", "revoked token", "unknown user", "inactive user (password)"])
 def test_confluent_kafka_reports_authentication_failure(bootstrap, kind):
-    from confluent_kafka import KafkaError, Producer
+    from confluent_kafka import KafkaError
 
     message, expected = _bad(kind)
     _, username, password = message.decode().split("\0")
-    errors = []
-    producer = Producer({"bootstrap.servers": bootstrap, "error_cb": errors.append,
-                         **Credentials(username, password).confluent()})
-    deadline = time.monotonic() + 10
-    while not errors and time.monotonic() < deadline:
-        producer.poll(0.1)
-    assert errors and errors[0].code() == KafkaError._AUTHENTICATION
-    assert expected in errors[0].str()
+    error = confluent_login_error(bootstrap, Credentials(username, password))
+    assert error.code() == KafkaError._AUTHENTICATION and expected in error.str()
 
 
 def test_confluent_kafka_producer_whose_token_is_revoked_gets_authentication_errors(bootstrap, monkeypatch):
@@ -525,7 +511,6 @@ def test_aiokafka(bootstrap, kind):
 
 
 async def _aiokafka_roundtrip(bootstrap, creds):
-    from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
     from aiokafka.admin import AIOKafkaAdminClient, NewTopic
 
     admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap, **creds.kafka_python())
@@ -534,59 +519,25 @@ async def _aiokafka_roundtrip(bootstrap, creds):
         await admin.create_topics([NewTopic("aio-sasl", num_partitions=1, replication_factor=1)])
     finally:
         await admin.close()
-    producer = AIOKafkaProducer(bootstrap_servers=bootstrap, **creds.kafka_python())
-    await producer.start()
-    try:
-        for i in range(5):
-            await producer.send_and_wait("aio-sasl", value=b"v%d" % i)
-    finally:
-        await producer.stop()
-    consumer = AIOKafkaConsumer(bootstrap_servers=bootstrap, enable_auto_commit=False, fetch_max_wait_ms=100,
-                                **creds.kafka_python())
-    await consumer.start()
-    try:
-        consumer.assign([TopicPartition("aio-sasl", 0)])
-        await consumer.seek_to_beginning()
-        got = []
-        async with asyncio.timeout(10):
-            while len(got) < 5:
-                for records in (await consumer.getmany(timeout_ms=200)).values():
-                    got += [r.value for r in records]
-    finally:
-        await consumer.stop()
-    return got
+    return await aiokafka_produce_consume(bootstrap, creds, "aio-sasl", 5)
 
 
 @pytest.mark.parametrize("kind", ["wrong password", "revoked token", "unknown user", "inactive user (password)"])
 def test_aiokafka_reports_authentication_failure(bootstrap, kind, caplog):
     """aiokafka gives up bootstrapping with a connection error and logs the broker's answer."""
-    from aiokafka import AIOKafkaProducer
     from aiokafka.errors import KafkaConnectionError
 
     message, expected = _bad(kind)
     _, username, password = message.decode().split("\0")
-
-    async def start():
-        producer = AIOKafkaProducer(bootstrap_servers=bootstrap, **Credentials(username, password).kafka_python())
-        try:
-            await producer.start()
-        finally:
-            await producer.stop()
-
     with caplog.at_level(logging.ERROR, logger="aiokafka"), pytest.raises(KafkaConnectionError):
-        asyncio.run(start())
+        asyncio.run(aiokafka_producer_start(bootstrap, Credentials(username, password)))
     assert f"[Error 58] SaslAuthenticationFailed: {expected}" in caplog.text
 
 
 @pytest.mark.parametrize("kind", ["token", "password"])
 def test_kcat(kcat, bootstrap, kind):
     topic_create(name="kc-sasl", partitions=1)
-    creds = credentials(kind)
-    run = [kcat, "-b", bootstrap, *creds.kcat()]
-    subprocess.run([*run, "-P", "-t", "kc-sasl"], input=b"one\ntwo\n", check=True, timeout=30, capture_output=True)
-    out = subprocess.run([*run, "-C", "-t", "kc-sasl", "-o", "beginning", "-e"], check=True, timeout=30,
-                         capture_output=True).stdout.decode()
-    assert out.splitlines() == ["one", "two"]
+    assert kcat_produce_consume(kcat, bootstrap, credentials(kind), "kc-sasl") == ["one", "two"]
 
 
 @pytest.mark.parametrize("kind", ["wrong password", "revoked token", "unknown user", "inactive user (token)"])

@@ -6,7 +6,6 @@ import asyncio
 import logging
 import struct
 import subprocess
-import time
 
 import pytest
 from django.contrib.auth import get_user_model
@@ -20,8 +19,12 @@ from brokercore.topics.service import topic_create
 from tests.kafka.conftest import (
     Credentials,
     Wire,
-    confluent_consume_all,
+    aiokafka_produce_consume,
+    aiokafka_producer_start,
+    confluent_create_produce_consume,
+    confluent_login_error,
     kafka_python_consume_all,
+    kcat_produce_consume,
     user_create,
 )
 
@@ -143,34 +146,17 @@ def test_a_connection_ends_when_its_scram_credential_changes(connect, monkeypatc
 
 @pytest.mark.parametrize("mechanism", MECHANISMS)
 def test_confluent_kafka(bootstrap, mechanism):
-    from confluent_kafka import Producer
-    from confluent_kafka.admin import AdminClient, NewTopic
-
     creds = scram_user(mechanism, staff=True)
-    admin = AdminClient({"bootstrap.servers": bootstrap, **creds.confluent()})
-    for f in admin.create_topics([NewTopic("ck-scram", 1, 1)]).values():
-        f.result(10)
-    producer = Producer({"bootstrap.servers": bootstrap, "linger.ms": 5, **creds.confluent()})
-    for i in range(3):
-        producer.produce("ck-scram", value=b"v%d" % i)
-    assert producer.flush(10) == 0
-    got = [m.value() for m in confluent_consume_all(bootstrap, "ck-scram", 1, 3, **creds.confluent())]
-    assert got == [b"v0", b"v1", b"v2"]
+    assert confluent_create_produce_consume(bootstrap, creds, "ck-scram", 3) == [b"v0", b"v1", b"v2"]
 
 
 @pytest.mark.parametrize("mechanism", MECHANISMS)
 def test_confluent_kafka_reports_authentication_failure(bootstrap, mechanism):
-    from confluent_kafka import KafkaError, Producer
+    from confluent_kafka import KafkaError
 
     creds = scram_user(mechanism)
-    errors = []
-    producer = Producer({"bootstrap.servers": bootstrap, "error_cb": errors.append,
-                         **Credentials(creds.username, "wrong", mechanism).confluent()})
-    deadline = time.monotonic() + 10
-    while not errors and time.monotonic() < deadline:
-        producer.poll(0.1)
-    assert errors and errors[0].code() == KafkaError._AUTHENTICATION
-    assert failure(mechanism) in errors[0].str()
+    error = confluent_login_error(bootstrap, Credentials(creds.username, "wrong", mechanism))
+    assert error.code() == KafkaError._AUTHENTICATION and failure(mechanism) in error.str()
 
 
 @pytest.mark.parametrize("mechanism", MECHANISMS)
@@ -201,56 +187,20 @@ def test_kafka_python_reports_authentication_failure(bootstrap, mechanism, caplo
     assert f"SaslAuthenticationFailedError: {failure(mechanism)}" in caplog.text
 
 
-async def _aiokafka_roundtrip(bootstrap: str, creds: Credentials) -> list[bytes]:
-    from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
-
-    producer = AIOKafkaProducer(bootstrap_servers=bootstrap, **creds.kafka_python())
-    await producer.start()
-    try:
-        for i in range(3):
-            await producer.send_and_wait("aio-scram", value=b"v%d" % i)
-    finally:
-        await producer.stop()
-    consumer = AIOKafkaConsumer(bootstrap_servers=bootstrap, enable_auto_commit=False, fetch_max_wait_ms=100,
-                                **creds.kafka_python())
-    await consumer.start()
-    try:
-        consumer.assign([TopicPartition("aio-scram", 0)])
-        await consumer.seek_to_beginning()
-        got = []
-        async with asyncio.timeout(10):
-            while len(got) < 3:
-                for records in (await consumer.getmany(timeout_ms=200)).values():
-                    got += [r.value for r in records]
-    finally:
-        await consumer.stop()
-    return got
-
-
 @pytest.mark.parametrize("mechanism", MECHANISMS)
 def test_aiokafka(bootstrap, mechanism):
     topic_create(name="aio-scram", partitions=1)
     creds = scram_user(mechanism)
-    assert asyncio.run(_aiokafka_roundtrip(bootstrap, creds)) == [b"v0", b"v1", b"v2"]
+    assert asyncio.run(aiokafka_produce_consume(bootstrap, creds, "aio-scram", 3)) == [b"v0", b"v1", b"v2"]
 
 
 @pytest.mark.parametrize("mechanism", MECHANISMS)
 def test_aiokafka_reports_authentication_failure(bootstrap, mechanism, caplog):
-    from aiokafka import AIOKafkaProducer
     from aiokafka.errors import KafkaConnectionError
 
     creds = scram_user(mechanism)
-
-    async def start():
-        producer = AIOKafkaProducer(bootstrap_servers=bootstrap,
-                                    **Credentials(creds.username, "wrong", mechanism).kafka_python())
-        try:
-            await producer.start()
-        finally:
-            await producer.stop()
-
     with caplog.at_level(logging.ERROR, logger="aiokafka"), pytest.raises(KafkaConnectionError):
-        asyncio.run(start())
+        asyncio.run(aiokafka_producer_start(bootstrap, Credentials(creds.username, "wrong", mechanism)))
     assert f"[Error 58] SaslAuthenticationFailed: {failure(mechanism)}" in caplog.text
 
 
@@ -258,11 +208,7 @@ def test_aiokafka_reports_authentication_failure(bootstrap, mechanism, caplog):
 def test_kcat(kcat, bootstrap, mechanism):
     topic_create(name="kc-scram", partitions=1)
     creds = scram_user(mechanism)
-    run = [kcat, "-b", bootstrap, *creds.kcat()]
-    subprocess.run([*run, "-P", "-t", "kc-scram"], input=b"one\ntwo\n", check=True, timeout=30, capture_output=True)
-    out = subprocess.run([*run, "-C", "-t", "kc-scram", "-o", "beginning", "-e"], check=True, timeout=30,
-                         capture_output=True).stdout.decode()
-    assert out.splitlines() == ["one", "two"]
+    assert kcat_produce_consume(kcat, bootstrap, creds, "kc-scram") == ["one", "two"]
 
     bad = Credentials(creds.username, "wrong", mechanism)
     done = subprocess.run([kcat, "-b", bootstrap, *bad.kcat(), "-L", "-m", "2"], timeout=30, capture_output=True)
