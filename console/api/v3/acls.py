@@ -12,7 +12,7 @@ from typing import Literal, TypeVar
 from urllib.parse import urlencode
 
 from django.http import HttpRequest, HttpResponse
-from ninja import Schema, Status
+from ninja import Query, Schema, Status
 
 from brokercore.errors import BrokerError
 from brokercore.security.acl import (
@@ -67,6 +67,19 @@ class AclIn(Schema):
     permission: PermissionName
 
 
+class AclFilterIn(Schema):
+    """A search or delete filter, in the query string (names parsed by `_filter`, so a bad one is
+    400 naming the valid ones, as Confluent's proxy answers)."""
+
+    resource_type: str | None = None
+    resource_name: str | None = None
+    pattern_type: str | None = None
+    principal: str | None = None
+    host: str | None = None
+    operation: str | None = None
+    permission: str | None = None
+
+
 class AclBatchIn(Schema):
     data: list[AclIn]
 
@@ -82,12 +95,11 @@ def _enum(cls: type[E], field: str, value: str | None) -> E:
         raise RestError(BAD_REQUEST, f"{field} must be one of {names}; got {value!r}.") from None
 
 
-def _filter(resource_type: str | None, resource_name: str | None, pattern_type: str | None, principal: str | None,
-            host: str | None, operation: str | None, permission: str | None) -> AclFilter:
+def _filter(q: AclFilterIn) -> AclFilter:
     return AclFilter(
-        _enum(ResourceType, "resource_type", resource_type), resource_name or None,
-        _enum(PatternType, "pattern_type", pattern_type), principal or None, host or None,
-        _enum(Operation, "operation", operation), _enum(Permission, "permission", permission),
+        _enum(ResourceType, "resource_type", q.resource_type), q.resource_name or None,
+        _enum(PatternType, "pattern_type", q.pattern_type), q.principal or None, q.host or None,
+        _enum(Operation, "operation", q.operation), _enum(Permission, "permission", q.permission),
     )
 
 
@@ -157,18 +169,14 @@ _FILTER_DOC = (
 
 @route("GET", "/clusters/{cluster_id}/acls", AclList, summary="Search ACLs", errors=(400, 403),
        description="Needs DESCRIBE on the cluster. " + _FILTER_DOC)
-def acls_search(
-    request: HttpRequest, cluster_id: str, resource_type: str | None = None, resource_name: str | None = None,
-    pattern_type: str | None = None, principal: str | None = None, host: str | None = None,
-    operation: str | None = None, permission: str | None = None,
-) -> dict:
+def acls_search(request: HttpRequest, cluster_id: str, query: Query[AclFilterIn]) -> dict:
     cid = cluster_check(cluster_id)
     access.require_cluster(request, Operation.DESCRIBE)
-    acl_filter = _filter(resource_type, resource_name, pattern_type, principal, host, operation, permission)
+    acl_filter = _filter(query)
     out = list_out("KafkaAclList", request, [_acl_out(request, cid, b) for b in _sorted(acls_describe(acl_filter))])
     out["metadata"]["self"] = url(request, cid, "acls") + _query(
-        resource_type=acl_filter.resource_type.name, resource_name=resource_name or "",
-        pattern_type=acl_filter.pattern_type.name, principal=principal or "", host=host or "",
+        resource_type=acl_filter.resource_type.name, resource_name=query.resource_name or "",
+        pattern_type=acl_filter.pattern_type.name, principal=query.principal or "", host=query.host or "",
         operation=acl_filter.operation.name, permission=acl_filter.permission.name,
     )
     return out
@@ -199,13 +207,9 @@ def acls_create_batch(request: HttpRequest, cluster_id: str, payload: AclBatchIn
 @route("DELETE", "/clusters/{cluster_id}/acls", AclsDeletedOut, summary="Delete the ACLs a filter matches",
        errors=(400, 403), auth=_ALTER,
        description="Needs ALTER on the cluster. Answers the ACLs deleted. " + _FILTER_DOC)
-def acls_delete_matching(
-    request: HttpRequest, cluster_id: str, resource_type: str | None = None, resource_name: str | None = None,
-    pattern_type: str | None = None, principal: str | None = None, host: str | None = None,
-    operation: str | None = None, permission: str | None = None,
-) -> dict:
+def acls_delete_matching(request: HttpRequest, cluster_id: str, query: Query[AclFilterIn]) -> dict:
     cid = cluster_check(cluster_id)
-    acl_filter = _filter(resource_type, resource_name, pattern_type, principal, host, operation, permission)
+    acl_filter = _filter(query)
     (result,) = acls_delete(filters=[acl_filter])
     if isinstance(result, BrokerError):
         raise rest_error(result)
