@@ -198,11 +198,13 @@ class ConsumerPoll:
     rejoined: bool
 
 
-def topics_matching(pattern: str) -> list[str]:
-    """The topics a pattern subscription covers now (the whole name must match, as in Kafka).
-    Raises re.error for a pattern that is not a regular expression."""
+def topics_matching(pattern: str, visible: Callable[[str], bool] | None = None) -> list[str]:
+    """The topics a pattern subscription covers now (the whole name must match, as in Kafka),
+    among those `visible` lets through (a Kafka client matches its pattern against Metadata,
+    which lists only the topics its principal may DESCRIBE). Raises re.error for a pattern that
+    is not a regular expression."""
     rx = re.compile(pattern)
-    return sorted(t for t in topic_names_list() if rx.fullmatch(t))
+    return sorted(t for t in topic_names_list() if rx.fullmatch(t) and (visible is None or visible(t)))
 
 
 @dataclass(slots=True)
@@ -230,6 +232,8 @@ class ServerConsumer:
     topic_pattern: str = ""
     assignment: list[TP] = field(default_factory=list)
     positions: dict[str, int] = field(default_factory=dict)
+    # Which topics a pattern may match (the principal's visible ones); not state: None is all.
+    visible: Callable[[str], bool] | None = None
     # The generation this object last saw. None (an adapter that rebuilds the consumer per call
     # never polled in this object's life): commit under the group's current generation.
     generation: int | None = None
@@ -249,7 +253,7 @@ class ServerConsumer:
             raise ConsumerStateError(
                 "The consumer has a manual assignment; subscribing and assigning partitions are mutually exclusive (unsubscribe first)."
             )
-        resolved = topics_matching(pattern) if pattern else sorted(set(topics or []))
+        resolved = topics_matching(pattern, self.visible) if pattern else sorted(set(topics or []))
         self.commit_auto()
         self._join(resolved)
         self.topics, self.topic_pattern = resolved, pattern or ""
@@ -466,7 +470,7 @@ class ServerConsumer:
         rejoined = False
         if self.topic_pattern:
             # Kafka re-evaluates a pattern subscription against metadata; new matching topics join it.
-            topics = topics_matching(self.topic_pattern)
+            topics = topics_matching(self.topic_pattern, self.visible)
             if topics != self.topics:
                 self.commit_auto()
                 self._join(topics)

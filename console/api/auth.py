@@ -2,7 +2,6 @@
 basic auth, or the browser's session (with Django's CSRF check on unsafe methods). Anonymous
 callers are refused unless settings.REST["ALLOW_ANONYMOUS"] is on (local demos)."""
 
-import inspect
 from collections.abc import Callable
 from typing import TypeAlias
 
@@ -75,32 +74,3 @@ def anonymous_if_allowed(request: HttpRequest) -> AnonymousUser | None:
 
 
 AUTH: list[Auth] = [TokenBearer(), TokenOrPasswordBasic(), Session(), anonymous_if_allowed]
-
-
-def _staff_only(user: Caller | None) -> Caller | None:
-    if user and not getattr(user, "is_staff", False):
-        raise RestError(
-            FORBIDDEN,
-            "Only staff users may change topics and their configs; ask an administrator for a staff account or token.",
-        )
-    return user
-
-
-def _staff(auth: Auth) -> Auth:
-    """`auth` that also refuses a caller who is not staff. As an operation's auth it runs before
-    ninja parses the body, so such a caller learns only that they may not (403), never what was
-    wrong with a body they may not send (422)."""
-    if inspect.isfunction(auth):
-        return lambda request: _staff_only(auth(request))
-
-    class Staff(type(auth)):
-        def __call__(self, request: HttpRequest) -> Caller | None:
-            return _staff_only(super().__call__(request))
-
-    # The OpenAPI document names security schemes by class: the same scheme, not a new one.
-    Staff.__name__ = Staff.__qualname__ = type(auth).__name__
-    return Staff()
-
-
-# Topic creation and deletion, partition growth and config changes.
-STAFF_AUTH: list[Auth] = [_staff(a) for a in AUTH]

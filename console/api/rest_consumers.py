@@ -30,7 +30,7 @@ Semantics chosen where the Confluent proxy leaves room:
 import logging
 import re
 import uuid
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import asdict, dataclass
 
@@ -235,8 +235,9 @@ def instances_expire() -> dict[str, int]:
 # --- The instance's consumer --------------------------------------------------------------------
 
 
-def _consumer(inst: RestConsumer, client_host: str = "") -> ServerConsumer:
+def _consumer(inst: RestConsumer, client_host: str = "", visible: Callable[[str], bool] | None = None) -> ServerConsumer:
     return ServerConsumer(
+        visible=visible,
         group_id=inst.group_id,
         client_id=inst.name,
         offset_reset=inst.offset_reset,
@@ -252,10 +253,10 @@ def _consumer(inst: RestConsumer, client_host: str = "") -> ServerConsumer:
 
 
 @contextmanager
-def _using(inst: RestConsumer, client_host: str = "") -> Iterator[ServerConsumer]:
+def _using(inst: RestConsumer, client_host: str = "", visible: Callable[[str], bool] | None = None) -> Iterator[ServerConsumer]:
     """The instance's consumer, whose changes are stored on the row afterwards, also when the call
     fails part way (a member it joined must not be forgotten); its state errors are 40903."""
-    consumer = _consumer(inst, client_host)
+    consumer = _consumer(inst, client_host, visible)
     try:
         yield consumer
     except ConsumerStateError as e:
@@ -292,8 +293,12 @@ def _partitions_check(tps: Sequence[TP]) -> None:
 # --- Subscription and assignment ----------------------------------------------------------------
 
 
-def subscribe(inst: RestConsumer, *, topics: list[str] | None, topic_pattern: str | None, client_host: str = "") -> None:
-    with _using(inst, client_host) as consumer:
+def subscribe(
+    inst: RestConsumer, *, topics: list[str] | None, topic_pattern: str | None, client_host: str = "",
+    visible: Callable[[str], bool] | None = None,
+) -> None:
+    """Subscribe; a pattern matches only the topics `visible` lets through (None: every topic)."""
+    with _using(inst, client_host, visible) as consumer:
         try:
             consumer.subscribe(topics=topics, pattern=topic_pattern)
         except re.error as e:
@@ -364,7 +369,9 @@ def committed_get(inst: RestConsumer, partitions: list[TP] | None) -> list[Commi
 # --- Polling ------------------------------------------------------------------------------------
 
 
-def records_poll(inst: RestConsumer, *, timeout_ms: int | None, max_bytes: int | None) -> list[RecordOut]:
+def records_poll(
+    inst: RestConsumer, *, timeout_ms: int | None, max_bytes: int | None, visible: Callable[[str], bool] | None = None,
+) -> list[RecordOut]:
     """Records from the instance's positions: waits up to the timeout for the first ones, then up
     to it for fetch.min.bytes of them. Every call is a heartbeat of the group member. The
     instance's request timeout and the server's limits bound the wait and the size."""
@@ -374,5 +381,5 @@ def records_poll(inst: RestConsumer, *, timeout_ms: int | None, max_bytes: int |
         wait_ms = timeout_ms
     wait_ms = max(0, min(wait_ms, rest["CONSUMER_REQUEST_TIMEOUT_MS"]))
     max_bytes = rest["CONSUMER_REQUEST_MAX_BYTES"] if max_bytes is None else max(1, min(max_bytes, rest["CONSUMER_REQUEST_MAX_BYTES"]))
-    with _using(inst) as consumer:
+    with _using(inst, visible=visible) as consumer:
         return consumer.poll(wait_ms=wait_ms, max_bytes=max_bytes, min_bytes=inst.fetch_min_bytes).records

@@ -3,7 +3,7 @@ and offsets, under /rest/consumers/. The semantics are in `console.api.rest_cons
 
 import base64
 import json
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from typing import Annotated, Any
 from urllib.parse import quote
 
@@ -13,8 +13,9 @@ from ninja import Field, Query, Router, Schema, Status
 from pydantic import field_validator
 
 from brokercore.errors import InvalidTopic
+from brokercore.security.acl import Operation
 from brokercore.topics.rules import LEGAL_NAME_PATTERN, MAX_NAME_LENGTH, topic_name_validate
-from console.api import body_limit, negotiation
+from console.api import access, body_limit, negotiation
 from console.api import rest_consumers as svc
 from console.api.errors import INVALID_PAYLOAD, RECORD_NOT_IN_FORMAT, RestError
 from console.models import RestConsumer
@@ -149,6 +150,22 @@ def _tps(items: Iterable[TopicPartition]) -> list[tuple[str, int]]:
     return [(i.topic, i.partition) for i in items]
 
 
+# What a Kafka consumer's requests need, checked as its Kafka API equivalents are:
+# JoinGroup/Heartbeat and OffsetCommit READ on the group, OffsetFetch DESCRIBE on it; Fetch and
+# OffsetCommit READ on each topic; Metadata, ListOffsets and OffsetFetch DESCRIBE on each topic.
+# Closing an instance (LeaveGroup) is never refused: a user must always be able to stop.
+
+
+def _instance_topics(inst: RestConsumer) -> list[str]:
+    """The topics an instance reads: its subscription's (a pattern's current matches) or its
+    manual assignment's."""
+    return sorted(set(inst.topics) | {t for t, _ in inst.assignment})
+
+
+def _may_describe(request: HttpRequest) -> Callable[[str], bool]:
+    return lambda topic: access.may_topic(request, Operation.DESCRIBE, topic)
+
+
 def _json_body(request: HttpRequest, schema: type[Schema]) -> Schema | None:
     """A body that may be absent: Confluent's offsets endpoints treat no body as 'everything'."""
     body_limit(request)
@@ -169,6 +186,7 @@ def _json_body(request: HttpRequest, schema: type[Schema]) -> Schema | None:
 @router.post("/{group}", response={200: ConsumerCreatedOut, **_errors(409)}, by_alias=True, summary="Create a consumer instance")
 def consumer_create(request: HttpRequest, group: str, payload: ConsumerCreateIn) -> dict:
     body_limit(request)
+    access.require_group(request, Operation.READ, group)
     config = svc.config_parse(payload.model_dump(by_alias=True))
     inst = svc.instance_create(group_id=group, config=config, owner=_owner(request))
     uri = request.build_absolute_uri(f"/rest/consumers/{quote(group, safe='')}/instances/{quote(inst.name, safe='')}")
@@ -185,7 +203,12 @@ def consumer_delete(request: HttpRequest, group: str, instance: str) -> Status:
 def subscription_set(request: HttpRequest, group: str, instance: str, payload: SubscriptionIn) -> Status:
     body_limit(request)
     inst = _instance(request, group, instance)
-    svc.subscribe(inst, topics=payload.topics, topic_pattern=payload.topic_pattern, client_host=request.META.get("REMOTE_ADDR", ""))
+    access.require_group(request, Operation.READ, inst.group_id)
+    access.require_topics(request, Operation.DESCRIBE, payload.topics or ())
+    svc.subscribe(
+        inst, topics=payload.topics, topic_pattern=payload.topic_pattern, client_host=request.META.get("REMOTE_ADDR", ""),
+        visible=_may_describe(request),
+    )
     return Status(204, None)
 
 
@@ -203,7 +226,9 @@ def subscription_delete(request: HttpRequest, group: str, instance: str) -> Stat
 @router.post("/{group}/instances/{instance}/assignments", response={204: None, **_errors(409)}, summary="Assign partitions manually")
 def assignments_set(request: HttpRequest, group: str, instance: str, payload: PartitionsIn) -> Status:
     body_limit(request)
-    svc.assign(_instance(request, group, instance), _tps(payload.partitions))
+    inst = _instance(request, group, instance)
+    access.require_topics(request, Operation.DESCRIBE, (p.topic for p in payload.partitions))
+    svc.assign(inst, _tps(payload.partitions))
     return Status(204, None)
 
 
@@ -216,21 +241,27 @@ def assignments_get(request: HttpRequest, group: str, instance: str) -> dict:
 @router.post("/{group}/instances/{instance}/positions", response={204: None, **_errors(409)}, summary="Seek to offsets")
 def positions_set(request: HttpRequest, group: str, instance: str, payload: PositionsIn) -> Status:
     body_limit(request)
-    svc.seek(_instance(request, group, instance), {(o.topic, o.partition): o.offset for o in payload.offsets})
+    inst = _instance(request, group, instance)
+    access.require_topics(request, Operation.DESCRIBE, (o.topic for o in payload.offsets))
+    svc.seek(inst, {(o.topic, o.partition): o.offset for o in payload.offsets})
     return Status(204, None)
 
 
 @router.post("/{group}/instances/{instance}/positions/beginning", response={204: None, **_errors(409)}, summary="Seek to the first offsets")
 def positions_beginning(request: HttpRequest, group: str, instance: str, payload: PartitionsIn) -> Status:
     body_limit(request)
-    svc.seek_to(_instance(request, group, instance), _tps(payload.partitions), end=False)
+    inst = _instance(request, group, instance)
+    access.require_topics(request, Operation.DESCRIBE, (p.topic for p in payload.partitions))
+    svc.seek_to(inst, _tps(payload.partitions), end=False)
     return Status(204, None)
 
 
 @router.post("/{group}/instances/{instance}/positions/end", response={204: None, **_errors(409)}, summary="Seek to the ends")
 def positions_end(request: HttpRequest, group: str, instance: str, payload: PartitionsIn) -> Status:
     body_limit(request)
-    svc.seek_to(_instance(request, group, instance), _tps(payload.partitions), end=True)
+    inst = _instance(request, group, instance)
+    access.require_topics(request, Operation.DESCRIBE, (p.topic for p in payload.partitions))
+    svc.seek_to(inst, _tps(payload.partitions), end=True)
     return Status(204, None)
 
 
@@ -275,6 +306,8 @@ def offsets_commit(request: HttpRequest, group: str, instance: str) -> Status:
     offsets = None
     if payload is not None and payload.offsets is not None:
         offsets = {(o.topic, o.partition): (o.offset, o.metadata or "") for o in payload.offsets}
+    access.require_group(request, Operation.READ, inst.group_id)
+    access.require_topics(request, Operation.READ, _instance_topics(inst) if offsets is None else (t for t, _ in offsets))
     svc.commit(inst, offsets)
     return Status(200, None)
 
@@ -334,6 +367,8 @@ def offsets_get(
         partitions = [(topic, p) for p in partition if 0 <= p < 2**31]
     else:
         partitions = None
+    access.require_group(request, Operation.DESCRIBE, inst.group_id)
+    access.require_topics(request, Operation.DESCRIBE, _instance_topics(inst) if partitions is None else (t for t, _ in partitions))
     rows = svc.committed_get(inst, partitions)
     return {"offsets": [{"topic": c.topic, "partition": c.partition, "offset": c.offset, "metadata": c.metadata} for c in rows]}
 
@@ -385,7 +420,10 @@ def records_get(
             40601, f"The consumer's format is {inst.format}: ask for its records with Accept: {media}."
         ) from None
     request.rest_media_type = media
-    records = svc.records_poll(inst, timeout_ms=timeout, max_bytes=max_bytes)
+    if inst.topics or inst.topic_pattern:  # a member of the group (JoinGroup, Heartbeat)
+        access.require_group(request, Operation.READ, inst.group_id)
+    access.require_topics(request, Operation.READ, _instance_topics(inst))  # Fetch
+    records = svc.records_poll(inst, timeout_ms=timeout, max_bytes=max_bytes, visible=_may_describe(request))
     convert = _b64 if inst.format == "binary" else None
     out = []
     for i, r in enumerate(records):

@@ -18,11 +18,12 @@ from brokercore.cluster.read import brokers_live_ids
 from brokercore.errors import BrokerError, InvalidTopic, UnknownTopicOrPartition
 from brokercore.log.append import records_append
 from brokercore.models import Partition
+from brokercore.security.acl import Operation
 from brokercore.topics import read as topics_read
 from brokercore.topics.read import partition_describe, topic_describe, topic_names_list
 from brokercore.topics.rules import topic_name_validate
 from brokercore.types import RecordIn, TopicInfo
-from console.api import api, body_limit, negotiation
+from console.api import access, api, body_limit, negotiation
 from console.api.errors import INVALID_PAYLOAD, PARTITION_NOT_FOUND, TOO_LARGE, TOPIC_NOT_FOUND, RestError, rest_error
 
 router = Router()
@@ -146,13 +147,16 @@ def _accept(request: HttpRequest) -> None:
     request.rest_media_type = negotiation.negotiate(request, [negotiation.V2, negotiation.JSON])
 
 
-def _topic_checked(topic: str) -> None:
+def _topic_checked(request: HttpRequest, topic: str, operation: Operation = Operation.DESCRIBE) -> None:
+    """A legal name, then `operation` on it (Kafka checks before it looks the topic up, so a
+    refusal says nothing about whether it exists)."""
     # A name Kafka would never allow cannot exist; refusing it here also keeps odd bytes (NUL)
     # away from the database.
     try:
         topic_name_validate(topic)
     except InvalidTopic:
         raise RestError(TOPIC_NOT_FOUND, f"Topic '{topic}' not found.") from None
+    access.require_topic(request, operation, topic)
 
 
 def _not_found(e: UnknownTopicOrPartition, topic: str) -> RestError:
@@ -164,8 +168,8 @@ def _not_found(e: UnknownTopicOrPartition, topic: str) -> RestError:
     return rest_error(e, not_found=PARTITION_NOT_FOUND)
 
 
-def _partition_get(topic: str, partition: int) -> Partition:
-    _topic_checked(topic)
+def _partition_get(request: HttpRequest, topic: str, partition: int) -> Partition:
+    _topic_checked(request, topic)
     try:
         if not 0 <= partition <= _INT32_MAX:
             raise UnknownTopicOrPartition(f"Partition {partition} of topic '{topic}' does not exist.")
@@ -183,8 +187,8 @@ def _partition_out(index: int, replicas: tuple[int, ...]) -> dict:
     }
 
 
-def _topic_describe(topic: str) -> TopicInfo:
-    _topic_checked(topic)
+def _topic_describe(request: HttpRequest, topic: str) -> TopicInfo:
+    _topic_checked(request, topic)
     try:
         return topic_describe(name=topic)
     except UnknownTopicOrPartition as e:
@@ -199,7 +203,7 @@ _resp, _extra = _responses(list[str], _READ_ERRORS)
 @router.get("/topics", response=_resp, openapi_extra=_extra, summary="List topic names")
 def topics_list(request: HttpRequest) -> list[str]:
     _accept(request)
-    return topic_names_list()
+    return access.visible_topics(request, topic_names_list())
 
 
 _resp, _extra = _responses(V2TopicOut, _READ_ERRORS)
@@ -209,7 +213,7 @@ _resp, _extra = _responses(V2TopicOut, _READ_ERRORS)
 def topic_get(request: HttpRequest, topic: str) -> dict:
     """The topic's effective configs (defaults included) and its partitions."""
     _accept(request)
-    info = _topic_describe(topic)
+    info = _topic_describe(request, topic)
     return {
         "name": info.name,
         "configs": info.configs,
@@ -223,7 +227,7 @@ _resp, _extra = _responses(list[V2PartitionOut], _READ_ERRORS)
 @router.get("/topics/{topic}/partitions", response=_resp, openapi_extra=_extra, summary="List a topic's partitions")
 def partitions_list(request: HttpRequest, topic: str) -> list[dict]:
     _accept(request)
-    return [_partition_out(p.index, p.replicas) for p in _topic_describe(topic).partitions]
+    return [_partition_out(p.index, p.replicas) for p in _topic_describe(request, topic).partitions]
 
 
 _resp, _extra = _responses(V2PartitionOut, _READ_ERRORS)
@@ -232,7 +236,7 @@ _resp, _extra = _responses(V2PartitionOut, _READ_ERRORS)
 @router.get("/topics/{topic}/partitions/{partition}", response=_resp, openapi_extra=_extra, summary="Describe a partition")
 def partition_get(request: HttpRequest, topic: str, partition: int) -> dict:
     _accept(request)
-    info = partition_describe(_partition_get(topic, partition))
+    info = partition_describe(_partition_get(request, topic, partition))
     return _partition_out(info.index, info.replicas)
 
 
@@ -248,7 +252,7 @@ _resp, _extra = _responses(PartitionOffsets, _READ_ERRORS)
 def partition_offsets(request: HttpRequest, topic: str, partition: int) -> dict:
     """beginning_offset: the log start offset; end_offset: the high watermark (the next offset)."""
     _accept(request)
-    p = _partition_get(topic, partition)
+    p = _partition_get(request, topic, partition)
     return {"beginning_offset": p.log_start_offset, "end_offset": p.high_watermark}
 
 
@@ -343,7 +347,7 @@ def _records_in(records: list, fmt: str, *, per_record_partition: bool) -> list[
 def _produce(request: HttpRequest, topic: str, partition: int | None) -> HttpResponse:
     _accept(request)
     fmt = negotiation.v2_produce_format(request)
-    _topic_checked(topic)
+    _topic_checked(request, topic, Operation.WRITE)
     records = _records_in(_body_parse(request), fmt, per_record_partition=partition is None)
     try:
         # records_append checks every record before writing any: a bad one leaves the log as it was.

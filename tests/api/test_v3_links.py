@@ -67,15 +67,16 @@ def test_every_link_answers(rest, world, base):
     assert answers[f"{base}/topics/-/partitions/-/reassignment"] == 200
     assert answers[f"{base}/topics/orders/partitions/-/reassignment"] == 200
     # The crawl reached the new endpoints through links alone.
-    for path in ("/broker-configs", "/brokers/1/configs", "/brokers/1/partition-replicas"):
+    for path in ("/broker-configs", "/brokers/1/configs", "/brokers/1/partition-replicas", "/acls"):
         assert answers[base + path] == 200, path
     assert len(answers) > 40
 
 
-def test_no_acl_link_since_there_are_no_acls(rest, base):
+def test_the_cluster_links_to_its_acls(rest, base):
     cluster = rest.get(base).json()
-    assert "acls" not in cluster
-    assert rest.get(base + "/acls").status_code == 404
+    assert cluster["acls"]["related"].endswith(base + "/acls")
+    listed = rest.get(base + "/acls").json()
+    assert listed["kind"] == "KafkaAclList" and listed["data"] == []
 
 
 def test_broker_configs_are_the_kafka_listeners_read_only_settings(rest, world, base, settings):

@@ -82,7 +82,9 @@ CONSOLE: dict[str, tuple[str, tuple[str, ...]]] = {
     "admin:logout": (ADMIN_PUBLIC, ("POST",)),
 }
 
-# REST operations, by OpenAPI path and method: AUTH = any authenticated caller, STAFF_ONLY = staff.
+# REST operations, by OpenAPI path and method, as they are without ACLs (the default
+# BROKER_ACL_NO_MATCH): AUTH = any authenticated caller, STAFF_ONLY = staff (what ACLs change:
+# tests/api/test_acls.py).
 AUTH, STAFF_ONLY = "authenticated", "staff"
 V2C = "/rest/consumers/{group}/instances/{instance}"
 V3 = "/rest/v3/clusters/{cluster_id}"
@@ -153,6 +155,10 @@ REST_OPERATIONS: dict[tuple[str, str], str] = {
     ("GET", V3T + "/partitions/-/reassignment"): AUTH,
     ("GET", V3T + "/partitions/{partition_id}/reassignment"): AUTH,
     ("GET", V3G + "/consumers/{consumer_id}/assignments/{topic_name}/partitions/{partition_id}"): AUTH,
+    ("GET", V3 + "/acls"): AUTH,  # DESCRIBE on the cluster
+    ("POST", V3 + "/acls"): STAFF_ONLY,  # ALTER on the cluster
+    ("POST", V3 + "/acls:batch"): STAFF_ONLY,
+    ("DELETE", V3 + "/acls"): STAFF_ONLY,
 }
 
 # Valid bodies for the staff operations, so a refusal is the permission check, not validation.
@@ -165,6 +171,11 @@ STAFF_BODIES = {
     ("POST", V3 + "/brokers/{broker_id}/configs:alter"): {"data": [{"name": "log.retention.ms", "value": "1000"}]},
     ("PUT", V3 + "/broker-configs/{name}"): {"value": "1000"},
     ("POST", V3 + "/broker-configs:alter"): {"data": [{"name": "log.retention.ms", "value": "1000"}]},
+    ("POST", V3 + "/acls"): {"resource_type": "TOPIC", "resource_name": "orders", "pattern_type": "LITERAL",
+                             "principal": "User:viewer", "host": "*", "operation": "ALL", "permission": "ALLOW"},
+    ("POST", V3 + "/acls:batch"): {"data": [{"resource_type": "TOPIC", "resource_name": "orders", "pattern_type": "LITERAL",
+                                             "principal": "User:viewer", "host": "*", "operation": "ALL",
+                                             "permission": "ALLOW"}]},
 }
 
 WEBSOCKETS = {"ws/live/": READ}

@@ -14,9 +14,10 @@ from ninja import Status
 from brokercore.cluster import read as cluster_read
 from brokercore.cluster.read import BrokerView, broker_configs, cluster_configs
 from brokercore.configdef import ConfigEntry
+from brokercore.security.acl import Operation
 from brokercore.topics.configs import DELETE, SET, ConfigOp, broker_config_entries
 from brokercore.topics.service import broker_configs_alter
-from console.api.auth import STAFF_AUTH
+from console.api import access
 from console.api.errors import BROKER_NOT_FOUND, CONFIG_NOT_FOUND, RestError
 from console.api.v3.configs import ConfigsAlterIn, ConfigUpdateIn, config_ops, config_out, config_schema
 from console.api.v3.partitions import ReplicaList, replica_out
@@ -80,7 +81,8 @@ def broker_get(request: HttpRequest, cluster_id: str, broker_id: int) -> dict:
 def broker_replicas_list(request: HttpRequest, cluster_id: str, broker_id: int) -> dict:
     cid = cluster_check(cluster_id)
     broker_check(broker_id)
-    data = [replica_out(request, cid, topic, p, broker_id) for topic, p in cluster_read.broker_replicas(broker_id)]
+    replicas = access.visible_topics(request, cluster_read.broker_replicas(broker_id), lambda tp: tp[0])
+    data = [replica_out(request, cid, topic, p, broker_id) for topic, p in replicas]
     return list_out("KafkaReplicaList", request, data)
 
 
@@ -120,6 +122,7 @@ def _cluster_config_out(request: HttpRequest, cid: str, e: ConfigEntry) -> dict:
 )
 def broker_configs_list(request: HttpRequest, cluster_id: str, broker_id: int) -> dict:
     cid = cluster_check(cluster_id)
+    access.require_cluster(request, Operation.DESCRIBE_CONFIGS)
     data = [_broker_config_out(request, cid, broker_id, e) for e in _broker_entries(broker_id)]
     return list_out("KafkaBrokerConfigList", request, data)
 
@@ -127,6 +130,7 @@ def broker_configs_list(request: HttpRequest, cluster_id: str, broker_id: int) -
 @route("GET", "/clusters/{cluster_id}/brokers/{broker_id}/configs/{name}", BrokerConfigOut, summary="Get a broker config")
 def broker_config_get(request: HttpRequest, cluster_id: str, broker_id: int, name: str) -> dict:
     cid = cluster_check(cluster_id)
+    access.require_cluster(request, Operation.DESCRIBE_CONFIGS)
     return _broker_config_out(request, cid, broker_id, _broker_entry(_broker_entries(broker_id), name))
 
 
@@ -136,6 +140,7 @@ def broker_config_get(request: HttpRequest, cluster_id: str, broker_id: int, nam
 )
 def cluster_configs_list(request: HttpRequest, cluster_id: str) -> dict:
     cid = cluster_check(cluster_id)
+    access.require_cluster(request, Operation.DESCRIBE_CONFIGS)
     data = [_cluster_config_out(request, cid, e) for e in _cluster_entries()]
     return list_out("KafkaClusterConfigList", request, data)
 
@@ -143,6 +148,7 @@ def cluster_configs_list(request: HttpRequest, cluster_id: str) -> dict:
 @route("GET", "/clusters/{cluster_id}/broker-configs/{name}", ClusterConfigOut, summary="Get a cluster-wide broker config")
 def cluster_config_get(request: HttpRequest, cluster_id: str, name: str) -> dict:
     cid = cluster_check(cluster_id)
+    access.require_cluster(request, Operation.DESCRIBE_CONFIGS)
     return _cluster_config_out(request, cid, _broker_entry(_cluster_entries(), name))
 
 
@@ -154,7 +160,8 @@ def _broker_alter(node_id: int | None, ops: list[ConfigOp], validate_only: bool 
     return Status(204, None)
 
 
-_WRITE = {"errors": (400, 403, 404), "auth": STAFF_AUTH}
+# A BROKER config resource is the cluster's, for Kafka's authorizer: ALTER_CONFIGS on the cluster.
+_WRITE = {"errors": (400, 403, 404), "auth": access.cluster_auth(Operation.ALTER_CONFIGS)}
 
 
 @route("PUT", "/clusters/{cluster_id}/brokers/{broker_id}/configs/{name}", {204: None}, summary="Set a broker config", **_WRITE)

@@ -11,6 +11,7 @@ from console.api.v3.shared import Related, Resource, cluster_check, list_out, li
 class ClusterOut(Resource):
     kind: Literal["KafkaCluster"]
     controller: Related | None
+    acls: Related
     brokers: Related
     broker_configs: Related
     consumer_groups: Related
@@ -25,6 +26,7 @@ def _cluster_out(request: HttpRequest, cid: str) -> dict:
     return resource(
         request, "KafkaCluster", cid,
         controller=related(request, cid, "brokers", cluster_read.brokers_live_ids()[0]),
+        acls=related(request, cid, "acls"),
         brokers=related(request, cid, "brokers"),
         broker_configs=related(request, cid, "broker-configs"),
         consumer_groups=related(request, cid, "consumer-groups"),

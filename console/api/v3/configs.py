@@ -10,9 +10,10 @@ from ninja import Schema, Status
 from pydantic import create_model
 
 from brokercore.configdef import ConfigEntry
+from brokercore.security.acl import Operation
 from brokercore.topics import service as topic_service
 from brokercore.topics.configs import APPEND, CONFIG_NAMES, DELETE, SET, SUBTRACT, ConfigOp, config_entries
-from console.api.auth import STAFF_AUTH
+from console.api import access
 from console.api.errors import CONFIG_NOT_FOUND, RestError
 from console.api.v3.shared import (
     CrnPairs,
@@ -110,9 +111,14 @@ def _config_value(value: str | int | None) -> str | None:
     return None if value is None else str(value)
 
 
+# Kafka's IncrementalAlterConfigs on a TOPIC resource: ALTER_CONFIGS on the topic.
+_ALTER = access.topic_auth(Operation.ALTER_CONFIGS)
+
+
 @route("GET", _TOPIC_CONFIGS, TopicConfigList, summary="List a topic's configs")
 def configs_list(request: HttpRequest, cluster_id: str, topic_name: str) -> dict:
     cid = cluster_check(cluster_id)
+    access.require_topic(request, Operation.DESCRIBE_CONFIGS, topic_name)
     info = topic_check(topic_name)
     data = [_topic_config_out(request, cid, info.name, e) for e in config_entries(info.overrides)]
     return list_out("KafkaTopicConfigList", request, data)
@@ -121,6 +127,7 @@ def configs_list(request: HttpRequest, cluster_id: str, topic_name: str) -> dict
 @route("GET", _TOPIC_CONFIGS + "/{name}", TopicConfigOut, summary="Get a topic config")
 def config_get(request: HttpRequest, cluster_id: str, topic_name: str, name: str) -> dict:
     cid = cluster_check(cluster_id)
+    access.require_topic(request, Operation.DESCRIBE_CONFIGS, topic_name)
     info = topic_check(topic_name)
     (entry,) = config_entries(info.overrides, names={_config_name(name)})
     return _topic_config_out(request, cid, info.name, entry)
@@ -128,7 +135,7 @@ def config_get(request: HttpRequest, cluster_id: str, topic_name: str, name: str
 
 @route(
     "PUT", _TOPIC_CONFIGS + "/{name}", {204: None},
-    summary="Set a topic config", errors=(400, 403, 422), auth=STAFF_AUTH,
+    summary="Set a topic config", errors=(400, 403, 422), auth=_ALTER,
 )
 def config_update(request: HttpRequest, cluster_id: str, topic_name: str, name: str, payload: ConfigUpdateIn) -> Status:
     cluster_check(cluster_id)
@@ -140,7 +147,7 @@ def config_update(request: HttpRequest, cluster_id: str, topic_name: str, name: 
 
 @route(
     "DELETE", _TOPIC_CONFIGS + "/{name}", {204: None},
-    summary="Reset a topic config to its default", errors=(403,), auth=STAFF_AUTH,
+    summary="Reset a topic config to its default", errors=(403,), auth=_ALTER,
 )
 def config_reset(request: HttpRequest, cluster_id: str, topic_name: str, name: str) -> Status:
     cluster_check(cluster_id)
@@ -152,7 +159,7 @@ def config_reset(request: HttpRequest, cluster_id: str, topic_name: str, name: s
 
 @route(
     "POST", _TOPIC_CONFIGS + ":alter", {204: None},
-    summary="Set and reset several topic configs at once", errors=(400, 403, 422), auth=STAFF_AUTH,
+    summary="Set and reset several topic configs at once", errors=(400, 403, 422), auth=_ALTER,
 )
 def configs_alter(request: HttpRequest, cluster_id: str, topic_name: str, payload: ConfigsAlterIn) -> Status:
     cluster_check(cluster_id)

@@ -8,6 +8,8 @@ from brokercore.cluster import read as cluster_read
 from brokercore.coordinator import read as groups_read
 from brokercore.coordinator.lag import PartitionLag
 from brokercore.coordinator.read import GroupView, MemberView, group_describe
+from brokercore.security.acl import Operation
+from console.api import access
 from console.api.errors import CONSUMER_GROUP_NOT_FOUND, CONSUMER_INSTANCE_NOT_FOUND, PARTITION_NOT_FOUND, RestError
 from console.api.v3.shared import (
     Related,
@@ -103,17 +105,19 @@ _GROUP = "/clusters/{cluster_id}/consumer-groups/{consumer_group_id}"
 _CONSUMER = _GROUP + "/consumers/{consumer_id}"
 
 
-def _group(cluster_id: str, group_id: str) -> tuple[str, GroupView]:
-    """What a group's routes start with: the cluster checked, and the group described, or 40405
-    (an unknown group's broker error maps to it)."""
+def _group(request: HttpRequest, cluster_id: str, group_id: str) -> tuple[str, GroupView]:
+    """What a group's routes start with: the cluster checked, DESCRIBE on the group (Kafka's
+    DescribeGroups; 40301 whether it exists or not), and the group described, or 40405 (an
+    unknown group's broker error maps to it)."""
     cid = cluster_check(cluster_id)
     name_check(group_id, CONSUMER_GROUP_NOT_FOUND, f"Consumer group '{group_id}'")
+    access.require_group(request, Operation.DESCRIBE, group_id)
     return cid, group_describe(group_id=group_id)
 
 
-def _member(cluster_id: str, group_id: str, consumer_id: str) -> tuple[str, GroupView, MemberView]:
+def _member(request: HttpRequest, cluster_id: str, group_id: str, consumer_id: str) -> tuple[str, GroupView, MemberView]:
     """What a consumer's routes start with: `_group`, and the member, or 40403."""
-    cid, g = _group(cluster_id, group_id)
+    cid, g = _group(request, cluster_id, group_id)
     for m in g.members:
         if m.member_id == consumer_id:
             return cid, g, m
@@ -161,12 +165,14 @@ def _assignment_out(request: HttpRequest, cid: str, group_id: str, member_id: st
     )
 
 
-def _lags(g: GroupView) -> list[tuple[PartitionLag, MemberView | None]]:
+def _lags(request: HttpRequest, g: GroupView) -> list[tuple[PartitionLag, MemberView | None]]:
     """(lag, owning member or None) of each partition the group has a lag on: Confluent's lag is
     measured from the committed offset, so there is none without one (nor from a negative one a
-    Kafka client committed, see partition_lag)."""
+    Kafka client committed, see partition_lag). Only topics the caller may DESCRIBE: Kafka's
+    OffsetFetch answers the others TOPIC_AUTHORIZATION_FAILED, which the proxy's lag leaves out."""
     members = {m.member_id: m for m in g.members}
-    return [(p, members.get(p.owner)) for p in g.partitions if p.lag is not None]
+    lagging = [p for p in g.partitions if p.lag is not None]
+    return [(p, members.get(p.owner)) for p in access.visible_topics(request, lagging, lambda p: p.topic)]
 
 
 def _owner(m: MemberView | None) -> dict[str, str | None]:
@@ -196,34 +202,32 @@ def _lag_out(request: HttpRequest, cid: str, group_id: str, p: PartitionLag, m: 
 @route("GET", "/clusters/{cluster_id}/consumer-groups", ConsumerGroupList, summary="List consumer groups")
 def groups_list(request: HttpRequest, cluster_id: str) -> dict:
     cid = cluster_check(cluster_id)
-    data = [
-        _group_out(request, cid, g.group_id, g.state, g.partition_assignor, g.members)
-        for g in groups_read.group_list()
-    ]
+    groups = access.visible_groups(request, groups_read.group_list(), lambda g: g.group_id)
+    data = [_group_out(request, cid, g.group_id, g.state, g.partition_assignor, g.members) for g in groups]
     return list_out("KafkaConsumerGroupList", request, data)
 
 
 @route("GET", _GROUP, ConsumerGroupOut, summary="Get a consumer group")
 def group_get(request: HttpRequest, cluster_id: str, consumer_group_id: str) -> dict:
-    cid, g = _group(cluster_id, consumer_group_id)
+    cid, g = _group(request, cluster_id, consumer_group_id)
     return _group_out(request, cid, g.group_id, g.state, g.partition_assignor, len(g.members))
 
 
 @route("GET", _GROUP + "/consumers", ConsumerList, summary="List a group's consumers")
 def consumers_list(request: HttpRequest, cluster_id: str, consumer_group_id: str) -> dict:
-    cid, g = _group(cluster_id, consumer_group_id)
+    cid, g = _group(request, cluster_id, consumer_group_id)
     return list_out("KafkaConsumerList", request, [_consumer_out(request, cid, g.group_id, m) for m in g.members])
 
 
 @route("GET", _CONSUMER, ConsumerOut, summary="Get a consumer of a group")
 def consumer_get(request: HttpRequest, cluster_id: str, consumer_group_id: str, consumer_id: str) -> dict:
-    cid, g, m = _member(cluster_id, consumer_group_id, consumer_id)
+    cid, g, m = _member(request, cluster_id, consumer_group_id, consumer_id)
     return _consumer_out(request, cid, g.group_id, m)
 
 
 @route("GET", _CONSUMER + "/assignments", AssignmentList, summary="List a consumer's assigned partitions")
 def assignments_list(request: HttpRequest, cluster_id: str, consumer_group_id: str, consumer_id: str) -> dict:
-    cid, g, m = _member(cluster_id, consumer_group_id, consumer_id)
+    cid, g, m = _member(request, cluster_id, consumer_group_id, consumer_id)
     data = [_assignment_out(request, cid, g.group_id, m.member_id, t, p) for t, p in sorted(m.assignment)]
     return list_out("KafkaConsumerAssignmentList", request, data)
 
@@ -235,7 +239,7 @@ def assignments_list(request: HttpRequest, cluster_id: str, consumer_group_id: s
 def assignment_get(
     request: HttpRequest, cluster_id: str, consumer_group_id: str, consumer_id: str, topic_name: str, partition_id: int
 ) -> dict:
-    cid, g, m = _member(cluster_id, consumer_group_id, consumer_id)
+    cid, g, m = _member(request, cluster_id, consumer_group_id, consumer_id)
     if (topic_name, partition_id) not in set(m.assignment):
         raise RestError(PARTITION_NOT_FOUND, f"Consumer '{consumer_id}' is not assigned {topic_name}-{partition_id}.")
     return _assignment_out(request, cid, g.group_id, m.member_id, topic_name, partition_id)
@@ -243,8 +247,8 @@ def assignment_get(
 
 @route("GET", _GROUP + "/lags", LagList, summary="List a group's lag per partition, largest first")
 def lags_list(request: HttpRequest, cluster_id: str, consumer_group_id: str) -> dict:
-    cid, g = _group(cluster_id, consumer_group_id)
-    rows = sorted(_lags(g), key=lambda pm: (-pm[0].lag, pm[0].topic, pm[0].partition))
+    cid, g = _group(request, cluster_id, consumer_group_id)
+    rows = sorted(_lags(request, g), key=lambda pm: (-pm[0].lag, pm[0].topic, pm[0].partition))
     return list_out("KafkaConsumerLagList", request, [_lag_out(request, cid, g.group_id, p, m) for p, m in rows])
 
 
@@ -253,8 +257,8 @@ def lags_list(request: HttpRequest, cluster_id: str, consumer_group_id: str) -> 
     summary="Get a group's lag on one partition",
 )
 def lag_get(request: HttpRequest, cluster_id: str, consumer_group_id: str, topic_name: str, partition_id: int) -> dict:
-    cid, g = _group(cluster_id, consumer_group_id)
-    for p, m in _lags(g):
+    cid, g = _group(request, cluster_id, consumer_group_id)
+    for p, m in _lags(request, g):
         if p.topic == topic_name and p.partition == partition_id:
             return _lag_out(request, cid, g.group_id, p, m)
     raise RestError(
@@ -265,8 +269,8 @@ def lag_get(request: HttpRequest, cluster_id: str, consumer_group_id: str, topic
 
 @route("GET", _GROUP + "/lag-summary", LagSummaryOut, summary="Get a group's total and largest lag")
 def lag_summary(request: HttpRequest, cluster_id: str, consumer_group_id: str) -> dict:
-    cid, g = _group(cluster_id, consumer_group_id)
-    rows = _lags(g)
+    cid, g = _group(request, cluster_id, consumer_group_id)
+    rows = _lags(request, g)
     base = ("consumer-groups", g.group_id)
     # The first partition with the largest lag, in topic/partition order, names the maximum.
     largest, owner = max(rows, key=lambda pm: (pm[0].lag, -pm[0].partition)) if rows else (None, None)

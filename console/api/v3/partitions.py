@@ -10,7 +10,9 @@ from typing import Literal, NoReturn
 
 from django.http import HttpRequest
 
+from brokercore.security.acl import Operation
 from brokercore.types import PartitionInfo
+from console.api import access
 from console.api.errors import BROKER_NOT_FOUND, PARTITION_NOT_FOUND, RestError
 from console.api.v3.shared import (
     Related,
@@ -102,6 +104,7 @@ def replica_out(request: HttpRequest, cid: str, topic: str, p: PartitionInfo, br
 )
 def partitions_list(request: HttpRequest, cluster_id: str, topic_name: str) -> dict:
     cid = cluster_check(cluster_id)
+    access.require_topic(request, Operation.DESCRIBE, topic_name)
     info = topic_check(topic_name)
     return list_out("KafkaPartitionList", request, [_partition_out(request, cid, info.name, p) for p in info.partitions])
 
@@ -109,12 +112,14 @@ def partitions_list(request: HttpRequest, cluster_id: str, topic_name: str) -> d
 @route("GET", _PARTITION, PartitionOut, summary="Get a partition (with its beginning and end offsets)")
 def partition_get(request: HttpRequest, cluster_id: str, topic_name: str, partition_id: int) -> dict:
     cid = cluster_check(cluster_id)
+    access.require_topic(request, Operation.DESCRIBE, topic_name)
     return _partition_out(request, cid, topic_name, partition_check(topic_name, partition_id))
 
 
 @route("GET", _PARTITION + "/replicas", ReplicaList, summary="List a partition's replicas")
 def replicas_list(request: HttpRequest, cluster_id: str, topic_name: str, partition_id: int) -> dict:
     cid = cluster_check(cluster_id)
+    access.require_topic(request, Operation.DESCRIBE, topic_name)
     p = partition_check(topic_name, partition_id)
     return list_out("KafkaReplicaList", request, [replica_out(request, cid, topic_name, p, b) for b in p.replicas])
 
@@ -122,6 +127,7 @@ def replicas_list(request: HttpRequest, cluster_id: str, topic_name: str, partit
 @route("GET", _PARTITION + "/replicas/{broker_id}", ReplicaOut, summary="Get a replica of a partition")
 def replica_get(request: HttpRequest, cluster_id: str, topic_name: str, partition_id: int, broker_id: int) -> dict:
     cid = cluster_check(cluster_id)
+    access.require_topic(request, Operation.DESCRIBE, topic_name)
     p = partition_check(topic_name, partition_id)
     if broker_id not in p.replicas:
         raise RestError(BROKER_NOT_FOUND, f"Broker {broker_id} holds no replica of {topic_name}-{partition_id}.")
@@ -134,6 +140,7 @@ def replica_get(request: HttpRequest, cluster_id: str, topic_name: str, partitio
 )
 def reassignments_list(request: HttpRequest, cluster_id: str) -> dict:
     cluster_check(cluster_id)
+    access.require_cluster(request, Operation.DESCRIBE)  # Kafka's ListPartitionReassignments
     return list_out("KafkaReassignmentList", request, [])
 
 
@@ -143,6 +150,7 @@ def reassignments_list(request: HttpRequest, cluster_id: str) -> dict:
 )
 def topic_reassignments_list(request: HttpRequest, cluster_id: str, topic_name: str) -> dict:
     cluster_check(cluster_id)
+    access.require_topic(request, Operation.DESCRIBE, topic_name)
     topic_check(topic_name)
     return list_out("KafkaReassignmentList", request, [])
 
@@ -153,6 +161,7 @@ def topic_reassignments_list(request: HttpRequest, cluster_id: str, topic_name: 
 )
 def reassignment_get(request: HttpRequest, cluster_id: str, topic_name: str, partition_id: int) -> NoReturn:
     cluster_check(cluster_id)
+    access.require_topic(request, Operation.DESCRIBE, topic_name)
     partition_check(topic_name, partition_id)
     raise RestError(
         PARTITION_NOT_FOUND,

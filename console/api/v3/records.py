@@ -16,9 +16,10 @@ from ninja import Schema, Status
 
 from brokercore.errors import BrokerError
 from brokercore.log.append import records_append
+from brokercore.security.acl import Operation
 from brokercore.topics import read as topics_read
 from brokercore.types import AppendResult, RecordIn
-from console.api import body_limit
+from console.api import access, body_limit
 from console.api.errors import (
     BAD_REQUEST,
     INVALID_PAYLOAD,
@@ -236,11 +237,12 @@ def _record(obj: object) -> tuple[RecordIn, Sizes]:
 
 def _produce_target(request: HttpRequest, cluster_id: str, topic_name: str) -> tuple[str, str, str]:
     """(cluster id, topic name, body text) of a produce request, checked in the order the proxy
-    always has: the cluster, the body (size, UTF-8), then the topic (40401), of which the produce
+    always has: the cluster, the body (size, UTF-8), WRITE on the topic (40301), then the topic (40401), of which the produce
     paths need no more than its name."""
     cid = cluster_check(cluster_id)
     text = _body_text(request)
     name_check(topic_name, TOPIC_NOT_FOUND, f"Topic '{topic_name}'")
+    access.require_topic(request, Operation.WRITE, topic_name)  # Kafka's Produce
     return cid, topics_read.topic_get(name=topic_name).name, text
 
 
