@@ -239,6 +239,14 @@ BROKER = {
     "KAFKA_RACK": os.environ.get("BROKER_KAFKA_RACK", ""),
     # Kafka's socket.request.max.bytes: a larger request frame closes its connection.
     "KAFKA_MAX_REQUEST_BYTES": _env_int("BROKER_KAFKA_MAX_REQUEST_BYTES", 100 * 1024 * 1024),
+    # Kafka's connections.max.idle.ms: a connection that sends no request this long is closed.
+    "KAFKA_CONNECTIONS_MAX_IDLE_MS": _env_int("BROKER_KAFKA_CONNECTIONS_MAX_IDLE_MS", 600_000),
+    # A connection that has not authenticated, or has begun a request frame, is closed when it
+    # sends nothing for this long (a partial frame would otherwise hold it until the idle timeout).
+    "KAFKA_REQUEST_STALL_TIMEOUT_MS": _env_int("BROKER_KAFKA_REQUEST_STALL_TIMEOUT_MS", 10_000),
+    # Kafka's max.connections.per.ip: more from one address are closed as they come (0: no limit;
+    # Kafka's default is none, which lets one address exhaust the server's sockets).
+    "KAFKA_MAX_CONNECTIONS_PER_IP": _env_int("BROKER_KAFKA_MAX_CONNECTIONS_PER_IP", 1000),
     # Threads that run the listener's database work (a long-polling fetch holds none).
     "KAFKA_WORKER_THREADS": _env_int("BROKER_KAFKA_WORKER_THREADS", 16),
     # Plain Produce requests (not idempotent or transactional) of one connection read ahead and
