@@ -296,11 +296,27 @@ AUTH_PASSWORD_VALIDATORS = [
 # Passwords are checked with failed logins throttled (console/login_limit.py): this many failures
 # of one username, or from one address, within COOLOFF_S lock it out for COOLOFF_S (0: no limit).
 AUTHENTICATION_BACKENDS = ["console.login_limit.LoginLimitBackend"]
+# Wrong API tokens are counted per address apart from passwords: they lock out wrong tokens only.
 LOGIN_LIMIT = {
     "FAILURES_PER_USERNAME": _env_int("LOGIN_FAILURES_PER_USERNAME", 5),
     "FAILURES_PER_IP": _env_int("LOGIN_FAILURES_PER_IP", 20),
+    "TOKEN_FAILURES_PER_IP": _env_int("LOGIN_TOKEN_FAILURES_PER_IP", 20),
     "COOLOFF_S": _env_int("LOGIN_COOLOFF_S", 300),
 }
+
+
+def _networks(name: str) -> list:
+    import ipaddress
+
+    try:
+        return [ipaddress.ip_network(n.strip(), strict=False) for n in os.environ.get(name, "").split(",") if n.strip()]
+    except ValueError as e:
+        raise ImproperlyConfigured(f"{name}: {e} (give addresses or networks, comma-separated)") from None
+
+
+# Reverse proxies whose X-Forwarded-For is believed for the client's address (login throttling):
+# addresses or networks, comma-separated. Only those that set or append to the header themselves.
+TRUSTED_PROXIES = _networks("TRUSTED_PROXIES")
 # The REST proxy (console.api, under /rest/), Confluent REST Proxy v2/v3 shapes.
 REST = {
     # Let requests without a token or session in (local demos only); they still cannot create or
