@@ -85,6 +85,7 @@ INSTALLED_APPS = [
 
 MIDDLEWARE = [
     "django.middleware.security.SecurityMiddleware",
+    "console.csp.ContentSecurityPolicyMiddleware",
     # NUL in a path or query value is refused before anything looks it up (PostgreSQL cannot).
     "console.request_checks.NulRefusalMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
