@@ -9,15 +9,21 @@ the lockout ends. A successful login resets its username's count (not the addres
 of one's own must not buy more guesses at others). Counts live in the database (LoginFailure), so
 several server processes share them.
 
-A wrong API token counts against the caller's address, and an address locked out has its wrong
-tokens answered 429. A right token is never refused: a token cannot be guessed, so refusing it
-protects nothing, and it would lock out everyone behind the same address (a NAT, a proxy) because
-of someone else's garbage; checking would also cost every token request a query.
+A wrong API token counts against the caller's address too, but apart from passwords
+(["TOKEN_FAILURES_PER_IP"]): an address locked out for tokens has its wrong tokens answered 429,
+and its passwords are still checked. One client's misconfigured token (or garbage) must not lock
+out everyone's password logins from its address, an administrator's included. A right token is
+never refused: a token cannot be guessed, so refusing it protects nothing, and it would lock out
+everyone behind the same address (a NAT, a proxy) because of someone else's garbage; checking would
+also cost every token request a query.
 
-The address is REMOTE_ADDR. Behind a reverse proxy that is the proxy's, so every client shares one
-address count: raise FAILURES_PER_IP there (or set it to 0 to count usernames only).
+The address is REMOTE_ADDR, unless that is one of settings.TRUSTED_PROXIES: then the client is the
+last address of X-Forwarded-For that is not a trusted proxy itself (each proxy appends the address
+it got the request from; what is left of that, the client may have written). Behind a reverse
+proxy that is not trusted every client shares the proxy's address and its count.
 """
 
+import ipaddress
 import math
 
 from django.conf import settings
@@ -32,29 +38,51 @@ from brokercore import clock
 from console.models import LoginFailure
 
 
-def _limits() -> tuple[int, int, int]:
+def _cooloff_ms() -> int:
+    return settings.LOGIN_LIMIT["COOLOFF_S"] * 1000
+
+
+def _keys(username: str | None, ip: str | None, *, token: bool = False) -> list[tuple[str, int]]:
+    """The counts a failure adds to, with their limits: a password's username and address, or a
+    token's address (counted apart)."""
     c = settings.LOGIN_LIMIT
-    return c["FAILURES_PER_USERNAME"], c["FAILURES_PER_IP"], c["COOLOFF_S"] * 1000
-
-
-def _keys(username: str | None, ip: str | None) -> list[tuple[str, int]]:
-    per_user, per_ip, _ = _limits()
     keys = []
-    if username and per_user > 0:
-        keys.append((f"user:{username.casefold()}"[:255], per_user))
-    if ip and per_ip > 0:
-        keys.append((f"ip:{ip}"[:255], per_ip))
+    if token:
+        if ip and c["TOKEN_FAILURES_PER_IP"] > 0:
+            keys.append((f"token-ip:{ip}"[:255], c["TOKEN_FAILURES_PER_IP"]))
+        return keys
+    if username and c["FAILURES_PER_USERNAME"] > 0:
+        keys.append((f"user:{username.casefold()}"[:255], c["FAILURES_PER_USERNAME"]))
+    if ip and c["FAILURES_PER_IP"] > 0:
+        keys.append((f"ip:{ip}"[:255], c["FAILURES_PER_IP"]))
     return keys
 
 
+def _trusted(address: str) -> bool:
+    try:
+        ip = ipaddress.ip_address(address.strip())
+    except ValueError:
+        return False
+    return any(ip in network for network in settings.TRUSTED_PROXIES)
+
+
 def client_ip(request: HttpRequest | None) -> str | None:
+    """The client's address: REMOTE_ADDR, or behind trusted proxies the address the first of them
+    got the request from (see the module docstring)."""
     if request is None:  # no HTTP request: the test client's login(), a SASL check without an address
         return None
-    return request.META.get("REMOTE_ADDR") or None
+    address = request.META.get("REMOTE_ADDR") or None
+    if address is None or not _trusted(address):
+        return address
+    for hop in reversed(request.META.get("HTTP_X_FORWARDED_FOR", "").split(",")):
+        address = hop.strip()
+        if not _trusted(address):
+            break
+    return address or None
 
 
 def locked_until_ms(*, username: str | None = None, ip: str | None = None) -> int | None:
-    """When the lockout of this username or address ends (epoch ms), or None if neither is."""
+    """When the password lockout of this username or address ends (epoch ms), or None if neither is."""
     keys = [k for k, _ in _keys(username, ip)]
     if not keys:
         return None
@@ -64,12 +92,13 @@ def locked_until_ms(*, username: str | None = None, ip: str | None = None) -> in
     return found["until"]
 
 
-def failure(*, username: str | None = None, ip: str | None = None) -> int | None:
-    """Count one failed login; returns when the lockout ends if it is now locked out."""
-    _, _, cooloff = _limits()
+def failure(*, username: str | None = None, ip: str | None = None, token: bool = False) -> int | None:
+    """Count one failed login (a wrong token's apart: `token`); returns when the lockout ends if
+    it is now locked out."""
+    cooloff = _cooloff_ms()
     now = clock.now_ms()
     until = None
-    for key, limit in _keys(username, ip):
+    for key, limit in _keys(username, ip, token=token):
         with transaction.atomic():
             row, _ = LoginFailure.objects.select_for_update().get_or_create(
                 key=key, defaults={"failures": 0, "window_start_ms": now}

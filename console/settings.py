@@ -85,6 +85,9 @@ INSTALLED_APPS = [
 
 MIDDLEWARE = [
     "django.middleware.security.SecurityMiddleware",
+    "console.csp.ContentSecurityPolicyMiddleware",
+    # NUL in a path or query value is refused before anything looks it up (PostgreSQL cannot).
+    "console.request_checks.NulRefusalMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
@@ -237,6 +240,14 @@ BROKER = {
     "KAFKA_RACK": os.environ.get("BROKER_KAFKA_RACK", ""),
     # Kafka's socket.request.max.bytes: a larger request frame closes its connection.
     "KAFKA_MAX_REQUEST_BYTES": _env_int("BROKER_KAFKA_MAX_REQUEST_BYTES", 100 * 1024 * 1024),
+    # Kafka's connections.max.idle.ms: a connection that sends no request this long is closed.
+    "KAFKA_CONNECTIONS_MAX_IDLE_MS": _env_int("BROKER_KAFKA_CONNECTIONS_MAX_IDLE_MS", 600_000),
+    # A connection that has not authenticated, or has begun a request frame, is closed when it
+    # sends nothing for this long (a partial frame would otherwise hold it until the idle timeout).
+    "KAFKA_REQUEST_STALL_TIMEOUT_MS": _env_int("BROKER_KAFKA_REQUEST_STALL_TIMEOUT_MS", 10_000),
+    # Kafka's max.connections.per.ip: more from one address are closed as they come (0: no limit;
+    # Kafka's default is none, which lets one address exhaust the server's sockets).
+    "KAFKA_MAX_CONNECTIONS_PER_IP": _env_int("BROKER_KAFKA_MAX_CONNECTIONS_PER_IP", 1000),
     # Threads that run the listener's database work (a long-polling fetch holds none).
     "KAFKA_WORKER_THREADS": _env_int("BROKER_KAFKA_WORKER_THREADS", 16),
     # Plain Produce requests (not idempotent or transactional) of one connection read ahead and
@@ -296,11 +307,27 @@ AUTH_PASSWORD_VALIDATORS = [
 # Passwords are checked with failed logins throttled (console/login_limit.py): this many failures
 # of one username, or from one address, within COOLOFF_S lock it out for COOLOFF_S (0: no limit).
 AUTHENTICATION_BACKENDS = ["console.login_limit.LoginLimitBackend"]
+# Wrong API tokens are counted per address apart from passwords: they lock out wrong tokens only.
 LOGIN_LIMIT = {
     "FAILURES_PER_USERNAME": _env_int("LOGIN_FAILURES_PER_USERNAME", 5),
     "FAILURES_PER_IP": _env_int("LOGIN_FAILURES_PER_IP", 20),
+    "TOKEN_FAILURES_PER_IP": _env_int("LOGIN_TOKEN_FAILURES_PER_IP", 20),
     "COOLOFF_S": _env_int("LOGIN_COOLOFF_S", 300),
 }
+
+
+def _networks(name: str) -> list:
+    import ipaddress
+
+    try:
+        return [ipaddress.ip_network(n.strip(), strict=False) for n in os.environ.get(name, "").split(",") if n.strip()]
+    except ValueError as e:
+        raise ImproperlyConfigured(f"{name}: {e} (give addresses or networks, comma-separated)") from None
+
+
+# Reverse proxies whose X-Forwarded-For is believed for the client's address (login throttling):
+# addresses or networks, comma-separated. Only those that set or append to the header themselves.
+TRUSTED_PROXIES = _networks("TRUSTED_PROXIES")
 # The REST proxy (console.api, under /rest/), Confluent REST Proxy v2/v3 shapes.
 REST = {
     # Let requests without a token or session in (local demos only); they still cannot create or

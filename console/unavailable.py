@@ -23,9 +23,21 @@ from django.views import defaults
 
 logger = logging.getLogger(__name__)
 
+
+
+def _driver_errors() -> tuple[type[Exception], ...]:
+    try:
+        import psycopg
+    except ImportError:
+        return ()
+    return (psycopg.OperationalError, psycopg.InterfaceError)
+
+
 # psycopg and sqlite3 raise OperationalError for a refused, lost or timed-out connection (and a
 # lock wait that ran out); InterfaceError for a connection already closed under the caller.
-DATABASE_UNAVAILABLE_ERRORS = (OperationalError, InterfaceError)
+# Django wraps them in its own classes, except where code runs a raw driver cursor: psycopg's
+# own classes (AdminShutdown after pg_terminate_backend is an OperationalError) are the same outage.
+DATABASE_UNAVAILABLE_ERRORS: tuple[type[Exception], ...] = (OperationalError, InterfaceError, *_driver_errors())
 
 # Confluent's REST Proxy has no code for this; 50301 follows its scheme (status, then a serial).
 REST_DATABASE_UNAVAILABLE = 50301

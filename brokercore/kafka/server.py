@@ -9,6 +9,9 @@ and before the next frame is read, as Kafka does: those change the session (SASL
 earlier requests wrote, or rely on sequence numbers (idempotent producers). A connection
 authenticates (SASL/PLAIN, apis/sasl.py) before it may send anything but ApiVersions, unless
 anonymous clients are allowed.
+A connection that holds the listener without sending (idle past connections.max.idle.ms; stalled
+inside a frame or before authenticating) is closed, and one address has at most
+max.connections.per.ip open.
 The event loop never touches the database: handlers run ORM/service code in a bounded thread
 pool. A client that breaks the protocol loses its connection with one log line; everybody else
 keeps being served.
@@ -52,6 +55,23 @@ _WILDCARD_HOSTS = {"", "0.0.0.0", "::"}
 # asyncio uses by default).
 TLS_HANDSHAKE_TIMEOUT_S = 60.0
 PRODUCE = 0
+
+
+async def _read(reader: asyncio.StreamReader, n: int, timeout_s: float, what: str) -> bytes:
+    """Exactly n bytes, each read within timeout_s of the one before (a slow link sending a large
+    frame is not cut off, a stalled one is): ProtocolError naming `what` when one is not."""
+    chunks, got = [], 0
+    while got < n:
+        try:
+            async with asyncio.timeout(timeout_s):
+                chunk = await reader.read(n - got)
+        except TimeoutError:
+            raise ProtocolError(f"{what}: nothing received for {timeout_s:g} s") from None
+        if not chunk:
+            raise asyncio.IncompleteReadError(b"".join(chunks), n)
+        chunks.append(chunk)
+        got += len(chunk)
+    return chunks[0] if len(chunks) == 1 else b"".join(chunks)
 
 
 def _advertised_host(bind_host: str) -> str:
@@ -99,6 +119,13 @@ class KafkaListener:
         self._executor: ThreadPoolExecutor | None = None
         self._tls: ssl.SSLContext | None = None
         self._connections: set[asyncio.Task] = set()
+        # Kafka's connections.max.idle.ms; and how long a frame begun, or a connection that has not
+        # authenticated, may go without sending a byte (Kafka leaves both to the idle timeout).
+        self.idle_timeout_s = settings.BROKER["KAFKA_CONNECTIONS_MAX_IDLE_MS"] / 1000
+        self.stall_timeout_s = settings.BROKER["KAFKA_REQUEST_STALL_TIMEOUT_MS"] / 1000
+        # Kafka's max.connections.per.ip (0: no limit).
+        self.max_connections_per_ip = settings.BROKER["KAFKA_MAX_CONNECTIONS_PER_IP"]
+        self._per_ip: dict[str, int] = {}
 
     @property
     def bootstrap(self) -> str:
@@ -170,9 +197,26 @@ class KafkaListener:
         self._worker_connections.extend(connections.all())
 
     async def _serve(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        """One connection, unless its address has max.connections.per.ip open already: then it is
+        closed at once, as Kafka's acceptor does."""
+        peer = writer.get_extra_info("peername") or ("?", 0)
+        host = peer[0]
+        if self.max_connections_per_ip and self._per_ip.get(host, 0) >= self.max_connections_per_ip:
+            logger.warning("Kafka listener: refusing a connection from %s: it has %s open (max.connections.per.ip)",
+                           host, self.max_connections_per_ip)
+            writer.close()
+            return
+        self._per_ip[host] = self._per_ip.get(host, 0) + 1
+        try:
+            await self._connection(reader, writer, peer)
+        finally:
+            self._per_ip[host] -= 1
+            if not self._per_ip[host]:
+                del self._per_ip[host]
+
+    async def _connection(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter, peer: tuple) -> None:
         task = asyncio.current_task()
         self._connections.add(task)
-        peer = writer.get_extra_info("peername") or ("?", 0)
         session = sasl.Session(
             allow_anonymous=self.allow_anonymous, peer=f"{peer[0]}:{peer[1]}", host=peer[0] if peer[0] != "?" else None,
             tls=bool(self.tls_cert),
@@ -248,7 +292,19 @@ class KafkaListener:
         """Read one request and handle it, or hand it to the pipeline; False when the connection
         is done (the client hung up between requests, or the session asks to close)."""
         try:
-            prefix = await reader.readexactly(4)
+            # Between requests a connection may idle for connections.max.idle.ms, but one that has
+            # not authenticated, or has begun a frame, must keep sending.
+            if session.limited:
+                first = await _read(reader, 1, self.stall_timeout_s, "no authentication")
+            else:
+                try:
+                    first = await _read(reader, 1, self.idle_timeout_s, "idle")
+                except ProtocolError:
+                    await pipeline.drain()
+                    logger.info("Kafka listener: closing connection from %s: idle for connections.max.idle.ms",
+                                session.peer)
+                    return False
+            prefix = first + await _read(reader, 3, self.stall_timeout_s, "a frame's length stalled")
         except asyncio.IncompleteReadError as e:
             await pipeline.drain()  # what the client sent before hanging up is still handled
             if e.partial:
@@ -262,7 +318,7 @@ class KafkaListener:
         # Buffer no more than the limits allow: the frames in flight stay within one request's
         # bytes, unless this one is alone.
         await pipeline.room(size)
-        frame = await reader.readexactly(size)
+        frame = await _read(reader, size, self.stall_timeout_s, "a request frame stalled")
         if session.state is sasl.State.TOKEN:
             await pipeline.drain()
             response = await sasl.token_exchange(session, frame, in_worker)

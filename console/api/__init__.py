@@ -12,7 +12,6 @@ import logging
 from django.conf import settings
 from django.contrib.auth.decorators import login_required
 from django.core.exceptions import RequestDataTooBig
-from django.db import InterfaceError, OperationalError
 from django.http import Http404, HttpRequest, HttpResponse
 from ninja import NinjaAPI
 from ninja.errors import AuthenticationError, HttpError, ValidationError
@@ -21,7 +20,13 @@ from brokercore.errors import BrokerError
 from console.api import negotiation
 from console.api.auth import AUTH
 from console.api.errors import INVALID_PAYLOAD, TOO_LARGE, UNAUTHORIZED, RestError, rest_error
-from console.unavailable import MESSAGE, REST_DATABASE_UNAVAILABLE, RETRY_AFTER_S, first_line
+from console.unavailable import (
+    DATABASE_UNAVAILABLE_ERRORS,
+    MESSAGE,
+    REST_DATABASE_UNAVAILABLE,
+    RETRY_AFTER_S,
+    first_line,
+)
 
 logger = logging.getLogger(__name__)
 
@@ -128,11 +133,13 @@ def _bad_json(request: HttpRequest, e: json.JSONDecodeError) -> HttpResponse:
     return _error(request, RestError(400, f"The request body is not valid JSON: {e}"))
 
 
-@api.exception_handler(OperationalError)
-@api.exception_handler(InterfaceError)
-def _database_unavailable(request: HttpRequest, e: InterfaceError | OperationalError) -> HttpResponse:
+def _database_unavailable(request: HttpRequest, e: Exception) -> HttpResponse:
     logger.warning("REST %s %s: database unavailable: %s", request.method, request.path, first_line(e))
     return _error(request, RestError(REST_DATABASE_UNAVAILABLE, MESSAGE, headers={"Retry-After": RETRY_AFTER_S}))
+
+
+for _error_class in DATABASE_UNAVAILABLE_ERRORS:
+    api.add_exception_handler(_error_class, _database_unavailable)
 
 
 @api.exception_handler(Exception)

@@ -56,11 +56,11 @@ def is_token(secret: str) -> bool:
 
 
 def _token_failed(request: HttpRequest | None) -> None:
-    """Count a wrong token against the caller's address (console.login_limit), as the
-    authentication backend counts a wrong password; a lockout's end goes on the request as the
-    backend puts it there (`login_locked_until_ms`)."""
+    """Count a wrong token against the caller's address (console.login_limit), apart from wrong
+    passwords; a lockout's end goes on the request as the authentication backend puts it there
+    (`login_locked_until_ms`)."""
     if request is not None:
-        request.login_locked_until_ms = login_limit.failure(ip=login_limit.client_ip(request))
+        request.login_locked_until_ms = login_limit.failure(ip=login_limit.client_ip(request), token=True)
 
 
 def token_user(raw: str, *, request: HttpRequest | None = None) -> AbstractUser | None:

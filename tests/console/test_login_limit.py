@@ -18,7 +18,7 @@ COOLOFF_S = 60
 
 @pytest.fixture(autouse=True)
 def limits(settings):
-    settings.LOGIN_LIMIT = {"FAILURES_PER_USERNAME": 3, "FAILURES_PER_IP": 5, "COOLOFF_S": COOLOFF_S}
+    settings.LOGIN_LIMIT = {"FAILURES_PER_USERNAME": 3, "FAILURES_PER_IP": 5, "TOKEN_FAILURES_PER_IP": 5, "COOLOFF_S": COOLOFF_S}
 
 
 @pytest.fixture
@@ -123,7 +123,7 @@ def test_the_admin_login_says_when_to_retry(alice):
 
 
 def test_a_limit_of_zero_turns_the_count_off(alice, settings):
-    settings.LOGIN_LIMIT = {"FAILURES_PER_USERNAME": 0, "FAILURES_PER_IP": 0, "COOLOFF_S": COOLOFF_S}
+    settings.LOGIN_LIMIT = {"FAILURES_PER_USERNAME": 0, "FAILURES_PER_IP": 0, "TOKEN_FAILURES_PER_IP": 0, "COOLOFF_S": COOLOFF_S}
     for _ in range(10):
         assert login("alice", "wrong")[1].status_code == 200
     assert logged_in(login("alice", "alice-password")[1])
@@ -153,20 +153,55 @@ def test_rest_success_resets_the_count(alice):
     assert rest(**basic("alice", "alice-password")).status_code == 200
 
 
-def test_wrong_tokens_lock_the_address_but_a_right_token_still_works(alice, bob, fake_clock):
+def test_wrong_tokens_lock_the_address_for_tokens_but_a_right_token_and_passwords_still_work(alice, bob, fake_clock):
     _, raw = token_create(user=bob, name="ci")
     for _ in range(4):
         assert rest(ip="10.6.6.6", HTTP_AUTHORIZATION="Bearer kc_guess").status_code == 401
     assert_locked(rest(ip="10.6.6.6", HTTP_AUTHORIZATION="Bearer kc_guess"))
-    # Token guesses by basic auth count and are refused the same way, and so are passwords.
+    # Token guesses by basic auth count and are refused the same way ...
     assert_locked(rest(ip="10.6.6.6", **basic("", "kc_guess")))
-    assert_locked(rest(ip="10.6.6.6", **basic("alice", "alice-password")))
+    # ... but passwords are counted apart: someone's bad token locks nobody's password login out,
+    # an administrator's included.
+    assert rest(ip="10.6.6.6", **basic("alice", "alice-password")).status_code == 200
+    assert logged_in(login("alice", "alice-password", ip="10.6.6.6")[1])
+    # And the other way round: wrong passwords from an address do not refuse its wrong tokens 429.
+    for i in range(5):
+        login(f"guess-{i}", "wrong", ip="10.8.8.8")
+    assert rest(ip="10.8.8.8", HTTP_AUTHORIZATION="Bearer kc_guess").status_code == 401
     # A right token cannot be guessed: it is never refused (nor anyone behind the same address).
     assert rest(ip="10.6.6.6", HTTP_AUTHORIZATION=f"Bearer {raw}").status_code == 200
     # Other addresses are not affected.
     assert rest(ip="10.7.7.7", HTTP_AUTHORIZATION="Bearer kc_guess").status_code == 401
     fake_clock.advance(COOLOFF_S * 1000)
     assert rest(ip="10.6.6.6", HTTP_AUTHORIZATION="Bearer kc_guess").status_code == 401
+
+
+# --- Behind a reverse proxy -------------------------------------------------------------------------
+
+
+def proxied_login(username, password, forwarded_for, proxy="10.0.0.1"):
+    client = Client(REMOTE_ADDR=proxy, HTTP_X_FORWARDED_FOR=forwarded_for)
+    return client.post("/login/", {"username": username, "password": password})
+
+
+def test_behind_a_trusted_proxy_each_client_is_counted_by_its_forwarded_address(alice, bob, settings):
+    import ipaddress
+
+    settings.TRUSTED_PROXIES = [ipaddress.ip_network("10.0.0.0/8")]
+    for i in range(5):  # one client guessing at many usernames, through two proxy hops
+        proxied_login(f"guess-{i}", "wrong", "203.0.113.5, 10.1.2.3")
+    assert proxied_login("bob", "bob-password", "203.0.113.5").status_code == 429
+    # Another client behind the same proxy is not its neighbour's victim.
+    assert logged_in(proxied_login("bob", "bob-password", "203.0.113.6"))
+    # What the client itself put in front of the header does not move it elsewhere.
+    assert proxied_login("bob", "bob-password", "198.51.100.7, 203.0.113.5").status_code == 429
+
+
+def test_x_forwarded_for_from_an_untrusted_address_is_ignored(alice, bob, settings):
+    settings.TRUSTED_PROXIES = []
+    for i in range(5):  # each claims another address, but all come from 10.0.0.1
+        proxied_login(f"guess-{i}", "wrong", f"203.0.113.{i}")
+    assert proxied_login("bob", "bob-password", "203.0.113.99").status_code == 429
 
 
 # --- Callers without an HTTP request (the Kafka listener's SASL/PLAIN) ------------------------------

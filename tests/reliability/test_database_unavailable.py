@@ -54,6 +54,69 @@ def test_rest_answers_503_with_a_kafka_style_error(staff_token, monkeypatch, err
     assert "unavailable" in body["message"] and "Traceback" not in response.content.decode()
 
 
+def _driver_errors():
+    """A lost connection as the driver raises it, unwrapped by Django: raw psycopg cursors (the
+    PostgreSQL append) raise these."""
+    import psycopg
+
+    return [psycopg.errors.AdminShutdown("terminating connection due to administrator command"),
+            psycopg.OperationalError("server closed the connection unexpectedly"),
+            psycopg.InterfaceError("the connection is closed")]
+
+
+@pytest.mark.parametrize("error", _driver_errors(), ids=lambda e: type(e).__name__)
+def test_a_lost_connection_raised_by_the_driver_is_503_too(staff_token, client, django_user_model, monkeypatch, error):
+    def lost(*args, **kwargs):
+        raise error
+
+    monkeypatch.setattr(v2_topics, "records_append", lost)
+    response = RestClient(staff_token).send("POST", "/rest/topics/orders", {"records": [{"value": "eA=="}]},
+                                            content_type="application/vnd.kafka.binary.v2+json", accept=V2)
+    assert response.status_code == 503 and response.json()["error_code"] == REST_DATABASE_UNAVAILABLE
+    monkeypatch.setattr(topics_read, "topic_list", lost)
+    client.force_login(django_user_model.objects.create_user("viewer", password="pw-viewer-123"))
+    response = client.get("/topics/")
+    assert response.status_code == 503 and "Database unavailable" in response.content.decode()
+
+
+@pytest.mark.postgres
+def test_a_backend_terminated_during_a_rest_produce_is_503_and_the_next_request_works(
+    transactional_db, staff_token, monkeypatch
+):
+    """pg_terminate_backend on the request's connection just before the append's statement (not
+    in a test transaction: the connection is replaced, as between a server's requests)."""
+    import psycopg
+    from django.db import close_old_connections, connection
+
+    from brokercore.log.storage import postgres
+    from tests.factories import topic_factory
+
+    topic_factory(name="orders", partitions=1)
+    enable = postgres._pg_binary_arrays_enable
+    terminated = []
+
+    def terminate_then_enable(conn):
+        if not terminated:
+            db = connection.settings_dict
+            with psycopg.connect(host=db["HOST"] or "127.0.0.1", port=db["PORT"] or 5432, user=db["USER"],
+                                 dbname=db["NAME"], autocommit=True) as other:
+                other.execute("SELECT pg_terminate_backend(%s)", [conn.info.backend_pid])
+            terminated.append(conn.info.backend_pid)
+        enable(conn)
+
+    monkeypatch.setattr(postgres, "_pg_binary_arrays_enable", terminate_then_enable)
+    rest = RestClient(staff_token)
+    body = {"records": [{"value": "eA=="}]}
+    response = rest.send("POST", "/rest/topics/orders", body, content_type="application/vnd.kafka.binary.v2+json", accept=V2)
+    assert terminated and response.status_code == 503, response.content
+    assert response.json()["error_code"] == REST_DATABASE_UNAVAILABLE and response["Retry-After"] == "5"
+    # What the server's request thread does after each request (console/asgi_http.py); the test
+    # client disconnects it from the request signals.
+    close_old_connections()
+    response = rest.send("POST", "/rest/topics/orders", body, content_type="application/vnd.kafka.binary.v2+json", accept=V2)
+    assert response.status_code == 200, response.content
+
+
 def test_console_page_answers_a_friendly_503(client, django_user_model, monkeypatch):
     client.force_login(django_user_model.objects.create_user("viewer", password="pw-viewer-123"))
     monkeypatch.setattr(topics_read, "topic_list", _fail)

@@ -124,11 +124,13 @@ def pg_append(
     ]
     # A server-side-binding psycopg cursor on the same connection; %b sends the arrays as binary
     # parameters instead of quoting them into the SQL text, and the plan is prepared once per
-    # connection.
-    _pg_binary_arrays_enable(cursor.connection)
-    with psycopg.Cursor(cursor.connection) as raw:
-        raw.execute(_PG_APPEND, params, prepare=True)
-        rows = raw.fetchall()
+    # connection. Django's error wrapping as for its own cursors: a lost connection is then
+    # django.db's OperationalError, and the connection is marked for replacement.
+    with cursor.db.wrap_database_errors:
+        _pg_binary_arrays_enable(cursor.connection)
+        with psycopg.Cursor(cursor.connection) as raw:
+            raw.execute(_PG_APPEND, params, prepare=True)
+            rows = raw.fetchall()
     if len(rows) != len(pids):
         return None
     return dict(rows)

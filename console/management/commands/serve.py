@@ -9,7 +9,7 @@ import logging  # noqa: E402
 from collections.abc import Callable  # noqa: E402
 from typing import Any  # noqa: E402
 
-import daphne.server  # noqa: F401  (installs Twisted's asyncio reactor; must come first)
+import daphne.server  # noqa: E402, I001  (installs Twisted's asyncio reactor; must come first)
 from django.conf import settings  # noqa: E402
 from django.core.management.base import BaseCommand, CommandParser  # noqa: E402
 
@@ -47,6 +47,11 @@ class Command(BaseCommand):
 
         from brokercore.maintenance import MaintenanceThread
         from console.asgi import application
+        from console.http_server import LimitedHTTPFactory
+
+        # Server.run builds its factory from this name, with no other way in: bodies are then
+        # limited before daphne reads them (console/http_server.py).
+        daphne.server.HTTPFactory = LimitedHTTPFactory
 
         maintenance = None
         if not no_maintenance:
