@@ -442,7 +442,7 @@ class DecisionRule(StrEnum):
     DENY_ACL = "a DENY ACL"  # one DENY that applies refuses, whatever allows
     ALLOW_ACL = "an ALLOW ACL"  # on the operation, ALL, or one implying it (READ implies DESCRIBE ...)
     NO_ACL_MATCH = "no ACL names the resource"  # BROKER["ACL_NO_MATCH"] decides
-    NO_ALLOW_ACL = "ACLs name the resource, none allows this"  # refused
+    NO_ALLOW_ACL = "no ALLOW ACL applies"  # ACLs name the resource, none allows this: refused
 
 
 @dataclass(frozen=True, slots=True)

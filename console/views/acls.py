@@ -144,8 +144,7 @@ def _page(request: HtmxHttpRequest, *, form: AclForm | None = None, check: Check
     context = {
         **_table(request.GET, added=added),
         **_add_context(form, usernames),
-        "check_form": check,
-        "decisions": _explain(check, users) if check.is_bound else None,
+        **_check_context(check, users),
         "users": users,
         "topic_names": topic_names_list()[:SUGGESTIONS_MAX],
         "group_ids": [g.group_id for g in group_list()[:SUGGESTIONS_MAX]],
@@ -155,15 +154,19 @@ def _page(request: HtmxHttpRequest, *, form: AclForm | None = None, check: Check
 
 def _no_match() -> dict:
     rule = settings.BROKER["ACL_NO_MATCH"]
-    return {"no_match": rule, "no_match_allows": sorted(op.name for op in READ_WRITE) if rule == "read-write" else []}
+    return {"no_match": rule, "no_match_allows": [op.name for op in sorted(READ_WRITE)] if rule == "read-write" else []}
 
 
-def _explain(check: CheckForm, users: list) -> list | None:
-    if not check.is_valid():
-        return None
-    d = check.cleaned_data
-    user = next(u for u in users if u.get_username() == d["user"])
-    return authorization_explain(Principal(d["user"], user.pk), d["host"], ResourceType[d["resource_type"]], d["name"])
+def _check_context(check: CheckForm, users: list) -> dict:
+    """The checker's form and, when it was asked and is valid, the authorizer's decisions."""
+    decisions = None
+    if check.is_bound and check.is_valid():
+        d = check.cleaned_data
+        user = next(u for u in users if u.get_username() == d["user"])
+        decisions = authorization_explain(Principal(d["user"], user.pk), d["host"], ResourceType[d["resource_type"]],
+                                          d["name"])
+    return {"check_form": check, "decisions": decisions,
+            "decision_rules": {x.rule.name for x in decisions or ()}, **_no_match()}
 
 
 @require_GET
@@ -183,8 +186,7 @@ def acl_check(request: HtmxHttpRequest) -> HttpResponse:
     users = _users()
     check = CheckForm(request.GET or None, usernames=[u.get_username() for u in users])
     if request.htmx:
-        return render(request, TEMPLATE + "#check", {"check_form": check, "decisions": _explain(check, users),
-                                                    **_no_match()})
+        return render(request, TEMPLATE + "#check", _check_context(check, users))
     return _page(request, check=check, status=400 if check.is_bound and not check.is_valid() else 200)
 
 

@@ -218,7 +218,7 @@ def test_the_checker_explains_allow_deny_prefix_and_the_default(viewer_client, a
     assert answer["READ"] == "allowed an ALLOW ACL: ALLOW User:alice READ on TOPIC literal “orders” from *"
     assert answer["DESCRIBE"].startswith("allowed an ALLOW ACL: ALLOW User:alice READ")  # READ implies DESCRIBE
     assert answer["WRITE"] == "refused a DENY ACL: DENY User:* WRITE on TOPIC literal “orders” from *"
-    assert answer["DELETE"] == "refused ACLs name the resource, none allows this"
+    assert answer["DELETE"] == "refused no ALLOW ACL applies"
     prefixed = check(viewer_client, user="alice", name="build-7")
     assert prefixed["DELETE"] == "allowed an ALLOW ACL: ALLOW User:alice ALL on TOPIC prefixed “build-” from *"
     assert check(viewer_client, user="alice", name="buil")["DELETE"].startswith("refused no ACL names")
@@ -230,7 +230,7 @@ def test_the_checker_knows_groups_the_cluster_and_hosts(viewer_client, alice):
     grant("User:alice", Operation.READ, "billing", resource_type=ResourceType.GROUP, host="10.0.0.5")
     group = check(viewer_client, user="alice", resource_type="GROUP", name="billing")
     assert set(group) == {"READ", "DESCRIBE", "DELETE"}
-    assert group["READ"] == "refused ACLs name the resource, none allows this"  # not from any host
+    assert group["READ"] == "refused no ALLOW ACL applies"  # not from any host
     from_host = check(viewer_client, user="alice", resource_type="GROUP", name="billing", host="10.0.0.5")
     assert from_host["READ"].startswith("allowed an ALLOW ACL")
     cluster = check(viewer_client, user="alice", resource_type="CLUSTER", name="")
