@@ -16,22 +16,15 @@ from brokercore.security.acl import (
     PatternType,
     Permission,
     ResourceType,
-    acls_create,
     acls_describe,
 )
+from tests.factories import acl_factory as grant
 from tests.factories import topic_factory
 
 pytestmark = pytest.mark.django_db
 
 HTMX = {"HTTP_HX_REQUEST": "true"}
 TOPIC = ResourceType.TOPIC
-
-
-def grant(principal: str, operation: Operation, name: str, *, resource_type=TOPIC, pattern=PatternType.LITERAL,
-          permission=Permission.ALLOW, host: str = "*") -> AclBinding:
-    b = AclBinding(resource_type, name, pattern, principal, host, operation, permission)
-    assert acls_create(bindings=[b]) == [None]
-    return b
 
 
 def new(**fields) -> dict:

@@ -15,11 +15,11 @@ from brokercore.security.acl import (
     Permission,
     ResourceType,
     acl_order,
-    acls_create,
     authorization_explain,
     authorize,
 )
 from brokercore.security.principal import Principal
+from tests.factories import acl_factory
 
 pytestmark = pytest.mark.django_db
 
@@ -28,11 +28,8 @@ LITERAL, PREFIXED = PatternType.LITERAL, PatternType.PREFIXED
 ALLOW, DENY = Permission.ALLOW, Permission.DENY
 
 
-def acl(name: str, principal: str, operation: Operation, *, resource_type=TOPIC, pattern=LITERAL, permission=ALLOW,
-        host: str = "*") -> AclBinding:
-    b = AclBinding(resource_type, name, pattern, principal, host, operation, permission)
-    assert acls_create(bindings=[b]) == [None]
-    return b
+def acl(name: str, principal: str, operation: Operation, **kwargs) -> AclBinding:
+    return acl_factory(principal, operation, name, **kwargs)
 
 
 def person(name: str, *, staff: bool = False) -> Principal:
