@@ -18,6 +18,7 @@ urlpatterns = [
     path("groups/", include("console.urls_groups")),
     path("lab/", include("console.urls_lab")),
     path("tokens/", include("console.urls_tokens")),
+    path("acls/", include("console.urls_acls")),
     path("login/", login.LoginView.as_view(), name="login"),
     path("logout/", auth_views.LogoutView.as_view(), name="logout"),
     path("admin/", admin.site.urls),

@@ -5,6 +5,7 @@ import itertools
 from brokercore.coordinator.read import group_describe
 from brokercore.coordinator.server_members import group_join, member_sync
 from brokercore.log.append import records_append
+from brokercore.security.acl import AclBinding, Operation, PatternType, Permission, ResourceType, acls_create
 from brokercore.topics.service import topic_create
 from brokercore.types import RecordIn
 
@@ -13,6 +14,15 @@ _names = itertools.count()
 
 def topic_factory(*, name: str | None = None, partitions: int = 3, configs: dict | None = None, **kwargs):
     return topic_create(name=name or f"topic-{next(_names)}", partitions=partitions, configs=configs, **kwargs)
+
+
+def acl_factory(principal: str, operation: Operation, name: str, *, resource_type: ResourceType = ResourceType.TOPIC,
+                pattern: PatternType = PatternType.LITERAL, permission: Permission = Permission.ALLOW,
+                host: str = "*") -> AclBinding:
+    """One ACL, created (an ALLOW on a literal topic name from any host unless told)."""
+    binding = AclBinding(resource_type, name, pattern, principal, host, operation, permission)
+    assert acls_create(bindings=[binding]) == [None]
+    return binding
 
 
 def records_factory(

@@ -24,7 +24,7 @@ import threading
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from enum import IntEnum
+from enum import IntEnum, StrEnum
 
 from django.conf import settings
 from django.contrib.auth import get_user_model
@@ -328,15 +328,26 @@ def principal_is_super(principal: Principal) -> bool:
     return get_user_model().objects.filter(pk=principal.user_id, is_active=True, is_staff=True).exists()
 
 
-def _allowed(principal: Principal, host: str, operation: Operation, matching: list[AclBinding]) -> bool:
-    """What the ACLs (or, when none names the resource, the no-ACL rule) decide, super users aside."""
+def _decide(principal: Principal, host: str, operation: Operation,
+            matching: list[AclBinding]) -> tuple[bool, AclBinding | None]:
+    """What the ACLs (or, when none names the resource, the no-ACL rule) decide, super users
+    aside, and the ACL that decided (None: the no-ACL rule, or no ALLOW applies)."""
     if not matching:
-        return _no_acl_rule(operation)
+        return _no_acl_rule(operation), None
     who = str(principal)
-    if any(b.applies_to(who, host, operation, Permission.DENY) for b in matching):
-        return False
+    for b in matching:
+        if b.applies_to(who, host, operation, Permission.DENY):
+            return False, b
     granted_by = _GRANTED_BY.get(operation, frozenset({operation, Operation.ALL}))
-    return any(b.applies_to(who, host, op, Permission.ALLOW) for b in matching for op in granted_by)
+    for b in matching:
+        for op in granted_by:
+            if b.applies_to(who, host, op, Permission.ALLOW):
+                return True, b
+    return False, None
+
+
+def _allowed(principal: Principal, host: str, operation: Operation, matching: list[AclBinding]) -> bool:
+    return _decide(principal, host, operation, matching)[0]
 
 
 def authorize(principal: Principal, host: str, operation: Operation, resource_type: ResourceType, name: str) -> bool:
@@ -422,6 +433,53 @@ class Requester:
         """The message of an authorization failure."""
         return (f"{self.principal} is not authorized to {operation.name} {resource_type.name} {name!r}: ask an "
                 f"administrator for an ACL that allows it (or for a staff account).")
+
+
+class DecisionRule(StrEnum):
+    """What decided an operation (the rules of Kafka's StandardAuthorizerData, in its order)."""
+
+    SUPER_USER = "super user"  # an active staff user (Kafka's super.users)
+    DENY_ACL = "a DENY ACL"  # one DENY that applies refuses, whatever allows
+    ALLOW_ACL = "an ALLOW ACL"  # on the operation, ALL, or one implying it (READ implies DESCRIBE ...)
+    NO_ACL_MATCH = "no ACL names the resource"  # BROKER["ACL_NO_MATCH"] decides
+    NO_ALLOW_ACL = "no ALLOW ACL applies"  # ACLs name the resource, none allows this: refused
+
+
+@dataclass(frozen=True, slots=True)
+class Decision:
+    """Whether a principal may perform `operation` on a resource, and why."""
+
+    operation: Operation
+    allowed: bool
+    rule: DecisionRule
+    acl: AclBinding | None = None  # the ACL that decided (DENY_ACL, ALLOW_ACL)
+
+
+def authorization_explain(principal: Principal, host: str, resource_type: ResourceType, name: str) -> list[Decision]:
+    """For each operation of the resource's type (SUPPORTED_OPERATIONS), what `authorize` answers
+    and which rule decided: what a person asks when a client is refused (or is not). Reads the
+    database (whether the principal is staff)."""
+    is_super = principal_is_super(principal)
+    matching = _matching(_acls(), resource_type, name)
+    out = []
+    for op in SUPPORTED_OPERATIONS[resource_type]:
+        if is_super:
+            out.append(Decision(op, True, DecisionRule.SUPER_USER))
+            continue
+        allowed, acl = _decide(principal, host, op, matching)
+        if acl is not None:
+            rule = DecisionRule.ALLOW_ACL if acl.permission == Permission.ALLOW else DecisionRule.DENY_ACL
+        else:
+            rule = DecisionRule.NO_ALLOW_ACL if matching else DecisionRule.NO_ACL_MATCH
+        out.append(Decision(op, allowed, rule, acl))
+    return out
+
+
+def acl_order(b: AclBinding) -> tuple[str, ...]:
+    """The order people read ACLs in (Confluent's REST proxy's): by resource type, name, pattern
+    type, principal, host, operation, permission."""
+    return (b.resource_type.name, b.resource_name, b.pattern_type.name, b.principal, b.host, b.operation.name,
+            b.permission.name)
 
 
 def operations_from_bits(bits: int) -> list[Operation]:

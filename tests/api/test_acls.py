@@ -11,18 +11,17 @@ from django.contrib.auth import get_user_model
 from brokercore.cluster.read import cluster_id
 from brokercore.coordinator.offsets import offsets_commit
 from brokercore.security.acl import (
-    AclBinding,
     AclFilter,
     Operation,
     PatternType,
     Permission,
     ResourceType,
-    acls_create,
     acls_describe,
 )
 from brokercore.topics.read import topic_names_list
 from console.api.tokens import token_create
 from tests.api.conftest import RestClient
+from tests.factories import acl_factory as grant
 from tests.factories import records_factory, topic_factory
 
 pytestmark = pytest.mark.django_db
@@ -31,12 +30,6 @@ TOPIC, GROUP, CLUSTER = ResourceType.TOPIC, ResourceType.GROUP, ResourceType.CLU
 V2 = "application/vnd.kafka.v2+json"
 V2_JSON = "application/vnd.kafka.json.v2+json"
 V2_BINARY = "application/vnd.kafka.binary.v2+json"
-
-
-def grant(principal: str, operation: Operation, name: str, *, resource_type=TOPIC, pattern=PatternType.LITERAL,
-          permission=Permission.ALLOW) -> None:
-    binding = AclBinding(resource_type, name, pattern, principal, "*", operation, permission)
-    assert acls_create(bindings=[binding]) == [None]
 
 
 def client(username: str, *, staff: bool = False) -> RestClient:

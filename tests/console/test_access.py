@@ -49,6 +49,8 @@ CONSOLE: dict[str, tuple[str, tuple[str, ...]]] = {
     "lab": (READ, ("GET",)),
     "lab_detail": (READ, ("GET",)),
     "token_list": (READ, ("GET",)),
+    "acl_list": (READ, ("GET",)),  # DESCRIBE on the cluster, which the default rule grants
+    "acl_check": (READ, ("GET",)),
     "topic_create": (STAFF, ("GET", "POST")),
     "topic_name_check": (STAFF, ("GET",)),
     "topic_configs": (STAFF, ("POST",)),
@@ -69,6 +71,8 @@ CONSOLE: dict[str, tuple[str, tuple[str, ...]]] = {
     "lab_producer_stop": (STAFF, ("POST",)),
     "lab_assignor_set": (STAFF, ("POST",)),
     "lab_stop": (STAFF, ("POST",)),
+    "acl_new": (STAFF, ("POST",)),
+    "acl_remove": (STAFF, ("POST",)),
     "token_new": (OWN, ("POST",)),
     "token_revoke": (OWN, ("POST",)),
     "scram_set": (OWN, ("POST",)),

@@ -23,6 +23,7 @@ from brokercore.security.acl import (
     Permission,
     ResourceType,
     acl_binding_validate,
+    acl_order,
     acls_create,
     acls_delete,
     acls_describe,
@@ -131,9 +132,7 @@ def _acl_out(request: HttpRequest, cid: str, b: AclBinding) -> dict:
 
 
 def _sorted(bindings: list[AclBinding]) -> list[AclBinding]:
-    # Confluent's order: by type, name, pattern, principal, host, operation, permission.
-    return sorted(bindings, key=lambda b: (b.resource_type.name, b.resource_name, b.pattern_type.name, b.principal,
-                                           b.host, b.operation.name, b.permission.name))
+    return sorted(bindings, key=acl_order)
 
 
 def _binding(a: AclIn) -> AclBinding:
