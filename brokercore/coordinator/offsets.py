@@ -277,14 +277,21 @@ def offsets_delete(*, group_id: str, topic: str, partitions: Iterable[int] | Non
     rebalance_maybe_complete(g)
     if any(topic in m.subscription for m in g.members.values()):
         raise GroupSubscribedToTopic(f"Group '{group_id}' is subscribed to topic '{topic}'; its offsets stay.")
+    deleted = _topic_offsets_forget(g, topic, partitions)
+    g.save()
+    return deleted
+
+
+def _topic_offsets_forget(g: Group, topic: str, partitions: Iterable[int] | None) -> int:
+    """Delete the locked group's committed offsets of `topic` (of `partitions`, or all), write
+    their tombstones to __consumer_offsets and note it; how many were deleted."""
     qs = CommittedOffset.objects.filter(group=g.group, partition__topic__name=topic)
     if partitions is not None:
         qs = qs.filter(partition__index__in=list(partitions))
-    doomed = list(qs.values_list("partition__index", flat=True))
+    had = list(qs.values_list("partition__index", flat=True))
     deleted, _ = qs.delete()
-    offsets_log_deletes(group_id, [(topic, i) for i in doomed], g.now_ms)
+    offsets_log_deletes(g.group.group_id, [(topic, i) for i in had], g.now_ms)
     g.note("offsets.deleted", topic=topic, count=deleted)
-    g.save()
     return deleted
 
 
@@ -328,14 +335,7 @@ def kafka_offsets_delete(*, group_id: str, partitions: Iterable[tuple[str, int]]
             for t, i in doomed:
                 by_topic.setdefault(t, []).append(i)
             for topic, indexes in by_topic.items():
-                qs = CommittedOffset.objects.filter(
-                    group=g.group, partition__topic__name=topic, partition__topic__deleted_at__isnull=True,
-                    partition__index__in=indexes,
-                )
-                had = list(qs.values_list("partition__index", flat=True))
-                n, _ = qs.delete()
-                offsets_log_deletes(group_id, [(topic, i) for i in had], g.now_ms)
-                g.note("offsets.deleted", topic=topic, count=n)
+                _topic_offsets_forget(g, topic, indexes)
         g.save()
     return NO_ERROR, codes
 

@@ -36,7 +36,7 @@ from brokercore.errors import (
     UnknownTopicOrPartition,
 )
 from brokercore.log import group_commit, storage
-from brokercore.log.batch import TIMESTAMP_TYPE_BIT, Pending, batch_build, with_log_append_time
+from brokercore.log.batch import TIMESTAMP_TYPE_BIT, Pending, batch_attributes, batch_build, with_log_append_time
 from brokercore.log.legacy import batch_recompressed
 from brokercore.log.storage import Batches, TopicMeta, topic_for_append, topic_meta_forget
 from brokercore.notify import log_waiters
@@ -187,7 +187,7 @@ def _place(
         data = batch_recompressed(data, cfg.compression, max_uncompressed=settings.BROKER["KAFKA_MAX_REQUEST_BYTES"]) or data
         batches[pid] = [Pending(
             data=data, span=len(rows), count=len(rows), size=sizes[pid],
-            max_timestamp=max(row[0] for row in rows), attributes=int.from_bytes(data[21:23], "big"),
+            max_timestamp=max(row[0] for row in rows), attributes=batch_attributes(data),
         )]
     return cfg, placed, batches
 
@@ -353,7 +353,7 @@ def batches_append(
                 continue
             recompressed = batch_recompressed(batch.data, cfg.compression, max_uncompressed=settings.BROKER["KAFKA_MAX_REQUEST_BYTES"])
             if recompressed is not None:
-                batch = dataclasses.replace(batch, data=recompressed, attributes=int.from_bytes(recompressed[21:23], "big"))
+                batch = dataclasses.replace(batch, data=recompressed, attributes=batch_attributes(recompressed))
             if cfg.log_append_time:
                 batch = dataclasses.replace(
                     batch, data=with_log_append_time(batch.data, timestamp), max_timestamp=timestamp,

@@ -442,11 +442,16 @@ def batch_last_offset(data: bytes | memoryview) -> int:
     return _BASE_OFFSET.unpack_from(data, 0)[0] + _LAST_DELTA.unpack_from(data, _LAST_DELTA_AT)[0]
 
 
+def batch_attributes(data: bytes | memoryview, at: int = 0) -> int:
+    """The attributes of the batch starting at `at` (codec, timestamp type, transactional, control)."""
+    return int.from_bytes(data[at + _CRC_START:at + _CRC_START + 2], "big")
+
+
 def batches_use_zstd(data: bytes | memoryview) -> bool:
     """Whether any of the stored batches in `data` is zstd-compressed (read off each header)."""
     view, pos = memoryview(data), 0
     while pos + HEADER_SIZE <= len(view):
-        if int.from_bytes(view[pos + _CRC_START:pos + _CRC_START + 2], "big") & COMPRESSION_MASK == ZSTD:
+        if batch_attributes(view, pos) & COMPRESSION_MASK == ZSTD:
             return True
         pos += _LENGTH_END + int.from_bytes(view[pos + 8:pos + _LENGTH_END], "big")
     return False

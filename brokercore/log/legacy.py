@@ -40,6 +40,7 @@ from brokercore.log.batch import (
     ZSTD,
     Pending,
     UnsupportedCompression,
+    batch_attributes,
     batch_build,
     batch_records,
     decompress,
@@ -249,7 +250,7 @@ def batch_recompressed(batch: bytes, compression: str, *, max_uncompressed: int)
     when the target codec differs from the producer's), or None when it already is (or the topic
     keeps the producer's). Offsets, timestamps, producer id and sequence are kept."""
     target = TOPIC_CODECS.get(compression)
-    codec = int.from_bytes(batch[21:23], "big") & COMPRESSION_MASK
+    codec = batch_attributes(batch) & COMPRESSION_MASK
     if target is None or target == codec:
         return None
     records = batch[HEADER_SIZE:] if codec == NONE else bytes(decompress(codec, batch[HEADER_SIZE:], limit=max_uncompressed))
