@@ -412,6 +412,7 @@ class LogDir:
     usable_bytes: int
     # topic -> [(partition, bytes of its records in the log)], by name and index
     partitions: dict[str, list[tuple[int, int]]]
+    replication_factors: dict[str, int]  # topic -> its replication factor (where it is placed)
 
 
 def log_dir_describe(*, topics: list[str] | None = None) -> LogDir:
@@ -421,7 +422,10 @@ def log_dir_describe(*, topics: list[str] | None = None) -> LogDir:
     if topics is not None:
         qs = qs.filter(topic__name__in=topics)
     partitions: dict[str, list[tuple[int, int]]] = {}
-    for name, index, size in qs.order_by("topic__name", "index").values_list("topic__name", "index", "size_bytes"):
+    factors: dict[str, int] = {}
+    rows = qs.order_by("topic__name", "index").values_list("topic__name", "topic__replication_factor", "index", "size_bytes")
+    for name, factor, index, size in rows:
         partitions.setdefault(name, []).append((index, size))
+        factors[name] = factor
     path, total, usable = storage_location()
-    return LogDir(path=path, total_bytes=total, usable_bytes=usable, partitions=partitions)
+    return LogDir(path=path, total_bytes=total, usable_bytes=usable, partitions=partitions, replication_factors=factors)

@@ -13,7 +13,6 @@ from brokercore.kafka.apis.meta import cluster_view
 from brokercore.kafka.apis.registry import Node, RequestContext, api
 from brokercore.log.read import log_dir_describe
 from brokercore.security.acl import CLUSTER_NAME, Operation, ResourceType
-from brokercore.topics.read import topics_partition_counts
 
 DESCRIBE_LOG_DIRS = 35
 
@@ -22,7 +21,6 @@ def log_dirs_answer(node: Node, topics: list[tuple[str, list[int]]] | None) -> d
     """This node's one log directory, with the partitions of `topics` it holds (all when None)."""
     log_dir = log_dir_describe(topics=None if topics is None else [t for t, _ in topics])
     view = cluster_view(node)
-    factors = {t.name: t.replication_factor for t in topics_partition_counts(names=list(log_dir.partitions))}
     asked = None if topics is None else {t: set(indexes) for t, indexes in topics}
     out = []
     for name, partitions in log_dir.partitions.items():
@@ -30,7 +28,7 @@ def log_dirs_answer(node: Node, topics: list[tuple[str, list[int]]] | None) -> d
             {"partition_index": index, "partition_size": size, "offset_lag": 0, "is_future_key": False}
             for index, size in partitions
             if (asked is None or index in asked[name])
-            and node.node_id in view.replicas(name, index, factors.get(name, 1)).replicas
+            and node.node_id in view.replicas(name, index, log_dir.replication_factors[name]).replicas
         ]
         if held:
             out.append({"name": name, "partitions": held})
