@@ -12,7 +12,7 @@ import functools
 import uuid
 from collections.abc import Awaitable, Callable, Mapping
 from concurrent.futures import Executor
-from dataclasses import MISSING, Field, dataclass, fields, is_dataclass
+from dataclasses import MISSING, Field, dataclass, field, fields, is_dataclass
 from typing import TYPE_CHECKING, Any, ParamSpec, Protocol, TypeVar
 
 from django.db import close_old_connections
@@ -123,6 +123,7 @@ class RequestContext:
     # The connection's authentication state (apis.sasl.Session); None outside a listener.
     session: "Session | None" = None
     executor: Executor | None = None  # the listener's thread pool (None: the loop's default)
+    _requester: Requester | None = field(default=None, repr=False)
 
     @property
     def principal(self) -> Principal:
@@ -132,8 +133,11 @@ class RequestContext:
 
     @property
     def requester(self) -> Requester:
-        """Who sent the request and from where, for the authorizer (brokercore.security.acl)."""
-        return Requester(self.principal, self.client_host)
+        """Who sent the request and from where, for the authorizer (brokercore.security.acl): one
+        per request, so whether the principal is staff is read at most once however many checks."""
+        if self._requester is None:
+            self._requester = Requester(self.principal, self.client_host)
+        return self._requester
 
     async def run_sync(self, fn: Callable[P, T], /, *args: P.args, **kwargs: P.kwargs) -> T:
         """Run ORM/service code in the listener's thread pool and await its result."""
