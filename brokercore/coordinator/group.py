@@ -14,8 +14,10 @@ process at a time changes a group, and a `Group` is changed in memory and saved 
 Kafka-protocol groups, as far as the client leader's assignment does).
 """
 
+import base64
 import copy
 import logging
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 
 from django.conf import settings
@@ -29,6 +31,24 @@ from brokercore.models import ConsumerGroup, GroupMember
 from brokercore.notify import group_waiters
 
 logger = logging.getLogger(__name__)
+
+
+# --- A Kafka-protocol member's protocols (stored base64 in a JSON column) ---------------------------
+
+
+def member_protocols(m: GroupMember) -> list[tuple[str, bytes]]:
+    """A Kafka-protocol member's (protocol name, metadata) pairs, in its order of preference."""
+    return [(name, base64.b64decode(data)) for name, data in m.protocols]
+
+
+def protocols_store(protocols: Iterable[tuple[str, bytes]]) -> list[list[str]]:
+    """The stored form of a member's protocols (metadata base64 in the JSON column)."""
+    return [[name, base64.b64encode(data).decode("ascii")] for name, data in protocols]
+
+
+def protocol_metadata(m: GroupMember, name: str) -> bytes | None:
+    """A member's metadata for protocol `name`, None if it does not offer it."""
+    return next((data for n, data in member_protocols(m) if n == name), None)
 
 State = ConsumerGroup.State
 KAFKA = ConsumerGroup.Kind.KAFKA

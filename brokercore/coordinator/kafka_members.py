@@ -23,14 +23,21 @@ from typing import TypeVar
 from django.db import transaction
 
 from brokercore import clock
-from brokercore.coordinator.group import KAFKA, Group, State, group_id_validate, session_timeout_validate
+from brokercore.coordinator.group import (
+    KAFKA,
+    Group,
+    State,
+    group_id_validate,
+    member_protocols,
+    protocol_metadata,
+    protocols_store,
+    session_timeout_validate,
+)
 from brokercore.coordinator.read import GroupView, group_view
 from brokercore.coordinator.rebalance import (
     kafka_assignment_complete,
-    member_protocols,
     protocol_candidates,
     protocol_select,
-    protocols_store,
     rebalance_maybe_complete,
     subscription_refresh,
 )
@@ -117,7 +124,7 @@ def _join_result(g: Group, m: GroupMember, *, leader: str | None = None) -> Join
     members = []
     if group.leader_member_id == m.member_id and leader is None:
         members = [
-            JoinedMember(x.member_id, x.group_instance_id, next((d for n, d in member_protocols(x) if n == group.protocol_name), b""))
+            JoinedMember(x.member_id, x.group_instance_id, protocol_metadata(x, group.protocol_name) or b"")
             for x in g.members_ordered()
         ]
     return JoinResult(

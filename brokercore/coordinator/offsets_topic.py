@@ -19,7 +19,6 @@ record (BROKER_OFFSETS_TOPIC_PARTITIONS partitions, cleanup.policy=compact); pro
 append to it (log/append.py), and it cannot be deleted or grown (topics/service.py).
 """
 
-import base64
 import struct
 from collections.abc import Iterable, Sequence
 
@@ -27,6 +26,7 @@ from django.conf import settings
 from django.db import IntegrityError, transaction
 
 from brokercore.coordinator import consumer_protocol
+from brokercore.coordinator.group import protocol_metadata
 from brokercore.errors import TopicAlreadyExists, UnknownTopicOrPartition
 from brokercore.log.append import records_append
 from brokercore.log.storage import topic_for_append, topic_meta_forget
@@ -89,10 +89,8 @@ def _member_bytes(group: ConsumerGroup, m: GroupMember) -> tuple[bytes, bytes]:
     """(subscription, assignment) as Kafka stores a member's: the chosen protocol's metadata and
     the leader's assignment for Kafka clients; the consumer protocol's encoding of what the
     coordinator knows for server-managed members."""
-    chosen = next((data for name, data in m.protocols if name == group.protocol_name), None)
-    if chosen is not None:
-        subscription = base64.b64decode(chosen)
-    else:
+    subscription = protocol_metadata(m, group.protocol_name)
+    if subscription is None:
         subscription = consumer_protocol.subscription_encode(m.subscription)
     if m.assignment_bytes is not None:
         assignment = bytes(m.assignment_bytes)

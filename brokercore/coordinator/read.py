@@ -8,8 +8,8 @@ from dataclasses import dataclass
 from django.db.models import Count
 
 from brokercore.coordinator import consumer_protocol
+from brokercore.coordinator.group import protocol_metadata
 from brokercore.coordinator.lag import PartitionLag, group_lag, groups_lag_totals, partition_lag
-from brokercore.coordinator.rebalance import member_protocols
 from brokercore.db import read_snapshot
 from brokercore.errors import GroupIdNotFound
 from brokercore.models import (
@@ -64,7 +64,7 @@ def member_view(group: ConsumerGroup, m: GroupMember, *, wire: bool = False) -> 
     metadata = assignment = b""
     if wire and group.state == ConsumerGroup.State.STABLE:
         if group.kind == ConsumerGroup.Kind.KAFKA:
-            metadata = next((d for n, d in member_protocols(m) if n == group.protocol_name), b"")
+            metadata = protocol_metadata(m, group.protocol_name) or b""
             assignment = bytes(m.assignment_bytes or b"")
         else:
             # A server-managed member, shown to Kafka tools as a consumer-protocol member would be.

@@ -16,7 +16,6 @@ Every generation is recorded for the timeline (brokercore.coordinator.history). 
 group's lock (Group.lock) and save it afterwards.
 """
 
-import base64
 import logging
 from collections import Counter
 from collections.abc import Iterable, Mapping
@@ -25,7 +24,7 @@ from django.db.models import Count
 
 from brokercore.coordinator import consumer_protocol
 from brokercore.coordinator.assignors import MemberSubscription, assign, is_cooperative
-from brokercore.coordinator.group import KAFKA, Group, State, tp_key
+from brokercore.coordinator.group import KAFKA, Group, State, member_protocols, protocol_metadata, tp_key
 from brokercore.coordinator.history import (
     assignment_revoked,
     protocol_cooperative,
@@ -131,21 +130,6 @@ def rebalance_maybe_complete(g: Group) -> None:
 
 
 # --- Kafka-protocol members: protocols, the join round and the leader's assignment ---------------
-
-
-def member_protocols(m: GroupMember) -> list[tuple[str, bytes]]:
-    """A Kafka-protocol member's (protocol name, metadata) pairs, in its order of preference."""
-    return [(name, base64.b64decode(data)) for name, data in m.protocols]
-
-
-def protocols_store(protocols: Iterable[tuple[str, bytes]]) -> list[list[str]]:
-    """The stored form of a member's protocols (metadata base64 in the JSON column)."""
-    return [[name, base64.b64encode(data).decode("ascii")] for name, data in protocols]
-
-
-def protocol_metadata(m: GroupMember, name: str) -> bytes | None:
-    """A member's metadata for protocol `name`, None if it does not offer it."""
-    return next((data for n, data in member_protocols(m) if n == name), None)
 
 
 def protocol_candidates(members: Iterable[GroupMember]) -> set[str]:
